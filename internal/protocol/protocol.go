@@ -1,0 +1,112 @@
+// Package protocol defines Twisted's Factory, Protocol and Transport as small
+// Go interfaces, and helpers for writing stream and datagram protocols.
+//
+// A Protocol is driven by the reactor: it receives ConnectionMade, then
+// DataReceived for every chunk read, then ConnectionLost exactly once. The
+// calls for one connection never overlap. A Protocol must not block in any
+// of them; it writes through its Transport, which buffers and never blocks.
+package protocol
+
+import "net"
+
+// Transport is a protocol's handle on its connection. Every method is safe
+// to call from the protocol's callbacks and from other goroutines, and none
+// of them blocks.
+type Transport interface {
+	// Write queues p (copied) for sending. Writing past the transport's high
+	// water mark still queues the data, but the transport pauses reading and
+	// stops calling a PullProducer until the peer has caught up, so a peer
+	// that never reads cannot make memory grow without bound.
+	Write(p []byte)
+	// WriteMany queues several buffers at once, like Twisted's writeSequence.
+	WriteMany(bufs ...[]byte)
+	// LoseConnection closes the connection once everything queued is sent.
+	LoseConnection()
+	// Abort closes the connection at once, dropping anything queued.
+	Abort()
+	// CloseWrite half-closes the connection (shutdown SHUT_WR) once
+	// everything queued is sent; reading goes on.
+	CloseWrite()
+	// PauseReading stops DataReceived calls until ResumeReading.
+	PauseReading()
+	// ResumeReading undoes PauseReading.
+	ResumeReading()
+	// PeerAddr is the remote address; HostAddr the local one.
+	PeerAddr() net.Addr
+	HostAddr() net.Addr
+}
+
+// Protocol handles one connection. The reactor calls its methods one at a
+// time, never concurrently, and never after ConnectionLost.
+type Protocol interface {
+	// ConnectionMade is called first, with the connection's transport.
+	ConnectionMade(t Transport)
+	// DataReceived is called with each chunk read. data is only valid
+	// during the call: copy what must outlive it.
+	DataReceived(data []byte)
+	// ConnectionLost is called once when the connection is closed; err is
+	// nil for a clean close by either side.
+	ConnectionLost(err error)
+}
+
+// PullProducer is implemented by protocols that write on their own rather
+// than in answer to data (chargen). The transport calls ResumeProducing
+// after ConnectionMade and again each time its write buffer runs low; each
+// call should write one bounded chunk. Twisted's IPullProducer.
+type PullProducer interface {
+	ResumeProducing()
+}
+
+// HalfCloser is implemented by protocols that want to know when the peer
+// has finished sending (read EOF) while the connection stays open for
+// writing. Protocols without it see EOF as the end of the connection.
+type HalfCloser interface {
+	ReadConnectionLost()
+}
+
+// Factory builds one Protocol for each accepted connection. Returning nil
+// refuses the connection: it is closed at once.
+type Factory interface {
+	BuildProtocol(peer net.Addr) Protocol
+}
+
+// FactoryFunc adapts a function to Factory.
+type FactoryFunc func(peer net.Addr) Protocol
+
+// BuildProtocol calls f.
+func (f FactoryFunc) BuildProtocol(peer net.Addr) Protocol { return f(peer) }
+
+// DatagramWriter sends datagrams from the socket a datagram arrived on.
+type DatagramWriter interface {
+	WriteTo(p []byte, addr net.Addr) (int, error)
+}
+
+// DatagramProtocol handles datagrams (Twisted's DatagramProtocol). The
+// reactor may call DatagramReceived from several goroutines at once; data
+// is only valid during the call.
+type DatagramProtocol interface {
+	DatagramReceived(data []byte, from net.Addr, w DatagramWriter)
+}
+
+// DatagramFunc adapts a function to DatagramProtocol.
+type DatagramFunc func(data []byte, from net.Addr, w DatagramWriter)
+
+// DatagramReceived calls f.
+func (f DatagramFunc) DatagramReceived(data []byte, from net.Addr, w DatagramWriter) {
+	f(data, from, w)
+}
+
+// Base is an embeddable Protocol with no-op callbacks that keeps the
+// transport; embed it and override what you need.
+type Base struct {
+	Transport Transport
+}
+
+// ConnectionMade keeps t in b.Transport.
+func (b *Base) ConnectionMade(t Transport) { b.Transport = t }
+
+// DataReceived ignores data.
+func (b *Base) DataReceived([]byte) {}
+
+// ConnectionLost does nothing.
+func (b *Base) ConnectionLost(error) {}
