@@ -1,0 +1,69 @@
+// Package service defines the Service lifecycle and Multi, an ordered
+// collection that starts its children in order, stops them in reverse and
+// rolls back a failed start (Twisted's IService and MultiService).
+package service
+
+import (
+	"context"
+	"net"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+)
+
+// Service is one part of an application: an echo server, a web site.
+//
+// Start begins serving on the sockets in env and returns as soon as the
+// service is serving; it does not block for the service's life. If it
+// returns an error, nothing of the service is left running. Start is
+// called at most once.
+//
+// Stop stops accepting new work, lets in-flight work finish until ctx is
+// done, then force-closes whatever is left and returns. It never closes the
+// sockets it was given (the reactor owns them, so a replacement can take
+// them over), is called only after a successful Start, and returns nil
+// after a clean drain and ctx.Err() after a forced one.
+type Service interface {
+	Start(ctx context.Context, env *Env) error
+	Stop(ctx context.Context) error
+}
+
+// Env is what the reactor hands a service when it starts it.
+type Env struct {
+	// Name is the service's name, Type its plugin's name.
+	Name, Type string
+	// Logger is named after the service.
+	Logger *zap.Logger
+	// Listeners are the service's bound sockets, in the order of its listen:.
+	Listeners []Listener
+	// Runner drives stream protocols and datagram protocols on those sockets.
+	Runner Runner
+	// Stats counts the service's traffic.
+	Stats *Stats
+}
+
+// Listener is one bound endpoint as a service receives it. Exactly one of
+// Stream and Packet is set. Closing them only releases the service's use:
+// the socket itself belongs to the reactor.
+type Listener struct {
+	Endpoint endpoint.Endpoint
+	Stream   net.Listener
+	Packet   net.PacketConn
+}
+
+// Runner runs protocols on bound sockets; the reactor implements it.
+type Runner interface {
+	// ServeStream accepts connections on l and runs one Protocol from f on each.
+	ServeStream(l net.Listener, f protocol.Factory) Server
+	// ServePacket reads datagrams from pc and hands them to p.
+	ServePacket(pc net.PacketConn, p protocol.DatagramProtocol) Server
+}
+
+// Server is one running accept or read loop.
+type Server interface {
+	// Shutdown stops accepting, waits for open connections to finish until
+	// ctx is done, then closes them. It returns ctx.Err() when it had to force.
+	Shutdown(ctx context.Context) error
+}
