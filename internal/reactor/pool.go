@@ -1,0 +1,345 @@
+package reactor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+)
+
+// Pool owns the process's bound sockets. Services borrow them: each Acquire
+// returns a handle whose Close only gives the borrow back, and the socket is
+// closed when its last handle is. A replacement service can therefore take
+// over a socket before the old one lets go, and no connection is refused.
+type Pool struct {
+	mu      sync.Mutex
+	sockets map[string]*socket
+	systemd *inherited
+}
+
+// NewPool returns an empty pool. Sockets passed by systemd (LISTEN_FDS) are
+// taken from the environment the first time a systemd: endpoint needs them.
+func NewPool() *Pool {
+	return &Pool{sockets: make(map[string]*socket)}
+}
+
+// socket is one bound file descriptor shared by its handles.
+type socket struct {
+	key  string
+	refs int
+	ln   net.Listener
+	pc   net.PacketConn
+	lock *os.File // a unix endpoint's lockfile, held while bound
+
+	closed bool
+}
+
+// socketKey identifies what is bound, regardless of how it is used: an
+// ssl endpoint and a tcp endpoint on the same address share the key.
+func socketKey(ep endpoint.Endpoint) string {
+	switch ep.Kind {
+	case endpoint.Systemd:
+		return fmt.Sprintf("systemd/%s/%d/%s", ep.SystemdDomain, ep.SystemdIndex, ep.SystemdName)
+	case endpoint.Unix:
+		return "unix/" + ep.Path
+	case endpoint.UDP:
+		return "udp/" + ep.Address()
+	default:
+		return "tcp/" + ep.Address()
+	}
+}
+
+// Acquire binds ep (or borrows the socket already bound for it) and returns
+// a handle: a net.Listener for stream endpoints, a net.PacketConn for udp.
+// The handle is the raw socket; TLS and PROXY protocol wrapping are the
+// caller's.
+func (p *Pool) Acquire(ep endpoint.Endpoint) (net.Listener, net.PacketConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := socketKey(ep)
+	s := p.sockets[key]
+	if s == nil {
+		var err error
+		if s, err = p.bind(ep); err != nil {
+			return nil, nil, err
+		}
+		s.key = key
+		p.sockets[key] = s
+	}
+	s.refs++
+	if s.ln != nil {
+		return &sharedListener{pool: p, sock: s, Listener: s.ln}, nil, nil
+	}
+	return nil, &sharedPacketConn{pool: p, sock: s, PacketConn: s.pc}, nil
+}
+
+// release gives back one borrow of s, closing it after the last.
+func (p *Pool) release(s *socket) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.refs--
+	if s.refs <= 0 {
+		p.closeLocked(s)
+	}
+}
+
+// closeLocked closes s and forgets it; p.mu is held.
+func (p *Pool) closeLocked(s *socket) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if p.sockets[s.key] == s {
+		delete(p.sockets, s.key)
+	}
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	if s.pc != nil {
+		_ = s.pc.Close()
+	}
+	if s.lock != nil {
+		_ = os.Remove(s.lock.Name())
+		_ = s.lock.Close()
+	}
+}
+
+func (p *Pool) bind(ep endpoint.Endpoint) (*socket, error) {
+	switch ep.Kind {
+	case endpoint.TCP, endpoint.TCP6, endpoint.SSL:
+		return bindTCP(ep)
+	case endpoint.UDP:
+		return bindUDP(ep)
+	case endpoint.Unix:
+		return bindUnix(ep)
+	case endpoint.Systemd:
+		if p.systemd == nil {
+			p.systemd = inheritSockets()
+		}
+		return p.systemd.take(ep)
+	}
+	return nil, fmt.Errorf("cannot bind %s endpoints", ep.Kind)
+}
+
+func listenConfig(ep endpoint.Endpoint) net.ListenConfig {
+	var lc net.ListenConfig
+	if ep.ReusePort {
+		lc.Control = func(network, address string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			})
+			return errors.Join(err, serr)
+		}
+	}
+	return lc
+}
+
+func bindTCP(ep endpoint.Endpoint) (*socket, error) {
+	lc := listenConfig(ep)
+	ln, err := lc.Listen(context.Background(), ep.Network(), ep.Address())
+	if err != nil {
+		return nil, err
+	}
+	if ep.Backlog > 0 {
+		// Go listens with the system's maximum; listen(2) again on a
+		// listening socket sets the backlog asked for.
+		if err := setBacklog(ln.(*net.TCPListener), ep.Backlog); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("set backlog: %w", err)
+		}
+	}
+	return &socket{ln: ln}, nil
+}
+
+func setBacklog(ln *net.TCPListener, backlog int) error {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = unix.Listen(int(fd), backlog) }); err != nil {
+		return err
+	}
+	return lerr
+}
+
+func bindUDP(ep endpoint.Endpoint) (*socket, error) {
+	lc := listenConfig(ep)
+	pc, err := lc.ListenPacket(context.Background(), ep.Network(), ep.Address())
+	if err != nil {
+		return nil, err
+	}
+	return &socket{pc: pc}, nil
+}
+
+func bindUnix(ep endpoint.Endpoint) (*socket, error) {
+	var lock *os.File
+	if ep.Lockfile {
+		f, err := os.OpenFile(ep.Path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lockfile: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s is locked by another process: %w", f.Name(), err)
+		}
+		lock = f
+		// We hold the lock, so a socket file left there is stale.
+		_ = os.Remove(ep.Path)
+	} else if removeStaleUnixSocket(ep.Path) != nil {
+		return nil, fmt.Errorf("%s: %w", ep.Path, syscall.EADDRINUSE)
+	}
+	ln, err := net.Listen("unix", ep.Path)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	if ep.Mode != 0 {
+		if err := os.Chmod(ep.Path, ep.Mode); err != nil {
+			ln.Close()
+			if lock != nil {
+				lock.Close()
+			}
+			return nil, fmt.Errorf("chmod: %w", err)
+		}
+	}
+	return &socket{ln: ln, lock: lock}, nil
+}
+
+// removeStaleUnixSocket removes a socket file nobody answers on; it fails
+// when a live server is listening there.
+func removeStaleUnixSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil // absent, or not a socket: let bind report it
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return syscall.EADDRINUSE
+	}
+	return os.Remove(path)
+}
+
+// sharedListener is one borrow of a stream socket. Close stops this
+// borrower's Accept without closing the socket another borrower may use.
+type sharedListener struct {
+	net.Listener
+	pool   *Pool
+	sock   *socket
+	closed atomic.Bool
+	once   sync.Once
+}
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+func (l *sharedListener) Accept() (net.Conn, error) {
+	for {
+		if l.closed.Load() {
+			return nil, net.ErrClosed
+		}
+		c, err := l.Listener.Accept()
+		if err == nil {
+			return c, nil
+		}
+		var ne net.Error
+		timeout := errors.As(err, &ne) && ne.Timeout()
+		if l.closed.Load() {
+			if d, ok := l.Listener.(deadliner); ok && timeout {
+				_ = d.SetDeadline(time.Time{})
+			}
+			return nil, net.ErrClosed
+		}
+		if timeout {
+			// Another borrower's Close woke us; it clears the deadline.
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		return nil, err
+	}
+}
+
+func (l *sharedListener) Close() error {
+	l.once.Do(func() {
+		l.closed.Store(true)
+		l.pool.mu.Lock()
+		last := l.sock.refs == 1
+		l.pool.mu.Unlock()
+		if !last {
+			if d, ok := l.Listener.(deadliner); ok {
+				_ = d.SetDeadline(time.Now())
+			}
+		}
+		l.pool.release(l.sock)
+	})
+	return nil
+}
+
+// sharedPacketConn is one borrow of a datagram socket.
+type sharedPacketConn struct {
+	net.PacketConn
+	pool   *Pool
+	sock   *socket
+	closed atomic.Bool
+	once   sync.Once
+}
+
+func (c *sharedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		if c.closed.Load() {
+			return 0, nil, net.ErrClosed
+		}
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err == nil {
+			return n, addr, nil
+		}
+		var ne net.Error
+		timeout := errors.As(err, &ne) && ne.Timeout()
+		if c.closed.Load() {
+			if timeout {
+				_ = c.PacketConn.SetReadDeadline(time.Time{})
+			}
+			return 0, nil, net.ErrClosed
+		}
+		if timeout {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		return n, addr, err
+	}
+}
+
+func (c *sharedPacketConn) Close() error {
+	c.once.Do(func() {
+		c.closed.Store(true)
+		c.pool.mu.Lock()
+		last := c.sock.refs == 1
+		c.pool.mu.Unlock()
+		if !last {
+			_ = c.PacketConn.SetReadDeadline(time.Now())
+		}
+		c.pool.release(c.sock)
+	})
+	return nil
+}
+
+// Close closes every socket still bound, whoever borrowed it.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.sockets {
+		p.closeLocked(s)
+	}
+}

@@ -1,0 +1,401 @@
+package reactor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+// Write buffer marks: past highWater a connection stops reading (and its
+// producer is not called) until the queue drains below lowWater.
+const (
+	highWater  = 64 << 10
+	lowWater   = 16 << 10
+	readBuffer = 32 << 10
+)
+
+// streamServer accepts connections on one listener and runs one protocol on
+// each, with a reader and a writer goroutine per connection. (The wire
+// issue's epoll loop replaces this driver under the same Transport API.)
+type streamServer struct {
+	l       net.Listener
+	factory protocol.Factory
+	log     *zap.Logger
+	stats   *service.Stats
+
+	acceptDone chan struct{}
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	drained chan struct{} // closed when stopping and conns is empty
+	stop    bool
+}
+
+func newStreamServer(l net.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) *streamServer {
+	s := &streamServer{
+		l: l, factory: f, log: log, stats: stats,
+		acceptDone: make(chan struct{}),
+		conns:      make(map[*conn]struct{}),
+		drained:    make(chan struct{}),
+	}
+	go s.acceptLoop()
+	return s
+}
+
+func (s *streamServer) acceptLoop() {
+	defer close(s.acceptDone)
+	var backoff time.Duration
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and similar: back off and retry,
+			// as net/http does, rather than spin or give up.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", zap.Error(err), zap.Duration("retry_in", backoff))
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.handle(c)
+	}
+}
+
+func (s *streamServer) handle(nc net.Conn) {
+	s.mu.Lock()
+	if s.stop {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.mu.Unlock()
+	var p protocol.Protocol
+	if !s.safely(nil, "building a protocol", func() { p = s.factory.BuildProtocol(nc.RemoteAddr()) }) || p == nil {
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc, p)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.stats.ConnectionsAccepted.Add(1)
+	s.stats.ConnectionsActive.Add(1)
+	go c.run()
+}
+
+func (s *streamServer) remove(c *conn) {
+	s.stats.ConnectionsActive.Add(-1)
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.stop && len(s.conns) == 0 {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown implements service.Server.
+func (s *streamServer) Shutdown(ctx context.Context) error {
+	_ = s.l.Close()
+	<-s.acceptDone
+	s.mu.Lock()
+	s.stop = true
+	if len(s.conns) == 0 {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.drained:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		c.Abort()
+	}
+	s.mu.Unlock()
+	s.log.Warn("drain timed out; closed open connections", zap.Int("connections", n))
+	<-s.drained
+	return ctx.Err()
+}
+
+// safely runs f, turning a panic into a logged error; it reports whether f
+// returned normally. A panicking protocol loses its connection, never the process.
+func (s *streamServer) safely(c *conn, what string, f func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			fields := []zap.Field{zap.String("panic", fmt.Sprint(r)), zap.ByteString("stack", debug.Stack())}
+			if c != nil {
+				fields = append(fields, zap.Stringer("peer", c.nc.RemoteAddr()))
+				c.Abort()
+			}
+			s.log.Error("protocol panicked "+what+"; connection closed", fields...)
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+// conn is one connection: its Transport, and the goroutines that drive its Protocol.
+type conn struct {
+	s        *streamServer
+	nc       net.Conn
+	proto    protocol.Protocol
+	producer protocol.PullProducer
+
+	callMu sync.Mutex // serialises protocol callbacks
+
+	mu          sync.Mutex
+	cond        *sync.Cond // signals state changes to both goroutines
+	queue       [][]byte
+	queued      int
+	readPaused  bool // by the protocol
+	writeFull   bool // by the write queue
+	lose        bool // close once the queue is flushed
+	halfClose   bool // CloseWrite once the queue is flushed
+	closed      bool
+	writerDone  chan struct{}
+	writeErr    error
+	produceWant bool
+}
+
+func newConn(s *streamServer, nc net.Conn, p protocol.Protocol) *conn {
+	c := &conn{s: s, nc: nc, proto: p, writerDone: make(chan struct{})}
+	c.cond = sync.NewCond(&c.mu)
+	c.producer, _ = p.(protocol.PullProducer)
+	return c
+}
+
+func (c *conn) run() {
+	defer c.s.remove(c)
+	go c.writeLoop()
+	c.call("in ConnectionMade", func() { c.proto.ConnectionMade(c) })
+	if c.producer != nil {
+		c.call("in ResumeProducing", c.producer.ResumeProducing)
+	}
+	halfClosed, err := c.readLoop()
+	c.mu.Lock()
+	if !c.closed && !halfClosed {
+		// The peer finished sending: flush what we owe it, then close.
+		c.lose = true
+		c.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	<-c.writerDone
+	c.mu.Lock()
+	if err == nil {
+		err = c.writeErr
+	}
+	c.mu.Unlock()
+	c.call("in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+}
+
+// call runs one protocol callback, serialised with the others.
+func (c *conn) call(what string, f func()) {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	c.s.safely(c, what, f)
+}
+
+// readLoop reads until EOF or an error; it returns nil for a clean end,
+// and whether the protocol took the peer's EOF as a half-close.
+func (c *conn) readLoop() (halfClosed bool, err error) {
+	buf := make([]byte, readBuffer)
+	for {
+		c.mu.Lock()
+		for (c.readPaused || c.writeFull) && !c.closed {
+			c.cond.Wait()
+		}
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return false, nil
+		}
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			c.s.stats.BytesReceived.Add(int64(n))
+			c.call("in DataReceived", func() { c.proto.DataReceived(buf[:n]) })
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			if hc, ok := c.proto.(protocol.HalfCloser); ok {
+				c.call("in ReadConnectionLost", hc.ReadConnectionLost)
+				return true, nil
+			}
+			return false, nil
+		}
+		c.mu.Lock()
+		closed = c.closed
+		c.mu.Unlock()
+		if closed || errors.Is(err, net.ErrClosed) {
+			return false, nil
+		}
+		return false, err
+	}
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for len(c.queue) == 0 && !c.lose && !c.halfClose && !c.closed && !c.produceWant {
+			c.cond.Wait()
+		}
+		if c.closed {
+			return
+		}
+		if c.produceWant && len(c.queue) == 0 {
+			c.produceWant = false
+			c.mu.Unlock()
+			c.call("in ResumeProducing", c.producer.ResumeProducing)
+			c.mu.Lock()
+			continue
+		}
+		if len(c.queue) == 0 {
+			if c.lose {
+				c.closeLocked()
+				return
+			}
+			if c.halfClose {
+				c.halfClose = false
+				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+					_ = cw.CloseWrite()
+				}
+			}
+			continue
+		}
+		// The batch in flight still counts in c.queued, so the bound on
+		// what one connection holds is highWater plus one read.
+		bufs := net.Buffers(c.queue)
+		n := 0
+		for _, b := range c.queue {
+			n += len(b)
+		}
+		c.queue = nil
+		c.mu.Unlock()
+		_, err := bufs.WriteTo(c.nc)
+		c.s.stats.BytesSent.Add(int64(n))
+		c.mu.Lock()
+		c.queued -= n
+		if err != nil {
+			if !c.closed {
+				c.writeErr = err
+			}
+			c.closeLocked()
+			return
+		}
+		if c.queued < lowWater {
+			if c.writeFull {
+				c.writeFull = false
+				c.cond.Broadcast()
+			}
+			if c.producer != nil && !c.lose {
+				c.produceWant = true
+			}
+		}
+	}
+}
+
+// closeLocked closes the socket; c.mu is held.
+func (c *conn) closeLocked() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.queue, c.queued = nil, 0
+	_ = c.nc.Close()
+	c.cond.Broadcast()
+}
+
+// Write implements protocol.Transport.
+func (c *conn) Write(p []byte) { c.WriteMany(p) }
+
+// WriteMany implements protocol.Transport.
+func (c *conn) WriteMany(bufs ...[]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.lose {
+		return
+	}
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		c.queue = append(c.queue, append([]byte(nil), b...))
+		c.queued += len(b)
+	}
+	if c.queued > highWater {
+		c.writeFull = true
+	}
+	c.cond.Broadcast()
+}
+
+// LoseConnection implements protocol.Transport.
+func (c *conn) LoseConnection() {
+	c.mu.Lock()
+	c.lose = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// Abort implements protocol.Transport.
+func (c *conn) Abort() {
+	c.mu.Lock()
+	c.closeLocked()
+	c.mu.Unlock()
+}
+
+// CloseWrite implements protocol.Transport.
+func (c *conn) CloseWrite() {
+	c.mu.Lock()
+	c.halfClose = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// PauseReading implements protocol.Transport.
+func (c *conn) PauseReading() {
+	c.mu.Lock()
+	c.readPaused = true
+	c.mu.Unlock()
+}
+
+// ResumeReading implements protocol.Transport.
+func (c *conn) ResumeReading() {
+	c.mu.Lock()
+	c.readPaused = false
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// PeerAddr implements protocol.Transport.
+func (c *conn) PeerAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// HostAddr implements protocol.Transport.
+func (c *conn) HostAddr() net.Addr { return c.nc.LocalAddr() }
+
+var _ protocol.Transport = (*conn)(nil)
