@@ -1,0 +1,7 @@
+// Package all links every built-in plugin into the binary.
+package all
+
+import (
+	// Each plugin registers itself in init.
+	_ "github.com/twistd-go/twistd/internal/plugins/echo"
+)

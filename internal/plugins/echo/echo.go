@@ -1,0 +1,80 @@
+// Package echo is the echo service of RFC 862: whatever a client sends
+// over TCP comes back to it, and every UDP datagram is sent back as is.
+package echo
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/spf13/pflag"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/plugins"
+	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+func init() { plugins.Register(maker{}) }
+
+// Options are the keys of an echo service entry beyond name, type and listen.
+type Options struct{}
+
+type maker struct{}
+
+func (maker) Name() string        { return "echo" }
+func (maker) Description() string { return "RFC 862 echo server over TCP and UDP" }
+
+func (maker) New(s *config.Service) (service.Service, error) {
+	var opts Options
+	if err := s.Decode(&opts); err != nil {
+		return nil, err
+	}
+	if len(s.Listen) == 0 {
+		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
+	}
+	return New(), nil
+}
+
+// Flags registers `twistd echo`'s flags: --listen ENDPOINT..., and --port N
+// (TCP and UDP on the same port). With neither, it listens on tcp:7 and udp:7.
+func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
+	listen := fs.StringArray("listen", nil, "endpoint to listen on (repeatable), e.g. tcp:7000 or udp:7000")
+	port := fs.IntP("port", "p", -1, "listen on this port over both TCP and UDP")
+	return func() (map[string]any, error) {
+		eps := append([]string(nil), *listen...)
+		if *port >= 0 {
+			if *port > 65535 {
+				return nil, fmt.Errorf("--port %d: not a port number", *port)
+			}
+			p := strconv.Itoa(*port)
+			eps = append(eps, "tcp:"+p, "udp:"+p)
+		}
+		if len(eps) == 0 {
+			eps = []string{"tcp:7", "udp:7"}
+		}
+		return map[string]any{"type": "echo", "listen": eps}, nil
+	}
+}
+
+// New returns an echo service.
+func New() service.Service {
+	return &service.Protocols{
+		Stream:   protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &Echo{} }),
+		Datagram: protocol.DatagramFunc(echoDatagram),
+	}
+}
+
+// Echo is the echo protocol: every byte received is written back.
+type Echo struct {
+	protocol.Base
+}
+
+// DataReceived writes data back.
+func (e *Echo) DataReceived(data []byte) { e.Transport.Write(data) }
+
+func echoDatagram(data []byte, from net.Addr, w protocol.DatagramWriter) {
+	_, _ = w.WriteTo(data, from)
+}
+
+var _ protocol.Protocol = (*Echo)(nil)

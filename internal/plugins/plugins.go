@@ -1,0 +1,101 @@
+// Package plugins is the registry of service makers: each plugin registers
+// itself in init, and the application file's type: and the one-liner
+// commands (twistd echo, twistd web, ...) look them up here.
+package plugins
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/spf13/pflag"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+// Maker makes one kind of service (Twisted's IServiceMaker).
+type Maker interface {
+	// Name is the service type: in files and the one-liner's command name.
+	Name() string
+	// Description is the one-line summary `twistd plugins` prints.
+	Description() string
+	// New decodes the entry's own keys strictly (s.Decode) and builds the
+	// service. Its errors are *config.Error values, joined.
+	New(s *config.Service) (service.Service, error)
+	// Flags registers the one-liner's flags on fs and returns a function
+	// that, once fs is parsed, gives the application-file entry those flags
+	// describe (keys as in a file, type: included), so a one-liner runs
+	// exactly as a file with one service in it.
+	Flags(fs *pflag.FlagSet) func() (map[string]any, error)
+}
+
+// registry is the only global mutable state of the program: plugins add
+// themselves in init, before main runs.
+var (
+	mu       sync.RWMutex
+	registry = map[string]Maker{}
+)
+
+// Register adds a maker. It panics if the name is taken: two plugins of one
+// name are a programming error.
+func Register(m Maker) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[m.Name()]; dup {
+		panic(fmt.Sprintf("plugins: %q registered twice", m.Name()))
+	}
+	registry[m.Name()] = m
+}
+
+// Lookup returns the maker of a service type.
+func Lookup(name string) (Maker, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	m, ok := registry[name]
+	return m, ok
+}
+
+// Known reports whether a service type is registered.
+func Known(name string) bool {
+	_, ok := Lookup(name)
+	return ok
+}
+
+// All returns every maker, sorted by name.
+func All() []Maker {
+	mu.RLock()
+	defer mu.RUnlock()
+	all := make([]Maker, 0, len(registry))
+	for _, m := range registry {
+		all = append(all, m)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name() < all[j].Name() })
+	return all
+}
+
+// Build makes the services of a loaded file, collecting every plugin's
+// errors. A service whose maker fails is left out of the result.
+func Build(f *config.File) ([]Built, error) {
+	var built []Built
+	var errs []error
+	for _, s := range f.Services {
+		m, ok := Lookup(s.Type)
+		if !ok {
+			continue // the loader already reported the unknown type
+		}
+		svc, err := m.New(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		built = append(built, Built{Spec: s, Service: svc})
+	}
+	return built, config.Join(errs...)
+}
+
+// Built is one service made from its file entry.
+type Built struct {
+	Spec    *config.Service
+	Service service.Service
+}
