@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/plugins"
+	"github.com/twistd-go/twistd/internal/process"
+)
+
+// commandLine is the file name a one-liner's generated application
+// file is known by in messages.
+const commandLine = "command line"
+
+func newCheckCommand() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "check -c app.yaml",
+		Short: "Validate an application file and start nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				path = cmd.Root().Flags().Lookup(flagConfig).Value.String()
+			}
+			if path == "" {
+				return withCode(exitUsage, errors.New("check: no application file: use -c FILE"))
+			}
+			file, _, err := loadFile(path)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				fmt.Fprintf(os.Stderr, "%s: invalid\n", path)
+				return silentExit(exitUsage)
+			}
+			fmt.Printf("%s: ok (%d services)\n", path, len(file.Services))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&path, flagConfig, "c", "", "application file")
+	cmd.Flags().StringVarP(&path, "python", "y", "", "alias of --config")
+	_ = cmd.Flags().MarkHidden("python")
+	return cmd
+}
+
+// pidfileOf resolves the pidfile a control command acts on: its own
+// --pidfile, else the global chain (flag > env > -c file's process: > default).
+func pidfileOf(cmd *cobra.Command, v *viper.Viper) (string, error) {
+	if f := cmd.Flags().Lookup(flagPidfile); f != nil && f.Changed {
+		v.Set(flagPidfile, f.Value.String())
+	}
+	path, err := configPath(v)
+	if err != nil {
+		return "", err
+	}
+	if path != "" {
+		file, err := config.Load(path, config.Options{KnownType: plugins.Known})
+		if file == nil {
+			return "", withCode(exitUsage, err)
+		}
+		if err := v.MergeConfigMap(file.Process.Settings()); err != nil {
+			return "", err
+		}
+	}
+	p := v.GetString(flagPidfile)
+	if p == "" {
+		return "", withCode(exitUsage, errors.New("no pidfile (--pidfile is empty)"))
+	}
+	return filepath.Abs(p)
+}
+
+func newStatusCommand(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [--pidfile F]",
+		Short: `Tell whether the daemon runs (LSB codes: 0 running, 1 stale pidfile, 3 not running)`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pidfile, err := pidfileOf(cmd, v)
+			if err != nil {
+				return err
+			}
+			st, pid, err := process.Check(pidfile)
+			if err != nil {
+				return withCode(exitNotRunning, err)
+			}
+			switch st {
+			case process.Running:
+				fmt.Printf("running (pid %d)\n", pid)
+				return nil
+			case process.Stale:
+				fmt.Printf("not running, stale pidfile %s\n", pidfile)
+				return silentExit(exitFailure)
+			}
+			fmt.Println("not running")
+			return silentExit(exitNotRunning)
+		},
+	}
+	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
+	return cmd
+}
+
+func newStopCommand(v *viper.Viper) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "stop [--pidfile F] [--timeout D]",
+		Short: "Stop the daemon gracefully (SIGTERM) and wait for it to exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pidfile, err := pidfileOf(cmd, v)
+			if err != nil {
+				return err
+			}
+			st, pid, err := process.Check(pidfile)
+			if err != nil {
+				return withCode(exitFailure, err)
+			}
+			if st != process.Running {
+				fmt.Println("not running")
+				return nil
+			}
+			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+				return withCode(exitFailure, fmt.Errorf("stop pid %d: %w", pid, err))
+			}
+			deadline := time.Now().Add(timeout)
+			for time.Now().Before(deadline) {
+				if st, _, _ := process.Check(pidfile); st != process.Running && process.Exited(pid) {
+					fmt.Printf("stopped (pid %d)\n", pid)
+					return nil
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			return withCode(exitFailure, fmt.Errorf("pid %d still running after %s", pid, timeout))
+		},
+	}
+	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
+	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the daemon to exit")
+	return cmd
+}
+
+func newReloadCommand(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reload [--pidfile F]",
+		Short: "Ask the daemon to reload its application file (SIGHUP)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pidfile, err := pidfileOf(cmd, v)
+			if err != nil {
+				return err
+			}
+			st, pid, err := process.Check(pidfile)
+			if err != nil || st != process.Running {
+				fmt.Println("not running")
+				return silentExit(exitNotRunning)
+			}
+			if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+				return withCode(exitFailure, fmt.Errorf("reload pid %d: %w", pid, err))
+			}
+			fmt.Printf("reload requested (pid %d)\n", pid)
+			return nil
+		},
+	}
+	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
+	return cmd
+}
+
+func newPluginsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plugins",
+		Short: "List the built-in services",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			for _, m := range plugins.All() {
+				fmt.Printf("%-12s %s\n", m.Name(), m.Description())
+			}
+		},
+	}
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Printf("twistd %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		},
+	}
+}
+
+// newPluginCommand makes a one-liner (twistd echo ...): its flags describe
+// one application-file entry, which then runs exactly as a file would.
+func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   m.Name() + " [flags]",
+		Short: m.Description(),
+		Args:  cobra.NoArgs,
+	}
+	entry := m.Flags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if path, _ := configPath(v); path != "" {
+			return withCode(exitUsage, fmt.Errorf("-c %s and the %s plugin are exclusive", path, m.Name()))
+		}
+		svc, err := entry()
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		doc, err := yaml.Marshal(map[string]any{"name": m.Name(), "services": []any{svc}})
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		cwd, err := os.Getwd()
+		if err != nil {
+			return withCode(exitFailure, err)
+		}
+		file, units, err := buildUnits(config.Parse(commandLine, cwd, doc, config.Options{KnownType: plugins.Known}))
+		if err != nil {
+			return withCode(exitUsage, errors.New(strings.ReplaceAll(err.Error(), commandLine+":", "--")))
+		}
+		return runApp(v, file, units)
+	}
+	return cmd
+}
