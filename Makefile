@@ -1,7 +1,7 @@
 # twistd for Go. `make run` builds and serves the demo; `make test` runs every test.
 GO       ?= go
 BIN      := bin/twistd
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+VERSION  ?= 0.1.0
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PREFIX   ?= /usr/local
 FUZZTIME ?= 30s

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/logging"
+	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
@@ -124,6 +125,7 @@ func serve(v *viper.Viper, s *settings, file *config.File, units []reactor.Unit,
 
 	r := reactor.New(reactor.Options{
 		Logger:          log,
+		Metrics:         metrics.New(version),
 		ShutdownTimeout: s.shutdownTimeout,
 		ShutdownDelay:   s.shutdownDelay,
 		Hooks: reactor.Hooks{

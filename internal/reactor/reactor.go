@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
@@ -67,6 +68,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	ShutdownDelay   time.Duration
 	Hooks           Hooks
+	// Metrics is the process's metrics; nil makes a private set.
+	Metrics *metrics.Metrics
 	// Signals, when set, replaces the process's signals (for tests).
 	Signals <-chan os.Signal
 }
@@ -86,6 +89,9 @@ type Reactor struct {
 func New(opts Options) *Reactor {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New("")
 	}
 	return &Reactor{opts: opts, log: opts.Logger, pool: NewPool(),
 		stats: make(map[string]*service.Stats), addrs: make(map[string][]net.Addr)}
@@ -152,7 +158,7 @@ func (r *Reactor) bind(units []Unit) ([]service.Child, error) {
 		log := r.log.Named(u.Name)
 		stats := &service.Stats{}
 		r.stats[u.Name] = stats
-		env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats,
+		env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics,
 			Runner: runner{log: log, stats: stats}}
 		for _, ep := range u.Listen {
 			l, err := r.listen(ep)
@@ -229,6 +235,13 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 					r.log.Error("reopening logs failed", zap.Error(err))
 				} else {
 					r.log.Info("logs reopened")
+				}
+			}
+			for _, c := range r.multi.Children() {
+				if ro, ok := c.Service.(service.Reopener); ok {
+					if err := ro.Reopen(); err != nil {
+						c.Env.Logger.Error("reopening logs failed", zap.Error(err))
+					}
 				}
 			}
 		default:

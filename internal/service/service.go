@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 )
@@ -42,6 +43,23 @@ type Env struct {
 	Runner Runner
 	// Stats counts the service's traffic.
 	Stats *Stats
+	// Metrics is the process's metrics, for what Stats does not count
+	// (HTTP requests by code, DNS queries by type and rcode). Never nil.
+	Metrics *metrics.Metrics
+}
+
+// Reloader is implemented by services that re-read their data files
+// (zones, hosts files, htpasswd, certificates) in place when the
+// application file is reloaded and their own configuration is unchanged.
+// On error the service keeps serving its previous data.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}
+
+// Reopener is implemented by services with log files of their own (access
+// logs, traffic logs): Reopen reopens them on SIGUSR1, for logrotate.
+type Reopener interface {
+	Reopen() error
 }
 
 // Listener is one bound endpoint as a service receives it. Exactly one of

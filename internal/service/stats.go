@@ -10,4 +10,18 @@ type Stats struct {
 	BytesReceived       atomic.Int64
 	BytesSent           atomic.Int64
 	Requests            atomic.Int64
+	// Refused counts connections a policy closed at once, by the policy's
+	// key (SPEC §6: twistd_connections_refused_total{reason}).
+	RefusedMaxConnections atomic.Int64
+	RefusedMaxPerPeer     atomic.Int64
+}
+
+// Refused counts a connection a policy refused; reason is the policy's key.
+func (s *Stats) Refused(reason string) {
+	switch reason {
+	case "max_connections":
+		s.RefusedMaxConnections.Add(1)
+	case "max_connections_per_peer":
+		s.RefusedMaxPerPeer.Add(1)
+	}
 }
