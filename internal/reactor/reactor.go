@@ -6,7 +6,6 @@ package reactor
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -195,10 +194,11 @@ func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, error) {
 	if err != nil {
 		return service.Listener{}, err
 	}
+	l := service.Listener{Endpoint: ep, Stream: ln, Packet: pc}
 	if cert != nil {
-		ln = tls.NewListener(ln, cert.config([]string{"h2", "http/1.1"}))
+		l.TLS = cert.config([]string{"h2", "http/1.1"})
 	}
-	return service.Listener{Endpoint: ep, Stream: ln, Packet: pc}, nil
+	return l, nil
 }
 
 // bindError drops the "listen tcp 127.0.0.1:80" preamble Go puts before
@@ -330,10 +330,10 @@ type runner struct {
 	stats *service.Stats
 }
 
-func (r runner) ServeStream(l net.Listener, f protocol.Factory) service.Server {
-	return newStreamServer(l, f, r.log, r.stats)
+func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Server {
+	return newStreamServer(l.Listen(nil), f, r.log, r.stats)
 }
 
-func (r runner) ServePacket(pc net.PacketConn, p protocol.DatagramProtocol) service.Server {
-	return newPacketServer(pc, p, r.log, r.stats)
+func (r runner) ServePacket(l service.Listener, p protocol.DatagramProtocol) service.Server {
+	return newPacketServer(l.Packet, p, r.log, r.stats)
 }

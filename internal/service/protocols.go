@@ -28,9 +28,9 @@ func (p *Protocols) Start(ctx context.Context, env *Env) error {
 	for _, l := range env.Listeners {
 		switch {
 		case l.Stream != nil && p.Stream != nil:
-			servers = append(servers, env.Runner.ServeStream(l.Stream, p.Stream))
+			servers = append(servers, env.Runner.ServeStream(l, p.Stream))
 		case l.Packet != nil && p.Datagram != nil:
-			servers = append(servers, env.Runner.ServePacket(l.Packet, p.Datagram))
+			servers = append(servers, env.Runner.ServePacket(l, p.Datagram))
 		default:
 			for _, s := range servers {
 				_ = s.Shutdown(ctx)

@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 
 	"go.uber.org/zap"
@@ -65,18 +66,40 @@ type Reopener interface {
 // Listener is one bound endpoint as a service receives it. Exactly one of
 // Stream and Packet is set. Closing them only releases the service's use:
 // the socket itself belongs to the reactor.
+//
+// For ssl: endpoints Stream is the raw TCP listener and TLS the server
+// configuration (certificate loaded, ALPN h2 and http/1.1): a service
+// wraps Stream with its policies first and TLS last, as
+// tls.NewListener(policy.WrapListener(l.Stream), l.TLS), so the server
+// sees *tls.Conn values (net/http needs them for HTTP/2). Runner.ServeStream
+// does this itself.
 type Listener struct {
 	Endpoint endpoint.Endpoint
 	Stream   net.Listener
 	Packet   net.PacketConn
+	TLS      *tls.Config
+}
+
+// Listen returns Stream wrapped by wrap (nil for none) and then by TLS when
+// the endpoint is ssl:.
+func (l Listener) Listen(wrap func(net.Listener) net.Listener) net.Listener {
+	ln := l.Stream
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	if l.TLS != nil {
+		ln = tls.NewListener(ln, l.TLS)
+	}
+	return ln
 }
 
 // Runner runs protocols on bound sockets; the reactor implements it.
 type Runner interface {
-	// ServeStream accepts connections on l and runs one Protocol from f on each.
-	ServeStream(l net.Listener, f protocol.Factory) Server
-	// ServePacket reads datagrams from pc and hands them to p.
-	ServePacket(pc net.PacketConn, p protocol.DatagramProtocol) Server
+	// ServeStream accepts connections on l.Listen(nil) (TLS included) and
+	// runs one Protocol from f on each.
+	ServeStream(l Listener, f protocol.Factory) Server
+	// ServePacket reads datagrams from l.Packet and hands them to p.
+	ServePacket(l Listener, p protocol.DatagramProtocol) Server
 }
 
 // Server is one running accept or read loop.
