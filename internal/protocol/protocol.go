@@ -27,7 +27,8 @@ type Transport interface {
 	// CloseWrite half-closes the connection (shutdown SHUT_WR) once
 	// everything queued is sent; reading goes on.
 	CloseWrite()
-	// PauseReading stops DataReceived calls until ResumeReading.
+	// PauseReading stops DataReceived calls, and ResumeProducing calls to
+	// a PullProducer, until ResumeReading.
 	PauseReading()
 	// ResumeReading undoes PauseReading.
 	ResumeReading()

@@ -147,9 +147,11 @@ func (s *streamServer) safely(c *conn, what string, f func()) (ok bool) {
 			fields := []zap.Field{zap.String("panic", fmt.Sprint(r)), zap.ByteString("stack", debug.Stack())}
 			if c != nil {
 				fields = append(fields, zap.Stringer("peer", c.nc.RemoteAddr()))
-				c.Abort()
 			}
 			s.log.Error("protocol panicked "+what+"; connection closed", fields...)
+			if c != nil {
+				c.Abort()
+			}
 			ok = false
 		}
 	}()
@@ -313,7 +315,7 @@ func (c *conn) writeLoop() {
 				c.writeFull = false
 				c.cond.Broadcast()
 			}
-			if c.producer != nil && !c.lose {
+			if c.producer != nil && !c.lose && !c.readPaused {
 				c.produceWant = true
 			}
 		}
@@ -384,10 +386,14 @@ func (c *conn) PauseReading() {
 	c.mu.Unlock()
 }
 
-// ResumeReading implements protocol.Transport.
+// ResumeReading implements protocol.Transport. A pull producer paused
+// with the reading is asked for more at once if the queue has room.
 func (c *conn) ResumeReading() {
 	c.mu.Lock()
 	c.readPaused = false
+	if c.producer != nil && !c.lose && c.queued < lowWater {
+		c.produceWant = true
+	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
 }

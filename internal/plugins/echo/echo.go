@@ -12,13 +12,16 @@ import (
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
 func init() { plugins.Register(maker{}) }
 
 // Options are the keys of an echo service entry beyond name, type and listen.
-type Options struct{}
+type Options struct {
+	Policies policy.Config `yaml:"policies"`
+}
 
 type maker struct{}
 
@@ -33,7 +36,10 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if len(s.Listen) == 0 {
 		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
 	}
-	return New(), nil
+	if err := opts.Policies.Validate(); err != nil {
+		return nil, s.Errorf(nil, "policies: %v", err)
+	}
+	return New(&opts.Policies), nil
 }
 
 // Flags registers `twistd echo`'s flags: --listen ENDPOINT..., and --port N
@@ -57,11 +63,12 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	}
 }
 
-// New returns an echo service.
-func New() service.Service {
+// New returns an echo service under the given connection policies.
+func New(policies *policy.Config) service.Service {
 	return &service.Protocols{
 		Stream:   protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &Echo{} }),
 		Datagram: protocol.DatagramFunc(echoDatagram),
+		Policies: policies,
 	}
 }
 

@@ -1,0 +1,202 @@
+package policy
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+)
+
+// WrapFactory applies the policies to every connection a factory serves
+// (Twisted's WrappingFactory): a refused connection gets no protocol, so
+// the reactor closes it at once.
+func (p *Policy) WrapFactory(f protocol.Factory) protocol.Factory {
+	return protocol.FactoryFunc(func(peer net.Addr) protocol.Protocol {
+		release, refused := p.admit(peer)
+		if refused {
+			return nil
+		}
+		inner := f.BuildProtocol(peer)
+		if inner == nil {
+			release()
+			return nil
+		}
+		w := &wrapped{p: p, inner: inner, release: release, peer: peer, began: time.Now()}
+		_, isProducer := inner.(protocol.PullProducer)
+		_, isHalfCloser := inner.(protocol.HalfCloser)
+		switch {
+		case isProducer && isHalfCloser:
+			return struct {
+				*wrapped
+				producing
+				halfClosing
+			}{w, producing{w}, halfClosing{w}}
+		case isProducer:
+			return struct {
+				*wrapped
+				producing
+			}{w, producing{w}}
+		case isHalfCloser:
+			return struct {
+				*wrapped
+				halfClosing
+			}{w, halfClosing{w}}
+		}
+		return w
+	})
+}
+
+// wrapped is one connection under the policies: the Protocol the reactor
+// drives and the Transport the inner protocol writes through.
+type wrapped struct {
+	p       *Policy
+	inner   protocol.Protocol
+	release func()
+	peer    net.Addr
+	began   time.Time
+	t       protocol.Transport
+
+	in, out atomic.Int64
+	last    atomic.Int64 // unix nanoseconds of the last read or write
+	idle    *time.Timer
+
+	mu         sync.Mutex
+	userPaused bool // the inner protocol paused reading
+	throttled  bool // a rate limit paused reading
+	unthrottle *time.Timer
+	lost       bool
+}
+
+func (w *wrapped) ConnectionMade(t protocol.Transport) {
+	w.t = t
+	w.touch()
+	if d := w.p.cfg.IdleTimeout; d > 0 {
+		w.idle = time.AfterFunc(d, w.checkIdle)
+	}
+	w.inner.ConnectionMade(w)
+}
+
+func (w *wrapped) DataReceived(data []byte) {
+	w.in.Add(int64(len(data)))
+	w.touch()
+	if w.p.read != nil {
+		if wait := w.p.read.take(len(data)); wait > 0 {
+			w.throttle(wait)
+		}
+	}
+	w.inner.DataReceived(data)
+}
+
+func (w *wrapped) ConnectionLost(err error) {
+	w.mu.Lock()
+	w.lost = true
+	if w.unthrottle != nil {
+		w.unthrottle.Stop()
+	}
+	w.mu.Unlock()
+	if w.idle != nil {
+		w.idle.Stop()
+	}
+	w.release()
+	w.p.closed(w.peer, w.began, w.in.Load(), w.out.Load())
+	w.inner.ConnectionLost(err)
+}
+
+func (w *wrapped) touch() { w.last.Store(time.Now().UnixNano()) }
+
+// checkIdle closes the connection when nothing moved for IdleTimeout,
+// or re-arms the timer for the rest of the period (TimeoutMixin).
+func (w *wrapped) checkIdle() {
+	d := w.p.cfg.IdleTimeout
+	since := time.Since(time.Unix(0, w.last.Load()))
+	if since >= d {
+		w.p.log.Debug("idle timeout; closing connection", zap.Stringer("peer", w.peer), zap.Duration("idle_timeout", d))
+		w.t.Abort()
+		return
+	}
+	w.idle.Reset(d - since)
+}
+
+// throttle pauses reading for wait: the service is over a rate limit.
+func (w *wrapped) throttle(wait time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lost || w.throttled {
+		return
+	}
+	w.throttled = true
+	w.t.PauseReading()
+	w.unthrottle = time.AfterFunc(wait, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.throttled = false
+		if !w.userPaused && !w.lost {
+			w.t.ResumeReading()
+		}
+	})
+}
+
+// Write implements protocol.Transport, counting and pacing.
+func (w *wrapped) Write(p []byte) { w.WriteMany(p) }
+
+// WriteMany implements protocol.Transport.
+func (w *wrapped) WriteMany(bufs ...[]byte) {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	w.out.Add(int64(n))
+	w.touch()
+	w.t.WriteMany(bufs...)
+	if w.p.write != nil && n > 0 {
+		// The bytes are queued at once (writes never block); what stops
+		// is this connection's reading and producing, until the service
+		// has paid the bytes off.
+		if wait := w.p.write.take(n); wait > 0 {
+			w.throttle(wait)
+		}
+	}
+}
+
+// PauseReading implements protocol.Transport.
+func (w *wrapped) PauseReading() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.userPaused = true
+	w.t.PauseReading()
+}
+
+// ResumeReading implements protocol.Transport.
+func (w *wrapped) ResumeReading() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.userPaused = false
+	if !w.throttled {
+		w.t.ResumeReading()
+	}
+}
+
+func (w *wrapped) LoseConnection()    { w.t.LoseConnection() }
+func (w *wrapped) Abort()             { w.t.Abort() }
+func (w *wrapped) CloseWrite()        { w.t.CloseWrite() }
+func (w *wrapped) PeerAddr() net.Addr { return w.t.PeerAddr() }
+func (w *wrapped) HostAddr() net.Addr { return w.t.HostAddr() }
+
+// producing passes the reactor's production calls to a PullProducer.
+type producing struct{ w *wrapped }
+
+func (p producing) ResumeProducing() { p.w.inner.(protocol.PullProducer).ResumeProducing() }
+
+// halfClosing passes the peer's EOF to a HalfCloser.
+type halfClosing struct{ w *wrapped }
+
+func (h halfClosing) ReadConnectionLost() { h.w.inner.(protocol.HalfCloser).ReadConnectionLost() }
+
+var (
+	_ protocol.Protocol  = (*wrapped)(nil)
+	_ protocol.Transport = (*wrapped)(nil)
+)

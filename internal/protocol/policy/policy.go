@@ -1,0 +1,193 @@
+// Package policy applies twisted.protocols.policies to any stream service:
+// idle timeouts, connection limits (total and per peer), service-wide read
+// and write rate limits, and a traffic log. It wraps a protocol.Factory for
+// reactor-driven services and a net.Listener for net/http-based ones, so no
+// service implements a policy itself.
+package policy
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/config"
+)
+
+// DefaultMaxConnections is max_connections when the file does not set it.
+const DefaultMaxConnections = 10000
+
+// The reasons a connection is refused, as counted in metrics: the policy's key.
+const (
+	ReasonMaxConnections        = "max_connections"
+	ReasonMaxConnectionsPerPeer = "max_connections_per_peer"
+)
+
+// Config is a service's policies: block (SPEC §2). The zero value means:
+// no idle timeout, DefaultMaxConnections, no per-peer limit, no rate
+// limits, no traffic log.
+type Config struct {
+	// IdleTimeout closes a connection idle (nothing read or written) this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections refuses connections beyond this many open; 0 means DefaultMaxConnections.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerPeer refuses a peer's connections beyond this many; 0 = unlimited.
+	MaxConnectionsPerPeer int `yaml:"max_connections_per_peer"`
+	// ReadLimit and WriteLimit are bytes per second for the whole service; 0 = off.
+	ReadLimit  config.Size `yaml:"read_limit"`
+	WriteLimit config.Size `yaml:"write_limit"`
+	// TrafficLog names a file getting one line per closed connection.
+	TrafficLog config.Path `yaml:"traffic_log"`
+}
+
+// Validate reports values no policy can enforce.
+func (c Config) Validate() error {
+	switch {
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("idle_timeout must not be negative")
+	case c.MaxConnections < 0:
+		return fmt.Errorf("max_connections must not be negative")
+	case c.MaxConnectionsPerPeer < 0:
+		return fmt.Errorf("max_connections_per_peer must not be negative")
+	case c.ReadLimit < 0 || c.WriteLimit < 0:
+		return fmt.Errorf("read_limit and write_limit must not be negative")
+	}
+	return nil
+}
+
+// Counters receives what a policy sees; *service.Stats implements it.
+// Refused gets ReasonMaxConnections or ReasonMaxConnectionsPerPeer. The
+// connection and byte counts are only fed by WrapListener: for factories
+// the reactor counts them already.
+type Counters interface {
+	Refused(reason string)
+	ConnectionOpened()
+	ConnectionClosed()
+	Received(n int)
+	Sent(n int)
+}
+
+// Policy is the running policies of one service. Its methods are safe for
+// concurrent use.
+type Policy struct {
+	cfg     Config
+	log     *zap.Logger
+	cnt     Counters
+	max     int
+	read    *bucket // nil when unlimited
+	write   *bucket
+	traffic *trafficLog // nil when off
+
+	mu      sync.Mutex
+	open    int
+	perPeer map[string]int
+}
+
+// New starts the policies of cfg for one service: it opens the traffic log.
+// log is the service's logger; refused connections are logged at debug level.
+func New(cfg Config, log *zap.Logger, cnt Counters) (*Policy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	p := &Policy{cfg: cfg, log: log, cnt: cnt, max: cfg.MaxConnections, perPeer: make(map[string]int)}
+	if p.max == 0 {
+		p.max = DefaultMaxConnections
+	}
+	if cfg.ReadLimit > 0 {
+		p.read = newBucket(int64(cfg.ReadLimit), time.Now)
+	}
+	if cfg.WriteLimit > 0 {
+		p.write = newBucket(int64(cfg.WriteLimit), time.Now)
+	}
+	if cfg.TrafficLog != "" {
+		t, err := openTrafficLog(string(cfg.TrafficLog))
+		if err != nil {
+			return nil, err
+		}
+		p.traffic = t
+	}
+	return p, nil
+}
+
+// admit counts a new connection from peer in, or says why it is refused.
+// release gives the place back when the connection closes.
+func (p *Policy) admit(peer net.Addr) (release func(), refused bool) {
+	host := peerHost(peer)
+	p.mu.Lock()
+	reason := ""
+	switch {
+	case p.open >= p.max:
+		reason = ReasonMaxConnections
+	case p.cfg.MaxConnectionsPerPeer > 0 && p.perPeer[host] >= p.cfg.MaxConnectionsPerPeer:
+		reason = ReasonMaxConnectionsPerPeer
+	default:
+		p.open++
+		if p.cfg.MaxConnectionsPerPeer > 0 {
+			p.perPeer[host]++
+		}
+	}
+	p.mu.Unlock()
+	if reason != "" {
+		if p.cnt != nil {
+			p.cnt.Refused(reason)
+		}
+		p.log.Debug("connection refused", zap.String("reason", reason), zap.Stringer("peer", peer))
+		return nil, true
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.open--
+			if p.cfg.MaxConnectionsPerPeer > 0 {
+				if p.perPeer[host]--; p.perPeer[host] <= 0 {
+					delete(p.perPeer, host)
+				}
+			}
+			p.mu.Unlock()
+		})
+	}, false
+}
+
+// peerHost is the part of an address connections are limited by: the IP
+// for IP peers, the whole address otherwise (unix sockets: all one peer).
+func peerHost(a net.Addr) string {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case nil:
+		return ""
+	}
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
+}
+
+// closed records one finished connection in the traffic log.
+func (p *Policy) closed(peer net.Addr, began time.Time, in, out int64) {
+	if p.traffic != nil {
+		p.traffic.record(peer, began, in, out)
+	}
+}
+
+// Reopen reopens the traffic log (SIGUSR1).
+func (p *Policy) Reopen() error {
+	if p.traffic == nil {
+		return nil
+	}
+	return p.traffic.reopen()
+}
+
+// Close closes the traffic log.
+func (p *Policy) Close() error {
+	if p.traffic == nil {
+		return nil
+	}
+	return p.traffic.close()
+}
