@@ -253,3 +253,28 @@ func TestChroot(t *testing.T) {
 	}
 	echoRoundTrip(t, s.addrs()[0], []byte("from the jail"))
 }
+
+func TestReloadWaitsForTheVerdict(t *testing.T) {
+	dir := t.TempDir()
+	app := writeFile(t, dir, "app.yaml", "services:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1'}\n")
+	pid := daemon(t, dir, "-c", app)
+	addr := logAddr(t, filepath.Join(dir, "twistd.log"))
+
+	if r := twistd(t, dir, nil, "reload"); r.code != 0 || !strings.Contains(r.stdout, "reloaded") {
+		t.Fatalf("reload of a valid file: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	writeFile(t, dir, "app.yaml", "services:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1', bogus: 1}\n")
+	r := twistd(t, dir, nil, "reload")
+	if r.code != 1 || !strings.Contains(r.stderr, `unknown key "bogus"`) || !strings.Contains(r.stderr, "app.yaml:2:") {
+		t.Fatalf("reload of an invalid file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Still running the previous configuration.
+	echoRoundTrip(t, addr, []byte("after a failed reload"))
+	if !alive(pid) {
+		t.Fatal("the daemon died on a failed reload")
+	}
+	twistd(t, dir, nil, "stop")
+	if _, err := os.Stat(filepath.Join(dir, "twistd.pid.reload")); !os.IsNotExist(err) {
+		t.Fatalf("reload verdict file left behind: %v", err)
+	}
+}

@@ -147,9 +147,10 @@ func newStopCommand(v *viper.Viper) *cobra.Command {
 }
 
 func newReloadCommand(v *viper.Viper) *cobra.Command {
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "reload [--pidfile F]",
-		Short: "Ask the daemon to reload its application file (SIGHUP)",
+		Short: "Reload the daemon's application file (SIGHUP) and wait for its verdict (0 ok, 1 failed, 3 not running)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pidfile, err := pidfileOf(cmd, v)
@@ -161,14 +162,33 @@ func newReloadCommand(v *viper.Viper) *cobra.Command {
 				fmt.Println("not running")
 				return silentExit(exitNotRunning)
 			}
+			before, _ := process.ReadReloadStatus(pidfile)
+			if before.PID != pid {
+				before.Seq = 0
+			}
 			if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 				return withCode(exitFailure, fmt.Errorf("reload pid %d: %w", pid, err))
 			}
-			fmt.Printf("reload requested (pid %d)\n", pid)
-			return nil
+			deadline := time.Now().Add(timeout)
+			for time.Now().Before(deadline) {
+				v, err := process.ReadReloadStatus(pidfile)
+				if err == nil && v.PID == pid && v.Seq > before.Seq {
+					if v.Result != "ok" {
+						return withCode(exitFailure, fmt.Errorf("reload failed (pid %d): %s", pid, v.Error))
+					}
+					fmt.Printf("reloaded (pid %d)\n", pid)
+					return nil
+				}
+				if process.Exited(pid) {
+					return withCode(exitFailure, fmt.Errorf("pid %d exited during the reload", pid))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			return withCode(exitFailure, fmt.Errorf("no reload verdict from pid %d within %s", pid, timeout))
 		},
 	}
 	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
+	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the daemon's verdict")
 	return cmd
 }
 

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/viper"
@@ -123,6 +126,10 @@ func serve(v *viper.Viper, s *settings, file *config.File, units []reactor.Unit,
 		return err
 	}
 
+	reloads := 0
+	if pid != nil {
+		defer process.RemoveReloadStatus(pid.Path())
+	}
 	r := reactor.New(reactor.Options{
 		Logger:          log,
 		Metrics:         metrics.New(version),
@@ -135,8 +142,23 @@ func serve(v *viper.Viper, s *settings, file *config.File, units []reactor.Unit,
 				_, _ = sddaemon.SdNotify(false, "READY=1\nSTATUS=serving "+fmt.Sprint(len(units))+" services")
 			},
 			Stopping: func() { _, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyStopping) },
-			Reload:   func(context.Context) error { return revalidate(log, file) },
-			Reopen:   logger.Reopen,
+			Reload: func(context.Context) error {
+				_, _ = sddaemon.SdNotify(false, fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
+				err := revalidate(log, file)
+				reloads++
+				verdict := process.ReloadStatus{PID: os.Getpid(), Seq: reloads, Time: time.Now().UTC(), Result: "ok"}
+				if err != nil {
+					verdict.Result, verdict.Error = "failed", err.Error()
+				}
+				if pid != nil {
+					if werr := process.WriteReloadStatus(pid.Path(), verdict); werr != nil {
+						log.Warn("cannot record the reload outcome for twistd reload", zap.Error(werr))
+					}
+				}
+				_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+				return err
+			},
+			Reopen: logger.Reopen,
 		},
 	})
 	err = r.Run(context.Background(), units)
@@ -163,4 +185,12 @@ func revalidate(log *zap.Logger, file *config.File) error {
 	log.Info("reload: application file is valid; restart to apply changes",
 		zap.String("file", file.Path), zap.Int("services", len(units)))
 	return nil
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, for systemd's
+// RELOADING=1 + MONOTONIC_USEC (Type=notify-reload).
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano() / 1000
 }
