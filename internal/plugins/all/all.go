@@ -4,4 +4,5 @@ package all
 import (
 	// Each plugin registers itself in init.
 	_ "github.com/twistd-go/twistd/internal/plugins/echo"
+	_ "github.com/twistd-go/twistd/internal/plugins/tcp"
 )

@@ -1,0 +1,79 @@
+package tcp
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/plugins"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+func init() { plugins.Register(maker{}) }
+
+// Options are the keys of a tcp service entry beyond name, type and listen.
+type Options struct {
+	Protocol string        `yaml:"protocol,required"`
+	Policies policy.Config `yaml:"policies"`
+}
+
+type maker struct{}
+
+func (maker) Name() string { return "tcp" }
+func (maker) Description() string {
+	return "RFC 862-868 wire protocols (echo, discard, chargen, daytime, time) over TCP and UDP"
+}
+
+func (maker) New(s *config.Service) (service.Service, error) {
+	var opts Options
+	if err := s.Decode(&opts); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(Protocols, opts.Protocol) {
+		return nil, s.Errorf(nil, "protocol %q: want one of %s", opts.Protocol, strings.Join(Protocols, ", "))
+	}
+	if len(s.Listen) == 0 {
+		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
+	}
+	if err := opts.Policies.Validate(); err != nil {
+		return nil, s.Errorf(nil, "policies: %v", err)
+	}
+	return New(opts.Protocol, &opts.Policies, time.Now), nil
+}
+
+// Flags registers `twistd tcp`'s flags: --protocol, --listen ENDPOINT...,
+// and --port N (TCP and UDP on the same port).
+func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
+	proto := fs.String("protocol", "echo", "protocol to serve: "+strings.Join(Protocols, ", "))
+	listen := fs.StringArray("listen", nil, "endpoint to listen on (repeatable), e.g. tcp:7019")
+	port := fs.IntP("port", "p", -1, "listen on this port over both TCP and UDP")
+	return func() (map[string]any, error) {
+		eps := append([]string(nil), *listen...)
+		if *port >= 0 {
+			if *port > 65535 {
+				return nil, fmt.Errorf("--port %d: not a port number", *port)
+			}
+			p := strconv.Itoa(*port)
+			eps = append(eps, "tcp:"+p, "udp:"+p)
+		}
+		if len(eps) == 0 {
+			return nil, fmt.Errorf("give --listen ENDPOINT or --port N")
+		}
+		return map[string]any{"type": "tcp", "protocol": *proto, "listen": eps}, nil
+	}
+}
+
+// New returns a service speaking proto over its stream and datagram endpoints.
+func New(proto string, policies *policy.Config, now func() time.Time) service.Service {
+	return &service.Protocols{
+		Stream:   factory(proto, now),
+		Datagram: &datagram{proto: proto, now: now},
+		Policies: policies,
+	}
+}
