@@ -5,4 +5,5 @@ import (
 	// Each plugin registers itself in init.
 	_ "github.com/twistd-go/twistd/internal/plugins/echo"
 	_ "github.com/twistd-go/twistd/internal/plugins/tcp"
+	_ "github.com/twistd-go/twistd/internal/plugins/web"
 )

@@ -1,0 +1,136 @@
+package web
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// accessLog writes one Combined Log Format line per request to a file
+// (or standard output for "-"), one write per line, and reopens the file
+// on demand (SIGUSR1, after logrotate moved it).
+type accessLog struct {
+	path string
+	mu   sync.Mutex
+	w    io.Writer
+	f    *os.File // nil for standard output
+	buf  []byte
+}
+
+func openAccessLog(path string) (*accessLog, error) {
+	a := &accessLog{path: path}
+	if path == "-" {
+		a.w = os.Stdout
+		return a, nil
+	}
+	f, err := openAppend(path)
+	if err != nil {
+		return nil, err
+	}
+	a.w, a.f = f, f
+	return a, nil
+}
+
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	return f, nil
+}
+
+// Reopen opens the log's path anew and closes the old file.
+func (a *accessLog) Reopen() error {
+	if a.f == nil {
+		return nil
+	}
+	f, err := openAppend(a.path)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	old := a.f
+	a.w, a.f = f, f
+	a.mu.Unlock()
+	return old.Close()
+}
+
+// Close closes the file.
+func (a *accessLog) Close() error {
+	if a.f == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.f.Close()
+}
+
+// log writes the request's line:
+// host - user [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 2326 "referer" "agent"
+func (a *accessLog) log(r *http.Request, user string, status int, size int64, when time.Time) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.buf[:0]
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	b = appendField(b, host)
+	b = append(b, " - "...)
+	b = appendField(b, user)
+	b = append(b, " ["...)
+	b = when.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	b = append(b, "] \""...)
+	b = appendEscaped(b, r.Method)
+	b = append(b, ' ')
+	b = appendEscaped(b, r.RequestURI)
+	b = append(b, ' ')
+	b = appendEscaped(b, r.Proto)
+	b = append(b, "\" "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	if size > 0 {
+		b = strconv.AppendInt(b, size, 10)
+	} else {
+		b = append(b, '-')
+	}
+	b = append(b, " \""...)
+	b = appendQuoted(b, r.Header.Get("Referer"))
+	b = append(b, "\" \""...)
+	b = appendQuoted(b, r.Header.Get("User-Agent"))
+	b = append(b, "\"\n"...)
+	a.buf = b
+	_, err = a.w.Write(b)
+	return err
+}
+
+// appendField appends s, or "-" when it is empty.
+func appendField(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	return appendEscaped(b, s)
+}
+
+// appendQuoted appends a quoted field's content, "-" when empty.
+func appendQuoted(b []byte, s string) []byte { return appendField(b, s) }
+
+// appendEscaped appends s with quotes, backslashes, control and non-ASCII
+// bytes escaped as \xHH, as nginx does, so a line is always one line.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}

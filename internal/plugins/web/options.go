@@ -1,0 +1,192 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
+)
+
+// Options are the keys of a web service entry beyond name, type and listen
+// (SPEC §2). DefaultOptions gives the values of keys the entry leaves out.
+type Options struct {
+	// Path is the site's root directory.
+	Path config.DirPath `yaml:"path,required"`
+	// Index names the files a directory is answered with, tried in order.
+	Index []string `yaml:"index"`
+	// Listing lists a directory without an index file; otherwise it is 404.
+	Listing bool `yaml:"listing"`
+	// Hidden are path.Match patterns: a path with a matching segment is
+	// never served (404) nor listed.
+	Hidden []string `yaml:"hidden"`
+	// IgnoreExt are extensions tried when a name does not exist: with
+	// [.html], /about serves about.html.
+	IgnoreExt []string `yaml:"ignore_ext"`
+	// MimeTypes maps extensions (".wasm") to content types, before the
+	// system's table.
+	MimeTypes map[string]string `yaml:"mime_types"`
+	// MimeType is the type of files whose extension is unknown; "" sniffs
+	// the content (http.DetectContentType), as Caddy does.
+	MimeType string `yaml:"mime_type"`
+	// AddHeaders are set on every response.
+	AddHeaders map[string]string `yaml:"add_headers"`
+	// AccessLog is a file for the Combined Log Format; "-" is standard
+	// output; "" is no access log.
+	AccessLog config.Path `yaml:"access_log"`
+	// Compress serves precompressed .br/.gz siblings and gzips
+	// compressible types on the fly.
+	Compress bool `yaml:"compress"`
+	// Proxy routes path prefixes to upstream servers.
+	Proxy []ProxyRoute `yaml:"proxy"`
+	// BasicAuth protects paths with an htpasswd file; nil is no auth.
+	BasicAuth *BasicAuth `yaml:"basic_auth"`
+	// Vhosts maps Host names to their own root; others get Path.
+	Vhosts map[string]config.DirPath `yaml:"vhosts"`
+	// Errors maps status codes to pages answered in their place.
+	Errors map[int]config.FilePath `yaml:"errors"`
+	// Timeouts bound slow clients.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// MaxHeaderBytes bounds a request's header; beyond it, 431.
+	MaxHeaderBytes config.Size `yaml:"max_header_bytes"`
+	// Policies are the stream policies applied to every connection.
+	Policies policy.Config `yaml:"policies"`
+}
+
+// ProxyRoute sends requests whose path starts with Prefix to To.
+type ProxyRoute struct {
+	Prefix string `yaml:"prefix,required"`
+	To     string `yaml:"to,required"`
+	// StripPrefix removes Prefix (but its final slash) before forwarding.
+	StripPrefix bool `yaml:"strip_prefix"`
+}
+
+// BasicAuth is HTTP basic authentication against an htpasswd file.
+type BasicAuth struct {
+	Realm    string          `yaml:"realm"`
+	Htpasswd config.FilePath `yaml:"htpasswd,required"`
+	// Paths are the protected prefixes; none protects the whole site.
+	Paths []string `yaml:"paths"`
+}
+
+// Timeouts are the http.Server timeouts; zero disables one.
+type Timeouts struct {
+	ReadHeader time.Duration `yaml:"read_header"`
+	Read       time.Duration `yaml:"read"`
+	Write      time.Duration `yaml:"write"`
+	Idle       time.Duration `yaml:"idle"`
+}
+
+// DefaultOptions returns the options of an entry that sets nothing.
+func DefaultOptions() Options {
+	return Options{
+		Index:          []string{"index.html", "index.htm"},
+		Listing:        true,
+		Hidden:         []string{".*"},
+		Compress:       true,
+		Timeouts:       Timeouts{ReadHeader: 10 * time.Second, Idle: 120 * time.Second},
+		MaxHeaderBytes: 64 << 10,
+	}
+}
+
+// validate checks what decoding cannot, reporting each problem at its key.
+func (o *Options) validate(s *config.Service) []error {
+	var errs []error
+	at := func(key string) *yaml.Node { return valueNode(s.Node, key) }
+	for _, pat := range o.Hidden {
+		if _, err := path.Match(pat, ""); err != nil {
+			errs = append(errs, s.Errorf(at("hidden"), "hidden: bad pattern %q: %v", pat, err))
+		}
+	}
+	for _, name := range o.Index {
+		if name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
+			errs = append(errs, s.Errorf(at("index"), "index: %q is not a file name", name))
+		}
+	}
+	for i, ext := range o.IgnoreExt {
+		if !strings.HasPrefix(ext, ".") {
+			ext = "." + ext
+			o.IgnoreExt[i] = ext
+		}
+		if ext == "." || strings.ContainsAny(ext, "/\\") {
+			errs = append(errs, s.Errorf(at("ignore_ext"), "ignore_ext: %q is not an extension", ext))
+		}
+	}
+	for ext, typ := range o.MimeTypes {
+		if !strings.HasPrefix(ext, ".") || strings.ContainsAny(ext, "/\\") || !strings.Contains(typ, "/") {
+			errs = append(errs, s.Errorf(at("mime_types"), "mime_types: %q: %q: want .ext: type/subtype", ext, typ))
+		}
+	}
+	if o.MimeType != "" && !strings.Contains(o.MimeType, "/") {
+		errs = append(errs, s.Errorf(at("mime_type"), "mime_type: %q is not a type/subtype", o.MimeType))
+	}
+	for name, v := range o.AddHeaders {
+		if !validHeaderName(name) || strings.ContainsAny(v, "\r\n\x00") {
+			errs = append(errs, s.Errorf(at("add_headers"), "add_headers: bad header %q", name))
+		}
+	}
+	for i, p := range o.Proxy {
+		if !strings.HasPrefix(p.Prefix, "/") {
+			errs = append(errs, s.Errorf(at("proxy"), "proxy[%d]: prefix %q must start with /", i, p.Prefix))
+		}
+		u, err := url.Parse(p.To)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, s.Errorf(at("proxy"), "proxy[%d]: to %q: want an http:// or https:// URL", i, p.To))
+		}
+	}
+	if a := o.BasicAuth; a != nil {
+		for _, p := range a.Paths {
+			if !strings.HasPrefix(p, "/") {
+				errs = append(errs, s.Errorf(at("basic_auth"), "basic_auth: path %q must start with /", p))
+			}
+		}
+		if strings.ContainsAny(a.Realm, "\"\r\n") {
+			errs = append(errs, s.Errorf(at("basic_auth"), "basic_auth: realm may not hold quotes or newlines"))
+		}
+	}
+	for code := range o.Errors {
+		if code < 400 || code > 599 {
+			errs = append(errs, s.Errorf(at("errors"), "errors: %d is not an error status (400-599)", code))
+		}
+	}
+	if o.MaxHeaderBytes < 1024 || o.MaxHeaderBytes > 16<<20 {
+		errs = append(errs, s.Errorf(at("max_header_bytes"), "max_header_bytes: %s is out of range (1KiB to 16MiB)", o.MaxHeaderBytes))
+	}
+	t := o.Timeouts
+	if t.ReadHeader < 0 || t.Read < 0 || t.Write < 0 || t.Idle < 0 {
+		errs = append(errs, s.Errorf(at("timeouts"), "timeouts: durations may not be negative"))
+	}
+	return errs
+}
+
+// validHeaderName reports whether name is an HTTP token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return http.CanonicalHeaderKey(name) != ""
+}
+
+// valueNode returns the value of key in mapping n, or nil.
+func valueNode(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
+	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+// Server is a running web service. It serves on net/http's own
+// goroutines; everything it reads from disk goes through an os.Root per
+// site, so no request reaches outside its root.
+type Server struct {
+	opts *Options
+	h    *handler
+	keys []*keyPair // per listener; nil for plain TCP
+
+	mu     sync.Mutex
+	srv    *http.Server
+	pol    *policy.Policy
+	serves sync.WaitGroup
+	log    *zap.Logger
+}
+
+// newServer prepares a service from validated options: it opens the
+// roots, reads the htpasswd file, the error pages and the certificates
+// (before privileges are dropped), and starts nothing.
+func newServer(opts *Options, listen config.Listen) (*Server, error) {
+	t := newTypes(opts.MimeTypes, opts.MimeType)
+	h := &handler{opts: opts, log: zap.NewNop()}
+	var err error
+	if h.site, err = openSite(string(opts.Path), t); err != nil {
+		return nil, err
+	}
+	if len(opts.Vhosts) > 0 {
+		h.vhosts = make(map[string]*site, len(opts.Vhosts))
+		for host, dir := range opts.Vhosts {
+			s, err := openSite(string(dir), t)
+			if err != nil {
+				return nil, fmt.Errorf("vhosts: %s: %w", host, err)
+			}
+			h.vhosts[strings.ToLower(strings.TrimSuffix(host, "."))] = s
+		}
+	}
+	for name, v := range opts.AddHeaders {
+		h.headers = append(h.headers, [2]string{http.CanonicalHeaderKey(name), v})
+	}
+	for _, p := range opts.Proxy {
+		pr, err := newProxyRoute(p, h.log)
+		if err != nil {
+			return nil, fmt.Errorf("proxy %s: %w", p.Prefix, err)
+		}
+		h.proxies = append(h.proxies, pr)
+	}
+	if opts.BasicAuth != nil {
+		if h.auth, err = newBasicAuth(opts.BasicAuth); err != nil {
+			return nil, err
+		}
+	}
+	if err := h.loadErrorPages(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, h: h, keys: make([]*keyPair, len(listen)), log: zap.NewNop()}
+	for i, ep := range listen {
+		if ep.Kind == endpoint.SSL {
+			if s.keys[i], err = loadKeyPair(ep); err != nil {
+				return nil, fmt.Errorf("listen %s: %w", ep, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+func (h *handler) loadErrorPages() error {
+	files := make(map[int]string, len(h.opts.Errors))
+	for code, f := range h.opts.Errors {
+		files[code] = string(f)
+	}
+	pages, err := loadErrorPages(files)
+	if err != nil {
+		return err
+	}
+	h.errorPages.Store(&pages)
+	return nil
+}
+
+// Start serves on env's listeners: the stream policies wrap each raw
+// listener and TLS (HTTP/2 by ALPN) goes on top for ssl endpoints.
+func (s *Server) Start(_ context.Context, env *service.Env) error {
+	s.log = env.Logger
+	s.h.log = env.Logger
+	for _, p := range s.h.proxies {
+		p.rp.ErrorLog = zap.NewStdLog(env.Logger)
+		p.setLogger(env.Logger)
+	}
+	s.h.bind(env)
+	if len(env.Listeners) != len(s.keys) {
+		return fmt.Errorf("got %d listeners for %d endpoints", len(env.Listeners), len(s.keys))
+	}
+	if s.opts.AccessLog != "" {
+		a, err := openAccessLog(string(s.opts.AccessLog))
+		if err != nil {
+			return err
+		}
+		s.h.access.Store(a)
+	}
+	pol, err := policy.New(s.opts.Policies, env.Logger, env.Stats)
+	if err != nil {
+		s.closeLogs()
+		return fmt.Errorf("policies: %w", err)
+	}
+	var lns []net.Listener
+	for i, l := range env.Listeners {
+		if l.Stream == nil {
+			_ = pol.Close()
+			s.closeLogs()
+			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
+		}
+		ln := l.Stream
+		if s.keys[i] != nil {
+			ln = plainListener{ln}
+		}
+		ln = pol.WrapListener(ln)
+		if s.keys[i] != nil {
+			ln = tls.NewListener(ln, s.keys[i].config())
+		}
+		lns = append(lns, ln)
+	}
+	t := s.opts.Timeouts
+	srv := &http.Server{
+		Handler:           s.h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    int(s.opts.MaxHeaderBytes),
+		ErrorLog:          zap.NewStdLog(env.Logger.WithOptions(zap.IncreaseLevel(zap.InfoLevel))),
+	}
+	if l, err := zap.NewStdLogAt(env.Logger, zap.DebugLevel); err == nil {
+		srv.ErrorLog = l // TLS handshake noise from scanners: debug only
+	}
+	s.mu.Lock()
+	s.srv, s.pol = srv, pol
+	s.mu.Unlock()
+	for _, ln := range lns {
+		s.serves.Go(func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				env.Logger.Error("serving stopped", zap.String("addr", ln.Addr().String()), zap.Error(err))
+			}
+		})
+	}
+	return nil
+}
+
+// Stop stops accepting, lets requests in flight (downloads included)
+// finish until ctx ends, then closes what is left.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	srv, pol := s.srv, s.pol
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		_ = srv.Close()
+	}
+	s.serves.Wait()
+	if pol != nil {
+		_ = pol.Close()
+	}
+	s.closeLogs()
+	_ = s.h.site.close()
+	for _, v := range s.h.vhosts {
+		_ = v.close()
+	}
+	return err
+}
+
+func (s *Server) closeLogs() {
+	if a := s.h.access.Swap(nil); a != nil {
+		_ = a.Close()
+	}
+}
+
+// Reload re-reads the service's data files in place: certificates,
+// the htpasswd file and the error pages, and forgets cached file data.
+// What fails to load keeps its previous version; the errors are returned.
+func (s *Server) Reload(context.Context) error {
+	var errs []error
+	for _, k := range s.keys {
+		if k != nil {
+			errs = append(errs, k.reload())
+		}
+	}
+	if s.h.auth != nil {
+		errs = append(errs, s.h.auth.load())
+	}
+	errs = append(errs, s.h.loadErrorPages())
+	s.h.site.cache.reset()
+	for _, v := range s.h.vhosts {
+		v.cache.reset()
+	}
+	return errors.Join(errs...)
+}
+
+// Reopen reopens the access log and the traffic log (SIGUSR1).
+func (s *Server) Reopen() error {
+	var errs []error
+	if a := s.h.access.Load(); a != nil {
+		errs = append(errs, a.Reopen())
+	}
+	s.mu.Lock()
+	pol := s.pol
+	s.mu.Unlock()
+	if pol != nil {
+		errs = append(errs, pol.Reopen())
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	_ service.Service  = (*Server)(nil)
+	_ service.Reloader = (*Server)(nil)
+	_ service.Reopener = (*Server)(nil)
+)
