@@ -22,6 +22,9 @@ var (
 	conditionalHeader = []string{"Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
 )
 
+// maxRanges is the most ranges one request may ask for; more get a 200.
+const maxRanges = 16
+
 // serveFile answers a regular file: the best representation the client
 // accepts (precompressed sibling, gzip on the fly, or the file itself).
 func (h *handler) serveFile(w *recorder, r *http.Request, s *site, name string, fi fs.FileInfo) {
@@ -87,6 +90,11 @@ func (h *handler) sendEntry(w *recorder, r *http.Request, s *site, name string, 
 	hdr["Etag"] = e.hdrETag
 	hdr["Last-Modified"] = e.hdrLastMod
 	hdr["Accept-Ranges"] = hdrBytes
+	if rg := r.Header["Range"]; len(rg) > 0 && (len(rg) > 1 || strings.Count(rg[0], ",") >= maxRanges) {
+		// Hundreds of tiny ranges are an amplification attack, not a download
+		// manager: answer with the whole representation instead.
+		r.Header.Del("Range")
+	}
 	plain := true
 	for _, k := range conditionalHeader {
 		if _, ok := r.Header[k]; ok {
