@@ -1,0 +1,142 @@
+package dns
+
+import (
+	"github.com/miekg/dns"
+)
+
+// result is what one zone says about one name and type (RFC 1034 §4.3.2
+// with RFC 4592 wildcards and RFC 2308 negative answers).
+type result struct {
+	rcode         int
+	authoritative bool // false for a referral
+	answer, ns    []dns.RR
+	extra         []dns.RR
+	// cname is the canonical name to go on with when the answer ends in a CNAME.
+	cname string
+}
+
+// lookup answers qname (as asked, any case) and qtype from the zone.
+// qname must be at or below the zone's origin.
+func (z *Zone) lookup(qname string, qtype uint16) result {
+	lname := dns.CanonicalName(qname)
+	// Walk down from the apex: a delegation on the way answers with a
+	// referral; a missing name ends the walk at its closest encloser.
+	encloser := z.Origin
+	labels := dns.SplitDomainName(lname)
+	originLabels := dns.CountLabel(z.Origin)
+	exact := true
+	for i := len(labels) - originLabels - 1; i >= 0; i-- {
+		name := dns.Fqdn(joinLabels(labels[i:]))
+		n := z.nodes[name]
+		if n == nil {
+			exact = false
+			break
+		}
+		if n.cut && !(i == 0 && qtype == dns.TypeDS) {
+			return z.referral(n)
+		}
+		encloser = name
+	}
+	if exact {
+		return z.answerFrom(z.nodes[lname], qname, qtype)
+	}
+	if w := z.nodes["*."+encloser]; w != nil {
+		return z.answerFrom(w, qname, qtype)
+	}
+	return result{rcode: dns.RcodeNameError, authoritative: true, ns: []dns.RR{z.negativeSOA()}}
+}
+
+func joinLabels(labels []string) string {
+	n := 0
+	for _, l := range labels {
+		n += len(l) + 1
+	}
+	b := make([]byte, 0, n)
+	for _, l := range labels {
+		b = append(b, l...)
+		b = append(b, '.')
+	}
+	return string(b)
+}
+
+// answerFrom answers from the node of qname (or the wildcard that
+// synthesises it), owner names rewritten to qname as asked.
+func (z *Zone) answerFrom(n *node, qname string, qtype uint16) result {
+	res := result{rcode: dns.RcodeSuccess, authoritative: true}
+	switch {
+	case qtype == dns.TypeANY:
+		// RFC 8482 §4.2: one RRset of the name's, as Knot does (the lowest type).
+		if len(n.sets) > 0 {
+			res.answer = withOwner(n.sets[0].rrs, qname)
+			return res
+		}
+	case n.get(qtype) != nil:
+		res.answer = withOwner(n.get(qtype), qname)
+		res.extra = z.additional(res.answer)
+		return res
+	case n.get(dns.TypeCNAME) != nil:
+		cn := n.get(dns.TypeCNAME)
+		res.answer = withOwner(cn, qname)
+		res.cname = cn[0].(*dns.CNAME).Target
+		return res
+	}
+	res.ns = []dns.RR{z.negativeSOA()}
+	return res
+}
+
+// referral answers for names at or below a delegation: its NS records in
+// the authority section, their addresses from the zone (glue) in the
+// additional section, without AA.
+func (z *Zone) referral(n *node) result {
+	ns := n.get(dns.TypeNS)
+	return result{rcode: dns.RcodeSuccess, ns: ns, extra: z.addresses(ns)}
+}
+
+// additional returns the in-zone addresses of the names an answer's NS,
+// MX and SRV records point at.
+func (z *Zone) additional(answer []dns.RR) []dns.RR {
+	switch answer[0].Header().Rrtype {
+	case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
+		return z.addresses(answer)
+	}
+	return nil
+}
+
+// addresses returns the A and AAAA records the zone holds for the targets of rrs.
+func (z *Zone) addresses(rrs []dns.RR) []dns.RR {
+	var extra []dns.RR
+	for _, rr := range rrs {
+		var target string
+		switch rr := rr.(type) {
+		case *dns.NS:
+			target = rr.Ns
+		case *dns.MX:
+			target = rr.Mx
+		case *dns.SRV:
+			target = rr.Target
+		}
+		if target == "" || target == "." {
+			continue
+		}
+		if n := z.nodes[dns.CanonicalName(target)]; n != nil {
+			extra = append(extra, n.get(dns.TypeA)...)
+			extra = append(extra, n.get(dns.TypeAAAA)...)
+		}
+	}
+	return extra
+}
+
+// withOwner returns copies of rrs whose owner is name.
+func withOwner(rrs []dns.RR, name string) []dns.RR {
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		if rr.Header().Name == name {
+			out[i] = rr
+			continue
+		}
+		c := dns.Copy(rr)
+		c.Header().Name = name
+		out[i] = c
+	}
+	return out
+}

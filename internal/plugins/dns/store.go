@@ -1,0 +1,98 @@
+package dns
+
+import (
+	"maps"
+
+	"github.com/miekg/dns"
+)
+
+// maxChase bounds how many CNAMEs one answer follows.
+const maxChase = 8
+
+// store is one snapshot of a service's authoritative data: its zones and
+// its hosts file. A store is never modified; reloads and transfers build
+// a new one and swap it in.
+type store struct {
+	// zones by origin. A nil *Zone is a secondary zone with no usable data
+	// (not transferred yet, or expired): its names get SERVFAIL.
+	zones map[string]*Zone
+	hosts *Hosts
+	ttl   uint32 // of hosts-file answers
+}
+
+// with returns a copy of s in which origin holds z.
+func (s *store) with(origin string, z *Zone) *store {
+	n := *s
+	n.zones = maps.Clone(s.zones)
+	n.zones[origin] = z
+	return &n
+}
+
+// zoneFor returns the longest of the zones holding lname (lower case).
+func (s *store) zoneFor(lname string) (z *Zone, ok bool) {
+	if len(s.zones) == 0 {
+		return nil, false
+	}
+	for off, end := 0, false; !end; off, end = dns.NextLabel(lname, off) {
+		if z, ok := s.zones[lname[off:]]; ok {
+			return z, true
+		}
+	}
+	z, ok = s.zones["."]
+	return z, ok
+}
+
+// resolve answers qname and qtype from the hosts file and the zones. ok is
+// false when neither holds the name (the caller forwards or refuses).
+func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
+	lname := dns.CanonicalName(qname)
+	z, inZone := s.zoneFor(lname)
+	if s.hosts.has(lname) {
+		switch qtype {
+		case dns.TypeA, dns.TypeAAAA, dns.TypePTR, dns.TypeANY:
+			return s.hosts.lookup(qname, qtype, s.ttl), true
+		}
+		if !inZone {
+			return s.hosts.lookup(qname, qtype, s.ttl), true
+		}
+	}
+	if !inZone {
+		return result{}, false
+	}
+	if z == nil {
+		return result{rcode: dns.RcodeServerFailure}, true
+	}
+	res = z.lookup(qname, qtype)
+	if qtype == dns.TypeCNAME || qtype == dns.TypeANY {
+		return res, true
+	}
+	// Follow the chain through our own zones (RFC 1034 §4.3.2 step 3a).
+	seen := []string{lname}
+	for hops := 0; res.cname != "" && hops < maxChase; hops++ {
+		target := dns.CanonicalName(res.cname)
+		if contains(seen, target) {
+			break
+		}
+		seen = append(seen, target)
+		tz, ok := s.zoneFor(target)
+		if !ok || tz == nil {
+			break
+		}
+		next := tz.lookup(res.cname, qtype)
+		if !next.authoritative {
+			break // a delegated target: the client asks its servers
+		}
+		res.answer = append(res.answer, next.answer...)
+		res.ns, res.extra, res.rcode, res.cname = next.ns, next.extra, next.rcode, next.cname
+	}
+	return res, true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,119 @@
+package dns
+
+import (
+	"encoding/binary"
+	"io"
+	"net/netip"
+
+	"github.com/miekg/dns"
+	"go.uber.org/zap"
+)
+
+// transferChunk is the most we put in one message of a zone transfer.
+const transferChunk = 16 << 10
+
+// questionType returns the type of a query's first question without
+// parsing the whole message: the header, then the name's labels.
+func questionType(raw []byte) (uint16, bool) {
+	if len(raw) < 12 || binary.BigEndian.Uint16(raw[4:]) != 1 {
+		return 0, false
+	}
+	off := 12
+	for off < len(raw) {
+		l := int(raw[off])
+		if l == 0 {
+			off++
+			if off+4 > len(raw) {
+				return 0, false
+			}
+			return binary.BigEndian.Uint16(raw[off:]), true
+		}
+		if l&0xC0 != 0 {
+			return 0, false // no compression in a question we answer this way
+		}
+		off += 1 + l
+	}
+	return 0, false
+}
+
+// transferRequest returns the parsed query when raw asks for a zone
+// transfer (AXFR, or IXFR, answered with the whole zone as RFC 1995 §4
+// allows), nil otherwise.
+func transferRequest(raw []byte) *dns.Msg {
+	t, ok := questionType(raw)
+	if !ok || (t != dns.TypeAXFR && t != dns.TypeIXFR) || raw[2]&0x80 != 0 {
+		return nil
+	}
+	req := new(dns.Msg)
+	if err := req.Unpack(raw); err != nil || req.Opcode != dns.OpcodeQuery || len(req.Question) != 1 {
+		return nil
+	}
+	return req
+}
+
+// allowed reports whether a client may transfer our zones.
+func (h *Handler) allowed(a netip.Addr) bool {
+	for _, p := range h.axfr {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// transferOut sends a zone to a client allowed by axfr_allow (RFC 5936):
+// the SOA, every record, the SOA again, in messages of about 16 KiB.
+// Others get REFUSED; a zone we do not have, NOTAUTH; a secondary zone
+// without data, SERVFAIL.
+func (s *Server) transferOut(w io.Writer, req *dns.Msg, src netip.AddrPort) error {
+	q := req.Question[0]
+	z, ok := s.h.data.Load().zones[dns.CanonicalName(q.Name)]
+	m := new(dns.Msg)
+	m.SetReply(req)
+	switch {
+	case !s.h.allowed(src.Addr()):
+		s.log.Info("zone transfer refused", zap.Stringer("client", src), zap.String("zone", q.Name))
+		m.Rcode = dns.RcodeRefused
+	case !ok:
+		m.Rcode = dns.RcodeNotAuth
+	case z == nil:
+		m.Rcode = dns.RcodeServerFailure
+	}
+	if m.Rcode != dns.RcodeSuccess {
+		s.h.counters.inc(q.Qtype, m.Rcode)
+		return s.writeMsg(w, m)
+	}
+	s.log.Info("zone transfer", zap.Stringer("client", src), zap.String("zone", z.Origin), zap.Uint32("serial", z.Serial()))
+	m.Authoritative = true
+	m.Compress = true
+	size := 0
+	records := append(append([]dns.RR(nil), z.Records()...), z.SOA)
+	for _, rr := range records {
+		l := dns.Len(rr)
+		if size+l > transferChunk && len(m.Answer) > 0 {
+			if err := s.writeMsg(w, m); err != nil {
+				return err
+			}
+			m = &dns.Msg{MsgHdr: m.MsgHdr, Compress: true}
+			size = 0
+		}
+		m.Answer = append(m.Answer, rr)
+		size += l
+	}
+	s.h.counters.inc(q.Qtype, dns.RcodeSuccess)
+	return s.writeMsg(w, m)
+}
+
+// writeMsg packs m and writes it length-prefixed.
+func (s *Server) writeMsg(w io.Writer, m *dns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	frame := make([]byte, 2+len(b))
+	binary.BigEndian.PutUint16(frame, uint16(len(b)))
+	copy(frame[2:], b)
+	n, err := w.Write(frame)
+	s.env.Stats.BytesSent.Add(int64(n))
+	return err
+}

@@ -1,0 +1,113 @@
+package dns
+
+import (
+	"net"
+	"net/netip"
+	"runtime"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// maxUDPQuery is the largest datagram read; larger ones are cut and fail to parse.
+const maxUDPQuery = 4096
+
+// serveUDP starts one reader per usable CPU on pc. Each reader owns its
+// buffers and answers in place: a query whose answer is in the answer
+// cache costs one read, one copy and one write, with no allocation but
+// the address the socket API hands back. Forwarded queries are answered
+// from their own goroutine so a slow upstream never stalls the loop.
+func (s *Server) serveUDP(pc net.PacketConn) {
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		s.loops.Go(func() { s.readUDP(pc) })
+	}
+}
+
+func (s *Server) readUDP(pc net.PacketConn) {
+	buf := make([]byte, maxUDPQuery)
+	out := make([]byte, 0, 64<<10)
+	stats := s.env.Stats
+	h := s.h
+	for {
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			if errClosed(err) {
+				return
+			}
+			// ICMP errors surface as read errors on some systems: go on.
+			s.log.Debug("udp read failed", zap.Error(err))
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		stats.Requests.Add(1)
+		stats.BytesReceived.Add(int64(n))
+		query := buf[:n]
+		src := addrPort(addr)
+		if h.rrl != nil {
+			switch h.rrl.check(src.Addr()) {
+			case rrlDrop:
+				continue
+			case rrlSlip:
+				if tc := truncatedReply(query, out); tc != nil {
+					s.writeUDP(pc, tc, addr)
+				}
+				continue
+			}
+		}
+		if a := h.answers.Load().get(query); a != nil {
+			var start time.Time
+			if h.queryLog {
+				start = time.Now()
+			}
+			out = a.writeTo(out, query)
+			s.writeUDP(pc, out, addr)
+			h.count(src, a.qname, a.qtype, a.rcode, false, start)
+			continue
+		}
+		req, rep := h.decide(query, src, false)
+		if rep.forward {
+			select {
+			case s.fwdSlots <- struct{}{}:
+			default:
+				h.log.Warn("too many forwarded queries in flight; dropping one", zap.Stringer("client", src))
+				continue
+			}
+			s.bg.Go(func() {
+				defer func() { <-s.fwdSlots }()
+				if resp := h.respond(s.ctx, req, rep, query, src, false, nil, time.Now()); resp != nil {
+					s.writeUDP(pc, resp, addr)
+				}
+			})
+			continue
+		}
+		if rep.msg == nil {
+			continue
+		}
+		if resp := h.respond(s.ctx, req, rep, query, src, false, out, time.Now()); resp != nil {
+			out = resp[:0]
+			s.writeUDP(pc, resp, addr)
+		}
+	}
+}
+
+func (s *Server) writeUDP(pc net.PacketConn, b []byte, addr net.Addr) {
+	n, err := pc.WriteTo(b, addr)
+	s.env.Stats.BytesSent.Add(int64(n))
+	if err != nil && !errClosed(err) {
+		s.log.Debug("udp write failed", zap.Stringer("client", addr), zap.Error(err))
+	}
+}
+
+// addrPort returns a socket address as a value.
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}

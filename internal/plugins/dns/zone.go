@@ -1,0 +1,271 @@
+package dns
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Zone is one zone's authoritative data: its records by owner name and
+// type. A Zone is immutable once built, so a query can read it while a
+// reload or a transfer builds its successor.
+type Zone struct {
+	// Origin is the zone's apex, lower case and fully qualified.
+	Origin string
+	// SOA is the apex SOA record.
+	SOA *dns.SOA
+
+	nodes   map[string]*node // by lower-case owner name, empty non-terminals included
+	records []dns.RR         // in file order, for transfers
+}
+
+// node holds the records of one owner name.
+type node struct {
+	sets []rrset // sorted by type
+	cut  bool    // NS records below the apex: a delegation point
+}
+
+// rrset is the records of one owner name and type.
+type rrset struct {
+	typ uint16
+	rrs []dns.RR
+}
+
+func (n *node) get(t uint16) []dns.RR {
+	for i := range n.sets {
+		if n.sets[i].typ == t {
+			return n.sets[i].rrs
+		}
+	}
+	return nil
+}
+
+// Len returns the number of records in the zone.
+func (z *Zone) Len() int { return len(z.records) }
+
+// Records returns the zone's records in file order, the SOA first. The
+// slice and its records must not be modified.
+func (z *Zone) Records() []dns.RR { return z.records }
+
+// Serial returns the SOA serial.
+func (z *Zone) Serial() uint32 { return z.SOA.Serial }
+
+// ParseZone reads a BIND master file from r. file names it in errors and
+// anchors relative $INCLUDE paths. The origin is origin when given, else
+// the file's $ORIGIN, else the owner of its SOA record. Errors name
+// file:line:col.
+func ParseZone(r io.Reader, origin, file string) (*Zone, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if origin == "" {
+		if origin, err = findOrigin(data, file); err != nil {
+			return nil, err
+		}
+	}
+	origin = dns.CanonicalName(origin)
+	zp := newZoneParser(data, origin, file)
+	var rrs []dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		rrs = append(rrs, rr)
+	}
+	if err := zp.Err(); err != nil {
+		return nil, parseError(err)
+	}
+	z, err := NewZone(origin, rrs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return z, nil
+}
+
+// defaultZoneTTL is the TTL of records before any $TTL or explicit TTL.
+const defaultZoneTTL = 3600
+
+// newZoneParser reads data with $INCLUDE allowed (relative to file) and a
+// default TTL for records that give none before any $TTL.
+func newZoneParser(data []byte, origin, file string) *dns.ZoneParser {
+	zp := dns.NewZoneParser(bytes.NewReader(data), origin, file)
+	zp.SetIncludeAllowed(true)
+	zp.SetDefaultTTL(defaultZoneTTL)
+	return zp
+}
+
+// findOrigin returns the origin a file declares: the first $ORIGIN before
+// any record, else the owner of the first record when it is the SOA.
+func findOrigin(data []byte, file string) (string, error) {
+	for rest := data; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		f := bytes.Fields(line)
+		if len(f) == 0 || bytes.EqualFold(f[0], []byte("$TTL")) {
+			continue
+		}
+		if bytes.EqualFold(f[0], []byte("$ORIGIN")) && len(f) > 1 {
+			return string(f[1]), nil
+		}
+		break
+	}
+	zp := newZoneParser(data, ".", file)
+	rr, ok := zp.Next()
+	if !ok {
+		if err := zp.Err(); err != nil {
+			return "", parseError(err)
+		}
+		return "", fmt.Errorf("%s: no records", file)
+	}
+	if rr.Header().Rrtype != dns.TypeSOA || rr.Header().Name == "." {
+		// Relative names were taken relative to the root: say what is missing.
+		return "", fmt.Errorf("%s: cannot tell the zone's origin: start the file with $ORIGIN or an SOA record with an absolute owner name", file)
+	}
+	// Names before the SOA are relative to nothing else; re-read with its owner.
+	return rr.Header().Name, nil
+}
+
+// miekg/dns formats parse errors as `file: dns: msg: "token" at line: L:C`.
+var parseErrorRE = regexp.MustCompile(`^(?s)(?:(.*): )?dns: (.*) at line: (\d+):(\d+)$`)
+
+// parseError rewrites a zone parser error as `file:line:col: msg`.
+func parseError(err error) error {
+	m := parseErrorRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	return fmt.Errorf("%s:%s:%s: %s", m[1], m[3], m[4], m[2])
+}
+
+// Errors of NewZone.
+var (
+	ErrNoSOA     = errors.New("zone has no SOA record at its apex")
+	ErrOutOfZone = errors.New("record outside the zone")
+)
+
+// NewZone builds a zone from its records. It needs exactly one SOA, at
+// origin; records outside origin, of a class other than IN, or a CNAME
+// beside other data are errors.
+func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
+	origin = dns.CanonicalName(origin)
+	z := &Zone{Origin: origin, nodes: make(map[string]*node, len(rrs))}
+	byName := make(map[string]map[uint16][]dns.RR, len(rrs))
+	records := make([]dns.RR, 0, len(rrs))
+	for _, rr := range rrs {
+		h := rr.Header()
+		if h.Class != dns.ClassINET {
+			return nil, fmt.Errorf("%s: class %s not served (only IN)", strings.TrimSpace(rr.String()), dns.ClassToString[h.Class])
+		}
+		name := dns.CanonicalName(h.Name)
+		if !dns.IsSubDomain(origin, name) {
+			return nil, fmt.Errorf("%w %s: %s", ErrOutOfZone, origin, strings.TrimSpace(rr.String()))
+		}
+		if h.Rrtype == dns.TypeSOA {
+			if name != origin {
+				return nil, fmt.Errorf("SOA record for %s in zone %s", h.Name, origin)
+			}
+			if z.SOA != nil {
+				if dns.IsDuplicate(z.SOA, rr) {
+					continue
+				}
+				return nil, fmt.Errorf("zone %s has more than one SOA record", origin)
+			}
+			z.SOA = rr.(*dns.SOA)
+		}
+		sets := byName[name]
+		if sets == nil {
+			sets = make(map[uint16][]dns.RR, 2)
+			byName[name] = sets
+		}
+		if isDuplicate(sets[h.Rrtype], rr) {
+			continue
+		}
+		sets[h.Rrtype] = append(sets[h.Rrtype], rr)
+		if h.Rrtype != dns.TypeSOA {
+			records = append(records, rr)
+		}
+	}
+	if z.SOA == nil {
+		return nil, fmt.Errorf("%w %s", ErrNoSOA, origin)
+	}
+	z.records = append([]dns.RR{z.SOA}, records...)
+	for name, sets := range byName {
+		if _, ok := sets[dns.TypeCNAME]; ok && len(sets) > 1 && !onlyDNSSEC(sets) {
+			return nil, fmt.Errorf("%s has a CNAME record and other data", name)
+		}
+		n := &node{sets: make([]rrset, 0, len(sets))}
+		for t, rrs := range sets {
+			// RRs of one set share the set's TTL (RFC 2181 §5.2): the first one's.
+			for _, rr := range rrs[1:] {
+				rr.Header().Ttl = rrs[0].Header().Ttl
+			}
+			n.sets = append(n.sets, rrset{typ: t, rrs: rrs})
+		}
+		sort.Slice(n.sets, func(i, j int) bool { return n.sets[i].typ < n.sets[j].typ })
+		n.cut = name != origin && n.get(dns.TypeNS) != nil
+		z.nodes[name] = n
+		z.addAncestors(name)
+	}
+	return z, nil
+}
+
+// addAncestors adds empty non-terminals between name and the apex.
+func (z *Zone) addAncestors(name string) {
+	for name != z.Origin {
+		i, _ := dns.NextLabel(name, 0)
+		name = name[i:]
+		if name == "" {
+			name = "."
+		}
+		if _, ok := z.nodes[name]; ok {
+			return
+		}
+		z.nodes[name] = &node{}
+	}
+}
+
+func isDuplicate(set []dns.RR, rr dns.RR) bool {
+	for _, r := range set {
+		if dns.IsDuplicate(r, rr) {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyDNSSEC reports whether the types beside a CNAME are RRSIG and NSEC only.
+func onlyDNSSEC(sets map[uint16][]dns.RR) bool {
+	for t := range sets {
+		switch t {
+		case dns.TypeCNAME, dns.TypeRRSIG, dns.TypeNSEC:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// negativeSOA returns the SOA for the authority section of a negative
+// answer, its TTL the lesser of its own and its MINIMUM (RFC 2308 §3).
+func (z *Zone) negativeSOA() dns.RR {
+	soa := *z.SOA
+	soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
+	return &soa
+}
+
+// String describes the zone for logs: origin, serial and size.
+func (z *Zone) String() string {
+	return z.Origin + " serial " + strconv.FormatUint(uint64(z.SOA.Serial), 10) + " (" + strconv.Itoa(len(z.records)) + " records)"
+}
