@@ -19,7 +19,8 @@ import (
 // listingEntry is one row of a directory listing (and its JSON form).
 type listingEntry struct {
 	Name    string    `json:"name"`
-	URL     string    `json:"url"`
+	URL     string    `json:"url"` // absolute path
+	Href    string    `json:"-"`   // relative, "./" first so "a:b" is no scheme
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mod_time"`
 	IsDir   bool      `json:"is_dir"`
@@ -101,10 +102,12 @@ func (h *handler) serveListing(w *recorder, r *http.Request, s *site, name strin
 		}
 		e := listingEntry{Name: de.Name(), Size: fi.Size(), ModTime: fi.ModTime(), IsDir: fi.IsDir(),
 			Symlink: de.Type()&fs.ModeSymlink != 0}
-		e.URL = base + (&url.URL{Path: "./" + e.Name}).EscapedPath()[2:]
+		e.Href = (&url.URL{Path: "./" + e.Name}).EscapedPath()
+		e.URL = base + e.Href[2:]
 		if e.IsDir {
 			e.Size = 0
 			e.URL += "/"
+			e.Href += "/"
 			l.Dirs++
 		} else {
 			l.Files++
