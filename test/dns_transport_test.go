@@ -1,0 +1,141 @@
+package test
+
+import (
+	be "encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// bigTXTZone is a zone whose txt.big.test. answer is ~3 KB.
+func bigTXTZone() string {
+	var b strings.Builder
+	b.WriteString("$ORIGIN big.test.\n$TTL 60\n@ SOA ns h 1 3600 600 86400 60\n@ NS ns\nns A 192.0.2.1\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "txt TXT \"record %d with some padding to make the answer large enough\"\n", i)
+	}
+	return b.String()
+}
+
+// TestDNSTransport: EDNS0 sizes, BADVERS, TC over UDP, several queries on
+// one TCP connection, and the TCP idle timeout.
+func TestDNSTransport(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "big.zone", bigTXTZone())
+	s := startDNS(t, dir, "    zones: [big.zone]\n    tcp_idle_timeout: 500ms\n")
+
+	t.Run("udp without edns truncates at 512", func(t *testing.T) {
+		m := new(dns.Msg)
+		m.SetQuestion("txt.big.test.", dns.TypeTXT)
+		c := &dns.Client{Net: "udp", Timeout: 3 * time.Second}
+		r, _, err := c.Exchange(m, s.udp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Truncated || r.IsEdns0() != nil {
+			t.Fatalf("want TC and no OPT: %v", r.MsgHdr)
+		}
+	})
+	t.Run("edns 1232", func(t *testing.T) {
+		m := new(dns.Msg)
+		m.SetQuestion("txt.big.test.", dns.TypeTXT)
+		m.SetEdns0(4096, false)
+		r := exchange(t, "udp", s.udp, m)
+		r.Compress = true // as sent
+		if !r.Truncated || r.IsEdns0() == nil || r.IsEdns0().UDPSize() != 1232 || r.Len() > 1232 {
+			t.Fatalf("want TC, OPT 1232, at most 1232 bytes: %v (%d bytes)", r.MsgHdr, r.Len())
+		}
+		r = exchange(t, "tcp", s.tcp, m)
+		if r.Truncated || len(r.Answer) != 40 {
+			t.Fatalf("TCP: TC %v, %d records", r.Truncated, len(r.Answer))
+		}
+	})
+	t.Run("badvers", func(t *testing.T) {
+		m := new(dns.Msg)
+		m.SetQuestion("ns.big.test.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().SetVersion(1)
+		r := exchange(t, "udp", s.udp, m)
+		if r.Rcode != dns.RcodeBadVers || r.IsEdns0() == nil {
+			t.Fatalf("rcode %s, want BADVERS with OPT", dns.RcodeToString[r.Rcode])
+		}
+	})
+	t.Run("tcp pipelining and idle timeout", func(t *testing.T) {
+		c, err := net.Dial("tcp", s.tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		var frames []byte
+		for i := range 3 {
+			m := new(dns.Msg)
+			m.SetQuestion("ns.big.test.", dns.TypeA)
+			m.Id = uint16(100 + i)
+			b, _ := m.Pack()
+			frames = be.BigEndian.AppendUint16(frames, uint16(len(b)))
+			frames = append(frames, b...)
+		}
+		if _, err := c.Write(frames); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			var l [2]byte
+			if _, err := io.ReadFull(c, l[:]); err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+			b := make([]byte, be.BigEndian.Uint16(l[:]))
+			if _, err := io.ReadFull(c, b); err != nil {
+				t.Fatal(err)
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(b); err != nil || r.Id != uint16(100+i) || len(r.Answer) != 1 {
+				t.Fatalf("reply %d: %v %v", i, r, err)
+			}
+		}
+		start := time.Now()
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("idle connection: read %v, want EOF", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("idle connection closed after %s", d)
+		}
+	})
+}
+
+// TestDNSOneLiner runs `twistd dns -p N --interface 127.0.0.1 ...`: the
+// port serves UDP and TCP, and -v logs each query.
+func TestDNSOneLiner(t *testing.T) {
+	dir := t.TempDir()
+	copyTestdata(t, dir, "example.com.zone")
+	writeFile(t, dir, "hosts", "192.0.2.9 host.test\n")
+	port := strconv.Itoa(freePort(t))
+	s := start(t, dir, nil, "-n", "--pidfile=", "dns", "--interface", "127.0.0.1", "-p", port,
+		"--bindzone", "example.com.zone", "--hosts-file", "hosts", "-v")
+	addr := "127.0.0.1:" + port
+	if got := s.addrs(); len(got) != 2 || got[0] != addr || got[1] != addr {
+		t.Fatalf("listening on %v, want %s twice (udp and tcp)", got, addr)
+	}
+	if r := ask(t, "udp", addr, "host.test.", dns.TypeA); len(r.Answer) != 1 {
+		t.Fatalf("udp: %v", r)
+	}
+	if r := ask(t, "tcp", addr, "www.example.com.", dns.TypeA); len(r.Answer) != 2 {
+		t.Fatalf("tcp: %v", r)
+	}
+	line := s.waitFor(`query.*www\.example\.com\.`, 5*time.Second)
+	for _, want := range []string{`"client"`, `"type": "A"`, `"rcode": "NOERROR"`, `"us"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("query log line lacks %s: %s", want, line)
+		}
+	}
+	res := twistd(t, dir, nil, "dns", "--secondary", "nozone")
+	if res.code != 2 {
+		t.Errorf("bad --secondary: exit %d, want 2", res.code)
+	}
+}
