@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Load runs for the web service (issue 4): twistd web against Caddy's
+# file-server, nginx (one worker) and Python twistd web, same files, same
+# run, server pinned to CPU 0 and wrk to CPU 1.
+#
+#   bench/web/run.sh                 all servers, 4 KiB and 1 MiB files, then idle RSS
+#   DURATION=10s CONNS=64 bench/web/run.sh
+#   SERVERS="twistd caddy" bench/web/run.sh
+#
+# Needs wrk, taskset; caddy, nginx, twistd3 are skipped when missing.
+# nginx runs as root (workers as nobody): run the script as root for it.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+SERVERS=${SERVERS:-"twistd caddy nginx twistd3"}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
+work=$(mktemp -d /tmp/twistd-web-bench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "bench/web: wrk is not installed" >&2; exit 1; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/twistd" ./cmd/twistd
+go build -o "$work/idle" ./bench/web/idle
+
+root="$work/root"
+mkdir -p "$root"
+head -c 4096 /dev/urandom >"$root/file4k.bin"
+head -c 1048576 /dev/urandom >"$root/file1m.bin"
+chmod -R a+rX "$work"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() {
+	for _ in $(seq 1 200); do
+		curl -fs -o /dev/null "http://127.0.0.1:$1/file4k.bin" && return 0
+		sleep 0.05
+	done
+	echo "bench/web: server on port $1 did not come up" >&2
+	return 1
+}
+
+start_server() { # name port → sets server_pid
+	local name=$1 port=$2
+	case $name in
+	twistd)
+		taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
+			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
+		;;
+	caddy)
+		command -v caddy >/dev/null || return 1
+		HOME=$work XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work \
+			taskset -c "$SERVER_CPU" caddy file-server --listen "127.0.0.1:$port" --root "$root" >/dev/null 2>&1 &
+		;;
+	nginx)
+		command -v nginx >/dev/null || return 1
+		[ "$(id -u)" = 0 ] || return 1
+		mkdir -p "$work/nginx"
+		cat >"$work/nginx/nginx.conf" <<-CONF
+			worker_processes 1;
+			pid $work/nginx/nginx.pid;
+			error_log $work/nginx/error.log;
+			events { worker_connections 20000; }
+			http {
+				access_log off;
+				sendfile on; tcp_nopush on; tcp_nodelay on;
+				keepalive_requests 1000000;
+				client_body_temp_path $work/nginx; proxy_temp_path $work/nginx;
+				fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+				types { application/octet-stream bin; }
+				server { listen 127.0.0.1:$port; root $root; }
+			}
+		CONF
+		taskset -c "$SERVER_CPU" nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+		;;
+	twistd3)
+		command -v twistd3 >/dev/null || return 1
+		(cd "$work" && taskset -c "$SERVER_CPU" twistd3 -n --pidfile= -l /dev/null \
+			web --listen "tcp:$port:interface=127.0.0.1" --path "$root") &
+		;;
+	esac
+	server_pid=$!
+	pids+=("$server_pid")
+}
+
+# run_wrk url → prints "req/s p99"
+run_wrk() {
+	local out
+	out=$(taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$1")
+	local rps p99
+	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	echo "$rps $p99"
+}
+
+echo "# bench/web $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DURATION"
+printf '%-9s %12s %10s %12s %10s\n' server "4KiB req/s" "4KiB p99" "1MiB req/s" "1MiB p99"
+for name in $SERVERS; do
+	port=$(free_port)
+	if ! start_server "$name" "$port"; then
+		printf '%-9s %s\n' "$name" "(skipped: not installed or needs root)"
+		continue
+	fi
+	wait_port "$port"
+	taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
+	read -r r4 p4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
+	read -r r1 p1 <<<"$(run_wrk "http://127.0.0.1:$port/file1m.bin")"
+	printf '%-9s %12s %10s %12s %10s\n' "$name" "$r4" "$p4" "$r1" "$p1"
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+done
+
+# Idle keep-alive connections: RSS of twistd web holding IDLE_CONNS of them.
+port=$(free_port)
+cat >"$work/idle.yaml" <<-YAML
+	services:
+	  - type: web
+	    listen: tcp:$port:interface=127.0.0.1
+	    path: $root
+	    policies: {max_connections: $((IDLE_CONNS + 100))}
+YAML
+taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -c "$work/idle.yaml" &
+server_pid=$!
+pids+=("$server_pid")
+wait_port "$port"
+before=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+taskset -c "$CLIENT_CPU" "$work/idle" -addr "127.0.0.1:$port" -path /file4k.bin -n "$IDLE_CONNS" >"$work/idle.out" &
+idle_pid=$!
+pids+=("$idle_pid")
+for _ in $(seq 1 600); do grep -q "connections open" "$work/idle.out" 2>/dev/null && break; sleep 0.1; done
+sleep 2
+after=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+echo "idle: $(cat "$work/idle.out"); twistd RSS ${before} KiB before, ${after} KiB with them ($(( after / 1024 )) MiB)"
