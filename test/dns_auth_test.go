@@ -12,7 +12,7 @@ import (
 // real binary, over UDP and TCP alike.
 func TestDNSAuthoritative(t *testing.T) {
 	dir := t.TempDir()
-	copyTestdata(t, dir, "example.com.zone")
+	dnsTestdata(t, dir, "example.com.zone")
 	s := startDNS(t, dir, "    zones: [example.com.zone]\n")
 	for _, netw := range []string{"udp", "tcp"} {
 		addr := s.udp
@@ -20,7 +20,7 @@ func TestDNSAuthoritative(t *testing.T) {
 			addr = s.tcp
 		}
 		t.Run(netw, func(t *testing.T) {
-			r := ask(t, netw, addr, "WwW.Example.COM.", dns.TypeA)
+			r := dnsAsk(t, netw, addr, "WwW.Example.COM.", dns.TypeA)
 			if r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 2 {
 				t.Fatalf("www: %v", r)
 			}
@@ -30,27 +30,27 @@ func TestDNSAuthoritative(t *testing.T) {
 			if a, ok := r.Answer[1].(*dns.A); !ok || !a.A.Equal(net.ParseIP("192.0.2.80")) {
 				t.Errorf("CNAME not followed: %v", r.Answer)
 			}
-			r = ask(t, netw, addr, "nope.example.com.", dns.TypeA)
+			r = dnsAsk(t, netw, addr, "nope.example.com.", dns.TypeA)
 			if r.Rcode != dns.RcodeNameError || !r.Authoritative || len(r.Ns) != 1 || r.Ns[0].Header().Ttl != 300 {
 				t.Errorf("NXDOMAIN: %v", r)
 			}
-			r = ask(t, netw, addr, "mail.example.com.", dns.TypeTXT)
+			r = dnsAsk(t, netw, addr, "mail.example.com.", dns.TypeTXT)
 			if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA {
 				t.Errorf("NODATA: %v", r)
 			}
-			r = ask(t, netw, addr, "anything.wild.example.com.", dns.TypeTXT)
+			r = dnsAsk(t, netw, addr, "anything.wild.example.com.", dns.TypeTXT)
 			if len(r.Answer) != 1 || r.Answer[0].Header().Name != "anything.wild.example.com." {
 				t.Errorf("wildcard: %v", r)
 			}
-			r = ask(t, netw, addr, "host.sub.example.com.", dns.TypeA)
+			r = dnsAsk(t, netw, addr, "host.sub.example.com.", dns.TypeA)
 			if r.Authoritative || len(r.Answer) != 0 || len(r.Ns) != 2 || len(r.Extra) != 1 {
 				t.Errorf("referral: %v", r)
 			}
-			r = ask(t, netw, addr, "example.com.", dns.TypeANY)
+			r = dnsAsk(t, netw, addr, "example.com.", dns.TypeANY)
 			if len(r.Answer) != 1 {
 				t.Errorf("ANY: want one RRset (RFC 8482), got %v", r.Answer)
 			}
-			r = ask(t, netw, addr, "example.org.", dns.TypeA)
+			r = dnsAsk(t, netw, addr, "example.org.", dns.TypeA)
 			if r.Rcode != dns.RcodeRefused || r.Authoritative {
 				t.Errorf("outside our zones: %v", r)
 			}
@@ -63,19 +63,19 @@ func TestDNSHostsFile(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "hosts", "# test\n192.0.2.7 alpha.test alpha\n2001:db8::7 alpha.test\n192.0.2.8 beta.test\n")
 	s := startDNS(t, dir, "    hosts_file: hosts\n    ttl: 120\n")
-	r := ask(t, "udp", s.udp, "ALPHA.test.", dns.TypeA)
+	r := dnsAsk(t, "udp", s.udp, "ALPHA.test.", dns.TypeA)
 	if len(r.Answer) != 1 || !r.Authoritative || r.Answer[0].Header().Ttl != 120 || r.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
 		t.Fatalf("A: %v", r)
 	}
-	r = ask(t, "udp", s.udp, "alpha.test.", dns.TypeAAAA)
+	r = dnsAsk(t, "udp", s.udp, "alpha.test.", dns.TypeAAAA)
 	if len(r.Answer) != 1 || r.Answer[0].(*dns.AAAA).AAAA.String() != "2001:db8::7" {
 		t.Fatalf("AAAA: %v", r)
 	}
-	r = ask(t, "udp", s.udp, "beta.test.", dns.TypeAAAA)
+	r = dnsAsk(t, "udp", s.udp, "beta.test.", dns.TypeAAAA)
 	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 {
 		t.Fatalf("NODATA: %v", r)
 	}
-	r = ask(t, "tcp", s.tcp, "7.2.0.192.in-addr.arpa.", dns.TypePTR)
+	r = dnsAsk(t, "tcp", s.tcp, "7.2.0.192.in-addr.arpa.", dns.TypePTR)
 	var names []string
 	for _, rr := range r.Answer {
 		names = append(names, rr.(*dns.PTR).Ptr)
@@ -83,7 +83,7 @@ func TestDNSHostsFile(t *testing.T) {
 	if strings.Join(names, " ") != "alpha.test. alpha." {
 		t.Fatalf("PTR: %v", r)
 	}
-	if r := ask(t, "udp", s.udp, "gamma.test.", dns.TypeA); r.Rcode != dns.RcodeRefused {
+	if r := dnsAsk(t, "udp", s.udp, "gamma.test.", dns.TypeA); r.Rcode != dns.RcodeRefused {
 		t.Fatalf("unknown name: %v", r)
 	}
 }

@@ -36,7 +36,7 @@ func startDNS(t *testing.T, dir, body string) *dnsServer {
 }
 
 // copyTestdata copies test/testdata/dns/name into dir.
-func copyTestdata(t *testing.T, dir, name string) string {
+func dnsTestdata(t *testing.T, dir, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "dns", name))
 	if err != nil {
@@ -46,15 +46,15 @@ func copyTestdata(t *testing.T, dir, name string) string {
 }
 
 // ask sends one question over net ("udp" or "tcp") and returns the reply.
-func ask(t *testing.T, netw, addr, name string, qtype uint16) *dns.Msg {
+func dnsAsk(t *testing.T, netw, addr, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = false
-	return exchange(t, netw, addr, m)
+	return dnsExchange(t, netw, addr, m)
 }
 
-func exchange(t *testing.T, netw, addr string, m *dns.Msg) *dns.Msg {
+func dnsExchange(t *testing.T, netw, addr string, m *dns.Msg) *dns.Msg {
 	t.Helper()
 	c := &dns.Client{Net: netw, Timeout: 3 * time.Second, UDPSize: 4096}
 	r, _, err := c.Exchange(m, addr)
@@ -66,7 +66,7 @@ func exchange(t *testing.T, netw, addr string, m *dns.Msg) *dns.Msg {
 
 // summary renders a reply for comparison: rcode, the AA and TC flags, and
 // each section's records sorted, names in lower case, OPT left out.
-func summary(r *dns.Msg) string {
+func dnsSummary(r *dns.Msg) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s aa=%v tc=%v\n", dns.RcodeToString[r.Rcode], r.Authoritative, r.Truncated)
 	for i, sec := range [][]dns.RR{r.Answer, r.Ns, r.Extra} {
@@ -84,7 +84,7 @@ func summary(r *dns.Msg) string {
 }
 
 // freePort returns a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
+func dnsFreePort(t *testing.T) int {
 	t.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

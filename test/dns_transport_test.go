@@ -46,12 +46,12 @@ func TestDNSTransport(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetQuestion("txt.big.test.", dns.TypeTXT)
 		m.SetEdns0(4096, false)
-		r := exchange(t, "udp", s.udp, m)
+		r := dnsExchange(t, "udp", s.udp, m)
 		r.Compress = true // as sent
 		if !r.Truncated || r.IsEdns0() == nil || r.IsEdns0().UDPSize() != 1232 || r.Len() > 1232 {
 			t.Fatalf("want TC, OPT 1232, at most 1232 bytes: %v (%d bytes)", r.MsgHdr, r.Len())
 		}
-		r = exchange(t, "tcp", s.tcp, m)
+		r = dnsExchange(t, "tcp", s.tcp, m)
 		if r.Truncated || len(r.Answer) != 40 {
 			t.Fatalf("TCP: TC %v, %d records", r.Truncated, len(r.Answer))
 		}
@@ -61,7 +61,7 @@ func TestDNSTransport(t *testing.T) {
 		m.SetQuestion("ns.big.test.", dns.TypeA)
 		m.SetEdns0(1232, false)
 		m.IsEdns0().SetVersion(1)
-		r := exchange(t, "udp", s.udp, m)
+		r := dnsExchange(t, "udp", s.udp, m)
 		if r.Rcode != dns.RcodeBadVers || r.IsEdns0() == nil {
 			t.Fatalf("rcode %s, want BADVERS with OPT", dns.RcodeToString[r.Rcode])
 		}
@@ -113,19 +113,19 @@ func TestDNSTransport(t *testing.T) {
 // port serves UDP and TCP, and -v logs each query.
 func TestDNSOneLiner(t *testing.T) {
 	dir := t.TempDir()
-	copyTestdata(t, dir, "example.com.zone")
+	dnsTestdata(t, dir, "example.com.zone")
 	writeFile(t, dir, "hosts", "192.0.2.9 host.test\n")
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(dnsFreePort(t))
 	s := start(t, dir, nil, "-n", "--pidfile=", "dns", "--interface", "127.0.0.1", "-p", port,
 		"--bindzone", "example.com.zone", "--hosts-file", "hosts", "-v")
 	addr := "127.0.0.1:" + port
 	if got := s.addrs(); len(got) != 2 || got[0] != addr || got[1] != addr {
 		t.Fatalf("listening on %v, want %s twice (udp and tcp)", got, addr)
 	}
-	if r := ask(t, "udp", addr, "host.test.", dns.TypeA); len(r.Answer) != 1 {
+	if r := dnsAsk(t, "udp", addr, "host.test.", dns.TypeA); len(r.Answer) != 1 {
 		t.Fatalf("udp: %v", r)
 	}
-	if r := ask(t, "tcp", addr, "www.example.com.", dns.TypeA); len(r.Answer) != 2 {
+	if r := dnsAsk(t, "tcp", addr, "www.example.com.", dns.TypeA); len(r.Answer) != 2 {
 		t.Fatalf("tcp: %v", r)
 	}
 	line := s.waitFor(`query.*www\.example\.com\.`, 5*time.Second)

@@ -94,9 +94,12 @@ func (f *forwarder) ask(ctx context.Context, per time.Duration, up *dns.Msg, add
 	return m, err
 }
 
-// asReplyTo makes an upstream answer the reply to req: its ID and question.
+// asReplyTo makes an upstream answer the reply to req: its ID and
+// question, without AA (the data is not ours) and with RA.
 func asReplyTo(req, m *dns.Msg) *dns.Msg {
 	m.Id = req.Id
+	m.Authoritative = false
+	m.RecursionAvailable = true
 	m.Question = req.Question
 	m.RecursionDesired = req.RecursionDesired
 	m.Extra = withoutOPT(m.Extra)
