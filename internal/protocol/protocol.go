@@ -32,10 +32,32 @@ type Transport interface {
 	PauseReading()
 	// ResumeReading undoes PauseReading.
 	ResumeReading()
+	// RegisterProducer makes p pause when this transport's write buffer
+	// is full and resume once it has drained: back-pressure from one
+	// connection onto whatever feeds it (Twisted's registerProducer with a
+	// streaming producer). A port forwarder registers each side's
+	// ReadingProducer with the other. nil unregisters.
+	RegisterProducer(p Producer)
 	// PeerAddr is the remote address; HostAddr the local one.
 	PeerAddr() net.Addr
 	HostAddr() net.Addr
 }
+
+// Producer is a source of writes that can be paused (Twisted's
+// IPushProducer). Its methods may be called from any goroutine and must
+// not block.
+type Producer interface {
+	PauseProducing()
+	ResumeProducing()
+}
+
+// ReadingProducer is the Producer that pauses and resumes t's reading.
+func ReadingProducer(t Transport) Producer { return readingProducer{t} }
+
+type readingProducer struct{ t Transport }
+
+func (r readingProducer) PauseProducing()  { r.t.PauseReading() }
+func (r readingProducer) ResumeProducing() { r.t.ResumeReading() }
 
 // Protocol handles one connection. The reactor calls its methods one at a
 // time, never concurrently, and never after ConnectionLost.

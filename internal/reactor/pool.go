@@ -271,6 +271,15 @@ func (l *sharedListener) Accept() (net.Conn, error) {
 	}
 }
 
+// release gives the borrow back without waking an Accept: for borrowers
+// that never call Accept (the event loops accept on the raw socket).
+func (l *sharedListener) release() {
+	l.once.Do(func() {
+		l.closed.Store(true)
+		l.pool.release(l.sock)
+	})
+}
+
 func (l *sharedListener) Close() error {
 	l.once.Do(func() {
 		l.closed.Store(true)

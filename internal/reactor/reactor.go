@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -69,6 +71,9 @@ type Options struct {
 	Hooks           Hooks
 	// Metrics is the process's metrics; nil makes a private set.
 	Metrics *metrics.Metrics
+	// GoroutineDriver serves stream protocols with a goroutine per
+	// connection instead of the event loops (for comparison and tests).
+	GoroutineDriver bool
 	// Signals, when set, replaces the process's signals (for tests).
 	Signals <-chan os.Signal
 }
@@ -82,6 +87,41 @@ type Reactor struct {
 	state atomic.Int32
 	stats map[string]*service.Stats
 	addrs map[string][]net.Addr
+
+	loopsMu sync.Mutex
+	loops   []*loop
+}
+
+// eventLoops returns the reactor's event loops, one per CPU the runtime
+// uses, starting them on first use.
+func (r *Reactor) eventLoops() ([]*loop, error) {
+	r.loopsMu.Lock()
+	defer r.loopsMu.Unlock()
+	if r.loops == nil {
+		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+			l, err := newLoop(r.log)
+			if err != nil {
+				for _, l := range r.loops {
+					l.stop()
+				}
+				r.loops = nil
+				return nil, err
+			}
+			r.loops = append(r.loops, l)
+		}
+	}
+	return r.loops, nil
+}
+
+// stopLoops ends the event loops once their connections are gone.
+func (r *Reactor) stopLoops() {
+	r.loopsMu.Lock()
+	loops := r.loops
+	r.loops = nil
+	r.loopsMu.Unlock()
+	for _, l := range loops {
+		l.stop()
+	}
 }
 
 // New returns a reactor for opts.
@@ -158,7 +198,7 @@ func (r *Reactor) bind(units []Unit) ([]service.Child, error) {
 		stats := &service.Stats{}
 		r.stats[u.Name] = stats
 		env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics,
-			Runner: runner{log: log, stats: stats}}
+			Runner: runner{r: r, log: log, stats: stats}}
 		for _, ep := range u.Listen {
 			l, err := r.listen(ep)
 			if err != nil {
@@ -291,6 +331,7 @@ func (r *Reactor) stop(sig os.Signal, sigs <-chan os.Signal) error {
 				r.log.Warn("services did not all stop cleanly", zap.Error(err))
 			}
 			r.pool.Close()
+			r.stopLoops()
 			r.log.Info("shutdown complete")
 			return nil
 		case s := <-sigs:
@@ -326,11 +367,26 @@ func signalName(s os.Signal) string {
 // runner is the service.Runner of one service: its loops log as the
 // service and count into its stats.
 type runner struct {
+	r     *Reactor
 	log   *zap.Logger
 	stats *service.Stats
 }
 
+// ServeStream runs f on the event loops when the socket is plain TCP or
+// unix; TLS endpoints keep a goroutine per connection (crypto/tls needs one).
 func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Server {
+	if l.TLS == nil && !r.r.opts.GoroutineDriver {
+		if fd, isUnix, ok := rawListener(l.Stream); ok {
+			loops, err := r.r.eventLoops()
+			if err == nil {
+				var s *estreamServer
+				if s, err = newEstreamServer(fd, isUnix, l.Stream, f, loops, r.log, r.stats); err == nil {
+					return s
+				}
+			}
+			r.log.Warn("event loops unavailable; serving with a goroutine per connection", zap.Error(err))
+		}
+	}
 	return newStreamServer(l.Listen(nil), f, r.log, r.stats)
 }
 

@@ -168,18 +168,20 @@ type conn struct {
 
 	callMu sync.Mutex // serialises protocol callbacks
 
-	mu          sync.Mutex
-	cond        *sync.Cond // signals state changes to both goroutines
-	queue       [][]byte
-	queued      int
-	readPaused  bool // by the protocol
-	writeFull   bool // by the write queue
-	lose        bool // close once the queue is flushed
-	halfClose   bool // CloseWrite once the queue is flushed
-	closed      bool
-	writerDone  chan struct{}
-	writeErr    error
-	produceWant bool
+	mu           sync.Mutex
+	cond         *sync.Cond // signals state changes to both goroutines
+	queue        [][]byte
+	queued       int
+	readPaused   bool // by the protocol
+	writeFull    bool // by the write queue
+	lose         bool // close once the queue is flushed
+	halfClose    bool // CloseWrite once the queue is flushed
+	closed       bool
+	writerDone   chan struct{}
+	writeErr     error
+	produceWant  bool
+	feeder       protocol.Producer // registered producer, paused while the queue is full
+	feederPaused bool
 }
 
 func newConn(s *streamServer, nc net.Conn, p protocol.Protocol) *conn {
@@ -315,6 +317,13 @@ func (c *conn) writeLoop() {
 				c.writeFull = false
 				c.cond.Broadcast()
 			}
+			if c.feeder != nil && c.feederPaused {
+				c.feederPaused = false
+				feeder := c.feeder
+				c.mu.Unlock()
+				feeder.ResumeProducing()
+				c.mu.Lock()
+			}
 			if c.producer != nil && !c.lose && !c.readPaused {
 				c.produceWant = true
 			}
@@ -350,10 +359,28 @@ func (c *conn) WriteMany(bufs ...[]byte) {
 		c.queue = append(c.queue, append([]byte(nil), b...))
 		c.queued += len(b)
 	}
+	var pause protocol.Producer
 	if c.queued > highWater {
 		c.writeFull = true
+		if c.feeder != nil && !c.feederPaused {
+			c.feederPaused, pause = true, c.feeder
+		}
 	}
 	c.cond.Broadcast()
+	if pause != nil {
+		// Called without c.mu: the feeder may be a transport whose own
+		// writes take its lock and then ours.
+		c.mu.Unlock()
+		pause.PauseProducing()
+		c.mu.Lock()
+	}
+}
+
+// RegisterProducer implements protocol.Transport.
+func (c *conn) RegisterProducer(p protocol.Producer) {
+	c.mu.Lock()
+	c.feeder, c.feederPaused = p, false
+	c.mu.Unlock()
 }
 
 // LoseConnection implements protocol.Transport.

@@ -180,11 +180,12 @@ func (w *wrapped) ResumeReading() {
 	}
 }
 
-func (w *wrapped) LoseConnection()    { w.t.LoseConnection() }
-func (w *wrapped) Abort()             { w.t.Abort() }
-func (w *wrapped) CloseWrite()        { w.t.CloseWrite() }
-func (w *wrapped) PeerAddr() net.Addr { return w.t.PeerAddr() }
-func (w *wrapped) HostAddr() net.Addr { return w.t.HostAddr() }
+func (w *wrapped) LoseConnection()                      { w.t.LoseConnection() }
+func (w *wrapped) RegisterProducer(p protocol.Producer) { w.t.RegisterProducer(p) }
+func (w *wrapped) Abort()                               { w.t.Abort() }
+func (w *wrapped) CloseWrite()                          { w.t.CloseWrite() }
+func (w *wrapped) PeerAddr() net.Addr                   { return w.t.PeerAddr() }
+func (w *wrapped) HostAddr() net.Addr                   { return w.t.HostAddr() }
 
 // producing passes the reactor's production calls to a PullProducer.
 type producing struct{ w *wrapped }

@@ -1,0 +1,176 @@
+package reactor
+
+import (
+	"context"
+	"net"
+	"sync"
+	"syscall"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+// estreamServer accepts connections on one listener and hands each to an
+// event loop: the listening socket sits in one loop's epoll set (Go's own
+// Accept is never called on it) and new connections are spread over the
+// loops in turn.
+type estreamServer struct {
+	fd      int
+	ln      net.Listener // the borrowed handle, released on Shutdown
+	factory protocol.Factory
+	log     *zap.Logger
+	stats   *service.Stats
+	loops   []*loop
+	next    int // only touched by the accepting loop
+	unix    bool
+
+	mu      sync.Mutex
+	conns   map[*econn]struct{}
+	drained chan struct{}
+	stop    bool
+}
+
+// rawListener returns the descriptor under a borrowed handle, when it is a
+// socket the loops can drive (TCP or unix, no TLS or other wrapping).
+func rawListener(l net.Listener) (fd int, isUnix bool, ok bool) {
+	if s, isShared := l.(*sharedListener); isShared {
+		l = s.Listener
+	}
+	var sc syscall.Conn
+	switch t := l.(type) {
+	case *net.TCPListener:
+		sc = t
+	case *net.UnixListener:
+		sc, isUnix = t, true
+	default:
+		return 0, false, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false, false
+	}
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return 0, false, false
+	}
+	return fd, isUnix, true
+}
+
+func newEstreamServer(fd int, isUnix bool, ln net.Listener, f protocol.Factory, loops []*loop, log *zap.Logger, stats *service.Stats) (*estreamServer, error) {
+	s := &estreamServer{fd: fd, ln: ln, factory: f, log: log, stats: stats, loops: loops, unix: isUnix,
+		conns: make(map[*econn]struct{}), drained: make(chan struct{})}
+	if err := loops[0].listen(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// maxAcceptsPerEvent bounds the connections taken in one turn of the loop.
+const maxAcceptsPerEvent = 64
+
+// accept takes pending connections; it runs on the listening loop.
+func (s *estreamServer) accept(l *loop) {
+	for i := 0; i < maxAcceptsPerEvent; i++ {
+		nfd, sa, err := unix.Accept4(s.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case err == nil:
+			s.handle(l, nfd, sa)
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+		default:
+			// Out of descriptors and the like: the socket stays readable,
+			// so the next turn retries; say so once per burst.
+			s.log.Warn("accept failed", zap.Error(err))
+			return
+		}
+	}
+}
+
+func (s *estreamServer) handle(l *loop, fd int, sa unix.Sockaddr) {
+	var peer net.Addr
+	if s.unix {
+		peer = &net.UnixAddr{Net: "unix"}
+	} else {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		peer = sockaddrToAddr(sa)
+	}
+	var p protocol.Protocol
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("protocol factory panicked; connection closed", zap.Any("panic", r))
+				p = nil
+			}
+		}()
+		p = s.factory.BuildProtocol(peer)
+	}()
+	if p == nil {
+		unix.Close(fd)
+		return
+	}
+	s.next = (s.next + 1) % len(s.loops)
+	target := s.loops[s.next]
+	c := newEconn(fd, target, s, p, peer)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.stats.ConnectionsAccepted.Add(1)
+	s.stats.ConnectionsActive.Add(1)
+	if target == l {
+		l.register(c)
+	} else {
+		target.add(c)
+	}
+}
+
+func (s *estreamServer) remove(c *econn) {
+	s.stats.ConnectionsActive.Add(-1)
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.stop && len(s.conns) == 0 {
+		closeOnce(s.drained)
+	}
+	s.mu.Unlock()
+}
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// Shutdown implements service.Server: stop accepting, let open connections
+// finish until ctx ends, then abort them.
+func (s *estreamServer) Shutdown(ctx context.Context) error {
+	s.loops[0].unlisten(s)
+	if sl, ok := s.ln.(*sharedListener); ok {
+		sl.release() // no Accept of ours to wake: give the borrow back
+	} else {
+		_ = s.ln.Close()
+	}
+	s.mu.Lock()
+	s.stop = true
+	if len(s.conns) == 0 {
+		closeOnce(s.drained)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.drained:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		c.Abort()
+	}
+	s.mu.Unlock()
+	s.log.Warn("drain timed out; closed open connections", zap.Int("connections", n))
+	<-s.drained
+	return ctx.Err()
+}

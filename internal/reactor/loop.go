@@ -1,0 +1,394 @@
+package reactor
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// loop is one epoll event loop. Connections live on one loop for their
+// whole life; the loop's goroutine is the only one that reads their
+// sockets, closes them and calls their protocols, so the calls for one
+// connection never overlap and an idle connection costs no goroutine and
+// no buffer: every read lands in the loop's one buffer.
+//
+// Other goroutines (timers, other loops, a service's own goroutines) act
+// on a connection through its transport; what needs the loop (a close, a
+// read after a pause) is queued as pending and the loop is woken through
+// an eventfd, only when it sleeps.
+type loop struct {
+	epfd, wakefd int
+	log          *zap.Logger
+	buf          []byte
+	events       []unix.EpollEvent
+	conns        map[int32]*econn         // owned by the loop goroutine
+	acceptors    map[int32]*estreamServer // listening sockets this loop accepts on
+
+	mu       sync.Mutex
+	pending  []*econn
+	adds     []*econn
+	ops      []func()
+	sleeping atomic.Bool
+	stopping bool
+	done     chan struct{}
+}
+
+// loopReadBuffer is the size of each loop's shared read buffer.
+const loopReadBuffer = 64 << 10
+
+func newLoop(log *zap.Logger) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	l := &loop{epfd: epfd, wakefd: wakefd, log: log, buf: make([]byte, loopReadBuffer),
+		events: make([]unix.EpollEvent, 256), conns: make(map[int32]*econn),
+		acceptors: make(map[int32]*estreamServer), done: make(chan struct{})}
+	go l.run()
+	return l, nil
+}
+
+// wake makes the loop run its pending work soon.
+func (l *loop) wake() {
+	if l.sleeping.Load() {
+		var one = [8]byte{1}
+		_, _ = unix.Write(l.wakefd, one[:])
+	}
+}
+
+// add hands a new connection to the loop, which registers it and calls
+// ConnectionMade.
+func (l *loop) add(c *econn) {
+	l.mu.Lock()
+	l.adds = append(l.adds, c)
+	l.mu.Unlock()
+	l.wake()
+}
+
+// do runs f on the loop goroutine and waits for it.
+func (l *loop) do(f func()) {
+	done := make(chan struct{})
+	l.mu.Lock()
+	l.ops = append(l.ops, func() { f(); close(done) })
+	l.mu.Unlock()
+	l.sleeping.Store(true) // force the wake-up: the caller is never the loop
+	l.wake()
+	<-done
+}
+
+// schedule asks the loop to look at c's requests (close, read, produce).
+func (l *loop) schedule(c *econn) {
+	l.mu.Lock()
+	l.pending = append(l.pending, c)
+	l.mu.Unlock()
+	l.wake()
+}
+
+// stop ends the loop once it has no connections left.
+func (l *loop) stop() {
+	l.mu.Lock()
+	l.stopping = true
+	l.mu.Unlock()
+	l.sleeping.Store(true)
+	l.wake()
+	<-l.done
+}
+
+func (l *loop) run() {
+	defer close(l.done)
+	defer unix.Close(l.epfd)
+	defer unix.Close(l.wakefd)
+	for {
+		l.sleeping.Store(true)
+		l.mu.Lock()
+		busy := len(l.pending) > 0 || len(l.adds) > 0 || len(l.ops) > 0
+		stop := l.stopping && len(l.conns) == 0 && len(l.acceptors) == 0 && !busy
+		l.mu.Unlock()
+		if stop {
+			return
+		}
+		timeout := -1
+		if busy {
+			timeout = 0
+		}
+		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		l.sleeping.Store(false)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			l.log.Error("epoll_wait failed; event loop stopped", zap.Error(err))
+			return
+		}
+		for i := 0; i < n; i++ {
+			ev := l.events[i]
+			if ev.Fd == int32(l.wakefd) {
+				var b [8]byte
+				_, _ = unix.Read(l.wakefd, b[:])
+				continue
+			}
+			c := l.conns[ev.Fd]
+			if c == nil {
+				if a := l.acceptors[ev.Fd]; a != nil {
+					a.accept(l)
+				}
+				continue
+			}
+			if ev.Events&unix.EPOLLOUT != 0 {
+				l.flush(c)
+			}
+			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				l.read(c)
+			}
+		}
+		l.runPending()
+	}
+}
+
+// runPending registers new connections and serves queued requests.
+func (l *loop) runPending() {
+	l.mu.Lock()
+	adds, pending, ops := l.adds, l.pending, l.ops
+	l.adds, l.pending, l.ops = nil, nil, nil
+	l.mu.Unlock()
+	for _, f := range ops {
+		f()
+	}
+	for _, c := range adds {
+		l.register(c)
+	}
+	for _, c := range pending {
+		l.serve(c)
+	}
+}
+
+// listen makes the loop accept on a listening socket (level-triggered:
+// a backlog left by one turn announces itself again on the next).
+func (l *loop) listen(s *estreamServer) error {
+	var err error
+	l.do(func() {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s.fd)}
+		if err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err == nil {
+			l.acceptors[int32(s.fd)] = s
+		}
+	})
+	return err
+}
+
+// unlisten stops accepting on s's socket; when it returns, the loop no
+// longer refers to the descriptor, which may then be closed.
+func (l *loop) unlisten(s *estreamServer) {
+	l.do(func() {
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+		delete(l.acceptors, int32(s.fd))
+	})
+}
+
+func (l *loop) register(c *econn) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(c.fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		l.log.Error("epoll_ctl add failed; connection dropped", zap.Error(err))
+		unix.Close(c.fd)
+		c.srv.remove(c)
+		return
+	}
+	l.conns[int32(c.fd)] = c
+	if !l.call(c, "in ConnectionMade", func() { c.proto.ConnectionMade(c) }) {
+		return
+	}
+	l.serve(c)
+	l.read(c)
+}
+
+// serve acts on what other goroutines asked of c.
+func (l *loop) serve(c *econn) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	abort, closeNow := c.abort, c.lose && len(c.queue) == 0
+	wantRead, wantProduce := c.wantRead, c.wantProduce
+	c.wantRead, c.wantProduce, c.scheduled = false, false, false
+	c.mu.Unlock()
+	switch {
+	case abort:
+		l.close(c, c.abortErr)
+	case closeNow:
+		l.close(c, nil)
+	default:
+		if wantProduce {
+			l.produce(c)
+		}
+		if wantRead {
+			l.read(c)
+		}
+	}
+}
+
+// maxReadsPerEvent bounds the reads given to one connection in one turn
+// of the loop, so a fast sender cannot starve the others.
+const maxReadsPerEvent = 16
+
+func (l *loop) read(c *econn) {
+	for i := 0; i < maxReadsPerEvent; i++ {
+		c.mu.Lock()
+		if c.closed || c.readPaused || c.writeFull || c.eof {
+			c.mu.Unlock()
+			return
+		}
+		n, err := unix.Read(c.fd, l.buf)
+		c.mu.Unlock()
+		switch {
+		case n > 0:
+			c.srv.stats.BytesReceived.Add(int64(n))
+			data := l.buf[:n]
+			if !l.call(c, "in DataReceived", func() { c.proto.DataReceived(data) }) {
+				return
+			}
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+		case err == nil: // n == 0: the peer finished sending
+			l.eof(c)
+			return
+		default:
+			l.close(c, err)
+			return
+		}
+	}
+	// More may be waiting: come back after the others had their turn.
+	c.mu.Lock()
+	c.wantRead = true
+	c.scheduleLocked()
+	c.mu.Unlock()
+}
+
+func (l *loop) eof(c *econn) {
+	c.mu.Lock()
+	c.eof = true
+	c.mu.Unlock()
+	if c.halfCloser != nil {
+		l.call(c, "in ReadConnectionLost", c.halfCloser.ReadConnectionLost)
+		return
+	}
+	// Flush what the peer is owed, then close (an echo of a request sent
+	// with a half-close still arrives whole).
+	c.mu.Lock()
+	c.lose = true
+	empty := len(c.queue) == 0
+	c.mu.Unlock()
+	if empty {
+		l.close(c, nil)
+	}
+}
+
+// flush writes the queue out after EPOLLOUT.
+func (l *loop) flush(c *econn) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	err := c.writeQueuedLocked()
+	if err != nil {
+		c.mu.Unlock()
+		l.close(c, err)
+		return
+	}
+	wasFull := c.writeFull
+	resume := c.drainedLocked()
+	freed := wasFull && !c.writeFull
+	empty := len(c.queue) == 0
+	low := c.queued < lowWater
+	lose := c.lose && empty
+	c.mu.Unlock()
+	if resume != nil {
+		resume.ResumeProducing()
+	}
+	if lose {
+		l.close(c, nil)
+		return
+	}
+	if low {
+		l.produce(c)
+	}
+	if freed {
+		l.read(c) // reading waited for the queue to drain
+	}
+}
+
+// maxProducePerTurn bounds a pull producer's chunks per turn of the loop.
+const maxProducePerTurn = 8
+
+// produce asks a pull producer for more while the queue has room.
+func (l *loop) produce(c *econn) {
+	if c.producer == nil {
+		return
+	}
+	for i := 0; i < maxProducePerTurn; i++ {
+		c.mu.Lock()
+		ok := !c.closed && !c.lose && !c.readPaused && c.queued < lowWater
+		c.mu.Unlock()
+		if !ok {
+			return
+		}
+		if !l.call(c, "in ResumeProducing", c.producer.ResumeProducing) {
+			return
+		}
+	}
+	c.mu.Lock()
+	c.wantProduce = true
+	c.scheduleLocked()
+	c.mu.Unlock()
+}
+
+// close closes c's socket and tells its protocol, once.
+func (l *loop) close(c *econn, err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.queue, c.queued = nil, 0
+	fd := c.fd
+	c.mu.Unlock()
+	delete(l.conns, int32(fd))
+	_ = unix.Close(fd) // also removes it from the epoll set
+	l.call(c, "in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+	c.srv.remove(c)
+}
+
+// call runs a protocol callback; a panic is logged and closes only c. It
+// reports whether c is still open.
+func (l *loop) call(c *econn, what string, f func()) (open bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("protocol panicked "+what+"; connection closed",
+				zap.String("panic", fmt.Sprint(r)), zap.Stringer("peer", c.peer), zap.ByteString("stack", debug.Stack()))
+			if what != "in ConnectionLost" {
+				l.close(c, fmt.Errorf("protocol panicked: %v", r))
+			}
+			open = false
+		}
+	}()
+	f()
+	c.mu.Lock()
+	open = !c.closed
+	c.mu.Unlock()
+	return open
+}
