@@ -81,7 +81,7 @@ func (h *handler) route(w *recorder, r *http.Request) (user string) {
 	}
 	name, dirSlash, err := cleanPath(r.URL.Path, r.URL.RawPath)
 	if err != nil {
-		h.log.Debug("refused a bad request path", zap.String("uri", r.RequestURI))
+		h.log.Info("refused a bad request path", zap.String("uri", r.RequestURI), zap.String("remote", r.RemoteAddr))
 		h.fail(w, r, http.StatusBadRequest)
 		return ""
 	}

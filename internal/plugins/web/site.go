@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"syscall"
+
+	"go.uber.org/zap"
 )
 
 // site is one document root: the default path or a virtual host's.
@@ -89,7 +91,7 @@ func (h *handler) fileError(w *recorder, r *http.Request, name string, err error
 	if code == http.StatusInternalServerError || code == http.StatusForbidden {
 		h.log.Warn("cannot serve file", zapFile(name), zapErr(err))
 	} else if escapes(err) {
-		h.log.Debug("refused a path leaving the root", zapFile(name))
+		h.log.Info("refused a path leaving the root", zapFile(name), zap.String("remote", r.RemoteAddr))
 	}
 	h.fail(w, r, code)
 }
