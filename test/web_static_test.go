@@ -16,10 +16,10 @@ func TestWebServesStaticFiles(t *testing.T) {
 	writeFile(t, dir, "style.css", "body{}")
 	writeFile(t, dir, "about.html", "about us")
 	writeFile(t, dir, "docs/index.htm", "docs index")
-	writeFile(t, dir, "data.unknownext", "plain words")
 	writeFile(t, dir, "app.wasm", "\x00asm")
+	writeFile(t, dir, "blob.zzq", "\x00\x01")
 	_, base := startWeb(t, dir, "--ignore-ext", ".html", "--add-mime-type", ".wasm=application/wasm",
-		"--add-header", "X-Frame-Options: DENY")
+		"--add-header", "X-Frame-Options: DENY", "--logfile", "access.log", "--mime-type", "application/x-test")
 	c := webClient()
 
 	resp, body := fetch(t, c, "GET", base+"/")
@@ -46,9 +46,9 @@ func TestWebServesStaticFiles(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "application/wasm" {
 		t.Fatalf("--add-mime-type: %q", ct)
 	}
-	resp, _ = fetch(t, c, "GET", base+"/data.unknownext")
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("unknown extension, sniffed: %q", ct)
+	resp, _ = fetch(t, c, "GET", base+"/blob.zzq")
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-test" {
+		t.Fatalf("--mime-type for an unknown extension: %q", ct)
 	}
 	resp, _ = fetch(t, c, "GET", base+"/docs?x=1")
 	wantStatus(t, "GET /docs", resp, http.StatusMovedPermanently)
@@ -70,6 +70,12 @@ func TestWebServesStaticFiles(t *testing.T) {
 	if resp.Header.Get("Allow") == "" {
 		t.Fatal("405 without Allow")
 	}
+
+	// --logfile is the access log, relative to the directory the command ran in.
+	eventually(t, 5*time.Second, "the access log", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+		return strings.Contains(string(b), `"GET /about HTTP/1.1" 200 8`)
+	})
 
 	// A changed file is served changed, with a new ETag, at once.
 	writeFile(t, dir, "style.css", "body{color:red}")
@@ -226,6 +232,20 @@ services:
 		`app.yaml:10:28: service "web": no such file "./nope"`, `errors: 200 is not an error status`} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("check output lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+func TestWebSniffsUnknownTypes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "LICENSE", "plain words of a licence")
+	writeFile(t, dir, "page.unknownext", "<!DOCTYPE html><p>x</p>")
+	_, base := startWeb(t, dir)
+	c := webClient()
+	for name, want := range map[string]string{"LICENSE": "text/plain", "page.unknownext": "text/html"} {
+		resp, _ := fetch(t, c, "GET", base+"/"+name)
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, want) {
+			t.Errorf("%s: Content-Type %q, want %s", name, ct, want)
 		}
 	}
 }
