@@ -51,6 +51,9 @@ func typeName(t uint16) string {
 
 // rcodeName is an rcode's mnemonic (NOERROR, NXDOMAIN, ...).
 func rcodeName(rc int) string {
+	if rc == dns.RcodeBadVers {
+		return "BADVERS" // 16 is BADSIG too, but only in TSIG records
+	}
 	if s, ok := dns.RcodeToString[rc]; ok {
 		return s
 	}
