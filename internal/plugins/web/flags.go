@@ -34,6 +34,9 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 			}
 			eps = append(eps, "tcp:"+strconv.Itoa(*port))
 		}
+		if len(eps) == 0 {
+			eps = []string{"tcp:8080"} // twistd web's default, kept beside --https as twistd does
+		}
 		if *https >= 0 {
 			if *https > 65535 {
 				return nil, fmt.Errorf("--https %d: not a port number", *https)
@@ -48,9 +51,6 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 			eps = append(eps, ep)
 		} else if *cert != "" || *key != "" {
 			return nil, fmt.Errorf("--certificate and --privkey need --https PORT")
-		}
-		if len(eps) == 0 {
-			eps = []string{"tcp:8080"}
 		}
 		entry := map[string]any{"type": "web", "listen": eps, "path": *root}
 		if len(*index) > 0 {
