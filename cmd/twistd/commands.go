@@ -225,6 +225,11 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	entry := m.Flags(cmd.Flags())
+	if cmd.Flags().ShorthandLookup("h") != nil {
+		// The plugin uses -h itself (portforward's host, as in twistd):
+		// help is --help alone. Cobra would otherwise claim -h.
+		cmd.Flags().Bool("help", false, "help for "+m.Name())
+	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if path, _ := configPath(v); path != "" {
 			return withCode(exitUsage, fmt.Errorf("-c %s and the %s plugin are exclusive", path, m.Name()))

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/metrics"
@@ -90,6 +92,11 @@ type Reactor struct {
 
 	loopsMu sync.Mutex
 	loops   []*loop
+
+	// dialer owns outgoing connections (their traffic is not a service's).
+	dialerOnce sync.Once
+	dialer     *estreamServer
+	dialNext   atomic.Uint32
 }
 
 // eventLoops returns the reactor's event loops, one per CPU the runtime
@@ -111,6 +118,45 @@ func (r *Reactor) eventLoops() ([]*loop, error) {
 		}
 	}
 	return r.loops, nil
+}
+
+// adopt moves an outgoing connection onto an event loop, running p on it.
+func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
+	loops, err := r.eventLoops()
+	if err != nil {
+		return err
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("cannot drive a %T", nc)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return err
+	}
+	if derr != nil {
+		return derr
+	}
+	peer := nc.RemoteAddr()
+	nc.Close() // the duplicate keeps the socket (and its O_NONBLOCK) alive
+	r.dialerOnce.Do(func() {
+		r.dialer = &estreamServer{fd: -1, log: r.log, stats: &service.Stats{}, loops: loops,
+			conns: make(map[*econn]struct{}), drained: make(chan struct{})}
+	})
+	d := r.dialer
+	l := loops[int(r.dialNext.Add(1))%len(loops)]
+	c := newEconn(fd, l, d, p, peer)
+	d.mu.Lock()
+	d.conns[c] = struct{}{}
+	d.mu.Unlock()
+	d.stats.ConnectionsActive.Add(1)
+	l.add(c)
+	return nil
 }
 
 // stopLoops ends the event loops once their connections are gone.
@@ -388,6 +434,22 @@ func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Serv
 		}
 	}
 	return newStreamServer(l.Listen(nil), f, r.log, r.stats)
+}
+
+// Dial implements service.Runner: the connection is made in a goroutine,
+// then its socket joins an event loop like an accepted one.
+func (r runner) Dial(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error)) {
+	go func() {
+		nc, err := net.DialTimeout(network, addr, timeout)
+		if err != nil {
+			failed(err)
+			return
+		}
+		if err := r.r.adopt(nc, p); err != nil {
+			nc.Close()
+			failed(err)
+		}
+	}()
 }
 
 func (r runner) ServePacket(l service.Listener, p protocol.DatagramProtocol) service.Server {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -100,6 +101,11 @@ type Runner interface {
 	ServeStream(l Listener, f protocol.Factory) Server
 	// ServePacket reads datagrams from l.Packet and hands them to p.
 	ServePacket(l Listener, p protocol.DatagramProtocol) Server
+	// Dial connects to addr in the background and runs p on the new
+	// connection (Twisted's connectTCP). If the connection cannot be made
+	// within timeout, failed is called instead, from another goroutine,
+	// and p sees nothing.
+	Dial(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error))
 }
 
 // Server is one running accept or read loop.

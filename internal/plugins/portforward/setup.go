@@ -1,0 +1,105 @@
+package portforward
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/plugins"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+func init() { plugins.Register(maker{}) }
+
+// DefaultConnectTimeout bounds the connection to the target when the file
+// does not say.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Options are the keys of a portforward entry beyond name, type and listen.
+type Options struct {
+	Connect        string        `yaml:"connect,required"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	Policies       policy.Config `yaml:"policies"`
+}
+
+type maker struct{}
+
+func (maker) Name() string        { return "portforward" }
+func (maker) Description() string { return "forward TCP connections to another host and port" }
+
+func (maker) New(s *config.Service) (service.Service, error) {
+	opts := Options{ConnectTimeout: DefaultConnectTimeout}
+	if err := s.Decode(&opts); err != nil {
+		return nil, err
+	}
+	host, port, err := net.SplitHostPort(opts.Connect)
+	if err != nil || host == "" {
+		return nil, s.Errorf(nil, "connect %q: want host:port", opts.Connect)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return nil, s.Errorf(nil, "connect %q: port %q is not a port number", opts.Connect, port)
+	}
+	if opts.ConnectTimeout <= 0 {
+		return nil, s.Errorf(nil, "connect_timeout must be positive")
+	}
+	if len(s.Listen) == 0 {
+		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
+	}
+	for _, ep := range s.Listen {
+		if !ep.IsStream() {
+			return nil, s.Errorf(nil, "listen %s: port forwarding relays streams, not datagrams", ep)
+		}
+	}
+	if err := opts.Policies.Validate(); err != nil {
+		return nil, s.Errorf(nil, "policies: %v", err)
+	}
+	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: opts.Policies}, nil
+}
+
+// Flags registers twistd's portforward flags: -p/--port, -h/--host,
+// -d/--dest_port (help is --help only, as in twistd).
+func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
+	port := fs.IntP("port", "p", -1, "local port to listen on")
+	host := fs.StringP("host", "h", "localhost", "host to forward to")
+	dest := fs.IntP("dest_port", "d", -1, "port to forward to")
+	listen := fs.StringArray("listen", nil, "endpoint to listen on instead of --port (repeatable)")
+	timeout := fs.Duration("connect-timeout", DefaultConnectTimeout, "how long to wait for the target")
+	return func() (map[string]any, error) {
+		eps := append([]string(nil), *listen...)
+		if *port >= 0 {
+			eps = append(eps, "tcp:"+strconv.Itoa(*port))
+		}
+		if len(eps) == 0 {
+			return nil, fmt.Errorf("give --port N (or --listen ENDPOINT)")
+		}
+		if *dest < 1 || *dest > 65535 {
+			return nil, fmt.Errorf("give --dest_port N (1-65535)")
+		}
+		return map[string]any{"type": "portforward", "listen": eps,
+			"connect":         net.JoinHostPort(*host, strconv.Itoa(*dest)),
+			"connect_timeout": timeout.String()}, nil
+	}
+}
+
+// forwarder is the portforward service: a relay factory under the policies.
+type forwarder struct {
+	service.Protocols
+	target   string
+	timeout  time.Duration
+	policies policy.Config
+}
+
+// Start builds the relay with the reactor's dialer, then serves it.
+func (f *forwarder) Start(ctx context.Context, env *service.Env) error {
+	f.Protocols.Stream = factory(f.target, f.timeout, env.Runner.Dial, env.Logger)
+	f.Protocols.Policies = &f.policies
+	return f.Protocols.Start(ctx, env)
+}
+
+var _ service.Service = (*forwarder)(nil)
