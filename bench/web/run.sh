@@ -5,7 +5,7 @@
 #
 #   bench/web/run.sh                 all servers, 4 KiB and 1 MiB files, then idle RSS
 #   DURATION=10s CONNS=64 bench/web/run.sh
-#   SERVERS="twistd caddy" bench/web/run.sh
+#   SERVERS="twistd caddy" ROUNDS=3 bench/web/run.sh
 #
 # Needs wrk, taskset; caddy, nginx, twistd3 are skipped when missing.
 # nginx runs as root (workers as nobody): run the script as root for it.
@@ -16,6 +16,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 SERVERS=${SERVERS:-"twistd caddy nginx twistd3"}
+ROUNDS=${ROUNDS:-1} # >1 interleaves the servers round after round: on a shared machine, compare medians
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -107,6 +108,8 @@ run_wrk() {
 
 echo "# bench/web $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DURATION"
 printf '%-9s %12s %10s %12s %10s\n' server "4KiB req/s" "4KiB p99" "1MiB req/s" "1MiB p99"
+for round in $(seq 1 "$ROUNDS"); do
+[ "$ROUNDS" -gt 1 ] && echo "# round $round"
 for name in $SERVERS; do
 	port=$(free_port)
 	if ! start_server "$name" "$port"; then
@@ -120,6 +123,7 @@ for name in $SERVERS; do
 	printf '%-9s %12s %10s %12s %10s\n' "$name" "$r4" "$p4" "$r1" "$p1"
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
+done
 done
 
 # Idle keep-alive connections: RSS of twistd web holding IDLE_CONNS of them.
