@@ -46,7 +46,7 @@ func ParseHosts(r io.Reader) (*Hosts, error) {
 		rev, _ := dns.ReverseAddr(addr.String())
 		added := false
 		for _, name := range fields[1:] {
-			if _, ok := dns.IsDomainName(name); !ok {
+			if !hostName(name) {
 				continue
 			}
 			fq := dns.Fqdn(name)
@@ -67,6 +67,19 @@ func ParseHosts(r io.Reader) (*Hosts, error) {
 		return nil, fmt.Errorf("read hosts file: %w", err)
 	}
 	return h, nil
+}
+
+// hostName reports whether s is a host name as hosts files hold them:
+// letters, digits, '-', '_' and '.', forming a valid domain name.
+func hostName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	_, ok := dns.IsDomainName(s)
+	return ok
 }
 
 func containsAddr(list []netip.Addr, a netip.Addr) bool {

@@ -161,7 +161,6 @@ var (
 func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
 	origin = dns.CanonicalName(origin)
 	z := &Zone{Origin: origin, nodes: make(map[string]*node, len(rrs))}
-	byName := make(map[string]map[uint16][]dns.RR, len(rrs))
 	records := make([]dns.RR, 0, len(rrs))
 	for _, rr := range rrs {
 		h := rr.Header()
@@ -184,15 +183,14 @@ func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
 			}
 			z.SOA = rr.(*dns.SOA)
 		}
-		sets := byName[name]
-		if sets == nil {
-			sets = make(map[uint16][]dns.RR, 2)
-			byName[name] = sets
+		n := z.nodes[name]
+		if n == nil {
+			n = &node{}
+			z.nodes[name] = n
 		}
-		if isDuplicate(sets[h.Rrtype], rr) {
-			continue
+		if !n.add(rr) {
+			continue // a duplicate
 		}
-		sets[h.Rrtype] = append(sets[h.Rrtype], rr)
 		if h.Rrtype != dns.TypeSOA {
 			records = append(records, rr)
 		}
@@ -201,21 +199,23 @@ func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
 		return nil, fmt.Errorf("%w %s", ErrNoSOA, origin)
 	}
 	z.records = append([]dns.RR{z.SOA}, records...)
-	for name, sets := range byName {
-		if _, ok := sets[dns.TypeCNAME]; ok && len(sets) > 1 && !onlyDNSSEC(sets) {
+	names := make([]string, 0, len(z.nodes))
+	for name := range z.nodes {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		n := z.nodes[name]
+		if n.get(dns.TypeCNAME) != nil && len(n.sets) > 1 && !n.onlyDNSSEC() {
 			return nil, fmt.Errorf("%s has a CNAME record and other data", name)
 		}
-		n := &node{sets: make([]rrset, 0, len(sets))}
-		for t, rrs := range sets {
+		for _, set := range n.sets {
 			// RRs of one set share the set's TTL (RFC 2181 §5.2): the first one's.
-			for _, rr := range rrs[1:] {
-				rr.Header().Ttl = rrs[0].Header().Ttl
+			for _, rr := range set.rrs[1:] {
+				rr.Header().Ttl = set.rrs[0].Header().Ttl
 			}
-			n.sets = append(n.sets, rrset{typ: t, rrs: rrs})
 		}
 		sort.Slice(n.sets, func(i, j int) bool { return n.sets[i].typ < n.sets[j].typ })
 		n.cut = name != origin && n.get(dns.TypeNS) != nil
-		z.nodes[name] = n
 		z.addAncestors(name)
 	}
 	return z, nil
@@ -236,19 +236,29 @@ func (z *Zone) addAncestors(name string) {
 	}
 }
 
-func isDuplicate(set []dns.RR, rr dns.RR) bool {
-	for _, r := range set {
-		if dns.IsDuplicate(r, rr) {
-			return true
+// add puts rr in its set; false when the set holds it already.
+func (n *node) add(rr dns.RR) bool {
+	t := rr.Header().Rrtype
+	for i := range n.sets {
+		if n.sets[i].typ != t {
+			continue
 		}
+		for _, r := range n.sets[i].rrs {
+			if dns.IsDuplicate(r, rr) {
+				return false
+			}
+		}
+		n.sets[i].rrs = append(n.sets[i].rrs, rr)
+		return true
 	}
-	return false
+	n.sets = append(n.sets, rrset{typ: t, rrs: []dns.RR{rr}})
+	return true
 }
 
 // onlyDNSSEC reports whether the types beside a CNAME are RRSIG and NSEC only.
-func onlyDNSSEC(sets map[uint16][]dns.RR) bool {
-	for t := range sets {
-		switch t {
+func (n *node) onlyDNSSEC() bool {
+	for _, set := range n.sets {
+		switch set.typ {
 		case dns.TypeCNAME, dns.TypeRRSIG, dns.TypeNSEC:
 		default:
 			return false
