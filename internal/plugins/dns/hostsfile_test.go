@@ -98,6 +98,7 @@ func FuzzParseHosts(f *testing.F) {
 	f.Add(testHosts)
 	f.Add("::1 localhost ip6-localhost\n")
 	f.Add("10.0.0.1 a.b.c..\n")
+	f.Add(":: \xf7\xcf00\xd000\xc1\xa30\xa9000\xa2000\xf1\xce\xf0\x8a\x86\x8e\xf0\xa6\xf800\x84") // raw bytes as a name
 	f.Fuzz(func(t *testing.T, text string) {
 		h, err := ParseHosts(strings.NewReader(text))
 		if err != nil {
