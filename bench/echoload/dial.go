@@ -53,8 +53,11 @@ func verify(c net.Conn, msg, buf []byte, timeout time.Duration) error {
 // Waiting for the echo, not just the handshake, bounds the connections the
 // server has yet to accept, so a ramp of thousands never overflows its
 // listen backlog (a dropped SYN costs a one-second retransmit). Failures
-// are counted in errs; the connections that work are returned.
-func dialAll(addr string, n, inflight int, msg []byte, timeout time.Duration, errs *errorCounts) []net.Conn {
+// are counted in errs; once maxFail have failed (0: never) the rest are
+// not tried, since a server out of file descriptors would otherwise cost a
+// timeout per connection. It returns the connections that work and how
+// many were not tried.
+func dialAll(addr string, n, inflight, maxFail int, msg []byte, timeout time.Duration, errs *errorCounts) ([]net.Conn, int) {
 	if inflight < 1 {
 		inflight = 1
 	}
@@ -62,7 +65,7 @@ func dialAll(addr string, n, inflight int, msg []byte, timeout time.Duration, er
 		inflight = n
 	}
 	conns := make([]net.Conn, n)
-	var next atomic.Int64
+	var next, tried atomic.Int64
 	var wg sync.WaitGroup
 	d := net.Dialer{Timeout: timeout}
 	for w := 0; w < inflight; w++ {
@@ -72,9 +75,10 @@ func dialAll(addr string, n, inflight int, msg []byte, timeout time.Duration, er
 			buf := make([]byte, len(msg))
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n {
+				if i >= n || maxFail > 0 && errs.total() >= int64(maxFail) {
 					return
 				}
+				tried.Add(1)
 				c, err := d.Dial("tcp", addr)
 				if err != nil {
 					errs.add(kindDial, err)
@@ -96,7 +100,7 @@ func dialAll(addr string, n, inflight int, msg []byte, timeout time.Duration, er
 			open = append(open, c)
 		}
 	}
-	return open
+	return open, n - int(tried.Load())
 }
 
 // closeAll closes every connection in cs.

@@ -84,7 +84,7 @@ func testConfig(mode, addr string) config {
 	return config{
 		Mode: mode, Addr: addr, Conns: 4, Size: 64,
 		Duration: 200 * time.Millisecond, Hold: 100 * time.Millisecond, Timeout: 300 * time.Millisecond,
-		Dialers: 2, Engine: "epoll", Workers: 2,
+		Dialers: 2, MaxFail: 100, Engine: "epoll", Workers: 2,
 	}
 }
 
@@ -160,6 +160,24 @@ func TestDialFailuresCount(t *testing.T) {
 	}
 	if res.Open != 0 || res.ErrorKinds["dial"] != 4 {
 		t.Errorf("open %d, errors %v: want 0 open and 4 dial errors", res.Open, res.ErrorKinds)
+	}
+}
+
+func TestDialGivesUp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := testConfig("idle", addr)
+	cfg.Conns, cfg.MaxFail = 1000, 10
+	res, err := idle(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors < 10 || res.Errors > 10+int64(cfg.Dialers) || res.NotTried != cfg.Conns-int(res.Errors) {
+		t.Errorf("errors %d, not tried %d: want about 10 tried of %d, the rest not", res.Errors, res.NotTried, cfg.Conns)
 	}
 }
 

@@ -17,7 +17,7 @@ func idle(cfg config, out io.Writer) (*result, error) {
 	var errs errorCounts
 	msg := message(cfg.Size)
 	start := time.Now()
-	conns := dialAll(cfg.Addr, cfg.Conns, cfg.Dialers, msg, cfg.Timeout, &errs)
+	conns, notTried := dialAll(cfg.Addr, cfg.Conns, cfg.Dialers, cfg.MaxFail, msg, cfg.Timeout, &errs)
 	fmt.Fprintf(out, "holding %d connections (opened in %.1fs)\n", len(conns), time.Since(start).Seconds())
 	held := time.Now()
 	time.Sleep(cfg.Hold)
@@ -47,7 +47,7 @@ func idle(cfg config, out io.Writer) (*result, error) {
 	}
 	wg.Wait()
 	closeAll(conns)
-	res := &result{Open: int(ok.Load())}
+	res := &result{Open: int(ok.Load()), NotTried: notTried}
 	res.finish(cfg, elapsed, nil, &errs)
 	return res, nil
 }

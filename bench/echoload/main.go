@@ -40,6 +40,7 @@ type config struct {
 	Hold     time.Duration
 	Timeout  time.Duration
 	Dialers  int
+	MaxFail  int
 	Engine   string
 	Workers  int
 }
@@ -50,6 +51,7 @@ type result struct {
 	Engine     string           `json:"engine,omitempty"`
 	Conns      int              `json:"conns"`
 	Open       int              `json:"open"`
+	NotTried   int              `json:"not_tried,omitempty"`
 	Size       int              `json:"size"`
 	Seconds    float64          `json:"seconds"`
 	Messages   uint64           `json:"messages"`
@@ -80,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "how long to hold the connections (idle)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "limit for a dial, a verifying round trip, and the last echo after -duration")
 	fs.IntVar(&cfg.Dialers, "dialers", 32, "connections being dialed and verified at once")
+	fs.IntVar(&cfg.MaxFail, "maxfail", 100, "stop opening connections after this many failed (0: try them all)")
 	fs.StringVar(&cfg.Engine, "engine", defaultEngine, "pingpong client: epoll (one loop per worker; Linux) or goroutine (one per connection)")
 	fs.IntVar(&cfg.Workers, "workers", runtime.GOMAXPROCS(0), "epoll engine: event loops, each with its own thread")
 	fs.BoolVar(&asJSON, "json", false, "also print the result as one JSON object")
@@ -180,6 +183,9 @@ func (r *result) human() string {
 	}
 	if r.Open < r.Conns && r.Mode != "idle" {
 		s += fmt.Sprintf(", only %d of %d conns opened", r.Open, r.Conns)
+	}
+	if r.NotTried > 0 {
+		s += fmt.Sprintf(", gave up on the last %d", r.NotTried)
 	}
 	if r.Errors == 0 {
 		return s + ", 0 errors"

@@ -13,9 +13,9 @@ import (
 func pingpong(cfg config) (*result, error) {
 	var errs errorCounts
 	msg := message(cfg.Size)
-	conns := dialAll(cfg.Addr, cfg.Conns, cfg.Dialers, msg, cfg.Timeout, &errs)
+	conns, notTried := dialAll(cfg.Addr, cfg.Conns, cfg.Dialers, cfg.MaxFail, msg, cfg.Timeout, &errs)
 	if len(conns) == 0 {
-		res := &result{}
+		res := &result{NotTried: notTried}
 		res.finish(cfg, 0, nil, &errs)
 		return res, nil
 	}
@@ -34,7 +34,7 @@ func pingpong(cfg config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &result{Engine: cfg.Engine, Open: len(conns), Messages: msgs, Bytes: msgs * uint64(cfg.Size)}
+	res := &result{Engine: cfg.Engine, Open: len(conns), NotTried: notTried, Messages: msgs, Bytes: msgs * uint64(cfg.Size)}
 	res.finish(cfg, elapsed, &h, &errs)
 	return res, nil
 }

@@ -22,9 +22,9 @@ const drainPoll = 50 * time.Millisecond
 // spends its time reading.
 func stream(cfg config) (*result, error) {
 	var errs errorCounts
-	conns := dialAll(cfg.Addr, cfg.Conns, cfg.Dialers, message(64), cfg.Timeout, &errs)
+	conns, notTried := dialAll(cfg.Addr, cfg.Conns, cfg.Dialers, cfg.MaxFail, message(64), cfg.Timeout, &errs)
 	if len(conns) == 0 {
-		res := &result{}
+		res := &result{NotTried: notTried}
 		res.finish(cfg, 0, nil, &errs)
 		return res, nil
 	}
@@ -48,7 +48,7 @@ func stream(cfg config) (*result, error) {
 	}
 	wg.Wait()
 	closeAll(conns)
-	res := &result{Open: len(conns), Bytes: measured.Load()}
+	res := &result{Open: len(conns), NotTried: notTried, Bytes: measured.Load()}
 	res.finish(cfg, cfg.Duration, nil, &errs)
 	return res, nil
 }
