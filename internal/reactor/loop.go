@@ -180,6 +180,12 @@ func (l *loop) runPending() {
 func (l *loop) listen(s *estreamServer) error {
 	var err error
 	l.do(func() {
+		if l.acceptors[int32(s.fd)] != nil {
+			// A replacement takes the socket over (reload): it accepts
+			// from now on, the old server no longer.
+			l.acceptors[int32(s.fd)] = s
+			return
+		}
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s.fd)}
 		if err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err == nil {
 			l.acceptors[int32(s.fd)] = s
@@ -192,6 +198,9 @@ func (l *loop) listen(s *estreamServer) error {
 // longer refers to the descriptor, which may then be closed.
 func (l *loop) unlisten(s *estreamServer) {
 	l.do(func() {
+		if l.acceptors[int32(s.fd)] != s {
+			return // handed over to a replacement
+		}
 		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
 		delete(l.acceptors, int32(s.fd))
 	})

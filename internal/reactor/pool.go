@@ -67,10 +67,18 @@ func (p *Pool) Acquire(ep endpoint.Endpoint) (net.Listener, net.PacketConn, erro
 	defer p.mu.Unlock()
 	key := socketKey(ep)
 	s := p.sockets[key]
+	if ep.Port == 0 && ep.Kind != endpoint.Unix && ep.Kind != endpoint.Systemd {
+		s = nil // every port-0 endpoint is a socket of its own
+	}
 	if s == nil {
 		var err error
 		if s, err = p.bind(ep); err != nil {
 			return nil, nil, err
+		}
+		if ep.Port == 0 {
+			// Keyed by the port it got, so a replacement asking for that
+			// port (reload) takes this very socket over.
+			key = socketKey(withPort(ep, s.port()))
 		}
 		s.key = key
 		p.sockets[key] = s
@@ -80,6 +88,29 @@ func (p *Pool) Acquire(ep endpoint.Endpoint) (net.Listener, net.PacketConn, erro
 		return &sharedListener{pool: p, sock: s, Listener: s.ln}, nil, nil
 	}
 	return nil, &sharedPacketConn{pool: p, sock: s, PacketConn: s.pc}, nil
+}
+
+// port is the port the socket is bound to (0 for unix sockets).
+func (s *socket) port() int {
+	var a net.Addr
+	if s.ln != nil {
+		a = s.ln.Addr()
+	} else if s.pc != nil {
+		a = s.pc.LocalAddr()
+	}
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.Port
+	case *net.UDPAddr:
+		return a.Port
+	}
+	return 0
+}
+
+// withPort returns ep asking for a given port.
+func withPort(ep endpoint.Endpoint, port int) endpoint.Endpoint {
+	ep.Port = port
+	return ep
 }
 
 // release gives back one borrow of s, closing it after the last.
@@ -245,6 +276,30 @@ type sharedListener struct {
 
 type deadliner interface{ SetDeadline(time.Time) error }
 
+// wakeWindow is how long a borrower's Close keeps the shared socket's
+// deadline in the past: long enough to wake every Accept or ReadFrom
+// blocked on it; the borrowers still open just retry.
+const wakeWindow = 100 * time.Millisecond
+
+// wakeBorrowers wakes whatever is blocked on the shared socket, then lets
+// it block again after wakeWindow. set sets (or clears, with the zero
+// time) the socket's deadline.
+func (p *Pool) wakeBorrowers(s *socket, set func(time.Time) error) {
+	_ = set(time.Now())
+	time.AfterFunc(wakeWindow, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !s.closed {
+			_ = set(time.Time{})
+		}
+	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 func (l *sharedListener) Accept() (net.Conn, error) {
 	for {
 		if l.closed.Load() {
@@ -254,16 +309,11 @@ func (l *sharedListener) Accept() (net.Conn, error) {
 		if err == nil {
 			return c, nil
 		}
-		var ne net.Error
-		timeout := errors.As(err, &ne) && ne.Timeout()
 		if l.closed.Load() {
-			if d, ok := l.Listener.(deadliner); ok && timeout {
-				_ = d.SetDeadline(time.Time{})
-			}
 			return nil, net.ErrClosed
 		}
-		if timeout {
-			// Another borrower's Close woke us; it clears the deadline.
+		if isTimeout(err) {
+			// Another borrower's Close woke us; the deadline clears soon.
 			time.Sleep(time.Millisecond)
 			continue
 		}
@@ -280,16 +330,16 @@ func (l *sharedListener) release() {
 	})
 }
 
+// Close gives the borrow back and wakes this borrower's Accept; the socket
+// stays open while another borrower holds it.
 func (l *sharedListener) Close() error {
 	l.once.Do(func() {
 		l.closed.Store(true)
 		l.pool.mu.Lock()
 		last := l.sock.refs == 1
 		l.pool.mu.Unlock()
-		if !last {
-			if d, ok := l.Listener.(deadliner); ok {
-				_ = d.SetDeadline(time.Now())
-			}
+		if d, ok := l.Listener.(deadliner); ok && !last {
+			l.pool.wakeBorrowers(l.sock, d.SetDeadline)
 		}
 		l.pool.release(l.sock)
 	})
@@ -314,15 +364,10 @@ func (c *sharedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err == nil {
 			return n, addr, nil
 		}
-		var ne net.Error
-		timeout := errors.As(err, &ne) && ne.Timeout()
 		if c.closed.Load() {
-			if timeout {
-				_ = c.PacketConn.SetReadDeadline(time.Time{})
-			}
 			return 0, nil, net.ErrClosed
 		}
-		if timeout {
+		if isTimeout(err) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
@@ -330,6 +375,7 @@ func (c *sharedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	}
 }
 
+// Close gives the borrow back and wakes this borrower's ReadFrom.
 func (c *sharedPacketConn) Close() error {
 	c.once.Do(func() {
 		c.closed.Store(true)
@@ -337,7 +383,7 @@ func (c *sharedPacketConn) Close() error {
 		last := c.sock.refs == 1
 		c.pool.mu.Unlock()
 		if !last {
-			_ = c.PacketConn.SetReadDeadline(time.Now())
+			c.pool.wakeBorrowers(c.sock, c.PacketConn.SetReadDeadline)
 		}
 		c.pool.release(c.sock)
 	})

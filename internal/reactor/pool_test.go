@@ -30,9 +30,9 @@ func TestPoolHandOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := old.Addr().String()
-	// Port 0 binds anew each time, so hand over by the real address.
+	// A port-0 socket is known by the port it got: asking for that port
+	// borrows the very same socket (the reload hand-over).
 	real := mustParse(t, "tcp:"+portOf(t, addr)+":interface=127.0.0.1")
-	p.sockets[socketKey(real)] = p.sockets[socketKey(ep)]
 	next, _, err := p.Acquire(real)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +65,23 @@ func TestPoolHandOver(t *testing.T) {
 	next.Close()
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Fatal("socket still open after its last borrower closed")
+	}
+}
+
+func TestPortZeroEndpointsAreDistinct(t *testing.T) {
+	p := NewPool()
+	defer p.Close()
+	ep := mustParse(t, "tcp:0:interface=127.0.0.1")
+	a, _, err := p.Acquire(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := p.Acquire(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Addr().String() == b.Addr().String() {
+		t.Fatalf("two tcp:0 endpoints share %s", a.Addr())
 	}
 }
 

@@ -37,6 +37,21 @@ type Unit struct {
 	Pos     string
 	Listen  []endpoint.Endpoint
 	Service service.Service
+	// Fingerprint is the unit's configuration in canonical form: a reload
+	// keeps a running unit whose name, type and fingerprint are unchanged.
+	Fingerprint string
+	// Internal units (the admin endpoint) are not listed by Services.
+	Internal bool
+}
+
+// running is a started unit with what the reactor gave it.
+type running struct {
+	unit  Unit
+	env   *service.Env
+	addrs []net.Addr
+	// written is the unit's endpoints as the file has them (port 0 kept),
+	// what the next reload compares against.
+	written []endpoint.Endpoint
 }
 
 // State is where the process is in its life.
@@ -85,10 +100,11 @@ type Reactor struct {
 	opts  Options
 	log   *zap.Logger
 	pool  *Pool
-	multi service.Multi
 	state atomic.Int32
-	stats map[string]*service.Stats
-	addrs map[string][]net.Addr
+
+	mu       sync.Mutex
+	current  []*running // in file order
+	draining sync.WaitGroup
 
 	loopsMu sync.Mutex
 	loops   []*loop
@@ -159,6 +175,24 @@ func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
 	return nil
 }
 
+// Alive reports whether every event loop answers within ctx: the
+// watchdog pings systemd only while it does.
+func (r *Reactor) Alive(ctx context.Context) bool {
+	r.loopsMu.Lock()
+	loops := r.loops
+	r.loopsMu.Unlock()
+	for _, l := range loops {
+		done := make(chan struct{})
+		go l.do(func() { close(done) })
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
 // stopLoops ends the event loops once their connections are gone.
 func (r *Reactor) stopLoops() {
 	r.loopsMu.Lock()
@@ -178,18 +212,32 @@ func New(opts Options) *Reactor {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New("")
 	}
-	return &Reactor{opts: opts, log: opts.Logger, pool: NewPool(),
-		stats: make(map[string]*service.Stats), addrs: make(map[string][]net.Addr)}
+	return &Reactor{opts: opts, log: opts.Logger, pool: NewPool()}
 }
 
 // State returns the process's current state.
 func (r *Reactor) State() State { return State(r.state.Load()) }
 
-// Stats returns the traffic counters of the named service, nil if unknown.
-func (r *Reactor) Stats(name string) *service.Stats { return r.stats[name] }
+// ServiceInfo describes one running service.
+type ServiceInfo struct {
+	Name, Type string
+	Addrs      []net.Addr
+	Stats      *service.Stats
+}
 
-// Addrs returns the real addresses the named service listens on.
-func (r *Reactor) Addrs(name string) []net.Addr { return r.addrs[name] }
+// Services returns the running services in file order (internal units
+// left out). The Stats are live counters.
+func (r *Reactor) Services() []ServiceInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ServiceInfo, 0, len(r.current))
+	for _, rn := range r.current {
+		if !rn.unit.Internal {
+			out = append(out, ServiceInfo{Name: rn.unit.Name, Type: rn.unit.Type, Addrs: rn.addrs, Stats: rn.env.Stats})
+		}
+	}
+	return out
+}
 
 // Run binds, starts and serves units until ctx is cancelled or a stop
 // signal arrives, then stops them gracefully. It returns nil after a clean
@@ -205,7 +253,7 @@ func (r *Reactor) Run(ctx context.Context, units []Unit) error {
 		sigs = ch
 	}
 
-	children, err := r.bind(units)
+	prepared, err := r.prepare(units)
 	if err != nil {
 		r.pool.Close()
 		return err
@@ -216,53 +264,205 @@ func (r *Reactor) Run(ctx context.Context, units []Unit) error {
 			return err
 		}
 	}
-	if err := r.multi.Start(ctx, children); err != nil {
+	if err := r.start(ctx, prepared); err != nil {
 		r.pool.Close()
-		var se *service.StartError
-		if errors.As(err, &se) {
-			for _, u := range units {
-				if u.Name == se.Service {
-					return fmt.Errorf("%s: %w", u.Pos, err)
-				}
-			}
-		}
 		return err
 	}
+	r.mu.Lock()
+	r.current = prepared
+	r.mu.Unlock()
 	r.state.Store(int32(Ready))
-	r.log.Info("ready", zap.Int("services", len(units)))
+	r.log.Info("ready", zap.Int("services", len(r.Services())))
 	if h := r.opts.Hooks.Ready; h != nil {
 		h()
 	}
 	return r.serve(ctx, sigs)
 }
 
-// bind acquires every unit's sockets, logging each real address.
-func (r *Reactor) bind(units []Unit) ([]service.Child, error) {
-	var children []service.Child
+// prepare binds every unit's sockets, logging each real address. On
+// failure the sockets bound so far are released.
+func (r *Reactor) prepare(units []Unit) ([]*running, error) {
+	var out []*running
 	for _, u := range units {
-		log := r.log.Named(u.Name)
-		stats := &service.Stats{}
-		r.stats[u.Name] = stats
-		env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics,
-			Runner: runner{r: r, log: log, stats: stats}}
-		for _, ep := range u.Listen {
-			l, err := r.listen(ep)
-			if err != nil {
-				return nil, fmt.Errorf("%s: service %q: listen %s: %w", u.Pos, u.Name, ep, bindError(err))
+		rn, err := r.prepareOne(u)
+		if err != nil {
+			for _, p := range out {
+				p.release()
 			}
-			var addr net.Addr
-			if l.Stream != nil {
-				addr = l.Stream.Addr()
-			} else {
-				addr = l.Packet.LocalAddr()
-			}
-			r.addrs[u.Name] = append(r.addrs[u.Name], addr)
-			log.Info("listening on "+addr.String(), zap.String("endpoint", ep.String()), zap.String("network", addr.Network()))
-			env.Listeners = append(env.Listeners, l)
+			return nil, err
 		}
-		children = append(children, service.Child{Name: u.Name, Service: u.Service, Env: env})
+		out = append(out, rn)
 	}
-	return children, nil
+	return out, nil
+}
+
+func (r *Reactor) prepareOne(u Unit) (*running, error) {
+	log := r.log.Named(u.Name)
+	stats := &service.Stats{}
+	env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics,
+		Runner: runner{r: r, log: log, stats: stats}}
+	rn := &running{unit: u, env: env, written: u.Listen}
+	for _, ep := range u.Listen {
+		l, err := r.listen(ep)
+		if err != nil {
+			rn.release()
+			return nil, fmt.Errorf("%s: service %q: listen %s: %w", u.Pos, u.Name, ep, bindError(err))
+		}
+		var addr net.Addr
+		if l.Stream != nil {
+			addr = l.Stream.Addr()
+		} else {
+			addr = l.Packet.LocalAddr()
+		}
+		rn.addrs = append(rn.addrs, addr)
+		log.Info("listening on "+addr.String(), zap.String("endpoint", ep.String()), zap.String("network", addr.Network()))
+		env.Listeners = append(env.Listeners, l)
+	}
+	return rn, nil
+}
+
+// release gives back the unit's borrowed sockets.
+func (rn *running) release() {
+	for _, l := range rn.env.Listeners {
+		if l.Stream != nil {
+			_ = l.Stream.Close()
+		}
+		if l.Packet != nil {
+			_ = l.Packet.Close()
+		}
+	}
+}
+
+// start starts prepared units in order; if one fails, the ones started are
+// stopped in reverse, every prepared socket is released, and the error
+// names the unit's position.
+func (r *Reactor) start(ctx context.Context, prepared []*running) error {
+	children := make([]service.Child, len(prepared))
+	for i, rn := range prepared {
+		children[i] = service.Child{Name: rn.unit.Name, Service: rn.unit.Service, Env: rn.env}
+	}
+	var m service.Multi
+	err := m.Start(ctx, children)
+	if err == nil {
+		return nil
+	}
+	for _, rn := range prepared {
+		rn.release()
+	}
+	var se *service.StartError
+	if errors.As(err, &se) {
+		for _, rn := range prepared {
+			if rn.unit.Name == se.Service {
+				return fmt.Errorf("%s: %w", rn.unit.Pos, err)
+			}
+		}
+	}
+	return err
+}
+
+// takeOverPorts makes a replacement's port-0 endpoints ask for the ports
+// its predecessor got for the same endpoints, so it takes those sockets
+// over instead of binding new ones.
+func takeOverPorts(u Unit, old *running) Unit {
+	listen := append([]endpoint.Endpoint(nil), u.Listen...)
+	for i, ep := range listen {
+		if ep.Port != 0 {
+			continue
+		}
+		for j, oep := range old.written {
+			if oep == ep && j < len(old.addrs) {
+				switch a := old.addrs[j].(type) {
+				case *net.TCPAddr:
+					listen[i].Port = a.Port
+				case *net.UDPAddr:
+					listen[i].Port = a.Port
+				}
+			}
+		}
+	}
+	u.Listen = listen
+	return u
+}
+
+// stopOne stops a unit within ctx and gives its sockets back.
+func (r *Reactor) stopOne(ctx context.Context, rn *running) {
+	if err := rn.unit.Service.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
+	}
+	rn.release()
+}
+
+// Apply moves the running set to units (a reload): units whose name, type
+// and fingerprint are unchanged keep running untouched and re-read their
+// data files; new and changed ones start — taking over the sockets of the
+// ones they replace, so no connection is refused — and removed and
+// replaced ones then stop gracefully in the background. If anything fails
+// to bind or start, the running set is left exactly as it was.
+func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
+	r.mu.Lock()
+	old := r.current
+	r.mu.Unlock()
+	byName := make(map[string]*running, len(old))
+	for _, rn := range old {
+		byName[rn.unit.Name] = rn
+	}
+	kept := make(map[string]bool)
+	var next, fresh []*running
+	for _, u := range units {
+		if o := byName[u.Name]; o != nil && o.unit.Type == u.Type && o.unit.Fingerprint == u.Fingerprint {
+			next = append(next, o)
+			kept[u.Name] = true
+			continue
+		}
+		written := u.Listen
+		if o := byName[u.Name]; o != nil {
+			u = takeOverPorts(u, o)
+		}
+		rn, err := r.prepareOne(u)
+		if err != nil {
+			for _, p := range fresh {
+				p.release()
+			}
+			return err
+		}
+		rn.written = written
+		next = append(next, rn)
+		fresh = append(fresh, rn)
+	}
+	if err := r.start(ctx, fresh); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.current = next
+	r.mu.Unlock()
+
+	for _, rn := range next {
+		if !kept[rn.unit.Name] {
+			continue
+		}
+		if rl, ok := rn.unit.Service.(service.Reloader); ok {
+			if err := rl.Reload(ctx); err != nil {
+				rn.env.Logger.Error("re-reading data files failed; serving the previous data", zap.Error(err))
+			}
+		}
+	}
+	var gone []*running
+	for _, rn := range old {
+		if !kept[rn.unit.Name] {
+			gone = append(gone, rn)
+		}
+	}
+	r.draining.Add(1)
+	go func() {
+		defer r.draining.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), r.opts.ShutdownTimeout)
+		defer cancel()
+		for i := len(gone) - 1; i >= 0; i-- {
+			r.stopOne(ctx, gone[i])
+		}
+	}()
+	r.log.Info("reload applied", zap.Int("kept", len(kept)), zap.Int("started", len(fresh)), zap.Int("stopped", len(gone)))
+	return nil
 }
 
 func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, error) {
@@ -323,10 +523,13 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 					r.log.Info("logs reopened")
 				}
 			}
-			for _, c := range r.multi.Children() {
-				if ro, ok := c.Service.(service.Reopener); ok {
+			r.mu.Lock()
+			current := r.current
+			r.mu.Unlock()
+			for _, rn := range current {
+				if ro, ok := rn.unit.Service.(service.Reopener); ok {
 					if err := ro.Reopen(); err != nil {
-						c.Env.Logger.Error("reopening logs failed", zap.Error(err))
+						rn.env.Logger.Error("reopening logs failed", zap.Error(err))
 					}
 				}
 			}
@@ -369,7 +572,16 @@ func (r *Reactor) stop(sig os.Signal, sigs <-chan os.Signal) error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.ShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- r.multi.Stop(ctx) }()
+	go func() {
+		r.mu.Lock()
+		current := r.current
+		r.mu.Unlock()
+		for i := len(current) - 1; i >= 0; i-- {
+			r.stopOne(ctx, current[i])
+		}
+		r.draining.Wait()
+		done <- nil
+	}()
 	for {
 		select {
 		case err := <-done:
