@@ -36,7 +36,7 @@ func newCheckCommand() *cobra.Command {
 			if path == "" {
 				return withCode(exitUsage, errors.New("check: no application file: use -c FILE"))
 			}
-			file, _, err := loadFile(path)
+			file, _, err := loadFile(path, nil)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				fmt.Fprintf(os.Stderr, "%s: invalid\n", path)
@@ -246,11 +246,12 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 		if err != nil {
 			return withCode(exitFailure, err)
 		}
-		file, units, err := buildUnits(config.Parse(commandLine, cwd, doc, config.Options{KnownType: plugins.Known}))
+		parsed, perr := config.Parse(commandLine, cwd, doc, config.Options{KnownType: plugins.Known})
+		file, units, err := buildUnits(parsed, perr, nil)
 		if err != nil {
 			return withCode(exitUsage, errors.New(strings.ReplaceAll(err.Error(), commandLine+":", "--")))
 		}
-		return runApp(v, file, units)
+		return runApp(cmd, v, file, units)
 	}
 	return cmd
 }

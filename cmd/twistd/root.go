@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/twistd-go/twistd/internal/config"
@@ -62,11 +63,11 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if path == "" {
 				return withCode(exitUsage, fmt.Errorf("no application file: use -c FILE, or a plugin (twistd plugins lists them)"))
 			}
-			file, units, err := loadFile(path)
+			file, units, err := loadFile(path, nil)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			return runApp(v, file, units)
+			return runApp(cmd, v, file, units)
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
@@ -141,11 +142,14 @@ type settings struct {
 	shutdownDelay   time.Duration
 	logMaxSizeMiB   int
 	logMaxBackups   int
+	// fixed are the settings given by a flag or the environment: a
+	// reload's process: section cannot change them.
+	fixed map[string]bool
 }
 
 // resolveSettings applies the precedence flag > environment > the file's
 // process: section > default, and checks every value.
-func resolveSettings(v *viper.Viper, file *config.File) (*settings, error) {
+func resolveSettings(cmd *cobra.Command, v *viper.Viper, file *config.File) (*settings, error) {
 	if file != nil {
 		if err := v.MergeConfigMap(file.Process.Settings()); err != nil {
 			return nil, err
@@ -162,7 +166,14 @@ func resolveSettings(v *viper.Viper, file *config.File) (*settings, error) {
 		}
 		return filepath.Join(cwd, p)
 	}
+	fixed := make(map[string]bool)
+	cmd.Root().Flags().VisitAll(func(f *pflag.Flag) {
+		if _, env := os.LookupEnv(envName(f.Name)); f.Changed || env {
+			fixed[f.Name] = true
+		}
+	})
 	s := &settings{
+		fixed:         fixed,
 		nodaemon:      v.GetBool(flagNodaemon),
 		logfile:       abs(flagLogfile),
 		pidfile:       abs(flagPidfile),
@@ -216,6 +227,11 @@ func resolveSettings(v *viper.Viper, file *config.File) (*settings, error) {
 		return nil, withCode(exitUsage, fmt.Errorf("%s", strings.Join(errs, "\n")))
 	}
 	return s, nil
+}
+
+// envName is the environment variable of a global flag: TWISTD_LOG_FORMAT.
+func envName(flag string) string {
+	return "TWISTD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 func duration(v *viper.Viper, key string) (time.Duration, error) {

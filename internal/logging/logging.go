@@ -40,6 +40,7 @@ type Logger struct {
 	// Level can be changed while running.
 	Level zap.AtomicLevel
 	out   output
+	core  *switchCore
 }
 
 type output interface {
@@ -91,8 +92,8 @@ func New(o Options) (*Logger, error) {
 		out = &reopenable{path: o.File, f: f}
 	}
 	level := zap.NewAtomicLevelAt(lvl)
-	core := zapcore.NewCore(enc, out, level)
-	return &Logger{Logger: zap.New(core, zap.ErrorOutput(out)), Level: level, out: out}, nil
+	core := newSwitchCore(enc, out, level)
+	return &Logger{Logger: zap.New(core, zap.ErrorOutput(out)), Level: level, out: out, core: core}, nil
 }
 
 // Encoder returns the encoder for a log format: console lines like
@@ -125,6 +126,26 @@ func Encoder(format string) (zapcore.Encoder, error) {
 
 func utcTime(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
 	enc.AppendString(t.UTC().Format("2006-01-02T15:04:05.000Z"))
+}
+
+// SetFormat switches the encoding of every logger derived from l.
+func (l *Logger) SetFormat(format string) error {
+	enc, err := Encoder(format)
+	if err != nil {
+		return err
+	}
+	l.core.enc.Store(&enc)
+	return nil
+}
+
+// SetLevel changes the level of every logger derived from l.
+func (l *Logger) SetLevel(level string) error {
+	lvl, err := ParseLevel(level)
+	if err != nil {
+		return err
+	}
+	l.Level.SetLevel(lvl)
+	return nil
 }
 
 // Reopen reopens the log file (after logrotate moved it away).

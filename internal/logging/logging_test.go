@@ -74,3 +74,27 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveFormatAndLevel(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := New(Options{Format: "console", Level: "info", Stdout: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := l.Named("site").With(zap.String("k", "v"))
+	svc.Debug("hidden")
+	if err := l.SetFormat("json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetLevel("debug"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Debug("shown")
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatalf("%q: %v", buf.String(), err)
+	}
+	if m["msg"] != "shown" || m["service"] != "site" || m["k"] != "v" {
+		t.Fatalf("got %v", m)
+	}
+}

@@ -53,3 +53,49 @@ func New(version string) *Metrics {
 	m.BuildInfo.WithLabelValues(version).Set(1)
 	return m
 }
+
+// ServiceCounters are one service's connection and byte counts at scrape time.
+type ServiceCounters struct {
+	Service                                  string
+	Accepted, Active                         int64
+	RefusedMaxConnections, RefusedMaxPerPeer int64
+	BytesReceived, BytesSent                 int64
+}
+
+// WatchServices registers the collector of twistd_connections_accepted_total,
+// twistd_connections_active, twistd_connections_refused_total{reason},
+// twistd_bytes_received_total and twistd_bytes_sent_total: at each scrape it
+// calls f for the services running then, so a service removed by a reload
+// simply stops being reported.
+func (m *Metrics) WatchServices(f func() []ServiceCounters) {
+	m.Registry.MustRegister(&servicesCollector{f: f})
+}
+
+var (
+	descAccepted = prometheus.NewDesc("twistd_connections_accepted_total", "Connections accepted, by service.", []string{"service"}, nil)
+	descActive   = prometheus.NewDesc("twistd_connections_active", "Connections open now, by service.", []string{"service"}, nil)
+	descRefused  = prometheus.NewDesc("twistd_connections_refused_total", "Connections refused by a policy, by service and reason (the policy's key).", []string{"service", "reason"}, nil)
+	descReceived = prometheus.NewDesc("twistd_bytes_received_total", "Bytes read from clients, by service.", []string{"service"}, nil)
+	descSent     = prometheus.NewDesc("twistd_bytes_sent_total", "Bytes written to clients, by service.", []string{"service"}, nil)
+)
+
+type servicesCollector struct {
+	f func() []ServiceCounters
+}
+
+func (c *servicesCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descAccepted, descActive, descRefused, descReceived, descSent} {
+		ch <- d
+	}
+}
+
+func (c *servicesCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.f() {
+		ch <- prometheus.MustNewConstMetric(descAccepted, prometheus.CounterValue, float64(s.Accepted), s.Service)
+		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(s.Active), s.Service)
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedMaxConnections), s.Service, "max_connections")
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedMaxPerPeer), s.Service, "max_connections_per_peer")
+		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(s.BytesReceived), s.Service)
+		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.BytesSent), s.Service)
+	}
+}

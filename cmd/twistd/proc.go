@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/viper"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/twistd-go/twistd/internal/admin"
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/logging"
+	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/internal/process"
+	"github.com/twistd-go/twistd/internal/reactor"
+)
+
+// proc is the running process: its settings, logger, metrics and reactor,
+// and what the admin endpoint reports.
+type proc struct {
+	v       *viper.Viper
+	s       *settings
+	notify  *process.Notifier
+	metrics *metrics.Metrics
+	began   time.Time
+
+	logger  *logging.Logger
+	log     *zap.Logger
+	pidfile *process.Pidfile
+	r       *reactor.Reactor
+
+	mu         sync.Mutex
+	file       *config.File
+	lastReload *admin.Reload
+	reloads    int
+}
+
+func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Notifier) *proc {
+	return &proc{v: v, s: s, file: file, notify: notify, metrics: metrics.New(version), began: time.Now()}
+}
+
+// serve is the running process, in twistd's order: umask and rundir,
+// pidfile, logs, bind, chroot and credentials, start, ready.
+func (p *proc) serve(units []reactor.Unit) error {
+	s := p.s
+	if s.umask >= 0 {
+		syscall.Umask(s.umask)
+	}
+	if err := os.Chdir(s.rundir); err != nil {
+		return fmt.Errorf("rundir: %w", err)
+	}
+	stale := 0
+	if s.pidfile != "" {
+		var err error
+		if p.pidfile, stale, err = process.AcquirePidfile(s.pidfile); err != nil {
+			return err
+		}
+		defer p.pidfile.Release()
+		defer process.RemoveReloadStatus(p.pidfile.Path())
+	}
+	logger, err := logging.New(logging.Options{File: s.logfile, Format: s.logFormat, Level: s.logLevel,
+		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups})
+	if err != nil {
+		return err
+	}
+	defer logger.Close()
+	p.logger, p.log = logger, logger.Logger
+
+	p.log.Info("twistd starting", zap.String("version", version), zap.Int("pid", os.Getpid()),
+		zap.String("file", p.file.Path), zap.String("app", p.file.Name))
+	if stale != 0 {
+		p.log.Warn("removed stale pidfile", zap.String("file", s.pidfile), zap.Int("pid", stale))
+	}
+	creds, err := process.LookupCredentials(s.uid, s.gid)
+	if err != nil {
+		p.log.Error("start failed", zap.Error(err))
+		return err
+	}
+
+	p.r = reactor.New(reactor.Options{
+		Logger:          p.log,
+		Metrics:         p.metrics,
+		ShutdownTimeout: s.shutdownTimeout,
+		ShutdownDelay:   s.shutdownDelay,
+		Hooks: reactor.Hooks{
+			Bound: func() error { return process.Confine(s.chroot, creds) },
+			Ready: func() {
+				p.notify.Ready()
+				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
+			},
+			Stopping: func() { p.sdNotify("STOPPING=1\nSTATUS=stopping") },
+			Reload:   p.reload,
+			Reopen:   logger.Reopen,
+		},
+	})
+	p.metrics.WatchServices(p.streamCounters)
+	p.metrics.Reloads.WithLabelValues("ok")
+	p.metrics.Reloads.WithLabelValues("failed")
+	if sec, ok := watchdogInterval(); ok {
+		stop := p.watchdog(sec)
+		defer stop()
+	}
+	err = p.r.Run(context.Background(), p.withAdmin(units))
+	switch {
+	case err == reactor.ErrForced:
+		p.log.Warn("stopped without draining")
+	case err != nil:
+		p.log.Error("start failed", zap.Error(err))
+	}
+	return err
+}
+
+// withAdmin wires the admin unit (built before the process existed) to it.
+func (p *proc) withAdmin(units []reactor.Unit) []reactor.Unit {
+	out := append([]reactor.Unit(nil), units...)
+	for i, u := range out {
+		if u.Name == adminUnit {
+			out[i].Service = admin.New(admin.Options{Source: p, Registry: p.metrics.Registry, Pprof: p.file.Admin.Pprof})
+		}
+	}
+	return out
+}
+
+// reload re-reads the application file and applies it (SIGHUP). The
+// verdict goes to the log, /status, metrics, systemd and the file
+// `twistd reload` waits on.
+func (p *proc) reload(ctx context.Context) error {
+	p.sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading", monotonicUsec()))
+	err := p.applyFile(ctx)
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	p.metrics.Reloads.WithLabelValues(result).Inc()
+	now := time.Now().UTC()
+	p.mu.Lock()
+	p.reloads++
+	p.lastReload = &admin.Reload{Time: now, Result: result}
+	if err != nil {
+		p.lastReload.Error = err.Error()
+	}
+	verdict := process.ReloadStatus{PID: os.Getpid(), Seq: p.reloads, Time: now, Result: result, Error: p.lastReload.Error}
+	p.mu.Unlock()
+	if p.pidfile != nil {
+		if werr := process.WriteReloadStatus(p.pidfile.Path(), verdict); werr != nil {
+			p.log.Warn("cannot record the reload outcome for twistd reload", zap.Error(werr))
+		}
+	}
+	if err == nil {
+		p.log.Info("reload succeeded", zap.String("file", p.file.Path))
+	}
+	p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
+	return err
+}
+
+// applyFile loads the file anew and moves the reactor to it.
+func (p *proc) applyFile(ctx context.Context) error {
+	if p.file.Path == commandLine {
+		p.log.Info("reload: no application file to re-read (a one-line run)")
+		return nil
+	}
+	file, units, err := loadFile(p.file.Path, p)
+	if err != nil {
+		return fmt.Errorf("invalid application file:\n%w", err)
+	}
+	if err := p.r.Apply(ctx, units); err != nil {
+		return err
+	}
+	p.applyProcess(file)
+	p.mu.Lock()
+	p.file = file
+	p.mu.Unlock()
+	return nil
+}
+
+// applyProcess applies the new file's process: section: the log level and
+// format live (unless a flag or the environment sets them); the rest only
+// at the next start, which it says.
+func (p *proc) applyProcess(file *config.File) {
+	fromFile := func(flag string, val *string, def string) (string, bool) {
+		if p.setOutsideFile(flag) {
+			return p.v.GetString(flag), false
+		}
+		if val != nil {
+			return *val, true
+		}
+		return def, true
+	}
+	if level, ok := fromFile(flagLogLevel, file.Process.LogLevel, "info"); ok && level != p.s.logLevel {
+		if err := p.logger.SetLevel(level); err == nil {
+			p.s.logLevel = level
+			p.log.Info("log level changed", zap.String("level", level))
+		}
+	}
+	if format, ok := fromFile(flagLogFormat, file.Process.LogFormat, "console"); ok && format != p.s.logFormat {
+		if err := p.logger.SetFormat(format); err == nil {
+			p.s.logFormat = format
+			p.log.Info("log format changed", zap.String("format", format))
+		}
+	}
+	old, next := p.file.Process.Settings(), file.Process.Settings()
+	for key, val := range next {
+		if key == flagLogLevel || key == flagLogFormat {
+			continue
+		}
+		if fmt.Sprint(old[key]) != fmt.Sprint(val) {
+			p.log.Warn("process setting changed; it applies at the next start", zap.String("setting", key))
+		}
+	}
+	for key := range old {
+		if _, still := next[key]; !still && key != flagLogLevel && key != flagLogFormat {
+			p.log.Warn("process setting removed; it applies at the next start", zap.String("setting", key))
+		}
+	}
+}
+
+// setOutsideFile reports whether a flag or TWISTD_ variable sets key.
+func (p *proc) setOutsideFile(key string) bool { return p.s.fixed[key] }
+
+// Ready implements admin.Source.
+func (p *proc) Ready() bool { return p.r != nil && p.r.State() == reactor.Ready }
+
+// Status implements admin.Source.
+func (p *proc) Status() admin.Status {
+	p.mu.Lock()
+	cfg, last := p.file.Path, p.lastReload
+	p.mu.Unlock()
+	if cfg != commandLine {
+		if abs, err := filepath.Abs(cfg); err == nil {
+			cfg = abs
+		}
+	}
+	st := admin.Status{PID: os.Getpid(), Version: version, UptimeSeconds: time.Since(p.began).Seconds(),
+		Config: cfg, LastReload: last, State: p.stateName(), Services: []admin.ServiceStatus{}}
+	for _, svc := range p.r.Services() {
+		ss := admin.ServiceStatus{Name: svc.Name, Type: svc.Type, State: "running",
+			Listeners:         []admin.Listener{},
+			ConnectionsActive: svc.Stats.ConnectionsActive.Load(), ConnectionsTotal: svc.Stats.ConnectionsAccepted.Load(),
+			BytesIn: svc.Stats.BytesReceived.Load(), BytesOut: svc.Stats.BytesSent.Load(), Requests: svc.Stats.Requests.Load()}
+		if p.r.State() == reactor.Stopping {
+			ss.State = "stopping"
+		}
+		for _, a := range svc.Addrs {
+			ss.Listeners = append(ss.Listeners, admin.Listener{Network: a.Network(), Address: a.String()})
+		}
+		st.Services = append(st.Services, ss)
+	}
+	return st
+}
+
+func (p *proc) stateName() string {
+	switch p.r.State() {
+	case reactor.Ready:
+		return "ready"
+	case reactor.Stopping:
+		return "stopping"
+	}
+	return "starting"
+}
+
+// streamCounters feeds the twistd_connections_* and twistd_bytes_* metrics
+// from the services' counters at scrape time.
+func (p *proc) streamCounters() []metrics.ServiceCounters {
+	var out []metrics.ServiceCounters
+	for _, svc := range p.r.Services() {
+		st := svc.Stats
+		out = append(out, metrics.ServiceCounters{Service: svc.Name,
+			Accepted: st.ConnectionsAccepted.Load(), Active: st.ConnectionsActive.Load(),
+			RefusedMaxConnections: st.RefusedMaxConnections.Load(), RefusedMaxPerPeer: st.RefusedMaxPerPeer.Load(),
+			BytesReceived: st.BytesReceived.Load(), BytesSent: st.BytesSent.Load()})
+	}
+	return out
+}
+
+func (p *proc) statusLine() string {
+	return fmt.Sprintf("serving %d services", len(p.r.Services()))
+}
+
+func (p *proc) sdNotify(state string) {
+	if _, err := sddaemon.SdNotify(false, state); err != nil {
+		p.log.Debug("sd_notify failed", zap.Error(err))
+	}
+}
+
+// watchdogInterval reads WATCHDOG_USEC (for this pid) and returns half of it.
+func watchdogInterval() (time.Duration, bool) {
+	d, err := sddaemon.SdWatchdogEnabled(false)
+	if err != nil || d <= 0 {
+		return 0, false
+	}
+	return d / 2, true
+}
+
+// watchdog sends WATCHDOG=1 every interval, but only while the reactor's
+// event loops answer: a wedged loop stops the pings and systemd restarts us.
+func (p *proc) watchdog(interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), interval)
+				alive := p.r.Alive(ctx)
+				cancel()
+				if alive {
+					p.sdNotify("WATCHDOG=1")
+				} else {
+					p.log.Error("event loop did not answer; withholding the watchdog ping")
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, for systemd's
+// RELOADING=1 + MONOTONIC_USEC (Type=notify-reload).
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano() / 1000
+}

@@ -1,0 +1,188 @@
+// Package admin serves the process's admin endpoint: /healthz, /readyz,
+// /metrics, /status (JSON for programs, a self-refreshing page for people)
+// and, when asked, /debug/pprof/.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+// Status is the /status document (SPEC §6).
+type Status struct {
+	PID           int             `json:"pid"`
+	Version       string          `json:"version"`
+	UptimeSeconds float64         `json:"uptime_seconds"`
+	Config        string          `json:"config"`
+	State         string          `json:"state"`
+	LastReload    *Reload         `json:"last_reload"`
+	Services      []ServiceStatus `json:"services"`
+}
+
+// Reload is the outcome of the last reload.
+type Reload struct {
+	Time   time.Time `json:"time"`
+	Result string    `json:"result"` // "ok" or "failed"
+	Error  string    `json:"error"`
+}
+
+// ServiceStatus is one service in /status.
+type ServiceStatus struct {
+	Name              string     `json:"name"`
+	Type              string     `json:"type"`
+	State             string     `json:"state"`
+	Listeners         []Listener `json:"listeners"`
+	ConnectionsActive int64      `json:"connections_active"`
+	ConnectionsTotal  int64      `json:"connections_total"`
+	BytesIn           int64      `json:"bytes_in"`
+	BytesOut          int64      `json:"bytes_out"`
+	Requests          int64      `json:"requests"`
+}
+
+// Listener is one real listen address.
+type Listener struct {
+	Network string `json:"network"`
+	Address string `json:"address"`
+}
+
+// Source tells the admin endpoint about the process.
+type Source interface {
+	// Ready reports whether the process is between ready and stopping.
+	Ready() bool
+	// Status returns a fresh snapshot.
+	Status() Status
+}
+
+// Options configure the admin service.
+type Options struct {
+	Source   Source
+	Registry *prometheus.Registry
+	Pprof    bool
+}
+
+// Service is the admin endpoint as a service.Service: the reactor binds
+// its socket with the others and stops it last.
+type Service struct {
+	opts Options
+
+	mu      sync.Mutex
+	servers []*http.Server
+	done    []chan struct{}
+}
+
+// New returns the admin service.
+func New(opts Options) *Service { return &Service{opts: opts} }
+
+// Handler returns the admin routes.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !s.opts.Source.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/status", http.StatusFound)
+	})
+	if s.opts.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+func (s *Service) status(w http.ResponseWriter, r *http.Request) {
+	st := s.opts.Source.Status()
+	if wantsJSON(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = page.Execute(w, st)
+}
+
+// wantsJSON reads the Accept header: JSON when it is preferred over HTML.
+func wantsJSON(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+// Start serves the admin routes on every listener.
+func (s *Service) Start(_ context.Context, env *service.Env) error {
+	h := s.Handler()
+	for _, l := range env.Listeners {
+		if l.Stream == nil {
+			return errors.New("the admin endpoint needs a stream endpoint")
+		}
+		if a, ok := l.Stream.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+			env.Logger.Warn("the admin endpoint listens on a non-loopback address: anyone who reaches it sees the status and metrics",
+				zap.Stringer("addr", a))
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+			ErrorLog: zap.NewStdLog(env.Logger)}
+		done := make(chan struct{})
+		ln := l.Listen(nil)
+		go func() {
+			defer close(done)
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				env.Logger.Error("admin endpoint stopped", zap.Error(err))
+			}
+		}()
+		s.mu.Lock()
+		s.servers = append(s.servers, srv)
+		s.done = append(s.done, done)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Stop shuts the admin endpoint down; it is the last service to stop, so
+// /readyz answers 503 throughout the drain.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	servers, done := s.servers, s.done
+	s.servers, s.done = nil, nil
+	s.mu.Unlock()
+	var errs []error
+	for i, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+			_ = srv.Close()
+		}
+		<-done[i]
+	}
+	return errors.Join(errs...)
+}
+
+var _ service.Service = (*Service)(nil)

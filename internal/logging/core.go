@@ -1,0 +1,55 @@
+package logging
+
+import (
+	"sync/atomic"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// switchCore is a zapcore.Core whose encoder can be swapped while the
+// process runs (a reload may change log_format): every logger derived
+// with With or Named shares the encoder pointer.
+type switchCore struct {
+	zapcore.LevelEnabler
+	enc    *atomic.Pointer[zapcore.Encoder]
+	fields []zapcore.Field
+	out    zapcore.WriteSyncer
+}
+
+func newSwitchCore(enc zapcore.Encoder, out zapcore.WriteSyncer, level zapcore.LevelEnabler) *switchCore {
+	p := new(atomic.Pointer[zapcore.Encoder])
+	p.Store(&enc)
+	return &switchCore{LevelEnabler: level, enc: p, out: out}
+}
+
+func (c *switchCore) With(fields []zapcore.Field) zapcore.Core {
+	clone := *c
+	clone.fields = append(append([]zapcore.Field(nil), c.fields...), fields...)
+	return &clone
+}
+
+func (c *switchCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(ent.Level) {
+		return ce.AddCore(ent, c)
+	}
+	return ce
+}
+
+func (c *switchCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	enc := (*c.enc.Load()).Clone()
+	for _, f := range c.fields {
+		f.AddTo(enc)
+	}
+	buf, err := enc.EncodeEntry(ent, fields)
+	if err != nil {
+		return err
+	}
+	_, err = c.out.Write(buf.Bytes())
+	buf.Free()
+	if ent.Level > zapcore.ErrorLevel {
+		_ = c.out.Sync()
+	}
+	return err
+}
+
+func (c *switchCore) Sync() error { return c.out.Sync() }
