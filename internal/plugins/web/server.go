@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -29,8 +30,36 @@ type Server struct {
 	mu     sync.Mutex
 	srv    *http.Server
 	pol    *policy.Policy
+	lns    []net.Listener
 	serves sync.WaitGroup
 	log    *zap.Logger
+	fresh  freshConns
+}
+
+// freshConns counts connections accepted whose first request has not
+// been read yet (http.StateNew).
+type freshConns struct {
+	mu sync.Mutex
+	m  map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st == http.StateNew {
+		if f.m == nil {
+			f.m = make(map[net.Conn]struct{})
+		}
+		f.m[c] = struct{}{}
+		return
+	}
+	delete(f.m, c)
+}
+
+func (f *freshConns) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.m)
 }
 
 // newServer prepares a service from validated options: it opens the
@@ -146,16 +175,17 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    int(s.opts.MaxHeaderBytes),
 		ErrorLog:          zap.NewStdLog(env.Logger.WithOptions(zap.IncreaseLevel(zap.InfoLevel))),
+		ConnState:         s.fresh.track,
 	}
 	if l, err := zap.NewStdLogAt(env.Logger, zap.DebugLevel); err == nil {
 		srv.ErrorLog = l // TLS handshake noise from scanners: debug only
 	}
 	s.mu.Lock()
-	s.srv, s.pol = srv, pol
+	s.srv, s.pol, s.lns = srv, pol, lns
 	s.mu.Unlock()
 	for _, ln := range lns {
 		s.serves.Go(func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				env.Logger.Error("serving stopped", zap.String("addr", ln.Addr().String()), zap.Error(err))
 			}
 		})
@@ -167,10 +197,26 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 // finish until ctx ends, then closes what is left.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	srv, pol := s.srv, s.pol
+	srv, pol, lns := s.srv, s.pol, s.lns
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
+	}
+	// Stop accepting first, and let the connections just accepted deliver
+	// their first request: net/http drops a request it reads after
+	// Shutdown began, and a client on a new connection does not retry.
+	// (On a reload the replacement accepts from the same socket meanwhile.)
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	served := make(chan struct{})
+	go func() { s.serves.Wait(); close(served) }()
+	select { // Serve has returned: every accepted connection is tracked
+	case <-served:
+	case <-ctx.Done():
+	}
+	for wait := time.Now().Add(time.Second); s.fresh.count() > 0 && time.Now().Before(wait) && ctx.Err() == nil; {
+		time.Sleep(5 * time.Millisecond)
 	}
 	err := srv.Shutdown(ctx)
 	if err != nil {
