@@ -375,6 +375,20 @@ func (c *sharedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	}
 }
 
+// SyscallConn gives the raw socket (for batch reads with recvmmsg and
+// socket options); reads through it bypass the hand-over wake-up, so a
+// borrower using it must watch its own Close.
+func (c *sharedPacketConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.PacketConn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("not a socket")
+	}
+	return sc.SyscallConn()
+}
+
+// Closed reports whether this borrow was given back.
+func (c *sharedPacketConn) Closed() bool { return c.closed.Load() }
+
 // Close gives the borrow back and wakes this borrower's ReadFrom.
 func (c *sharedPacketConn) Close() error {
 	c.once.Do(func() {
