@@ -1,12 +1,15 @@
 package reactor
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
 )
 
 // econn is a connection driven by a loop, and the Transport its protocol
@@ -38,13 +41,45 @@ type econn struct {
 	scheduled    bool
 	feeder       protocol.Producer
 	feederPaused bool
+
+	// While awaiting is set (haproxy: endpoints) there is no protocol yet:
+	// the loop collects the PROXY header in header.
+	awaiting    bool
+	header      []byte
+	headerTimer *time.Timer
+}
+
+// awaitHeader puts a new connection in PROXY-header mode: it is closed if
+// no valid header arrives within proxyproto.HeaderTimeout.
+func (c *econn) awaitHeader() {
+	c.awaiting = true
+	c.headerTimer = time.AfterFunc(proxyproto.HeaderTimeout, func() {
+		c.mu.Lock()
+		if c.awaiting {
+			c.abort, c.abortErr = true, errors.New("no PROXY header in time")
+			c.scheduleLocked()
+		}
+		c.mu.Unlock()
+	})
+}
+
+// setProtocol installs the protocol built once the header is read.
+func (c *econn) setProtocol(p protocol.Protocol, peer net.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proto, c.peer, c.awaiting, c.header = p, peer, false, nil
+	c.producer, _ = p.(protocol.PullProducer)
+	c.halfCloser, _ = p.(protocol.HalfCloser)
+	c.wantProduce = c.producer != nil
 }
 
 func newEconn(fd int, l *loop, srv *estreamServer, p protocol.Protocol, peer net.Addr) *econn {
 	c := &econn{fd: fd, loop: l, srv: srv, proto: p, peer: peer}
-	c.producer, _ = p.(protocol.PullProducer)
-	c.halfCloser, _ = p.(protocol.HalfCloser)
-	c.wantProduce = c.producer != nil
+	if p != nil {
+		c.producer, _ = p.(protocol.PullProducer)
+		c.halfCloser, _ = p.(protocol.HalfCloser)
+		c.wantProduce = c.producer != nil
+	}
 	return c
 }
 

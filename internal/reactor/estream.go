@@ -26,6 +26,9 @@ type estreamServer struct {
 	loops   []*loop
 	next    int // only touched by the accepting loop
 	unix    bool
+	// proxyProtocol: each connection starts with a PROXY header; its
+	// protocol is built once the header names the real client.
+	proxyProtocol bool
 
 	mu      sync.Mutex
 	conns   map[*econn]struct{}
@@ -97,23 +100,20 @@ func (s *estreamServer) handle(l *loop, fd int, sa unix.Sockaddr) {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		peer = sockaddrToAddr(sa)
 	}
-	var p protocol.Protocol
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("protocol factory panicked; connection closed", zap.Any("panic", r))
-				p = nil
-			}
-		}()
-		p = s.factory.BuildProtocol(peer)
-	}()
-	if p == nil {
-		unix.Close(fd)
-		return
-	}
 	s.next = (s.next + 1) % len(s.loops)
 	target := s.loops[s.next]
-	c := newEconn(fd, target, s, p, peer)
+	var c *econn
+	if s.proxyProtocol {
+		c = newEconn(fd, target, s, nil, peer)
+		c.awaitHeader()
+	} else {
+		p := s.build(peer)
+		if p == nil {
+			unix.Close(fd)
+			return
+		}
+		c = newEconn(fd, target, s, p, peer)
+	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -124,6 +124,17 @@ func (s *estreamServer) handle(l *loop, fd int, sa unix.Sockaddr) {
 	} else {
 		target.add(c)
 	}
+}
+
+// build asks the factory for a protocol; nil refuses the connection.
+func (s *estreamServer) build(peer net.Addr) (p protocol.Protocol) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("protocol factory panicked; connection closed", zap.Any("panic", r))
+			p = nil
+		}
+	}()
+	return s.factory.BuildProtocol(peer)
 }
 
 func (s *estreamServer) remove(c *econn) {

@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
 )
 
 // loop is one epoll event loop. Connections live on one loop for their
@@ -215,11 +217,55 @@ func (l *loop) register(c *econn) {
 		return
 	}
 	l.conns[int32(c.fd)] = c
+	if c.proto == nil { // PROXY header first
+		l.serve(c)
+		l.read(c)
+		return
+	}
+	l.made(c)
+}
+
+// made tells a new connection's protocol, then serves what is waiting.
+func (l *loop) made(c *econn) {
 	if !l.call(c, "in ConnectionMade", func() { c.proto.ConnectionMade(c) }) {
 		return
 	}
 	l.serve(c)
 	l.read(c)
+}
+
+// headerReceived collects a PROXY header; once it is whole the protocol is
+// built for the real client and gets what followed the header.
+func (l *loop) headerReceived(c *econn, data []byte) {
+	c.header = append(c.header, data...)
+	addr, n, err := proxyproto.Parse(c.header)
+	if errors.Is(err, proxyproto.ErrNeedMore) && len(c.header) < proxyproto.MaxHeader {
+		return
+	}
+	if err != nil {
+		c.srv.log.Debug("connection without a valid PROXY header closed", zap.Stringer("peer", c.peer), zap.Error(err))
+		l.close(c, err)
+		return
+	}
+	c.headerTimer.Stop()
+	peer := c.peer
+	if addr != nil {
+		peer = addr
+	}
+	rest := append([]byte(nil), c.header[n:]...)
+	p := c.srv.build(peer)
+	if p == nil {
+		l.close(c, nil)
+		return
+	}
+	c.setProtocol(p, peer)
+	if !l.call(c, "in ConnectionMade", func() { c.proto.ConnectionMade(c) }) {
+		return
+	}
+	if len(rest) > 0 && !l.call(c, "in DataReceived", func() { c.proto.DataReceived(rest) }) {
+		return
+	}
+	l.serve(c)
 }
 
 // serve acts on what other goroutines asked of c.
@@ -262,6 +308,11 @@ func (l *loop) read(c *econn) {
 		n, err := unix.Read(c.fd, l.buf)
 		c.mu.Unlock()
 		switch {
+		case n > 0 && c.proto == nil:
+			l.headerReceived(c, l.buf[:n])
+			if c.proto == nil {
+				continue // more header to come, or closed
+			}
 		case n > 0:
 			c.srv.stats.BytesReceived.Add(int64(n))
 			data := l.buf[:n]
@@ -287,6 +338,10 @@ func (l *loop) read(c *econn) {
 }
 
 func (l *loop) eof(c *econn) {
+	if c.proto == nil {
+		l.close(c, nil) // gone before its PROXY header
+		return
+	}
 	c.mu.Lock()
 	c.eof = true
 	c.mu.Unlock()
@@ -378,7 +433,12 @@ func (l *loop) close(c *econn, err error) {
 	c.mu.Unlock()
 	delete(l.conns, int32(fd))
 	_ = unix.Close(fd) // also removes it from the epoll set
-	l.call(c, "in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+	if c.headerTimer != nil {
+		c.headerTimer.Stop()
+	}
+	if c.proto != nil {
+		l.call(c, "in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+	}
 	c.srv.remove(c)
 }
 

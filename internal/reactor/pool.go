@@ -145,6 +145,14 @@ func (p *Pool) closeLocked(s *socket) {
 }
 
 func (p *Pool) bind(ep endpoint.Endpoint) (*socket, error) {
+	if ep.Kind != endpoint.Systemd && (os.Getenv("LISTEN_FDS") != "" || p.systemd != nil) {
+		if p.systemd == nil {
+			p.systemd = inheritSockets()
+		}
+		if s, ok, err := p.systemd.matching(ep); ok {
+			return s, err
+		}
+	}
 	switch ep.Kind {
 	case endpoint.TCP, endpoint.TCP6, endpoint.SSL:
 		return bindTCP(ep)

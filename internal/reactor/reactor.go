@@ -466,8 +466,8 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 }
 
 func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, error) {
-	if ep.HAProxy {
-		return service.Listener{}, errors.New("PROXY protocol (haproxy:) endpoints are not served yet")
+	if ep.HAProxy && !ep.IsStream() {
+		return service.Listener{}, errors.New("PROXY protocol needs a stream endpoint")
 	}
 	var cert *certificate
 	if ep.Kind == endpoint.SSL {
@@ -480,7 +480,7 @@ func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, error) {
 	if err != nil {
 		return service.Listener{}, err
 	}
-	l := service.Listener{Endpoint: ep, Stream: ln, Packet: pc}
+	l := service.Listener{Endpoint: ep, Stream: ln, Packet: pc, ProxyProtocol: ep.HAProxy}
 	if cert != nil {
 		l.TLS = cert.config([]string{"h2", "http/1.1"})
 	}
@@ -639,6 +639,7 @@ func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Serv
 			if err == nil {
 				var s *estreamServer
 				if s, err = newEstreamServer(fd, isUnix, l.Stream, f, loops, r.log, r.stats); err == nil {
+					s.proxyProtocol = l.ProxyProtocol
 					return s
 				}
 			}

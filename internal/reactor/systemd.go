@@ -15,38 +15,61 @@ import (
 // inherited holds the sockets systemd passed (LISTEN_FDS), in order.
 type inherited struct {
 	files []*os.File
+	taken []bool
 }
 
 func inheritSockets() *inherited {
-	return &inherited{files: activation.Files(true)}
+	files := activation.Files(true)
+	return &inherited{files: files, taken: make([]bool, len(files))}
 }
 
-// take returns the inherited socket a systemd: endpoint names: by position
-// (domain=INET:index=N, as Twisted) or by FileDescriptorName (name=NAME).
-func (in *inherited) take(ep endpoint.Endpoint) (*socket, error) {
-	if len(in.files) == 0 {
-		return nil, errors.New("no sockets inherited from systemd (LISTEN_FDS is not set)")
+// matching returns an inherited socket bound to the address ep names
+// (tcp, udp or unix), so a unit run with socket activation uses it instead
+// of binding; ok is false when there is none.
+func (in *inherited) matching(ep endpoint.Endpoint) (*socket, bool, error) {
+	for i, f := range in.files {
+		if in.taken[i] || !sameAddress(f, ep) {
+			continue
+		}
+		in.taken[i] = true
+		s, err := fileSocket(f)
+		return s, true, err
 	}
-	var f *os.File
-	if ep.SystemdName != "" {
-		for _, c := range in.files {
-			if c.Name() == ep.SystemdName {
-				f = c
-				break
-			}
-		}
-		if f == nil {
-			return nil, fmt.Errorf("systemd passed no socket named %q", ep.SystemdName)
-		}
-	} else {
-		if ep.SystemdIndex >= len(in.files) {
-			return nil, fmt.Errorf("systemd passed %d sockets; index %d is out of range", len(in.files), ep.SystemdIndex)
-		}
-		f = in.files[ep.SystemdIndex]
-		if err := checkDomain(f, ep.SystemdDomain); err != nil {
-			return nil, err
-		}
+	return nil, false, nil
+}
+
+// sameAddress reports whether the socket in f is of ep's kind and bound
+// to ep's address (a wildcard interface matching a wildcard bind).
+func sameAddress(f *os.File, ep endpoint.Endpoint) bool {
+	typ, err := unix.GetsockoptInt(int(f.Fd()), unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil || (typ == unix.SOCK_DGRAM) != (ep.Kind == endpoint.UDP) {
+		return false
 	}
+	sa, err := unix.Getsockname(int(f.Fd()))
+	if err != nil {
+		return false
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrUnix:
+		return ep.Kind == endpoint.Unix && sa.Name == ep.Path
+	case *unix.SockaddrInet4:
+		return ep.Kind != endpoint.Unix && ep.Port == sa.Port && sameHost(ep.Interface, net.IP(sa.Addr[:]))
+	case *unix.SockaddrInet6:
+		return ep.Kind != endpoint.Unix && ep.Port == sa.Port && sameHost(ep.Interface, net.IP(sa.Addr[:]))
+	}
+	return false
+}
+
+func sameHost(iface string, ip net.IP) bool {
+	if iface == "" || iface == "0.0.0.0" || iface == "::" {
+		return ip.IsUnspecified()
+	}
+	want := net.ParseIP(iface)
+	return want != nil && want.Equal(ip)
+}
+
+// fileSocket turns an inherited descriptor into a listener or packet conn.
+func fileSocket(f *os.File) (*socket, error) {
 	typ, err := unix.GetsockoptInt(int(f.Fd()), unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
 		return nil, fmt.Errorf("inherited fd %d is not a socket: %w", f.Fd(), err)
@@ -63,6 +86,36 @@ func (in *inherited) take(ep endpoint.Endpoint) (*socket, error) {
 		return nil, err
 	}
 	return &socket{ln: ln}, nil
+}
+
+// take returns the inherited socket a systemd: endpoint names: by position
+// (domain=INET:index=N, as Twisted) or by FileDescriptorName (name=NAME).
+func (in *inherited) take(ep endpoint.Endpoint) (*socket, error) {
+	if len(in.files) == 0 {
+		return nil, errors.New("no sockets inherited from systemd (LISTEN_FDS is not set)")
+	}
+	i := -1
+	if ep.SystemdName != "" {
+		for j, c := range in.files {
+			if c.Name() == ep.SystemdName {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return nil, fmt.Errorf("systemd passed no socket named %q", ep.SystemdName)
+		}
+	} else {
+		if ep.SystemdIndex >= len(in.files) {
+			return nil, fmt.Errorf("systemd passed %d sockets; index %d is out of range", len(in.files), ep.SystemdIndex)
+		}
+		i = ep.SystemdIndex
+		if err := checkDomain(in.files[i], ep.SystemdDomain); err != nil {
+			return nil, err
+		}
+	}
+	in.taken[i] = true
+	return fileSocket(in.files[i])
 }
 
 func checkDomain(f *os.File, domain string) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 )
 
@@ -79,12 +80,18 @@ type Listener struct {
 	Stream   net.Listener
 	Packet   net.PacketConn
 	TLS      *tls.Config
+	// ProxyProtocol (haproxy: endpoints) means every connection starts
+	// with a PROXY header naming the real client.
+	ProxyProtocol bool
 }
 
-// Listen returns Stream wrapped by wrap (nil for none) and then by TLS when
-// the endpoint is ssl:.
+// Listen returns Stream with, in order, the PROXY header read (haproxy:
+// endpoints), wrap applied (nil for none), and TLS for ssl: endpoints.
 func (l Listener) Listen(wrap func(net.Listener) net.Listener) net.Listener {
 	ln := l.Stream
+	if l.ProxyProtocol {
+		ln = proxyproto.NewListener(ln)
+	}
 	if wrap != nil {
 		ln = wrap(ln)
 	}
