@@ -23,14 +23,26 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+# Load runs beside reference servers (Debian: python3-twisted wrk caddy
+# nginx knot nsd dnsperf); each script prints ratios measured in the same
+# run. BENCHMARKS.md records the figures and conditions.
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	./bench/startup.sh
+	./bench/echo.sh
+	./bench/web/run.sh
+	./bench/dns/run.sh 10
 
+# Every parser's fuzz target, FUZZTIME each.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/reactor/endpoint/
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./internal/config/
 	$(GO) test -run='^$$' -fuzz=FuzzLineReceiver -fuzztime=$(FUZZTIME) ./internal/protocol/
+	$(GO) test -run='^$$' -fuzz=FuzzParseProxyHeader -fuzztime=$(FUZZTIME) ./internal/protocol/proxyproto/
+	$(GO) test -run='^$$' -fuzz=FuzzCleanPath -fuzztime=$(FUZZTIME) ./internal/plugins/web/
+	$(GO) test -run='^$$' -fuzz=FuzzConfinement -fuzztime=$(FUZZTIME) ./internal/plugins/web/
+	$(GO) test -run='^$$' -fuzz=FuzzHandler -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
+	$(GO) test -run='^$$' -fuzz=FuzzParseHosts -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twistd

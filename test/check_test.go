@@ -7,7 +7,7 @@ import (
 
 func TestCheckGoodFile(t *testing.T) {
 	r := twistd(t, "..", nil, "check", "-c", "configs/app.yaml")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "configs/app.yaml: ok (1 services)" {
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "configs/app.yaml: ok (3 services)" {
 		t.Fatalf("check: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
