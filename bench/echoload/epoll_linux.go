@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -148,7 +149,7 @@ func (w *ppWorker) arm(i int, out bool) error {
 func (w *ppWorker) send(i int) {
 	c := &w.conns[i]
 	for c.wrote < len(w.msg) {
-		n, err := unix.Write(c.fd, w.msg[c.wrote:])
+		n, err := rawIO(unix.SYS_WRITE, c.fd, w.msg[c.wrote:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -179,7 +180,7 @@ func (w *ppWorker) receive(i int, end int64) {
 	c := &w.conns[i]
 	for c.got < len(w.msg) {
 		want := len(w.msg) - c.got
-		n, err := unix.Read(c.fd, w.scratch[:want])
+		n, err := rawIO(unix.SYS_READ, c.fd, w.scratch[:want])
 		if err == unix.EINTR {
 			continue
 		}
@@ -252,7 +253,10 @@ func (w *ppWorker) run(start, end, deadline time.Time) {
 			}
 			return
 		}
-		n, err := unix.EpollWait(w.epfd, events, 20)
+		n, err := pollRaw(w.epfd, events)
+		if err == nil && n == 0 {
+			n, err = unix.EpollWait(w.epfd, events, 20)
+		}
 		if err == unix.EINTR {
 			continue
 		}
@@ -279,4 +283,25 @@ func (w *ppWorker) run(start, end, deadline time.Time) {
 			}
 		}
 	}
+}
+
+// rawIO reads or writes p on a non-blocking socket without telling the Go
+// scheduler (it cannot block), which saves the client a few hundred
+// nanoseconds per message beside unix.Read and unix.Write.
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// pollRaw is epoll_wait with a zero timeout, as a raw system call: under
+// load events are ready, and only an idle loop blocks in unix.EpollWait.
+func pollRaw(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
