@@ -130,3 +130,43 @@ func TestDNSSecondaryExpires(t *testing.T) {
 	})
 	s.waitFor(`zone expired`, time.Second)
 }
+
+// TestDNSAlsoNotify: a primary twistd NOTIFYs the secondaries of
+// also_notify when it starts and when a reload brings a zone a new
+// serial, so a secondary twistd serves the new data at once rather than
+// at its next refresh (an hour away here).
+func TestDNSAlsoNotify(t *testing.T) {
+	zone := func(serial int, extra string) string {
+		return "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h " + strconv.Itoa(serial) +
+			" 3600 3600 86400 60\n@ NS ns\nns A 192.0.2.53\nwww A 192.0.2.80\n" + extra
+	}
+	port := strconv.Itoa(dnsFreePort(t))
+	// The secondary first: its transfer fails until the primary is up.
+	b := startDNS(t, t.TempDir(), "    secondary: [{zone: example.com, primary: \"127.0.0.1:"+port+"\"}]\n")
+
+	adir := t.TempDir()
+	writeFile(t, adir, "example.com.zone", zone(1, ""))
+	aapp := writeFile(t, adir, "app.yaml", "services:\n  - name: primary\n    type: dns\n"+
+		"    listen: [udp:"+port+":interface=127.0.0.1, tcp:"+port+":interface=127.0.0.1]\n"+
+		"    zones: [example.com.zone]\n    axfr_allow: [127.0.0.1]\n"+
+		"    also_notify: [\""+b.udp+"\"]\n")
+	a := start(t, adir, nil, "-n", "--pidfile=", "-c", aapp)
+	a.waitFor(`notify answered.*"serial": 1`, 10*time.Second)
+	eventually(t, 10*time.Second, "the first transfer", func() bool {
+		return dnsAsk(t, "udp", b.udp, "www.example.com.", dns.TypeA).Rcode == dns.RcodeSuccess
+	})
+
+	writeFile(t, adir, "example.com.zone", zone(2, "new A 192.0.2.81\n"))
+	a.signal(syscall.SIGHUP)
+	eventually(t, 2*time.Second, "the new serial on the secondary", func() bool {
+		return len(dnsAsk(t, "udp", b.udp, "new.example.com.", dns.TypeA).Answer) == 1
+	})
+	a.waitFor(`notify answered.*"serial": 2`, 5*time.Second)
+	b.waitFor(`notify received`, time.Second)
+
+	// A changed file with the same serial is not announced: secondaries
+	// would not transfer it anyway.
+	writeFile(t, adir, "example.com.zone", zone(2, "new A 192.0.2.81\nnewer A 192.0.2.82\n"))
+	a.signal(syscall.SIGHUP)
+	a.waitFor(`serial did not`, 5*time.Second)
+}

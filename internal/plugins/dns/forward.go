@@ -116,7 +116,7 @@ func upstreamAddr(s string) (string, error) {
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return "", fmt.Errorf("upstream %q: want an address such as 9.9.9.9:53", s)
+		return "", fmt.Errorf("%q is not an address such as 9.9.9.9:53", s)
 	}
 	return net.JoinHostPort(host, port), nil
 }

@@ -26,6 +26,8 @@ type Server struct {
 	log     *zap.Logger
 	env     *service.Env
 	seconds map[string]*secondary // by origin
+	// notifier sends NOTIFYs to also_notify's secondaries; nil without them.
+	notifier *notifier
 
 	// ctx ends background work (secondaries, forwarded UDP queries) on Stop.
 	ctx    context.Context
@@ -101,6 +103,16 @@ func (s *Server) Start(ctx context.Context, env *service.Env) error {
 		s.log.Info("serving hosts file", zap.String("file", s.cfg.hostsFile), zap.Int("names", st.hosts.Len()))
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if len(s.cfg.alsoNotify) > 0 {
+		var pcs []net.PacketConn
+		for _, l := range env.Listeners {
+			if l.Packet != nil {
+				pcs = append(pcs, l.Packet)
+			}
+		}
+		s.notifier = &notifier{targets: s.cfg.alsoNotify, local: listenAddrs(pcs),
+			attempts: notifyAttempts, timeout: notifyTimeout, log: s.log}
+	}
 	for _, l := range env.Listeners {
 		switch {
 		case l.Packet != nil:
@@ -114,6 +126,14 @@ func (s *Server) Start(ctx context.Context, env *service.Env) error {
 	for _, sec := range s.seconds {
 		sec.log = s.log.With(zap.String("zone", sec.origin))
 		s.bg.Go(func() { sec.run(s.ctx, s.setZone) })
+	}
+	// Secondaries may have missed what changed while we were down (or
+	// while the service we replace was running): tell them, as BIND does
+	// at start.
+	for origin, z := range st.zones {
+		if s.seconds[origin] == nil {
+			s.notifyAll(z)
+		}
 	}
 	return nil
 }
@@ -177,6 +197,17 @@ func (s *Server) Reload(context.Context) error {
 	s.h.setData(st)
 	debug.FreeOSMemory()
 	s.log.Info("reloaded zones and hosts file", zap.Int("zones", len(st.zones)), zap.Int("hosts", st.hosts.Len()))
+	for origin, z := range st.zones {
+		prev := old.zones[origin]
+		switch {
+		case s.seconds[origin] != nil || z == prev:
+		case prev == nil || z.Serial() != prev.Serial():
+			s.notifyAll(z)
+		case s.notifier != nil:
+			s.log.Warn("zone file changed but its serial did not: secondaries keep the old data",
+				zap.String("zone", origin), zap.Uint32("serial", z.Serial()))
+		}
+	}
 	return err
 }
 

@@ -50,6 +50,10 @@ type Options struct {
 	TTL *uint32 `yaml:"ttl"`
 	// AXFRAllow lists the networks (CIDR or address) allowed to transfer our zones.
 	AXFRAllow []string `yaml:"axfr_allow"`
+	// AlsoNotify lists secondaries (host:port, port 53 by default) sent a
+	// NOTIFY when a zone file is loaded with a new serial: at start and on
+	// reload.
+	AlsoNotify []string `yaml:"also_notify"`
 	// QueryLog logs every query: client, name, type, rcode, microseconds.
 	QueryLog bool `yaml:"query_log"`
 	// RRL limits responses per client network.
@@ -116,6 +120,7 @@ type settings struct {
 	cacheSize   int
 	ttl         uint32
 	axfrAllow   []netip.Prefix
+	alsoNotify  []string // host:port
 	queryLog    bool
 	rrlRate     int
 	rrlSlip     int
@@ -189,6 +194,14 @@ func (o Options) resolve(s *config.Service) (settings, error) {
 			continue
 		}
 		cfg.axfrAllow = append(cfg.axfrAllow, p)
+	}
+	for _, a := range o.AlsoNotify {
+		t, err := upstreamAddr(a)
+		if err != nil {
+			bad("also_notify", "also_notify: %v", err)
+			continue
+		}
+		cfg.alsoNotify = append(cfg.alsoNotify, t)
 	}
 	if o.RRL != nil {
 		if o.RRL.ResponsesPerSecond <= 0 {
