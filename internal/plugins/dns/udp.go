@@ -26,8 +26,6 @@ func (s *Server) serveUDP(pc net.PacketConn) {
 func (s *Server) readUDP(pc net.PacketConn) {
 	buf := make([]byte, maxUDPQuery)
 	out := make([]byte, 0, 64<<10)
-	stats := s.env.Stats
-	h := s.h
 	for {
 		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -39,55 +37,59 @@ func (s *Server) readUDP(pc net.PacketConn) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		stats.Requests.Add(1)
-		stats.BytesReceived.Add(int64(n))
-		query := buf[:n]
-		src := addrPort(addr)
-		if h.rrl != nil {
-			switch h.rrl.check(src.Addr()) {
-			case rrlDrop:
-				continue
-			case rrlSlip:
-				if tc := truncatedReply(query, out); tc != nil {
-					s.writeUDP(pc, tc, addr)
-				}
-				continue
-			}
-		}
-		if a := h.answers.Load().get(query); a != nil {
-			var start time.Time
-			if h.queryLog {
-				start = time.Now()
-			}
-			out = a.writeTo(out, query)
-			s.writeUDP(pc, out, addr)
-			h.count(src, a.qname, a.qtype, a.rcode, false, start)
-			continue
-		}
-		req, rep := h.decide(query, src, false)
-		if rep.forward {
-			select {
-			case s.fwdSlots <- struct{}{}:
-			default:
-				h.log.Warn("too many forwarded queries in flight; dropping one", zap.Stringer("client", src))
-				continue
-			}
-			s.bg.Go(func() {
-				defer func() { <-s.fwdSlots }()
-				if resp := h.respond(s.ctx, req, rep, query, src, false, nil, time.Now()); resp != nil {
-					s.writeUDP(pc, resp, addr)
-				}
-			})
-			continue
-		}
-		if rep.msg == nil {
-			continue
-		}
-		if resp := h.respond(s.ctx, req, rep, query, src, false, out, time.Now()); resp != nil {
+		if resp := s.answerUDP(pc, buf[:n], addr, out); resp != nil {
 			out = resp[:0]
 			s.writeUDP(pc, resp, addr)
 		}
 	}
+}
+
+// answerUDP works out the reply to one datagram, packed into out when it
+// fits. It returns nil when no reply is due now: the query was dropped, or
+// it was forwarded and a goroutine of its own answers it through pc.
+func (s *Server) answerUDP(pc net.PacketConn, query []byte, addr net.Addr, out []byte) []byte {
+	h := s.h
+	s.env.Stats.Requests.Add(1)
+	s.env.Stats.BytesReceived.Add(int64(len(query)))
+	src := addrPort(addr)
+	if h.rrl != nil {
+		switch h.rrl.check(src.Addr()) {
+		case rrlDrop:
+			return nil
+		case rrlSlip:
+			return truncatedReply(query, out)
+		}
+	}
+	if a := h.answers.Load().get(query); a != nil {
+		var start time.Time
+		if h.queryLog {
+			start = time.Now()
+		}
+		out = a.writeTo(out, query)
+		h.count(src, a.qname, a.qtype, a.rcode, false, start)
+		return out
+	}
+	req, rep := h.decide(query, src, false)
+	if rep.forward {
+		select {
+		case s.fwdSlots <- struct{}{}:
+		default:
+			h.log.Warn("too many forwarded queries in flight; dropping one", zap.Stringer("client", src))
+			return nil
+		}
+		s.bg.Go(func() {
+			defer func() { <-s.fwdSlots }()
+			// No raw query: its buffer is the reader's again by now.
+			if resp := h.respond(s.ctx, req, rep, nil, src, false, nil, time.Now()); resp != nil {
+				s.writeUDP(pc, resp, addr)
+			}
+		})
+		return nil
+	}
+	if rep.msg == nil {
+		return nil
+	}
+	return h.respond(s.ctx, req, rep, query, src, false, out, time.Now())
 }
 
 func (s *Server) writeUDP(pc net.PacketConn, b []byte, addr net.Addr) {
