@@ -119,8 +119,8 @@ load() {
 	shift 2
 	local out="$TMP/$name.$test.out" rc=0
 	taskset -c "$LOAD_CPU" "$TMP/echoload" -addr "127.0.0.1:$PORT" -json "$@" >"$out" 2>"$out.err" || rc=$?
-	printf '  %-13s %s\n' "$test" "$(grep -v '^{' "$out" | head -1)"
-	sed 's/^/                /' "$out.err"
+	printf '  %-9s %s\n' "${LABEL[$name]}" "$(grep -v '^{' "$out" | head -1)"
+	sed 's/^/            /' "$out.err"
 	local j="$out.json"
 	grep '^{' "$out" | tail -1 >"$j"
 	local mark=""
@@ -161,13 +161,13 @@ idle() {
 		rss1=$(rss_kb "$SPID")
 	fi
 	wait "$lpid" || rc=$?
-	printf '  %-13s %s\n' idle "$(grep -v '^{' "$out" | tail -1)"
-	sed 's/^/                /' "$out.err"
+	printf '  %-9s %s\n' "${LABEL[$name]}" "$(grep -v '^{' "$out" | tail -1)"
+	sed 's/^/            /' "$out.err"
 	if [ -n "$rss1" ] && [ -n "$rss0" ] && [ "${held:-0}" -gt 0 ]; then
 		local kb mark=""
 		kb=$(awk -v a="$rss0" -v b="$rss1" -v n="$held" 'BEGIN { printf "%.2f", (b - a) / n }')
 		[ "$rc" -eq 0 ] && [ "$held" -eq "$IDLE_CONNS" ] || mark="!"
-		printf '  %-13s RSS %d KB empty, %d KB holding %d: %s KB per connection\n' "" "$rss0" "$rss1" "$held" "$kb"
+		printf '  %-9s RSS %d KB empty, %d KB holding %d: %s KB per connection\n' "" "$rss0" "$rss1" "$held" "$kb"
 		R[$name.idle.kb]="$kb$mark"
 		R[$name.idle.empty]=$(awk -v a="$rss0" 'BEGIN { printf "%.1f", a / 1024 }')
 	else
@@ -187,21 +187,42 @@ echo "server on CPU $SERVER_CPU, echoload on CPU $LOAD_CPU; ping-pong and stream
 	"$IDLE_CONNS idle connections held $HOLD; open files $(ulimit -n)"
 echo
 
+# All servers run at once, idle but for the one under test, and each test
+# goes round all of them before the next: noise from other work on the
+# machine then spreads over every server instead of hitting one.
+declare -A SP PO
 for name in $SERVERS; do
 	echo "${LABEL[$name]}: ${CMD[$name]}"
 	if start_server "$name"; then
-		ok=1
-		for n in 1 64 1000; do
-			load "$name" "pingpong-$n" -mode pingpong -conns "$n" -size 64 -duration "$DURATION" || { ok=0; break; }
-		done
-		if [ "$ok" = 1 ]; then
-			load "$name" stream -mode stream -conns 4 -size 262144 -duration "$DURATION"
-		fi
-		stop_server
+		SP[$name]=$SPID PO[$name]=$PORT
 	fi
-	idle "$name"
-	echo
 done
+echo
+TESTS=(
+	"pingpong-1|-mode pingpong -conns 1 -size 64"
+	"pingpong-64|-mode pingpong -conns 64 -size 64"
+	"pingpong-1000|-mode pingpong -conns 1000 -size 64"
+	"stream|-mode stream -conns 4 -size 262144"
+)
+for t in "${TESTS[@]}"; do
+	test=${t%%|*}
+	read -ra args <<<"${t#*|}"
+	echo "$test"
+	for name in $SERVERS; do
+		[ -n "${SP[$name]:-}" ] || continue
+		SPID=${SP[$name]} PORT=${PO[$name]}
+		load "$name" "$test" "${args[@]}" -duration "$DURATION" || { stop_server; unset "SP[$name]"; }
+	done
+done
+for name in "${!SP[@]}"; do
+	SPID=${SP[$name]}
+	stop_server
+done
+echo "idle (each server started afresh)"
+for name in $SERVERS; do
+	idle "$name"
+done
+echo
 
 # ratio A B: A/B to two places when both are numbers ("!" carried over).
 ratio() {
