@@ -3,9 +3,11 @@ package reactor
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -25,11 +27,15 @@ import (
 // an eventfd, only when it sleeps.
 type loop struct {
 	epfd, wakefd int
-	log          *zap.Logger
-	buf          []byte
-	events       []unix.EpollEvent
-	conns        map[int32]*econn         // owned by the loop goroutine
-	acceptors    map[int32]*estreamServer // listening sockets this loop accepts on
+	// epoll is epfd in Go's own poller: the loop parks like any goroutine
+	// instead of blocking a thread in epoll_wait.
+	epoll     *os.File
+	raw       syscall.RawConn
+	log       *zap.Logger
+	buf       []byte
+	events    []unix.EpollEvent
+	conns     map[int32]*econn         // owned by the loop goroutine
+	acceptors map[int32]*estreamServer // listening sockets this loop accepts on
 
 	mu       sync.Mutex
 	pending  []*econn
@@ -59,7 +65,19 @@ func newLoop(log *zap.Logger) (*loop, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	l := &loop{epfd: epfd, wakefd: wakefd, log: log, buf: make([]byte, loopReadBuffer),
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	epoll := os.NewFile(uintptr(epfd), "epoll")
+	raw, err := epoll.SyscallConn()
+	if err != nil {
+		epoll.Close()
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	l := &loop{epfd: epfd, epoll: epoll, raw: raw, wakefd: wakefd, log: log, buf: make([]byte, loopReadBuffer),
 		events: make([]unix.EpollEvent, 256), conns: make(map[int32]*econn),
 		acceptors: make(map[int32]*estreamServer), done: make(chan struct{})}
 	go l.run()
@@ -114,7 +132,7 @@ func (l *loop) stop() {
 
 func (l *loop) run() {
 	defer close(l.done)
-	defer unix.Close(l.epfd)
+	defer l.epoll.Close()
 	defer unix.Close(l.wakefd)
 	for {
 		l.sleeping.Store(true)
@@ -125,11 +143,7 @@ func (l *loop) run() {
 		if stop {
 			return
 		}
-		timeout := -1
-		if busy {
-			timeout = 0
-		}
-		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		n, err := l.wait(busy)
 		l.sleeping.Store(false)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			l.log.Error("epoll_wait failed; event loop stopped", zap.Error(err))
@@ -152,12 +166,33 @@ func (l *loop) run() {
 			if ev.Events&unix.EPOLLOUT != 0 {
 				l.flush(c)
 			}
-			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-				l.read(c)
+			switch {
+			case ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0:
+				l.read(c) // read on to the EOF or error
+			case ev.Events&unix.EPOLLIN != 0:
+				l.readEvent(c)
 			}
 		}
 		l.runPending()
 	}
+}
+
+// wait returns the ready events: at once when busy, else after parking in
+// Go's poller until the epoll set has some.
+func (l *loop) wait(busy bool) (int, error) {
+	if busy {
+		return unix.EpollWait(l.epfd, l.events, 0)
+	}
+	var n int
+	var werr error
+	err := l.raw.Read(func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), l.events, 0)
+		return n > 0 || (werr != nil && werr != unix.EINTR)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // runPending registers new connections and serves queued requests.
@@ -298,7 +333,15 @@ func (l *loop) serve(c *econn) {
 // of the loop, so a fast sender cannot starve the others.
 const maxReadsPerEvent = 16
 
-func (l *loop) read(c *econn) {
+// read reads until the socket is drained (EAGAIN), the EOF or an error.
+func (l *loop) read(c *econn) { l.readUpTo(c, false) }
+
+// readEvent serves an EPOLLIN: a short read means the socket is drained —
+// data arriving later raises a new edge — which saves a read that would
+// only say EAGAIN on every request-response exchange.
+func (l *loop) readEvent(c *econn) { l.readUpTo(c, true) }
+
+func (l *loop) readUpTo(c *econn, shortIsDrained bool) {
 	for i := 0; i < maxReadsPerEvent; i++ {
 		c.mu.Lock()
 		if c.closed || c.readPaused || c.writeFull || c.eof {
@@ -317,6 +360,9 @@ func (l *loop) read(c *econn) {
 			c.srv.stats.BytesReceived.Add(int64(n))
 			data := l.buf[:n]
 			if !l.call(c, "in DataReceived", func() { c.proto.DataReceived(data) }) {
+				return
+			}
+			if shortIsDrained && n < len(l.buf) {
 				return
 			}
 		case err == unix.EAGAIN:
