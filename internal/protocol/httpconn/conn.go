@@ -1,0 +1,444 @@
+package httpconn
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+)
+
+// maxBuffered bounds what a connection holds of its peer's bytes before
+// net/http reads them: past it, the transport stops reading (a request
+// body waits in the kernel until the handler wants it).
+const maxBuffered = 64 << 10
+
+// bufioSize is the size of net/http's read buffer (bufio's default). A
+// read asking for that much while net/http waits for a next request means
+// its buffer is empty: nothing of a next request has arrived, so the
+// connection can park.
+const bufioSize = 4096
+
+// conn is the protocol of one connection. It calls the transport's
+// PauseReading and ResumeReading with c.mu held, so they apply in order;
+// the transport never calls back into the protocol from them. Between
+// requests a conn is all that the connection costs: a few words and, while
+// parked, one timer.
+type conn struct {
+	s *Server
+	t protocol.Transport
+
+	mu      sync.Mutex
+	act     *active // net/http's view while a request is served; nil while parked
+	in      []byte  // received, not yet read by net/http
+	paused  bool    // we paused reading: in is full
+	full    bool    // the transport's write queue is full
+	resumes uint32  // ResumeProducing calls, to order them against a pause
+	eof     bool    // the peer finished sending, or the connection is lost
+	lost    bool    // ConnectionLost was called
+	closing bool    // we closed it; what arrives is dropped
+	served  bool    // a request arrived (a fresh connection has none)
+	timer   *time.Timer
+	expiry  time.Time // when the parked connection times out; zero: never
+}
+
+// gate is the conn's write back-pressure: the transport pauses it when
+// its queue is full and resumes it once the queue has drained.
+type gate struct{ c *conn }
+
+func (g gate) PauseProducing() {
+	g.c.mu.Lock()
+	g.c.full = true
+	g.c.mu.Unlock()
+}
+
+func (g gate) ResumeProducing() {
+	c := g.c
+	c.mu.Lock()
+	c.full = false
+	c.resumes++
+	if c.act != nil {
+		c.act.cond.Broadcast()
+	}
+	c.mu.Unlock()
+}
+
+// ConnectionMade implements protocol.Protocol.
+func (c *conn) ConnectionMade(t protocol.Transport) {
+	c.t = t
+	t.RegisterProducer(gate{c})
+	c.mu.Lock()
+	c.parkLocked(c.s.firstRequest)
+	c.mu.Unlock()
+}
+
+// DataReceived implements protocol.Protocol: the bytes go to the request
+// being served, or wake the connection up for a new one.
+func (c *conn) DataReceived(data []byte) {
+	c.mu.Lock()
+	if c.closing || c.lost {
+		c.mu.Unlock()
+		return
+	}
+	c.in = append(c.in, data...)
+	if !c.paused && len(c.in) >= maxBuffered {
+		// Under c.mu, so that a Read's resume cannot overtake it.
+		c.paused = true
+		c.t.PauseReading()
+	}
+	var start *active
+	if c.act != nil {
+		c.act.cond.Broadcast()
+	} else {
+		start = c.activateLocked()
+	}
+	c.mu.Unlock()
+	if start != nil {
+		c.s.ln.push(start)
+	}
+}
+
+// activateLocked makes the net.Conn net/http serves the next request on.
+func (c *conn) activateLocked() *active {
+	c.served = true
+	c.expiry = time.Time{}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	a := &active{c: c}
+	a.cond.L = &c.mu
+	c.act = a
+	return a
+}
+
+// parkLocked leaves the connection on its loop until its next request,
+// closing it after d without one (d == 0: never).
+func (c *conn) parkLocked(d time.Duration) {
+	c.act = nil
+	c.in = nil
+	if d <= 0 {
+		return
+	}
+	c.expiry = time.Now().Add(d)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.expire)
+	} else {
+		c.timer.Reset(d)
+	}
+}
+
+// expire closes a connection parked too long.
+func (c *conn) expire() {
+	c.mu.Lock()
+	due := c.act == nil && !c.closing && !c.expiry.IsZero() && !time.Now().Before(c.expiry)
+	if due {
+		c.closing = true
+	}
+	c.mu.Unlock()
+	if due {
+		c.t.LoseConnection()
+	}
+}
+
+// ReadConnectionLost implements protocol.HalfCloser: a request sent with
+// a half-close is still answered; a parked connection closes.
+func (c *conn) ReadConnectionLost() {
+	c.mu.Lock()
+	c.eof = true
+	idle := c.act == nil && !c.closing
+	if idle {
+		c.closing = true
+	} else if c.act != nil {
+		c.act.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	if idle {
+		c.t.LoseConnection()
+	}
+}
+
+// ConnectionLost implements protocol.Protocol.
+func (c *conn) ConnectionLost(error) {
+	c.mu.Lock()
+	c.lost, c.eof, c.closing = true, true, true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.act != nil {
+		c.act.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	c.s.remove(c)
+}
+
+// isFresh reports whether c waits for its first request.
+func (c *conn) isFresh() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.served && !c.closing
+}
+
+// stop closes c if it is parked: always after a request, and before its
+// first one only when fresh is set.
+func (c *conn) stop(fresh bool) {
+	c.mu.Lock()
+	idle := c.act == nil && !c.closing && (c.served || fresh)
+	if idle {
+		c.closing = true
+	}
+	c.mu.Unlock()
+	if idle {
+		c.t.LoseConnection()
+	}
+}
+
+// abort closes c at once, dropping whatever is queued.
+func (c *conn) abort() {
+	c.mu.Lock()
+	c.closing = true
+	if c.act != nil {
+		c.act.done = true
+		c.act.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	c.t.Abort()
+}
+
+// active is the net.Conn net/http serves one or more requests on. It
+// lives from the first byte of a request until net/http lets go of the
+// connection: then the conn parks and a next request gets a new active.
+type active struct {
+	c    *conn
+	cond sync.Cond // on c.mu: data, a deadline, the write queue draining
+
+	done     bool // net/http closed it, or the conn parked
+	idle     int  // 1 after StateIdle, 2 once net/http set its idle deadline
+	rdl, wdl time.Time
+	timer    *time.Timer // wakes waiters at a deadline
+}
+
+// state follows net/http's view of the connection: between StateIdle and
+// the next request's read deadline, net/http only waits for that
+// request's first bytes.
+func (a *active) state(st http.ConnState) {
+	a.c.mu.Lock()
+	defer a.c.mu.Unlock()
+	if st == http.StateIdle {
+		a.idle = 1
+	} else {
+		a.idle = 0
+	}
+}
+
+// Read implements net.Conn.
+func (a *active) Read(p []byte) (int, error) {
+	c := a.c
+	c.mu.Lock()
+	for {
+		switch {
+		case a.done:
+			c.mu.Unlock()
+			return 0, net.ErrClosed
+		case len(c.in) > 0:
+			n := copy(p, c.in)
+			c.in = c.in[n:]
+			if len(c.in) == 0 {
+				c.in = nil
+			}
+			if c.paused && len(c.in) < maxBuffered/2 {
+				c.paused = false
+				c.t.ResumeReading()
+			}
+			c.mu.Unlock()
+			return n, nil
+		case c.eof:
+			c.mu.Unlock()
+			return 0, io.EOF
+		case a.idle > 0 && len(p) >= bufioSize:
+			// net/http waits for a next request and holds none of it:
+			// park. net/http sees the end of the connection and lets go.
+			a.done = true
+			if a.timer != nil {
+				a.timer.Stop()
+			}
+			closeNow := c.s.isStopping()
+			if closeNow {
+				c.closing = true
+			}
+			c.parkLocked(c.s.idle)
+			c.mu.Unlock()
+			if closeNow {
+				c.t.LoseConnection()
+			}
+			return 0, io.EOF
+		case !a.rdl.IsZero() && !time.Now().Before(a.rdl):
+			c.mu.Unlock()
+			return 0, os.ErrDeadlineExceeded
+		}
+		a.cond.Wait()
+	}
+}
+
+func (s *Server) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// Write implements net.Conn: the bytes are queued on the transport (they
+// mostly go straight to the socket), then Write waits while the queue is
+// over its high water mark.
+func (a *active) Write(p []byte) (int, error) {
+	c := a.c
+	c.mu.Lock()
+	if err := a.writableLocked(); err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	resumes := c.resumes
+	c.mu.Unlock()
+	c.t.Write(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.full && c.resumes != resumes {
+		// The transport pauses its producer after releasing its lock,
+		// inside this Write: the loop's resume can overtake that pause.
+		// A resume seen during this Write with the pause standing means
+		// it did: the queue has drained already.
+		c.full = false
+	}
+	for c.full {
+		if err := a.writableLocked(); err != nil {
+			return len(p), err
+		}
+		a.cond.Wait()
+	}
+	return len(p), nil
+}
+
+func (a *active) writableLocked() error {
+	switch {
+	case a.done, a.c.lost:
+		return net.ErrClosed
+	case !a.wdl.IsZero() && !time.Now().Before(a.wdl):
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+// Close implements net.Conn. After a park it does nothing: the
+// connection stays open on its loop.
+func (a *active) Close() error {
+	c := a.c
+	c.mu.Lock()
+	if a.done {
+		c.mu.Unlock()
+		return nil
+	}
+	a.done = true
+	c.closing = true
+	c.act = nil
+	c.in = nil
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.cond.Broadcast()
+	c.mu.Unlock()
+	c.t.LoseConnection()
+	return nil
+}
+
+// CloseWrite half-closes the connection once what is queued is sent
+// (net/http does so before it closes a connection with unread input).
+func (a *active) CloseWrite() error {
+	a.c.t.CloseWrite()
+	return nil
+}
+
+// LocalAddr implements net.Conn.
+func (a *active) LocalAddr() net.Addr {
+	if addr := a.c.t.HostAddr(); addr != nil {
+		return addr
+	}
+	return loopAddr{}
+}
+
+// RemoteAddr implements net.Conn.
+func (a *active) RemoteAddr() net.Addr { return a.c.t.PeerAddr() }
+
+// SetDeadline implements net.Conn.
+func (a *active) SetDeadline(t time.Time) error {
+	a.c.mu.Lock()
+	defer a.c.mu.Unlock()
+	a.rdl, a.wdl = t, t
+	a.armLocked()
+	return nil
+}
+
+// SetReadDeadline implements net.Conn.
+func (a *active) SetReadDeadline(t time.Time) error {
+	a.c.mu.Lock()
+	defer a.c.mu.Unlock()
+	a.rdl = t
+	// net/http sets the idle deadline right after StateIdle, then waits
+	// for the next request; its next deadline is the request's own.
+	switch a.idle {
+	case 1:
+		a.idle = 2
+	case 2:
+		a.idle = 0
+	}
+	a.armLocked()
+	return nil
+}
+
+// SetWriteDeadline implements net.Conn.
+func (a *active) SetWriteDeadline(t time.Time) error {
+	a.c.mu.Lock()
+	defer a.c.mu.Unlock()
+	a.wdl = t
+	a.armLocked()
+	return nil
+}
+
+// armLocked wakes the waiters now, and again at the nearest deadline.
+func (a *active) armLocked() {
+	a.cond.Broadcast()
+	var next time.Time
+	for _, t := range [2]time.Time{a.rdl, a.wdl} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if next.IsZero() {
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		return
+	}
+	d := time.Until(next)
+	if d <= 0 {
+		return
+	}
+	if a.timer == nil {
+		a.timer = time.AfterFunc(d, a.wake)
+		return
+	}
+	a.timer.Reset(d)
+}
+
+func (a *active) wake() {
+	a.c.mu.Lock()
+	a.cond.Broadcast()
+	a.c.mu.Unlock()
+}
+
+var (
+	_ protocol.Protocol   = (*conn)(nil)
+	_ protocol.HalfCloser = (*conn)(nil)
+	_ protocol.Producer   = gate{}
+	_ net.Conn            = (*active)(nil)
+)

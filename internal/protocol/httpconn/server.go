@@ -1,0 +1,233 @@
+// Package httpconn serves HTTP/1.1 with net/http on connections driven by
+// the reactor's event loops, so that a keep-alive connection between two
+// requests is only a protocol object on its loop: no goroutine, no buffer.
+//
+// When a request's first bytes arrive, the connection is handed to
+// net/http as a net.Conn whose reads are fed from DataReceived and whose
+// writes go through the protocol.Transport (the writing goroutine waits
+// while the transport's queue is full). net/http parses the request, runs
+// the handler and writes the response exactly as on a *net.TCPConn:
+// timeouts, 431, 100-continue, chunking, HEAD, pipelining, HTTP/1.0 and
+// Connection: close all keep net/http's behaviour. When net/http goes back
+// to waiting for the next request and nothing more has arrived, the
+// net.Conn reads as ended: net/http lets go of it (its goroutine and
+// buffers go away) and the connection parks on the loop again until its
+// next request, or until the idle timeout closes it.
+package httpconn
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+)
+
+// freshGrace is how long Shutdown waits for a connection accepted before
+// the stop to send its first request: its client, unlike one on a reused
+// connection, would not retry a request the close cut off.
+const freshGrace = time.Second
+
+// Server runs an http.Server on reactor-driven connections. Build it with
+// New, give Factory to the reactor, and stop it with Shutdown.
+type Server struct {
+	srv *http.Server
+	ln  *listener
+	// idle and firstRequest close a parked connection: idle after a
+	// response, firstRequest before the first request's first byte.
+	idle, firstRequest time.Duration
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	stopping bool
+	gone     chan struct{} // closed when stopping and conns is empty
+	served   chan struct{} // closed when srv.Serve returned
+}
+
+// New serves srv's handler on the connections of Factory. srv must not
+// be used otherwise; New takes over its ConnState hook (calling the one
+// set after its own). Its IdleTimeout (or ReadTimeout) closes parked
+// connections, and its ReadHeaderTimeout (or ReadTimeout) closes a new
+// connection that sends nothing.
+func New(srv *http.Server) *Server {
+	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}),
+		gone: make(chan struct{}), served: make(chan struct{})}
+	s.idle, s.firstRequest = srv.IdleTimeout, srv.ReadHeaderTimeout
+	if s.idle == 0 {
+		s.idle = srv.ReadTimeout
+	}
+	if s.firstRequest == 0 {
+		s.firstRequest = srv.ReadTimeout
+	}
+	user := srv.ConnState
+	srv.ConnState = func(nc net.Conn, st http.ConnState) {
+		if a, ok := nc.(*active); ok {
+			a.state(st)
+		}
+		if user != nil {
+			user(nc, st)
+		}
+	}
+	go func() {
+		defer close(s.served)
+		_ = srv.Serve(s.ln)
+	}()
+	return s
+}
+
+// Factory builds the protocol of each connection; it refuses connections
+// once Shutdown began.
+func (s *Server) Factory() protocol.Factory {
+	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.stopping {
+			return nil
+		}
+		c := &conn{s: s}
+		s.conns[c] = struct{}{}
+		return c
+	})
+}
+
+func (s *Server) remove(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if s.stopping && len(s.conns) == 0 {
+		closeOnce(s.gone)
+	}
+}
+
+func (s *Server) snapshot() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Shutdown refuses new connections, closes parked ones at once, gives
+// connections that have not sent their first request yet up to a second
+// to do so, lets requests in flight (downloads included) finish with
+// Connection: close, and waits for every connection to be closed until
+// ctx ends; then it aborts the rest and returns ctx.Err(). The reactor's
+// own server for the listener should be shut down alongside (it stops
+// accepting); Shutdown does not touch the listening socket.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	if len(s.conns) == 0 {
+		closeOnce(s.gone)
+	}
+	s.mu.Unlock()
+	s.srv.SetKeepAlivesEnabled(false)
+	for _, c := range s.snapshot() {
+		c.stop(false)
+	}
+	for wait := time.Now().Add(freshGrace); time.Now().Before(wait) && ctx.Err() == nil; {
+		fresh := 0
+		for _, c := range s.snapshot() {
+			if c.isFresh() {
+				fresh++
+			}
+		}
+		if fresh == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, c := range s.snapshot() {
+		c.stop(true)
+	}
+	var err error
+	select {
+	case <-s.gone:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, c := range s.snapshot() {
+			c.abort()
+		}
+	}
+	s.ln.Close()
+	<-s.served
+	if err != nil {
+		_ = s.srv.Close()
+	}
+	return err
+}
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// listener hands net/http the connections that became active.
+type listener struct {
+	mu     sync.Mutex
+	queue  []net.Conn
+	closed bool
+	ready  chan struct{} // a token while queue may be non-empty or closed
+}
+
+func newListener() *listener { return &listener{ready: make(chan struct{}, 1)} }
+
+func (l *listener) push(c net.Conn) {
+	l.mu.Lock()
+	l.queue = append(l.queue, c)
+	l.mu.Unlock()
+	select {
+	case l.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Accept implements net.Listener.
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		l.mu.Lock()
+		if len(l.queue) > 0 {
+			c := l.queue[0]
+			l.queue[0] = nil
+			l.queue = l.queue[1:]
+			if len(l.queue) == 0 {
+				l.queue = nil
+			}
+			l.mu.Unlock()
+			return c, nil
+		}
+		closed := l.closed
+		l.mu.Unlock()
+		if closed {
+			return nil, net.ErrClosed
+		}
+		<-l.ready
+	}
+}
+
+// Close implements net.Listener.
+func (l *listener) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	select {
+	case l.ready <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Addr implements net.Listener.
+func (l *listener) Addr() net.Addr { return loopAddr{} }
+
+type loopAddr struct{}
+
+func (loopAddr) Network() string { return "tcp" }
+func (loopAddr) String() string  { return "event-loop" }

@@ -1,0 +1,215 @@
+package httpconn
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+)
+
+// The transports below stand in for the reactor's: Write never blocks,
+// a full queue pauses the registered producer, and the protocol's
+// callbacks never overlap.
+const (
+	testHigh = 64 << 10
+	testLow  = 16 << 10
+)
+
+// netTransport drives a protocol on a real connection with two
+// goroutines, like the reactor's goroutine driver.
+type netTransport struct {
+	nc net.Conn
+	p  protocol.Protocol
+
+	mu         sync.Mutex
+	cond       sync.Cond
+	queue      [][]byte
+	queued     int
+	maxQueued  int
+	full       bool
+	feeder     protocol.Producer
+	readPaused bool
+	lose       bool
+	halfClose  bool
+	closed     bool
+	done       chan struct{}
+}
+
+// serveNet accepts on ln and runs a protocol from f on each connection.
+func serveNet(t *testing.T, ln net.Listener, f protocol.Factory) {
+	t.Helper()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p := f.BuildProtocol(nc.RemoteAddr())
+			if p == nil {
+				nc.Close()
+				continue
+			}
+			nt := &netTransport{nc: nc, p: p, done: make(chan struct{})}
+			nt.cond.L = &nt.mu
+			go nt.run()
+		}
+	}()
+}
+
+func (n *netTransport) run() {
+	n.p.ConnectionMade(n)
+	go n.writer()
+	buf := make([]byte, 32<<10)
+	for {
+		n.mu.Lock()
+		for n.readPaused && !n.closed {
+			n.cond.Wait()
+		}
+		closed := n.closed
+		n.mu.Unlock()
+		if closed {
+			break
+		}
+		k, err := n.nc.Read(buf)
+		if k > 0 {
+			n.p.DataReceived(buf[:k])
+		}
+		if err != nil {
+			if hc, ok := n.p.(protocol.HalfCloser); ok && errors.Is(err, io.EOF) {
+				hc.ReadConnectionLost()
+				<-n.done
+			} else {
+				n.close()
+			}
+			break
+		}
+	}
+	<-n.done
+	n.p.ConnectionLost(nil)
+}
+
+func (n *netTransport) writer() {
+	for {
+		n.mu.Lock()
+		for len(n.queue) == 0 && !n.closed && !n.lose && !n.halfClose {
+			n.cond.Wait()
+		}
+		if n.closed {
+			n.mu.Unlock()
+			return
+		}
+		if len(n.queue) == 0 {
+			if n.lose {
+				n.mu.Unlock()
+				n.close()
+				return
+			}
+			n.halfClose = false
+			n.mu.Unlock()
+			_ = n.nc.(*net.TCPConn).CloseWrite()
+			continue
+		}
+		b := n.queue[0]
+		n.queue = n.queue[1:]
+		n.mu.Unlock()
+		_, err := n.nc.Write(b)
+		n.mu.Lock()
+		n.queued -= len(b)
+		var resume protocol.Producer
+		if n.full && n.queued < testLow {
+			n.full = false
+			resume = n.feeder
+			n.cond.Broadcast()
+		}
+		n.mu.Unlock()
+		if resume != nil {
+			resume.ResumeProducing()
+		}
+		if err != nil {
+			n.close()
+			return
+		}
+	}
+}
+
+func (n *netTransport) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	n.closed = true
+	n.nc.Close()
+	close(n.done)
+	n.cond.Broadcast()
+}
+
+func (n *netTransport) Write(p []byte) { n.WriteMany(p) }
+
+func (n *netTransport) WriteMany(bufs ...[]byte) {
+	n.mu.Lock()
+	if n.closed || n.lose {
+		n.mu.Unlock()
+		return
+	}
+	for _, b := range bufs {
+		if len(b) > 0 {
+			n.queue = append(n.queue, append([]byte(nil), b...))
+			n.queued += len(b)
+		}
+	}
+	n.maxQueued = max(n.maxQueued, n.queued)
+	var pause protocol.Producer
+	if n.queued > testHigh && !n.full {
+		n.full = true
+		pause = n.feeder
+	}
+	n.cond.Broadcast()
+	n.mu.Unlock()
+	if pause != nil {
+		pause.PauseProducing()
+	}
+}
+
+func (n *netTransport) LoseConnection() {
+	n.mu.Lock()
+	n.lose = true
+	n.cond.Broadcast()
+	n.mu.Unlock()
+}
+
+func (n *netTransport) Abort() { n.close() }
+
+func (n *netTransport) CloseWrite() {
+	n.mu.Lock()
+	n.halfClose = true
+	n.cond.Broadcast()
+	n.mu.Unlock()
+}
+
+func (n *netTransport) PauseReading() {
+	n.mu.Lock()
+	n.readPaused = true
+	n.mu.Unlock()
+}
+
+func (n *netTransport) ResumeReading() {
+	n.mu.Lock()
+	n.readPaused = false
+	n.cond.Broadcast()
+	n.mu.Unlock()
+}
+
+func (n *netTransport) RegisterProducer(p protocol.Producer) {
+	n.mu.Lock()
+	n.feeder = p
+	n.mu.Unlock()
+}
+
+func (n *netTransport) PeerAddr() net.Addr { return n.nc.RemoteAddr() }
+func (n *netTransport) HostAddr() net.Addr { return n.nc.LocalAddr() }
+
+var _ protocol.Transport = (*netTransport)(nil)
