@@ -10,14 +10,16 @@
 #   make build && bench/echo.sh                  # 10 s per run
 #   DURATION=2s bench/echo.sh                    # a quick look
 #
-# Environment: DURATION (10s), HOLD (6s), IDLE_CONNS (10000), SERVERS
-# ("ours c go twisted"), SERVER_CPU (0), LOAD_CPU (1), PYTHON (/usr/bin/python3).
+# Environment: DURATION (10s), REPEAT (1; best of N per test), HOLD (6s),
+# IDLE_CONNS (10000), SERVERS ("ours c go twisted"), SERVER_CPU (0),
+# LOAD_CPU (1), PYTHON (/usr/bin/python3).
 # Runs as root or with a hard open-file limit of at least IDLE_CONNS+100.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 DURATION=${DURATION:-10s}
 HOLD=${HOLD:-6s}
+REPEAT=${REPEAT:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SERVERS=${SERVERS:-ours c go twisted}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -123,12 +125,19 @@ load() {
 	sed 's/^/            /' "$out.err"
 	local j="$out.json"
 	grep '^{' "$out" | tail -1 >"$j"
-	local mark=""
+	local mark="" score
 	[ "$rc" -eq 0 ] || mark="!"
 	if [ -s "$j" ]; then
-		R[$name.$test.msgs]="$(field "$j" msgs_per_sec)$mark"
-		R[$name.$test.p99]="$(field "$j" p99_us)$mark"
-		R[$name.$test.mb]="$(field "$j" mb_per_sec)$mark"
+		# With REPEAT > 1 the run with the most MB/s (so msgs/s) is kept:
+		# other work on the machine only ever slows a run down.
+		score=$(field "$j" mb_per_sec)
+		# A run with errors is never hidden by a better one.
+		if [ "$rc" -ne 0 ] || [[ ${R[$name.$test.mb]:-} != *! ]] && awk -v a="$score" -v b="${R[$name.$test.score]:--1}" 'BEGIN { exit !(a > b) }'; then
+			R[$name.$test.score]=$score
+			R[$name.$test.msgs]="$(field "$j" msgs_per_sec)$mark"
+			R[$name.$test.p99]="$(field "$j" p99_us)$mark"
+			R[$name.$test.mb]="$score$mark"
+		fi
 	else
 		R[$name.$test.msgs]="failed" R[$name.$test.p99]="failed" R[$name.$test.mb]="failed"
 	fi
@@ -147,6 +156,7 @@ idle() {
 	local rss0 rss1="" held="" rc=0 i
 	rss0=$(rss_kb "$SPID")
 	local out="$TMP/$name.idle.out"
+	: >"$out"
 	taskset -c "$LOAD_CPU" "$TMP/echoload" -mode idle -conns "$IDLE_CONNS" -hold "$HOLD" \
 		-addr "127.0.0.1:$PORT" -json >"$out" 2>"$out.err" &
 	local lpid=$!
@@ -183,7 +193,7 @@ idle() {
 echo "echo servers, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null)"
 echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), Linux $(uname -r)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "server on CPU $SERVER_CPU, echoload on CPU $LOAD_CPU; ping-pong and stream $DURATION each;" \
+echo "server on CPU $SERVER_CPU, echoload on CPU $LOAD_CPU; ping-pong and stream $DURATION each, best of $REPEAT;" \
 	"$IDLE_CONNS idle connections held $HOLD; open files $(ulimit -n)"
 echo
 
@@ -207,11 +217,13 @@ TESTS=(
 for t in "${TESTS[@]}"; do
 	test=${t%%|*}
 	read -ra args <<<"${t#*|}"
-	echo "$test"
-	for name in $SERVERS; do
-		[ -n "${SP[$name]:-}" ] || continue
-		SPID=${SP[$name]} PORT=${PO[$name]}
-		load "$name" "$test" "${args[@]}" -duration "$DURATION" || { stop_server; unset "SP[$name]"; }
+	for ((round = 1; round <= REPEAT; round++)); do
+		echo "$test$([ "$REPEAT" -gt 1 ] && echo " (round $round of $REPEAT)")"
+		for name in $SERVERS; do
+			[ -n "${SP[$name]:-}" ] || continue
+			SPID=${SP[$name]} PORT=${PO[$name]}
+			load "$name" "$test" "${args[@]}" -duration "$DURATION" || { stop_server; unset "SP[$name]"; }
+		done
 	done
 done
 for name in "${!SP[@]}"; do
