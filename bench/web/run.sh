@@ -6,6 +6,12 @@
 #   bench/web/run.sh                 all servers, 4 KiB and 1 MiB files, then idle RSS
 #   DURATION=10s CONNS=64 bench/web/run.sh
 #   SERVERS="twistd caddy" ROUNDS=3 bench/web/run.sh
+#   SERVERS="twistd twistd-nethttp" bench/web/run.sh   event loops vs net/http alone
+#
+# twistd-nethttp is twistd web with TWISTD_WEB_DRIVER=nethttp: plain
+# endpoints served by net/http's goroutine per connection, as before the
+# event-loop driver (internal/protocol/httpconn). IDLE_DRIVER=nethttp runs
+# the idle RSS section that way too.
 #
 # Needs wrk, taskset; caddy, nginx, twistd3 are skipped when missing.
 # nginx runs as root (workers as nobody): run the script as root for it.
@@ -60,6 +66,10 @@ start_server() { # name port → sets server_pid
 		taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
 			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
 		;;
+	twistd-nethttp)
+		TWISTD_WEB_DRIVER=nethttp taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
+			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
+		;;
 	caddy)
 		command -v caddy >/dev/null || return 1
 		HOME=$work XDG_DATA_HOME=$work XDG_CONFIG_HOME=$work \
@@ -107,20 +117,20 @@ run_wrk() {
 }
 
 echo "# bench/web $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DURATION"
-printf '%-9s %12s %10s %12s %10s\n' server "4KiB req/s" "4KiB p99" "1MiB req/s" "1MiB p99"
+printf '%-14s %12s %10s %12s %10s\n' server "4KiB req/s" "4KiB p99" "1MiB req/s" "1MiB p99"
 for round in $(seq 1 "$ROUNDS"); do
 [ "$ROUNDS" -gt 1 ] && echo "# round $round"
 for name in $SERVERS; do
 	port=$(free_port)
 	if ! start_server "$name" "$port"; then
-		printf '%-9s %s\n' "$name" "(skipped: not installed or needs root)"
+		printf '%-14s %s\n' "$name" "(skipped: not installed or needs root)"
 		continue
 	fi
 	wait_port "$port"
 	taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
 	read -r r4 p4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
 	read -r r1 p1 <<<"$(run_wrk "http://127.0.0.1:$port/file1m.bin")"
-	printf '%-9s %12s %10s %12s %10s\n' "$name" "$r4" "$p4" "$r1" "$p1"
+	printf '%-14s %12s %10s %12s %10s\n' "$name" "$r4" "$p4" "$r1" "$p1"
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 done
@@ -135,7 +145,7 @@ cat >"$work/idle.yaml" <<-YAML
 	    path: $root
 	    policies: {max_connections: $((IDLE_CONNS + 100))}
 YAML
-taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -c "$work/idle.yaml" &
+TWISTD_WEB_DRIVER=${IDLE_DRIVER:-} taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -c "$work/idle.yaml" &
 server_pid=$!
 pids+=("$server_pid")
 wait_port "$port"
@@ -146,4 +156,4 @@ pids+=("$idle_pid")
 for _ in $(seq 1 600); do grep -q "connections open" "$work/idle.out" 2>/dev/null && break; sleep 0.1; done
 sleep 2
 after=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
-echo "idle: $(cat "$work/idle.out"); twistd RSS ${before} KiB before, ${after} KiB with them ($(( after / 1024 )) MiB)"
+echo "idle (driver ${IDLE_DRIVER:-loop}): $(cat "$work/idle.out"); twistd RSS ${before} KiB before, ${after} KiB with them ($(( after / 1024 )) MiB)"

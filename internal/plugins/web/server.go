@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -14,23 +15,29 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/protocol/httpconn"
 	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
-// Server is a running web service. It serves on net/http's own
-// goroutines; everything it reads from disk goes through an os.Root per
-// site, so no request reaches outside its root.
+// Server is a running web service. Plain TCP (and unix) endpoints are
+// driven by the reactor's event loops through httpconn: a keep-alive
+// connection between requests costs no goroutine and no buffer, and
+// net/http serves each request. TLS endpoints (HTTP/2) are served by
+// net/http on its own goroutines. Everything read from disk goes through
+// an os.Root per site, so no request reaches outside its root.
 type Server struct {
 	opts *Options
 	h    *handler
 	keys []*keyPair // per listener; nil for plain TCP
 
 	mu     sync.Mutex
-	srv    *http.Server
+	srv    *http.Server // TLS endpoints, and all of them under DriverEnv=nethttp
 	pol    *policy.Policy
 	lns    []net.Listener
+	loop   *httpconn.Server // plain endpoints on the event loops
+	loops  []service.Server // the reactor's accept loops for them
 	serves sync.WaitGroup
 	log    *zap.Logger
 	fresh  freshConns
@@ -124,8 +131,37 @@ func (h *handler) loadErrorPages() error {
 	return nil
 }
 
-// Start serves on env's listeners: the stream policies wrap each raw
-// listener and TLS (HTTP/2 by ALPN) goes on top for ssl endpoints.
+// DriverEnv names the environment variable that, set to "nethttp", serves
+// plain endpoints with net/http's goroutine per connection instead of the
+// event loops (for comparisons in bench/web).
+const DriverEnv = "TWISTD_WEB_DRIVER"
+
+// onLoop reports whether plain endpoints go to the event loops.
+func onLoop(env *service.Env) bool {
+	return env.Runner != nil && os.Getenv(DriverEnv) != "nethttp"
+}
+
+// httpServer is an http.Server with the service's handler and limits.
+func (s *Server) httpServer(log *zap.Logger) *http.Server {
+	t := s.opts.Timeouts
+	srv := &http.Server{
+		Handler:           s.h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    int(s.opts.MaxHeaderBytes),
+		ErrorLog:          zap.NewStdLog(log.WithOptions(zap.IncreaseLevel(zap.InfoLevel))),
+	}
+	if l, err := zap.NewStdLogAt(log, zap.DebugLevel); err == nil {
+		srv.ErrorLog = l // TLS handshake noise from scanners: debug only
+	}
+	return srv
+}
+
+// Start serves on env's listeners: plain ones on the event loops with the
+// stream policies wrapping the protocol factory; ssl ones with net/http,
+// the policies wrapping the raw listener and TLS (HTTP/2 by ALPN) on top.
 func (s *Server) Start(_ context.Context, env *service.Env) error {
 	s.log = env.Logger
 	s.h.log = env.Logger
@@ -150,11 +186,16 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		return fmt.Errorf("policies: %w", err)
 	}
 	var lns []net.Listener
+	var plain []service.Listener
 	for i, l := range env.Listeners {
 		if l.Stream == nil {
 			_ = pol.Close()
 			s.closeLogs()
 			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
+		}
+		if s.keys[i] == nil && onLoop(env) {
+			plain = append(plain, service.Listener{Endpoint: l.Endpoint, Stream: l.Stream})
+			continue
 		}
 		ln := l.Stream
 		if s.keys[i] != nil {
@@ -166,22 +207,19 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		}
 		lns = append(lns, ln)
 	}
-	t := s.opts.Timeouts
-	srv := &http.Server{
-		Handler:           s.h,
-		ReadHeaderTimeout: t.ReadHeader,
-		ReadTimeout:       t.Read,
-		WriteTimeout:      t.Write,
-		IdleTimeout:       t.Idle,
-		MaxHeaderBytes:    int(s.opts.MaxHeaderBytes),
-		ErrorLog:          zap.NewStdLog(env.Logger.WithOptions(zap.IncreaseLevel(zap.InfoLevel))),
-		ConnState:         s.fresh.track,
-	}
-	if l, err := zap.NewStdLogAt(env.Logger, zap.DebugLevel); err == nil {
-		srv.ErrorLog = l // TLS handshake noise from scanners: debug only
+	srv := s.httpServer(env.Logger)
+	srv.ConnState = s.fresh.track
+	var loop *httpconn.Server
+	var loops []service.Server
+	if len(plain) > 0 {
+		loop = httpconn.New(s.httpServer(env.Logger))
+		f := pol.WrapFactory(loop.Factory())
+		for _, l := range plain {
+			loops = append(loops, env.Runner.ServeStream(l, f))
+		}
 	}
 	s.mu.Lock()
-	s.srv, s.pol, s.lns = srv, pol, lns
+	s.srv, s.pol, s.lns, s.loop, s.loops = srv, pol, lns, loop, loops
 	s.mu.Unlock()
 	for _, ln := range lns {
 		s.serves.Go(func() {
@@ -197,10 +235,20 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 // finish until ctx ends, then closes what is left.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	srv, pol, lns := s.srv, s.pol, s.lns
+	srv, pol, lns, loop, loops := s.srv, s.pol, s.lns, s.loop, s.loops
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
+	}
+	// The event loops: each accept loop stops accepting and waits for its
+	// connections, which loop.Shutdown closes as they become idle.
+	loopErrs := make([]error, len(loops)+1)
+	var loopsDone sync.WaitGroup
+	for i, l := range loops {
+		loopsDone.Go(func() { loopErrs[i] = l.Shutdown(ctx) })
+	}
+	if loop != nil {
+		loopsDone.Go(func() { loopErrs[len(loops)] = loop.Shutdown(ctx) })
 	}
 	// Stop accepting first, and let the connections just accepted deliver
 	// their first request: net/http drops a request it reads after
@@ -223,6 +271,15 @@ func (s *Server) Stop(ctx context.Context) error {
 		_ = srv.Close()
 	}
 	s.serves.Wait()
+	loopsDone.Wait()
+	if err == nil {
+		for _, e := range loopErrs {
+			if e != nil {
+				err = e
+				break
+			}
+		}
+	}
 	if pol != nil {
 		_ = pol.Close()
 	}
