@@ -214,3 +214,26 @@ func TestReloadAppliesLogLevelLive(t *testing.T) {
 		t.Fatal("a pidfile change applied without a restart")
 	}
 }
+
+// Under systemd there is no pidfile: `twistd reload --pid $MAINPID -c app`
+// learns the verdict from the admin endpoint.
+func TestReloadThroughAdminEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	adminPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	good := fmt.Sprintf("admin: {listen: 'tcp:%d:interface=127.0.0.1'}\nservices:\n  - type: echo\n    listen: tcp:0:interface=127.0.0.1\n", adminPort)
+	app := writeFile(t, dir, "app.yaml", good)
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
+	pid := fmt.Sprint(s.cmd.Process.Pid)
+	if r := twistd(t, dir, nil, "reload", "--pid", pid, "-c", app); r.code != 0 || !strings.Contains(r.stdout, "reloaded") {
+		t.Fatalf("reload: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	writeFile(t, dir, "app.yaml", good+"    bogus: 1\n")
+	if r := twistd(t, dir, nil, "reload", "--pid", pid, "-c", "app.yaml"); r.code != 1 || !strings.Contains(r.stderr, "bogus") {
+		t.Fatalf("failed reload: exit %d, %q", r.code, r.stderr)
+	}
+	if r := twistd(t, dir, nil, "reload", "--pid", "999999", "-c", "app.yaml"); r.code != 3 {
+		t.Fatalf("reload of a pid that is gone: exit %d", r.code)
+	}
+}

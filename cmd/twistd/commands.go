@@ -55,27 +55,43 @@ func newCheckCommand() *cobra.Command {
 // pidfileOf resolves the pidfile a control command acts on: its own
 // --pidfile, else the global chain (flag > env > -c file's process: > default).
 func pidfileOf(cmd *cobra.Command, v *viper.Viper) (string, error) {
+	p, _, err := controlTarget(cmd, v)
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		return "", withCode(exitUsage, errors.New("no pidfile (--pidfile is empty)"))
+	}
+	return p, nil
+}
+
+// controlTarget resolves a control command's pidfile (absolute; "" when
+// disabled) and the application file named by -c, if any.
+func controlTarget(cmd *cobra.Command, v *viper.Viper) (string, *config.File, error) {
 	if f := cmd.Flags().Lookup(flagPidfile); f != nil && f.Changed {
 		v.Set(flagPidfile, f.Value.String())
 	}
 	path, err := configPath(v)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	var file *config.File
 	if path != "" {
-		file, err := config.Load(path, config.Options{KnownType: plugins.Known})
+		var lerr error
+		file, lerr = config.Load(path, config.Options{KnownType: plugins.Known})
 		if file == nil {
-			return "", withCode(exitUsage, err)
+			return "", nil, withCode(exitUsage, lerr)
 		}
 		if err := v.MergeConfigMap(file.Process.Settings()); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	p := v.GetString(flagPidfile)
 	if p == "" {
-		return "", withCode(exitUsage, errors.New("no pidfile (--pidfile is empty)"))
+		return "", file, nil
 	}
-	return filepath.Abs(p)
+	abs, err := filepath.Abs(p)
+	return abs, file, err
 }
 
 func newStatusCommand(v *viper.Viper) *cobra.Command {
@@ -143,52 +159,6 @@ func newStopCommand(v *viper.Viper) *cobra.Command {
 	}
 	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the daemon to exit")
-	return cmd
-}
-
-func newReloadCommand(v *viper.Viper) *cobra.Command {
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:   "reload [--pidfile F]",
-		Short: "Reload the daemon's application file (SIGHUP) and wait for its verdict (0 ok, 1 failed, 3 not running)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			pidfile, err := pidfileOf(cmd, v)
-			if err != nil {
-				return err
-			}
-			st, pid, err := process.Check(pidfile)
-			if err != nil || st != process.Running {
-				fmt.Println("not running")
-				return silentExit(exitNotRunning)
-			}
-			before, _ := process.ReadReloadStatus(pidfile)
-			if before.PID != pid {
-				before.Seq = 0
-			}
-			if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-				return withCode(exitFailure, fmt.Errorf("reload pid %d: %w", pid, err))
-			}
-			deadline := time.Now().Add(timeout)
-			for time.Now().Before(deadline) {
-				v, err := process.ReadReloadStatus(pidfile)
-				if err == nil && v.PID == pid && v.Seq > before.Seq {
-					if v.Result != "ok" {
-						return withCode(exitFailure, fmt.Errorf("reload failed (pid %d): %s", pid, v.Error))
-					}
-					fmt.Printf("reloaded (pid %d)\n", pid)
-					return nil
-				}
-				if process.Exited(pid) {
-					return withCode(exitFailure, fmt.Errorf("pid %d exited during the reload", pid))
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			return withCode(exitFailure, fmt.Errorf("no reload verdict from pid %d within %s", pid, timeout))
-		},
-	}
-	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
-	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the daemon's verdict")
 	return cmd
 }
 

@@ -30,7 +30,7 @@ table { width: 100%; border-collapse: collapse; background: var(--card); border:
 th, td { text-align: left; padding: 8px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-code { font-size: 13px; }
+code { font-size: 13px; overflow-wrap: anywhere; }
 .reload { margin: 0 0 16px; }
 @media (max-width: 700px) {
   table, thead, tbody, tr, th, td { display: block; }

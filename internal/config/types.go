@@ -53,7 +53,8 @@ func (l *Listen) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 				errs = append(errs, d.Errorf(at, "endpoint %s: %s", quote(it.Value), msg))
 			}
 		}
-		if first, dup := seen[e]; dup {
+		// Port 0 asks for a fresh ephemeral port each time: never a duplicate.
+		if first, dup := seen[e]; dup && (e.Port != 0 || e.Kind == endpoint.Unix || e.Kind == endpoint.Systemd) {
 			errs = append(errs, d.Errorf(at, "endpoint %s is listed twice (first at line %d)", quote(it.Value), first.Line))
 			continue
 		}

@@ -47,7 +47,7 @@ type loop struct {
 }
 
 // loopReadBuffer is the size of each loop's shared read buffer.
-const loopReadBuffer = 64 << 10
+const loopReadBuffer = 32 << 10
 
 func newLoop(log *zap.Logger) (*loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
