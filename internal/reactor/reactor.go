@@ -399,6 +399,7 @@ func (r *Reactor) stopOne(ctx context.Context, rn *running) {
 // replaced ones then stop gracefully in the background. If anything fails
 // to bind or start, the running set is left exactly as it was.
 func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
+	began := time.Now()
 	r.mu.Lock()
 	old := r.current
 	r.mu.Unlock()
@@ -461,7 +462,8 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 			r.stopOne(ctx, gone[i])
 		}
 	}()
-	r.log.Info("reload applied", zap.Int("kept", len(kept)), zap.Int("started", len(fresh)), zap.Int("stopped", len(gone)))
+	r.log.Info("reload applied", zap.Int("kept", len(kept)), zap.Int("started", len(fresh)), zap.Int("stopped", len(gone)),
+		zap.Duration("took", time.Since(began)))
 	return nil
 }
 
