@@ -94,6 +94,13 @@ func startNoWait(t *testing.T, dir string, env []string, args ...string) *server
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd and collects its output (stdout and stderr) line by
+// line; the process is killed at the end of the test if still running.
+func startCmd(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +134,7 @@ func startNoWait(t *testing.T, dir string, env []string, args ...string) *server
 			<-s.done
 		}
 		if t.Failed() {
-			t.Logf("twistd output:\n%s", s.output())
+			t.Logf("output of %s:\n%s", cmd.Path, s.output())
 		}
 	})
 	return s

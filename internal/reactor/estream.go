@@ -3,7 +3,6 @@ package reactor
 import (
 	"context"
 	"net"
-	"sync"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -30,10 +29,7 @@ type estreamServer struct {
 	// protocol is built once the header names the real client.
 	proxyProtocol bool
 
-	mu      sync.Mutex
-	conns   map[*econn]struct{}
-	drained chan struct{}
-	stop    bool
+	conns *connSet[*econn]
 }
 
 // rawListener returns the descriptor under a borrowed handle, when it is a
@@ -63,7 +59,7 @@ func rawListener(l net.Listener) (fd int, isUnix bool, ok bool) {
 
 func newEstreamServer(fd int, isUnix bool, ln net.Listener, f protocol.Factory, loops []*loop, log *zap.Logger, stats *service.Stats) (*estreamServer, error) {
 	s := &estreamServer{fd: fd, ln: ln, factory: f, log: log, stats: stats, loops: loops, unix: isUnix,
-		conns: make(map[*econn]struct{}), drained: make(chan struct{})}
+		conns: newConnSet[*econn]()}
 	if err := loops[0].listen(s); err != nil {
 		return nil, err
 	}
@@ -114,9 +110,10 @@ func (s *estreamServer) handle(l *loop, fd int, sa unix.Sockaddr) {
 		}
 		c = newEconn(fd, target, s, p, peer)
 	}
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
+	if !s.conns.add(c) {
+		unix.Close(fd)
+		return
+	}
 	s.stats.ConnectionsAccepted.Add(1)
 	s.stats.ConnectionsActive.Add(1)
 	if target == l {
@@ -139,20 +136,7 @@ func (s *estreamServer) build(peer net.Addr) (p protocol.Protocol) {
 
 func (s *estreamServer) remove(c *econn) {
 	s.stats.ConnectionsActive.Add(-1)
-	s.mu.Lock()
-	delete(s.conns, c)
-	if s.stop && len(s.conns) == 0 {
-		closeOnce(s.drained)
-	}
-	s.mu.Unlock()
-}
-
-func closeOnce(ch chan struct{}) {
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
+	s.conns.remove(c)
 }
 
 // Shutdown implements service.Server: stop accepting, let open connections
@@ -164,24 +148,5 @@ func (s *estreamServer) Shutdown(ctx context.Context) error {
 	} else {
 		_ = s.ln.Close()
 	}
-	s.mu.Lock()
-	s.stop = true
-	if len(s.conns) == 0 {
-		closeOnce(s.drained)
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.drained:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
-	n := len(s.conns)
-	for c := range s.conns {
-		c.Abort()
-	}
-	s.mu.Unlock()
-	s.log.Warn("drain timed out; closed open connections", zap.Int("connections", n))
-	<-s.drained
-	return ctx.Err()
+	return s.conns.drain(ctx, s.log)
 }

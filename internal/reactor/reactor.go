@@ -162,14 +162,15 @@ func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
 	nc.Close() // the duplicate keeps the socket (and its O_NONBLOCK) alive
 	r.dialerOnce.Do(func() {
 		r.dialer = &estreamServer{fd: -1, log: r.log, stats: &service.Stats{}, loops: loops,
-			conns: make(map[*econn]struct{}), drained: make(chan struct{})}
+			conns: newConnSet[*econn]()}
 	})
 	d := r.dialer
 	l := loops[int(r.dialNext.Add(1))%len(loops)]
 	c := newEconn(fd, l, d, p, peer)
-	d.mu.Lock()
-	d.conns[c] = struct{}{}
-	d.mu.Unlock()
+	if !d.conns.add(c) {
+		unix.Close(fd)
+		return errors.New("stopping")
+	}
 	d.stats.ConnectionsActive.Add(1)
 	l.add(c)
 	return nil

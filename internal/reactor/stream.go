@@ -34,19 +34,14 @@ type streamServer struct {
 	stats   *service.Stats
 
 	acceptDone chan struct{}
-
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	drained chan struct{} // closed when stopping and conns is empty
-	stop    bool
+	conns      *connSet[*conn]
 }
 
 func newStreamServer(l net.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) *streamServer {
 	s := &streamServer{
 		l: l, factory: f, log: log, stats: stats,
 		acceptDone: make(chan struct{}),
-		conns:      make(map[*conn]struct{}),
-		drained:    make(chan struct{}),
+		conns:      newConnSet[*conn](),
 	}
 	go s.acceptLoop()
 	return s
@@ -74,22 +69,16 @@ func (s *streamServer) acceptLoop() {
 }
 
 func (s *streamServer) handle(nc net.Conn) {
-	s.mu.Lock()
-	if s.stop {
-		s.mu.Unlock()
-		nc.Close()
-		return
-	}
-	s.mu.Unlock()
 	var p protocol.Protocol
 	if !s.safely(nil, "building a protocol", func() { p = s.factory.BuildProtocol(nc.RemoteAddr()) }) || p == nil {
 		nc.Close()
 		return
 	}
 	c := newConn(s, nc, p)
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
+	if !s.conns.add(c) {
+		nc.Close()
+		return
+	}
 	s.stats.ConnectionsAccepted.Add(1)
 	s.stats.ConnectionsActive.Add(1)
 	go c.run()
@@ -97,46 +86,14 @@ func (s *streamServer) handle(nc net.Conn) {
 
 func (s *streamServer) remove(c *conn) {
 	s.stats.ConnectionsActive.Add(-1)
-	s.mu.Lock()
-	delete(s.conns, c)
-	if s.stop && len(s.conns) == 0 {
-		select {
-		case <-s.drained:
-		default:
-			close(s.drained)
-		}
-	}
-	s.mu.Unlock()
+	s.conns.remove(c)
 }
 
 // Shutdown implements service.Server.
 func (s *streamServer) Shutdown(ctx context.Context) error {
 	_ = s.l.Close()
 	<-s.acceptDone
-	s.mu.Lock()
-	s.stop = true
-	if len(s.conns) == 0 {
-		select {
-		case <-s.drained:
-		default:
-			close(s.drained)
-		}
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.drained:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
-	n := len(s.conns)
-	for c := range s.conns {
-		c.Abort()
-	}
-	s.mu.Unlock()
-	s.log.Warn("drain timed out; closed open connections", zap.Int("connections", n))
-	<-s.drained
-	return ctx.Err()
+	return s.conns.drain(ctx, s.log)
 }
 
 // safely runs f, turning a panic into a logged error; it reports whether f

@@ -3,9 +3,7 @@
 package echo
 
 import (
-	"fmt"
 	"net"
-	"strconv"
 
 	"github.com/spf13/pflag"
 
@@ -45,19 +43,11 @@ func (maker) New(s *config.Service) (service.Service, error) {
 // Flags registers `twistd echo`'s flags: --listen ENDPOINT..., and --port N
 // (TCP and UDP on the same port). With neither, it listens on tcp:7 and udp:7.
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
-	listen := fs.StringArray("listen", nil, "endpoint to listen on (repeatable), e.g. tcp:7000 or udp:7000")
-	port := fs.IntP("port", "p", -1, "listen on this port over both TCP and UDP")
+	listen := plugins.ListenFlags(fs, "tcp:7", "udp:7")
 	return func() (map[string]any, error) {
-		eps := append([]string(nil), *listen...)
-		if *port >= 0 {
-			if *port > 65535 {
-				return nil, fmt.Errorf("--port %d: not a port number", *port)
-			}
-			p := strconv.Itoa(*port)
-			eps = append(eps, "tcp:"+p, "udp:"+p)
-		}
-		if len(eps) == 0 {
-			eps = []string{"tcp:7", "udp:7"}
+		eps, err := listen()
+		if err != nil {
+			return nil, err
 		}
 		return map[string]any{"type": "echo", "listen": eps}, nil
 	}

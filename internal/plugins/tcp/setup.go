@@ -1,9 +1,7 @@
 package tcp
 
 import (
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,19 +49,11 @@ func (maker) New(s *config.Service) (service.Service, error) {
 // and --port N (TCP and UDP on the same port).
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	proto := fs.String("protocol", "echo", "protocol to serve: "+strings.Join(Protocols, ", "))
-	listen := fs.StringArray("listen", nil, "endpoint to listen on (repeatable), e.g. tcp:7019")
-	port := fs.IntP("port", "p", -1, "listen on this port over both TCP and UDP")
+	listen := plugins.ListenFlags(fs)
 	return func() (map[string]any, error) {
-		eps := append([]string(nil), *listen...)
-		if *port >= 0 {
-			if *port > 65535 {
-				return nil, fmt.Errorf("--port %d: not a port number", *port)
-			}
-			p := strconv.Itoa(*port)
-			eps = append(eps, "tcp:"+p, "udp:"+p)
-		}
-		if len(eps) == 0 {
-			return nil, fmt.Errorf("give --listen ENDPOINT or --port N")
+		eps, err := listen()
+		if err != nil {
+			return nil, err
 		}
 		return map[string]any{"type": "tcp", "protocol": *proto, "listen": eps}, nil
 	}

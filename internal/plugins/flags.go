@@ -1,0 +1,35 @@
+package plugins
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/pflag"
+)
+
+// ListenFlags registers the one-liner flags of services that speak both
+// TCP and UDP: --listen ENDPOINT... and --port N (-p), which binds N over
+// both, as twistd's echo and tcp plugins do. The returned function gives
+// the endpoints asked for, or defaults when neither flag was given (an
+// error when defaults is empty).
+func ListenFlags(fs *pflag.FlagSet, defaults ...string) func() ([]string, error) {
+	listen := fs.StringArray("listen", nil, "endpoint to listen on (repeatable), e.g. tcp:7000 or udp:7000")
+	port := fs.IntP("port", "p", -1, "listen on this port over both TCP and UDP")
+	return func() ([]string, error) {
+		eps := append([]string(nil), *listen...)
+		if *port >= 0 {
+			if *port > 65535 {
+				return nil, fmt.Errorf("--port %d: not a port number", *port)
+			}
+			p := strconv.Itoa(*port)
+			eps = append(eps, "tcp:"+p, "udp:"+p)
+		}
+		if len(eps) == 0 {
+			if len(defaults) == 0 {
+				return nil, fmt.Errorf("give --listen ENDPOINT or --port N")
+			}
+			eps = defaults
+		}
+		return eps, nil
+	}
+}
