@@ -182,9 +182,13 @@ func (c *conn) isFresh() bool {
 }
 
 // stop closes c if it is parked: always after a request, and before its
-// first one only when fresh is set.
+// first one only when fresh is set. One lingering after a response parks
+// (and so closes) at once.
 func (c *conn) stop(fresh bool) {
 	c.mu.Lock()
+	if c.act != nil {
+		c.act.cond.Broadcast()
+	}
 	idle := c.act == nil && !c.closing && (c.served || fresh)
 	if idle {
 		c.closing = true
@@ -217,7 +221,9 @@ type active struct {
 	done     bool // net/http closed it, or the conn parked
 	idle     int  // 1 after StateIdle, 2 once net/http set its idle deadline
 	rdl, wdl time.Time
-	timer    *time.Timer // wakes waiters at a deadline
+	// lingerUntil is when an idle connection parks; zero: not idle yet.
+	lingerUntil time.Time
+	timer       *time.Timer // wakes waiters at a deadline
 }
 
 // state follows net/http's view of the connection: between StateIdle and
@@ -231,6 +237,7 @@ func (a *active) state(st http.ConnState) {
 	} else {
 		a.idle = 0
 	}
+	a.lingerUntil = time.Time{}
 }
 
 // Read implements net.Conn.
@@ -252,40 +259,46 @@ func (a *active) Read(p []byte) (int, error) {
 				c.paused = false
 				c.t.ResumeReading()
 			}
+			a.lingerUntil = time.Time{}
 			c.mu.Unlock()
 			return n, nil
 		case c.eof:
 			c.mu.Unlock()
 			return 0, io.EOF
-		case a.idle > 0 && len(p) >= bufioSize:
-			// net/http waits for a next request and holds none of it:
-			// park. net/http sees the end of the connection and lets go.
-			a.done = true
-			if a.timer != nil {
-				a.timer.Stop()
+		}
+		if a.idle > 0 && len(p) >= bufioSize {
+			// net/http waits for a next request and holds none of it.
+			// Linger a little (a busy client's next request comes
+			// soon), then park: net/http sees the end of the
+			// connection and lets go of it.
+			now := time.Now()
+			stopping := c.s.stopping.Load()
+			if a.lingerUntil.IsZero() && c.s.linger > 0 && !stopping {
+				a.lingerUntil = now.Add(c.s.linger)
+				a.armLocked()
 			}
-			closeNow := c.s.isStopping()
-			if closeNow {
-				c.closing = true
+			if stopping || !now.Before(a.lingerUntil) {
+				a.done = true
+				if a.timer != nil {
+					a.timer.Stop()
+				}
+				if stopping {
+					c.closing = true
+				}
+				c.parkLocked(c.s.idle)
+				c.mu.Unlock()
+				if stopping {
+					c.t.LoseConnection()
+				}
+				return 0, io.EOF
 			}
-			c.parkLocked(c.s.idle)
-			c.mu.Unlock()
-			if closeNow {
-				c.t.LoseConnection()
-			}
-			return 0, io.EOF
-		case !a.rdl.IsZero() && !time.Now().Before(a.rdl):
+		}
+		if !a.rdl.IsZero() && !time.Now().Before(a.rdl) {
 			c.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
 		}
 		a.cond.Wait()
 	}
-}
-
-func (s *Server) isStopping() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopping
 }
 
 // Write implements net.Conn: the bytes are queued on the transport (they
@@ -327,6 +340,18 @@ func (a *active) writableLocked() error {
 		return os.ErrDeadlineExceeded
 	}
 	return nil
+}
+
+// copyBuffers hold a response body on its way from a reader (a file) to
+// the transport: bigger than net/http's 32 KiB, for fewer system calls.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
+// ReadFrom implements io.ReaderFrom: net/http hands it a response body
+// once the headers are out.
+func (a *active) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{a}, struct{ io.Reader }{r}, *bp)
 }
 
 // Close implements net.Conn. After a park it does nothing: the
@@ -390,6 +415,7 @@ func (a *active) SetReadDeadline(t time.Time) error {
 		a.idle = 2
 	case 2:
 		a.idle = 0
+		a.lingerUntil = time.Time{}
 	}
 	a.armLocked()
 	return nil
@@ -408,7 +434,7 @@ func (a *active) SetWriteDeadline(t time.Time) error {
 func (a *active) armLocked() {
 	a.cond.Broadcast()
 	var next time.Time
-	for _, t := range [2]time.Time{a.rdl, a.wdl} {
+	for _, t := range [3]time.Time{a.rdl, a.wdl, a.lingerUntil} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -441,4 +467,5 @@ var (
 	_ protocol.HalfCloser = (*conn)(nil)
 	_ protocol.Producer   = gate{}
 	_ net.Conn            = (*active)(nil)
+	_ io.ReaderFrom       = (*active)(nil)
 )

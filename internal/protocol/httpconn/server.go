@@ -20,10 +20,18 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twistd-go/twistd/internal/protocol"
 )
+
+// Linger is how long a connection stays with net/http after a response,
+// waiting for the next request, before it parks. Parking and waking cost
+// a goroutine start and net/http's per-connection setup; a client that
+// keeps the connection busy never pays them, and an idle one is parked
+// this soon.
+const Linger = 50 * time.Millisecond
 
 // freshGrace is how long Shutdown waits for a connection accepted before
 // the stop to send its first request: its client, unlike one on a reused
@@ -38,12 +46,15 @@ type Server struct {
 	// idle and firstRequest close a parked connection: idle after a
 	// response, firstRequest before the first request's first byte.
 	idle, firstRequest time.Duration
+	// linger is how long net/http keeps a connection after a response
+	// before it parks: a busy client's next request finds it ready.
+	linger   time.Duration
+	stopping atomic.Bool
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	stopping bool
-	gone     chan struct{} // closed when stopping and conns is empty
-	served   chan struct{} // closed when srv.Serve returned
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	gone   chan struct{} // closed when stopping and conns is empty
+	served chan struct{} // closed when srv.Serve returned
 }
 
 // New serves srv's handler on the connections of Factory. srv must not
@@ -52,7 +63,7 @@ type Server struct {
 // connections, and its ReadHeaderTimeout (or ReadTimeout) closes a new
 // connection that sends nothing.
 func New(srv *http.Server) *Server {
-	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}),
+	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}), linger: Linger,
 		gone: make(chan struct{}), served: make(chan struct{})}
 	s.idle, s.firstRequest = srv.IdleTimeout, srv.ReadHeaderTimeout
 	if s.idle == 0 {
@@ -83,7 +94,7 @@ func (s *Server) Factory() protocol.Factory {
 	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.stopping {
+		if s.stopping.Load() {
 			return nil
 		}
 		c := &conn{s: s}
@@ -96,7 +107,7 @@ func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
-	if s.stopping && len(s.conns) == 0 {
+	if s.stopping.Load() && len(s.conns) == 0 {
 		closeOnce(s.gone)
 	}
 }
@@ -120,7 +131,7 @@ func (s *Server) snapshot() []*conn {
 // accepting); Shutdown does not touch the listening socket.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.stopping = true
+	s.stopping.Store(true)
 	if len(s.conns) == 0 {
 		closeOnce(s.gone)
 	}
