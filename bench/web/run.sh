@@ -6,12 +6,12 @@
 #   bench/web/run.sh                 all servers, 4 KiB and 1 MiB files, then idle RSS
 #   DURATION=10s CONNS=64 bench/web/run.sh
 #   SERVERS="twistd caddy" ROUNDS=3 bench/web/run.sh
-#   SERVERS="twistd twistd-nethttp" bench/web/run.sh   event loops vs net/http alone
+#   SERVERS="twistd twistd-loop" bench/web/run.sh   net/http vs the event loops
 #
-# twistd-nethttp is twistd web with TWISTD_WEB_DRIVER=nethttp: plain
-# endpoints served by net/http's goroutine per connection, as before the
-# event-loop driver (internal/protocol/httpconn). IDLE_DRIVER=nethttp runs
-# the idle RSS section that way too.
+# twistd-loop is twistd web with TWISTD_WEB_DRIVER=loop: plain endpoints on
+# the reactor's event loops (internal/protocol/httpconn), idle keep-alive
+# connections parked there. The idle RSS section runs with
+# IDLE_DRIVER (default loop; IDLE_DRIVER=nethttp for net/http alone).
 #
 # Needs wrk, taskset; caddy, nginx, twistd3 are skipped when missing.
 # nginx runs as root (workers as nobody): run the script as root for it.
@@ -21,7 +21,8 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-SERVERS=${SERVERS:-"twistd caddy nginx twistd3"}
+SERVERS=${SERVERS:-"twistd twistd-loop caddy nginx twistd3"}
+IDLE_DRIVER=${IDLE_DRIVER:-loop}
 ROUNDS=${ROUNDS:-1} # >1 interleaves the servers round after round: on a shared machine, compare medians
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -66,8 +67,8 @@ start_server() { # name port → sets server_pid
 		taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
 			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
 		;;
-	twistd-nethttp)
-		TWISTD_WEB_DRIVER=nethttp taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
+	twistd-loop)
+		TWISTD_WEB_DRIVER=loop taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
 			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
 		;;
 	caddy)
@@ -145,7 +146,7 @@ cat >"$work/idle.yaml" <<-YAML
 	    path: $root
 	    policies: {max_connections: $((IDLE_CONNS + 100))}
 YAML
-TWISTD_WEB_DRIVER=${IDLE_DRIVER:-} taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -c "$work/idle.yaml" &
+TWISTD_WEB_DRIVER=$IDLE_DRIVER taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -c "$work/idle.yaml" &
 server_pid=$!
 pids+=("$server_pid")
 wait_port "$port"
@@ -156,4 +157,4 @@ pids+=("$idle_pid")
 for _ in $(seq 1 600); do grep -q "connections open" "$work/idle.out" 2>/dev/null && break; sleep 0.1; done
 sleep 2
 after=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
-echo "idle (driver ${IDLE_DRIVER:-loop}): $(cat "$work/idle.out"); twistd RSS ${before} KiB before, ${after} KiB with them ($(( after / 1024 )) MiB)"
+echo "idle (driver $IDLE_DRIVER): $(cat "$work/idle.out"); twistd RSS ${before} KiB before, ${after} KiB with them ($(( after / 1024 )) MiB)"

@@ -21,11 +21,14 @@ import (
 	"github.com/twistd-go/twistd/internal/service"
 )
 
-// Server is a running web service. Plain TCP (and unix) endpoints are
-// driven by the reactor's event loops through httpconn: a keep-alive
-// connection between requests costs no goroutine and no buffer, and
-// net/http serves each request. TLS endpoints (HTTP/2) are served by
-// net/http on its own goroutines. Everything read from disk goes through
+// Server is a running web service, served by net/http on its own
+// goroutines. With TWISTD_WEB_DRIVER=loop (DriverEnv), plain TCP (and
+// unix) endpoints are driven by the reactor's event loops through
+// httpconn instead: a keep-alive connection between requests then costs
+// no goroutine and no buffer, but response bodies are copied through the
+// transport (no sendfile), so large files are slower; it becomes the
+// default once transports can send files. TLS endpoints (HTTP/2) always
+// stay on net/http. Everything read from disk goes through
 // an os.Root per site, so no request reaches outside its root.
 type Server struct {
 	opts *Options
@@ -33,7 +36,7 @@ type Server struct {
 	keys []*keyPair // per listener; nil for plain TCP
 
 	mu     sync.Mutex
-	srv    *http.Server // TLS endpoints, and all of them under DriverEnv=nethttp
+	srv    *http.Server // every endpoint but those on the event loops
 	pol    *policy.Policy
 	lns    []net.Listener
 	loop   *httpconn.Server // plain endpoints on the event loops
@@ -131,14 +134,13 @@ func (h *handler) loadErrorPages() error {
 	return nil
 }
 
-// DriverEnv names the environment variable that, set to "nethttp", serves
-// plain endpoints with net/http's goroutine per connection instead of the
-// event loops (for comparisons in bench/web).
+// DriverEnv names the environment variable that, set to "loop", serves
+// plain endpoints on the reactor's event loops (see Server).
 const DriverEnv = "TWISTD_WEB_DRIVER"
 
 // onLoop reports whether plain endpoints go to the event loops.
 func onLoop(env *service.Env) bool {
-	return env.Runner != nil && os.Getenv(DriverEnv) != "nethttp"
+	return env.Runner != nil && os.Getenv(DriverEnv) == "loop"
 }
 
 // httpServer is an http.Server with the service's handler and limits.
