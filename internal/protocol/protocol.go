@@ -7,7 +7,10 @@
 // of them; it writes through its Transport, which buffers and never blocks.
 package protocol
 
-import "net"
+import (
+	"net"
+	"os"
+)
 
 // Transport is a protocol's handle on its connection. Every method is safe
 // to call from the protocol's callbacks and from other goroutines, and none
@@ -49,6 +52,17 @@ type Transport interface {
 type Producer interface {
 	PauseProducing()
 	ResumeProducing()
+}
+
+// FileSender is implemented by transports that can send a file's bytes
+// straight from the kernel (sendfile(2)), with no copy through user space.
+// SendFile never blocks: it sends up to n bytes of f from offset off and
+// returns how many went out. Fewer than n means the socket is full (or
+// bytes queued by Write go first): the transport pauses its registered
+// producer and resumes it once the socket drains, and the caller sends the
+// rest then. Transports under a write rate limit do not offer it.
+type FileSender interface {
+	SendFile(f *os.File, off, n int64) (int64, error)
 }
 
 // ReadingProducer is the Producer that pauses and resumes t's reading.

@@ -3,6 +3,7 @@ package reactor
 import (
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -40,7 +41,13 @@ type econn struct {
 	wantProduce  bool
 	scheduled    bool
 	feeder       protocol.Producer
-	feederPaused bool
+	feederPaused bool // wanted: the feeder should be paused
+	// feedMu orders the calls to the feeder: pause and resume are
+	// delivered outside c.mu (the feeder may be a transport writing to us),
+	// and each delivery re-reads the latest wish, so a resume can never be
+	// overtaken by an older pause.
+	feedMu        sync.Mutex
+	feederApplied bool
 
 	// While awaiting is set (haproxy: endpoints) there is no protocol yet:
 	// the loop collects the PROXY header in header.
@@ -115,18 +122,52 @@ func (c *econn) writeQueuedLocked() error {
 	return nil
 }
 
-// drainedLocked lifts the write-full pause once the queue is low again and
-// returns the registered producer to resume, if it was paused.
-func (c *econn) drainedLocked() protocol.Producer {
+// drainedLocked lifts the write-full pause once the queue is low again; it
+// reports whether the feeder must be told (by syncFeeder, without c.mu).
+func (c *econn) drainedLocked() bool {
 	if c.queued >= lowWater {
-		return nil
+		return false
 	}
 	c.writeFull = false
 	if c.feeder != nil && c.feederPaused {
 		c.feederPaused = false
-		return c.feeder
+		return true
 	}
-	return nil
+	return false
+}
+
+// fullLocked marks the queue full and wishes the feeder paused; it reports
+// whether the feeder must be told.
+func (c *econn) fullLocked() bool {
+	c.writeFull = true
+	if c.feeder != nil && !c.feederPaused {
+		c.feederPaused = true
+		return true
+	}
+	return false
+}
+
+// syncFeeder delivers the latest pause-or-resume wish to the feeder. Call
+// it without c.mu held.
+func (c *econn) syncFeeder() {
+	c.feedMu.Lock()
+	defer c.feedMu.Unlock()
+	c.mu.Lock()
+	f, want, applied := c.feeder, c.feederPaused, c.feederApplied
+	c.mu.Unlock()
+	if f == nil || want == applied {
+		return
+	}
+	if want {
+		f.PauseProducing()
+	} else {
+		f.ResumeProducing()
+	}
+	c.mu.Lock()
+	if c.feeder == f {
+		c.feederApplied = want
+	}
+	c.mu.Unlock()
 }
 
 func writev(fd int, bufs [][]byte) (int, error) {
@@ -236,16 +277,13 @@ func (c *econn) appendLocked(b []byte) {
 // water mark, and unlocks c.mu.
 func (c *econn) enqueueLocked(p []byte) {
 	c.appendLocked(p)
-	var pause protocol.Producer
+	tell := false
 	if c.queued > highWater && !c.writeFull {
-		c.writeFull = true
-		if c.feeder != nil && !c.feederPaused {
-			c.feederPaused, pause = true, c.feeder
-		}
+		tell = c.fullLocked()
 	}
 	c.mu.Unlock()
-	if pause != nil {
-		pause.PauseProducing()
+	if tell {
+		c.syncFeeder()
 	}
 }
 
@@ -253,6 +291,59 @@ func (c *econn) enqueueLocked(p []byte) {
 func (c *econn) failLocked(err error) {
 	c.abort, c.abortErr = true, err
 	c.scheduleLocked()
+}
+
+// SendFile implements protocol.FileSender: the file's bytes go from the
+// page cache to the socket (sendfile(2)) without a copy through user
+// space. It sends what the socket takes now; when it is full, the
+// registered producer is paused and resumed once the socket drains.
+func (c *econn) SendFile(f *os.File, off, n int64) (int64, error) {
+	c.mu.Lock()
+	if c.closed || c.lose {
+		c.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	if len(c.queue) > 0 {
+		// Queued bytes go first: wait for the drain like any full queue.
+		tell := c.fullLocked()
+		c.mu.Unlock()
+		if tell {
+			c.syncFeeder()
+		}
+		return 0, nil
+	}
+	src := int(f.Fd())
+	var sent int64
+	var err error
+	for sent < n {
+		o := off + sent
+		var m int
+		m, err = unix.Sendfile(c.fd, src, &o, int(min(n-sent, 1<<30)))
+		if m > 0 {
+			sent += int64(m)
+		}
+		if err == unix.EINTR {
+			err = nil
+			continue
+		}
+		if err != nil || m == 0 {
+			break
+		}
+	}
+	c.srv.stats.BytesSent.Add(sent)
+	tell := false
+	if err == unix.EAGAIN {
+		err = nil
+		tell = c.fullLocked() // EPOLLOUT will drain, and resume the feeder
+	}
+	if err != nil {
+		c.failLocked(err)
+	}
+	c.mu.Unlock()
+	if tell {
+		c.syncFeeder()
+	}
+	return sent, err
 }
 
 // LoseConnection implements protocol.Transport.
@@ -310,7 +401,7 @@ func (c *econn) ResumeReading() {
 // RegisterProducer implements protocol.Transport.
 func (c *econn) RegisterProducer(p protocol.Producer) {
 	c.mu.Lock()
-	c.feeder, c.feederPaused = p, false
+	c.feeder, c.feederPaused, c.feederApplied = p, false, false
 	c.mu.Unlock()
 }
 
@@ -350,4 +441,7 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 	return nil
 }
 
-var _ protocol.Transport = (*econn)(nil)
+var (
+	_ protocol.Transport  = (*econn)(nil)
+	_ protocol.FileSender = (*econn)(nil)
+)

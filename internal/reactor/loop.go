@@ -420,14 +420,14 @@ func (l *loop) flush(c *econn) {
 		return
 	}
 	wasFull := c.writeFull
-	resume := c.drainedLocked()
+	tell := c.drainedLocked()
 	freed := wasFull && !c.writeFull
 	empty := len(c.queue) == 0
 	low := c.queued < lowWater
 	lose := c.lose && empty
 	c.mu.Unlock()
-	if resume != nil {
-		resume.ResumeProducing()
+	if tell {
+		c.syncFeeder()
 	}
 	if lose {
 		l.close(c, nil)

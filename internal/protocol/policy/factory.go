@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +27,8 @@ func (p *Policy) WrapFactory(f protocol.Factory) protocol.Factory {
 			release()
 			return nil
 		}
-		w := &wrapped{p: p, inner: inner, release: release, peer: peer, began: time.Now()}
+		// Without a write limit, sendfile may pass through.
+		w := &wrapped{p: p, inner: inner, release: release, peer: peer, began: time.Now(), sendFile: p.write == nil}
 		_, isProducer := inner.(protocol.PullProducer)
 		_, isHalfCloser := inner.(protocol.HalfCloser)
 		switch {
@@ -63,6 +66,8 @@ type wrapped struct {
 	in, out atomic.Int64
 	last    atomic.Int64 // unix nanoseconds of the last read or write
 	idle    *time.Timer
+
+	sendFile bool // SendFile may pass through (no write limit)
 
 	mu         sync.Mutex
 	userPaused bool // the inner protocol paused reading
@@ -187,6 +192,20 @@ func (w *wrapped) CloseWrite()                          { w.t.CloseWrite() }
 func (w *wrapped) PeerAddr() net.Addr                   { return w.t.PeerAddr() }
 func (w *wrapped) HostAddr() net.Addr                   { return w.t.HostAddr() }
 
+// SendFile passes sendfile(2) through when the transport below offers it
+// and no write limit applies; otherwise it reports the operation
+// unsupported and the caller copies.
+func (w *wrapped) SendFile(f *os.File, off, n int64) (int64, error) {
+	fs, ok := w.t.(protocol.FileSender)
+	if !ok || !w.sendFile {
+		return 0, errors.ErrUnsupported
+	}
+	sent, err := fs.SendFile(f, off, n)
+	w.out.Add(sent)
+	w.touch()
+	return sent, err
+}
+
 // producing passes the reactor's production calls to a PullProducer.
 type producing struct{ w *wrapped }
 
@@ -198,6 +217,7 @@ type halfClosing struct{ w *wrapped }
 func (h halfClosing) ReadConnectionLost() { h.w.inner.(protocol.HalfCloser).ReadConnectionLost() }
 
 var (
-	_ protocol.Protocol  = (*wrapped)(nil)
-	_ protocol.Transport = (*wrapped)(nil)
+	_ protocol.Protocol   = (*wrapped)(nil)
+	_ protocol.Transport  = (*wrapped)(nil)
+	_ protocol.FileSender = (*wrapped)(nil)
 )
