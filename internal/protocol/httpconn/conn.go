@@ -1,10 +1,12 @@
 package httpconn
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -347,11 +349,137 @@ func (a *active) writableLocked() error {
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
 // ReadFrom implements io.ReaderFrom: net/http hands it a response body
-// once the headers are out.
+// once the headers are out. A file (alone or under an io.LimitedReader,
+// as io.CopyN passes it) goes out with sendfile when the transport can;
+// anything else is copied through the transport.
 func (a *active) ReadFrom(r io.Reader) (int64, error) {
+	if fs, ok := a.c.t.(protocol.FileSender); ok {
+		if n, done, err := a.sendFile(fs, r); done {
+			return n, err
+		}
+	}
+	return a.copyFrom(r)
+}
+
+func (a *active) copyFrom(r io.Reader) (int64, error) {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	return io.CopyBuffer(struct{ io.Writer }{a}, struct{ io.Reader }{r}, *bp)
+}
+
+// maxIdleSpins bounds SendFile calls in a row that send nothing and
+// pause nothing: past it the file has shrunk under us, and the copy path
+// (which sees its end) takes over.
+const maxIdleSpins = 8
+
+// sendFile sends r's bytes with fs.SendFile when r is a regular file or a
+// limited reader over one, from the file's offset, and moves the offset
+// (and the limit) past what was sent. It waits, on the caller's
+// goroutine, while the socket is full. done is false when nothing was
+// sent and the copy path must do it all; the copy path also finishes
+// what sendfile leaves (a file shrinking meanwhile).
+func (a *active) sendFile(fs protocol.FileSender, r io.Reader) (sent int64, done bool, err error) {
+	var f *os.File
+	lr, _ := r.(*io.LimitedReader)
+	limit := int64(-1)
+	switch {
+	case lr != nil:
+		f, _ = lr.R.(*os.File)
+		limit = lr.N
+	default:
+		f, _ = r.(*os.File)
+	}
+	if f == nil {
+		return 0, false, nil
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, false, nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false, nil
+	}
+	n := max(fi.Size()-off, 0)
+	if limit >= 0 {
+		n = min(n, limit)
+	}
+	if n == 0 {
+		return 0, false, nil // let the copy path see the end
+	}
+	defer func() {
+		if sent > 0 {
+			if _, serr := f.Seek(off+sent, io.SeekStart); serr != nil && err == nil {
+				err = serr
+			}
+			if lr != nil {
+				lr.N -= sent
+			}
+		}
+	}()
+	c := a.c
+	spins := 0
+	for sent < n {
+		c.mu.Lock()
+		if err := a.writableLocked(); err != nil {
+			c.mu.Unlock()
+			return sent, true, err
+		}
+		resumes := c.resumes
+		c.mu.Unlock()
+		m, err := fs.SendFile(f, off+sent, n-sent)
+		sent += m
+		if err != nil {
+			if errors.Is(err, errors.ErrUnsupported) && sent == 0 {
+				return 0, false, nil
+			}
+			return sent, true, err
+		}
+		if sent == n {
+			break
+		}
+		// Short: the socket is full, or bytes queued by Write (the
+		// headers) go first. Either way the transport paused the gate
+		// and resumes it once drained; the resume may have come already.
+		c.mu.Lock()
+		waited := c.full
+		if c.full && c.resumes != resumes {
+			c.full = false // as in Write: a resume overtook the pause
+		}
+		for c.full {
+			if err := a.writableLocked(); err != nil {
+				c.mu.Unlock()
+				return sent, true, err
+			}
+			a.cond.Wait()
+		}
+		if m == 0 && !waited && c.resumes == resumes {
+			spins++
+		} else {
+			spins = 0
+		}
+		c.mu.Unlock()
+		if spins > maxIdleSpins {
+			break
+		}
+		if spins > 0 {
+			runtime.Gosched()
+		}
+	}
+	if sent < n {
+		// The file ended early: the copy path finds out where.
+		if _, err := f.Seek(off+sent, io.SeekStart); err != nil {
+			return sent, true, err
+		}
+		var rest io.Reader = f
+		if limit >= 0 {
+			rest = io.LimitReader(f, limit-sent)
+		}
+		m, err := a.copyFrom(rest)
+		sent += m // the deferred Seek lands where the copy stopped
+		return sent, true, err
+	}
+	return sent, true, nil
 }
 
 // Close implements net.Conn. After a park it does nothing: the

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twistd-go/twistd/internal/protocol"
@@ -36,10 +38,18 @@ type netTransport struct {
 	halfClose  bool
 	closed     bool
 	done       chan struct{}
+	self       protocol.Transport // what the protocol sees; n when nil
 }
 
 // serveNet accepts on ln and runs a protocol from f on each connection.
 func serveNet(t *testing.T, ln net.Listener, f protocol.Factory) {
+	t.Helper()
+	serveNetWith(t, ln, f, nil)
+}
+
+// serveNetWith is serveNet with the transport the protocol sees made by
+// wrap (nil: the netTransport itself).
+func serveNetWith(t *testing.T, ln net.Listener, f protocol.Factory, wrap func(*netTransport) protocol.Transport) {
 	t.Helper()
 	go func() {
 		for {
@@ -54,13 +64,20 @@ func serveNet(t *testing.T, ln net.Listener, f protocol.Factory) {
 			}
 			nt := &netTransport{nc: nc, p: p, done: make(chan struct{})}
 			nt.cond.L = &nt.mu
+			if wrap != nil {
+				nt.self = wrap(nt)
+			}
 			go nt.run()
 		}
 	}()
 }
 
 func (n *netTransport) run() {
-	n.p.ConnectionMade(n)
+	if n.self != nil {
+		n.p.ConnectionMade(n.self)
+	} else {
+		n.p.ConnectionMade(n)
+	}
 	go n.writer()
 	buf := make([]byte, 32<<10)
 	for {
@@ -212,4 +229,61 @@ func (n *netTransport) RegisterProducer(p protocol.Producer) {
 func (n *netTransport) PeerAddr() net.Addr { return n.nc.RemoteAddr() }
 func (n *netTransport) HostAddr() net.Addr { return n.nc.LocalAddr() }
 
-var _ protocol.Transport = (*netTransport)(nil)
+// fileTransport is a netTransport that can send files the way the
+// reactor's does: never blocking, nothing while Write's bytes are queued,
+// and a full queue pausing the producer.
+type fileTransport struct {
+	*netTransport
+	*fileStats
+}
+
+// fileStats are shared by a test's fileTransports.
+type fileStats struct {
+	calls, sent atomic.Int64
+	unsupported bool
+	last        atomic.Pointer[netTransport]
+}
+
+func (n *fileTransport) SendFile(f *os.File, off, size int64) (int64, error) {
+	n.calls.Add(1)
+	if n.unsupported {
+		return 0, errors.ErrUnsupported
+	}
+	n.mu.Lock()
+	if n.closed || n.lose {
+		n.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	var sent int64
+	if n.queued == 0 {
+		b := make([]byte, min(size, 2*testHigh))
+		k, err := f.ReadAt(b, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			n.mu.Unlock()
+			return 0, err
+		}
+		if k > 0 {
+			n.queue = append(n.queue, b[:k])
+			n.queued += k
+			n.maxQueued = max(n.maxQueued, n.queued)
+			n.cond.Broadcast()
+		}
+		sent = int64(k)
+	}
+	var pause protocol.Producer
+	if sent < size && n.queued > 0 && !n.full {
+		n.full = true
+		pause = n.feeder
+	}
+	n.mu.Unlock()
+	if pause != nil {
+		pause.PauseProducing()
+	}
+	n.sent.Add(sent)
+	return sent, nil
+}
+
+var (
+	_ protocol.Transport  = (*netTransport)(nil)
+	_ protocol.FileSender = (*fileTransport)(nil)
+)
