@@ -64,8 +64,7 @@ type wrapped struct {
 	t       protocol.Transport
 
 	in, out atomic.Int64
-	last    atomic.Int64 // unix nanoseconds of the last read or write
-	idle    *time.Timer
+	idle    *idleWatch // nil without an idle timeout
 
 	sendFile bool // SendFile may pass through (no write limit)
 
@@ -78,16 +77,18 @@ type wrapped struct {
 
 func (w *wrapped) ConnectionMade(t protocol.Transport) {
 	w.t = t
-	w.touch()
 	if d := w.p.cfg.IdleTimeout; d > 0 {
-		w.idle = time.AfterFunc(d, w.checkIdle)
+		w.idle = newIdleWatch(d, func() {
+			w.p.log.Debug("idle timeout; closing connection", zap.Stringer("peer", w.peer), zap.Duration("idle_timeout", d))
+			w.t.Abort()
+		}, nil)
 	}
 	w.inner.ConnectionMade(w)
 }
 
 func (w *wrapped) DataReceived(data []byte) {
 	w.in.Add(int64(len(data)))
-	w.touch()
+	w.idle.touch()
 	if w.p.read != nil {
 		if wait := w.p.read.take(len(data)); wait > 0 {
 			w.throttle(wait)
@@ -103,27 +104,10 @@ func (w *wrapped) ConnectionLost(err error) {
 		w.unthrottle.Stop()
 	}
 	w.mu.Unlock()
-	if w.idle != nil {
-		w.idle.Stop()
-	}
+	w.idle.stop()
 	w.release()
 	w.p.closed(w.peer, w.began, w.in.Load(), w.out.Load())
 	w.inner.ConnectionLost(err)
-}
-
-func (w *wrapped) touch() { w.last.Store(time.Now().UnixNano()) }
-
-// checkIdle closes the connection when nothing moved for IdleTimeout,
-// or re-arms the timer for the rest of the period (TimeoutMixin).
-func (w *wrapped) checkIdle() {
-	d := w.p.cfg.IdleTimeout
-	since := time.Since(time.Unix(0, w.last.Load()))
-	if since >= d {
-		w.p.log.Debug("idle timeout; closing connection", zap.Stringer("peer", w.peer), zap.Duration("idle_timeout", d))
-		w.t.Abort()
-		return
-	}
-	w.idle.Reset(d - since)
 }
 
 // throttle pauses reading for wait: the service is over a rate limit.
@@ -155,7 +139,7 @@ func (w *wrapped) WriteMany(bufs ...[]byte) {
 		n += len(b)
 	}
 	w.out.Add(int64(n))
-	w.touch()
+	w.idle.touch()
 	w.t.WriteMany(bufs...)
 	if w.p.write != nil && n > 0 {
 		// The bytes are queued at once (writes never block); what stops
@@ -202,7 +186,7 @@ func (w *wrapped) SendFile(f *os.File, off, n int64) (int64, error) {
 	}
 	sent, err := fs.SendFile(f, off, n)
 	w.out.Add(sent)
-	w.touch()
+	w.idle.touch()
 	return sent, err
 }
 

@@ -52,35 +52,23 @@ type conn struct {
 	began   time.Time
 
 	in, out atomic.Int64
-	last    atomic.Int64 // unix nanoseconds of the last read or write
 	writing atomic.Int32 // writes in progress: a slow write is not idleness
-	idle    *time.Timer
+	idle    *idleWatch   // nil without an idle timeout
 	once    sync.Once
 }
 
 func newConn(p *Policy, c net.Conn, release func()) *conn {
 	w := &conn{Conn: c, p: p, release: release, began: time.Now()}
-	w.touch()
 	if p.cnt != nil {
 		p.cnt.ConnectionOpened()
 	}
 	if d := p.cfg.IdleTimeout; d > 0 {
-		w.idle = time.AfterFunc(d, w.checkIdle)
+		w.idle = newIdleWatch(d, func() {
+			p.log.Debug("idle timeout; closing connection", zap.Stringer("peer", w.RemoteAddr()), zap.Duration("idle_timeout", d))
+			w.Close()
+		}, func() bool { return w.writing.Load() > 0 })
 	}
 	return w
-}
-
-func (c *conn) touch() { c.last.Store(time.Now().UnixNano()) }
-
-func (c *conn) checkIdle() {
-	d := c.p.cfg.IdleTimeout
-	since := time.Since(time.Unix(0, c.last.Load()))
-	if since >= d && c.writing.Load() == 0 {
-		c.p.log.Debug("idle timeout; closing connection", zap.Stringer("peer", c.RemoteAddr()), zap.Duration("idle_timeout", d))
-		c.Close()
-		return
-	}
-	c.idle.Reset(max(d-since, time.Millisecond))
 }
 
 func (c *conn) Read(b []byte) (int, error) {
@@ -136,7 +124,7 @@ func (c *conn) count(total *atomic.Int64, n int, b *bucket) {
 		return
 	}
 	total.Add(int64(n))
-	c.touch()
+	c.idle.touch()
 	if c.p.cnt != nil {
 		if total == &c.in {
 			c.p.cnt.Received(n)
@@ -154,9 +142,7 @@ func (c *conn) count(total *atomic.Int64, n int, b *bucket) {
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
-		if c.idle != nil {
-			c.idle.Stop()
-		}
+		c.idle.stop()
 		c.release()
 		if c.p.cnt != nil {
 			c.p.cnt.ConnectionClosed()
