@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,4 +140,80 @@ func TestDNSOneLiner(t *testing.T) {
 	if res.code != 2 {
 		t.Errorf("bad --secondary: exit %d, want 2", res.code)
 	}
+}
+
+// TestDNSUDPHandOver: a changed dns service takes its UDP socket over on
+// reload while queries keep coming, three times. None is lost although
+// the readers take many datagrams per system call, and each generation
+// ends up answering alone. (That a reader stops when its handle closes is
+// TestUDPStopsWithItsHandle's: here the old one might just lose the race.)
+func TestDNSUDPHandOver(t *testing.T) {
+	dir := t.TempDir()
+	zone := func(gen int) string {
+		return "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h " + strconv.Itoa(gen) + " 3600 600 86400 60\nwww A 192.0.2." + strconv.Itoa(gen) + "\n"
+	}
+	body := func(gen int) string { return "    zones: [example.com.zone]\n    ttl: " + strconv.Itoa(gen) + "\n" }
+	writeFile(t, dir, "example.com.zone", zone(1))
+	s := startDNS(t, dir, body(1))
+	app := filepath.Join(dir, "app.yaml")
+
+	ask := func(c *dns.Client) (string, error) {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.com.", dns.TypeA)
+		r, _, err := c.Exchange(m, s.udp)
+		if err != nil {
+			return "", err
+		}
+		if len(r.Answer) != 1 {
+			return "", fmt.Errorf("answer %v", r.Answer)
+		}
+		return r.Answer[0].(*dns.A).A.String(), nil
+	}
+	stop := make(chan struct{})
+	var (
+		mu     sync.Mutex
+		failed []error
+		sent   int
+	)
+	var load sync.WaitGroup
+	for range 4 {
+		load.Go(func() {
+			c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := ask(c)
+				mu.Lock()
+				sent++
+				if err != nil {
+					failed = append(failed, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for gen := 2; gen <= 4; gen++ {
+		writeFile(t, dir, "example.com.zone", zone(gen))
+		reloadTo(t, s.server, app, "services:\n  - name: names\n    type: dns\n"+
+			"    listen: [udp:0:interface=127.0.0.1, tcp:0:interface=127.0.0.1]\n"+body(gen), gen-1)
+		want := "192.0.2." + strconv.Itoa(gen)
+		c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+		eventually(t, 5*time.Second, "only generation "+strconv.Itoa(gen)+" to answer", func() bool {
+			for range 50 {
+				if got, err := ask(c); err != nil || got != want {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	close(stop)
+	load.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d queries failed during hand-overs, first: %v", len(failed), sent, failed[0])
+	}
+	t.Logf("%d queries over 3 hand-overs, none lost", sent)
 }

@@ -14,11 +14,17 @@ const maxUDPQuery = 4096
 
 // serveUDP starts one reader per usable CPU on pc. Each reader owns its
 // buffers and answers in place: a query whose answer is in the answer
-// cache costs one read, one copy and one write, with no allocation but
-// the address the socket API hands back. Forwarded queries are answered
-// from their own goroutine so a slow upstream never stalls the loop.
+// cache costs a copy, with no allocation but the address the socket API
+// hands back, and the reader takes up to udpBatch queries per system call
+// and sends their answers in one more (udpbatch.go). Forwarded queries are
+// answered from their own goroutine so a slow upstream never stalls the loop.
 func (s *Server) serveUDP(pc net.PacketConn) {
+	setReceiveBuffer(pc)
 	for range max(1, runtime.GOMAXPROCS(0)) {
+		if bc, closed, ok := newBatchConn(pc); ok {
+			s.loops.Go(func() { s.readUDPBatch(pc, bc, closed) })
+			continue
+		}
 		s.loops.Go(func() { s.readUDP(pc) })
 	}
 }
