@@ -6,6 +6,8 @@
 #
 #   bench/dns/run.sh [seconds per run]     (default 10; needs dnsperf;
 #                                           knotd, nsd, twistd3 when installed)
+# Each line: queries/s, average latency, queries lost, the server's CPU time
+# per query (utime+stime), RSS.
 # Environment: TWISTD (binary, default bin/twistd), SERVER_CPU (0), CLIENT_CPU (1),
 # DNSPERF_ARGS (default "-c 1 -q 100": one socket, 100 queries outstanding).
 # Python twistd's --bindzone fails on Python 3 in Twisted 24 (TypeError in
@@ -54,16 +56,24 @@ wait_answer() { # port
 	echo "server on port $1 did not answer"; return 1
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
+
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
 run() { # label port pid
-	local out
+	local out t0 t1
+	t0=$(cpu_ticks "$3")
 	out=$(taskset -c "$ccpu" dnsperf -s 127.0.0.1 -p "$2" -d "$work/queries" -l "$secs" "${perfargs[@]}" 2>&1)
-	local qps lat lost
+	t1=$(cpu_ticks "$3")
+	local qps lat lost done_q us
 	qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
 	lat=$(awk '/Average Latency/ {print $4}' <<<"$out")
 	lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
-	printf '%-28s %12s qps  %10s s avg latency  lost %-8s RSS %s KiB\n' "$1" "$qps" "$lat" "$lost" "$(rss_kb "$3")"
+	done_q=$(awk '/Queries completed/ {print $3}' <<<"$out")
+	# Server CPU per answered query: steadier than qps on a shared machine.
+	# n/a for nsd, whose queries are answered by a child process.
+	us=$(awk -v a="$t0" -v b="$t1" -v q="$done_q" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (q > 0 && b > a) printf "%.2f", (b - a) * 1e6 / hz / q; else print "n/a" }')
+	printf '%-28s %12s qps  %10s s avg latency  lost %-8s %6s us CPU/query  RSS %s KiB\n' "$1" "$qps" "$lat" "$lost" "$us" "$(rss_kb "$3")"
 }
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
