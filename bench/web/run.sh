@@ -6,11 +6,13 @@
 #   bench/web/run.sh                 all servers, 4 KiB and 1 MiB files, then idle RSS
 #   DURATION=10s CONNS=64 bench/web/run.sh
 #   SERVERS="twistd caddy" ROUNDS=3 bench/web/run.sh
-#   SERVERS="twistd twistd-loop" bench/web/run.sh   net/http vs the event loops
+#   SERVERS="twistd twistd-nethttp" bench/web/run.sh   the event loops vs net/http
 #
-# twistd-loop is twistd web with TWISTD_WEB_DRIVER=loop: plain endpoints on
-# the reactor's event loops (internal/protocol/httpconn), idle keep-alive
-# connections parked there. The idle RSS section runs with
+# twistd is twistd web as shipped: plain endpoints on the reactor's event
+# loops (internal/protocol/httpconn), idle keep-alive connections parked
+# there, files sent with sendfile. twistd-nethttp is the escape hatch,
+# TWISTD_WEB_DRIVER=nethttp: net/http's own goroutines (twistd-loop, the
+# old opt-in name, is the same as twistd). The idle RSS section runs with
 # IDLE_DRIVER (default loop; IDLE_DRIVER=nethttp for net/http alone).
 #
 # Needs wrk, taskset; caddy, nginx, twistd3 are skipped when missing.
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-SERVERS=${SERVERS:-"twistd twistd-loop caddy nginx twistd3"}
+SERVERS=${SERVERS:-"twistd twistd-nethttp caddy nginx twistd3"}
 IDLE_DRIVER=${IDLE_DRIVER:-loop}
 ROUNDS=${ROUNDS:-1} # >1 interleaves the servers round after round: on a shared machine, compare medians
 IDLE_CONNS=${IDLE_CONNS:-10000}
@@ -65,6 +67,10 @@ start_server() { # name port → sets server_pid
 	case $name in
 	twistd)
 		taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
+			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
+		;;
+	twistd-nethttp)
+		TWISTD_WEB_DRIVER=nethttp taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
 			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
 		;;
 	twistd-loop)
