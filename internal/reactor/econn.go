@@ -26,28 +26,21 @@ type econn struct {
 	halfCloser protocol.HalfCloser
 	peer       net.Addr
 
-	mu           sync.Mutex
-	queue        [][]byte
-	queued       int
-	readPaused   bool // by the protocol
-	writeFull    bool // by the write queue
-	lose         bool // close once flushed
-	halfClose    bool // shutdown(SHUT_WR) once flushed
-	eof          bool
-	closed       bool
-	abort        bool
-	abortErr     error
-	wantRead     bool
-	wantProduce  bool
-	scheduled    bool
-	feeder       protocol.Producer
-	feederPaused bool // wanted: the feeder should be paused
-	// feedMu orders the calls to the feeder: pause and resume are
-	// delivered outside c.mu (the feeder may be a transport writing to us),
-	// and each delivery re-reads the latest wish, so a resume can never be
-	// overtaken by an older pause.
-	feedMu        sync.Mutex
-	feederApplied bool
+	mu          sync.Mutex
+	queue       [][]byte
+	queued      int
+	readPaused  bool // by the protocol
+	writeFull   bool // by the write queue
+	lose        bool // close once flushed
+	halfClose   bool // shutdown(SHUT_WR) once flushed
+	eof         bool
+	closed      bool
+	abort       bool
+	abortErr    error
+	wantRead    bool
+	wantProduce bool
+	scheduled   bool
+	feed        feed // the registered producer, paused while the queue is full
 
 	// While awaiting is set (haproxy: endpoints) there is no protocol yet:
 	// the loop collects the PROXY header in header.
@@ -123,51 +116,20 @@ func (c *econn) writeQueuedLocked() error {
 }
 
 // drainedLocked lifts the write-full pause once the queue is low again; it
-// reports whether the feeder must be told (by syncFeeder, without c.mu).
+// reports whether the feeder must be told (c.feed.sync, without c.mu).
 func (c *econn) drainedLocked() bool {
 	if c.queued >= lowWater {
 		return false
 	}
 	c.writeFull = false
-	if c.feeder != nil && c.feederPaused {
-		c.feederPaused = false
-		return true
-	}
-	return false
+	return c.feed.wish(false)
 }
 
 // fullLocked marks the queue full and wishes the feeder paused; it reports
 // whether the feeder must be told.
 func (c *econn) fullLocked() bool {
 	c.writeFull = true
-	if c.feeder != nil && !c.feederPaused {
-		c.feederPaused = true
-		return true
-	}
-	return false
-}
-
-// syncFeeder delivers the latest pause-or-resume wish to the feeder. Call
-// it without c.mu held.
-func (c *econn) syncFeeder() {
-	c.feedMu.Lock()
-	defer c.feedMu.Unlock()
-	c.mu.Lock()
-	f, want, applied := c.feeder, c.feederPaused, c.feederApplied
-	c.mu.Unlock()
-	if f == nil || want == applied {
-		return
-	}
-	if want {
-		f.PauseProducing()
-	} else {
-		f.ResumeProducing()
-	}
-	c.mu.Lock()
-	if c.feeder == f {
-		c.feederApplied = want
-	}
-	c.mu.Unlock()
+	return c.feed.wish(true)
 }
 
 func writev(fd int, bufs [][]byte) (int, error) {
@@ -283,7 +245,7 @@ func (c *econn) enqueueLocked(p []byte) {
 	}
 	c.mu.Unlock()
 	if tell {
-		c.syncFeeder()
+		c.feed.sync()
 	}
 }
 
@@ -308,7 +270,7 @@ func (c *econn) SendFile(f *os.File, off, n int64) (int64, error) {
 		tell := c.fullLocked()
 		c.mu.Unlock()
 		if tell {
-			c.syncFeeder()
+			c.feed.sync()
 		}
 		return 0, nil
 	}
@@ -341,7 +303,7 @@ func (c *econn) SendFile(f *os.File, off, n int64) (int64, error) {
 	}
 	c.mu.Unlock()
 	if tell {
-		c.syncFeeder()
+		c.feed.sync()
 	}
 	return sent, err
 }
@@ -399,11 +361,7 @@ func (c *econn) ResumeReading() {
 }
 
 // RegisterProducer implements protocol.Transport.
-func (c *econn) RegisterProducer(p protocol.Producer) {
-	c.mu.Lock()
-	c.feeder, c.feederPaused, c.feederApplied = p, false, false
-	c.mu.Unlock()
-}
+func (c *econn) RegisterProducer(p protocol.Producer) { c.feed.set(p) }
 
 // PeerAddr implements protocol.Transport.
 func (c *econn) PeerAddr() net.Addr { return c.peer }

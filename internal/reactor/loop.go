@@ -427,7 +427,7 @@ func (l *loop) flush(c *econn) {
 	lose := c.lose && empty
 	c.mu.Unlock()
 	if tell {
-		c.syncFeeder()
+		c.feed.sync()
 	}
 	if lose {
 		l.close(c, nil)

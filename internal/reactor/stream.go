@@ -125,20 +125,19 @@ type conn struct {
 
 	callMu sync.Mutex // serialises protocol callbacks
 
-	mu           sync.Mutex
-	cond         *sync.Cond // signals state changes to both goroutines
-	queue        [][]byte
-	queued       int
-	readPaused   bool // by the protocol
-	writeFull    bool // by the write queue
-	lose         bool // close once the queue is flushed
-	halfClose    bool // CloseWrite once the queue is flushed
-	closed       bool
-	writerDone   chan struct{}
-	writeErr     error
-	produceWant  bool
-	feeder       protocol.Producer // registered producer, paused while the queue is full
-	feederPaused bool
+	mu          sync.Mutex
+	cond        *sync.Cond // signals state changes to both goroutines
+	queue       [][]byte
+	queued      int
+	readPaused  bool // by the protocol
+	writeFull   bool // by the write queue
+	lose        bool // close once the queue is flushed
+	halfClose   bool // CloseWrite once the queue is flushed
+	closed      bool
+	writerDone  chan struct{}
+	writeErr    error
+	produceWant bool
+	feed        feed // the registered producer, paused while the queue is full
 }
 
 func newConn(s *streamServer, nc net.Conn, p protocol.Protocol) *conn {
@@ -274,11 +273,9 @@ func (c *conn) writeLoop() {
 				c.writeFull = false
 				c.cond.Broadcast()
 			}
-			if c.feeder != nil && c.feederPaused {
-				c.feederPaused = false
-				feeder := c.feeder
+			if c.feed.wish(false) {
 				c.mu.Unlock()
-				feeder.ResumeProducing()
+				c.feed.sync()
 				c.mu.Lock()
 			}
 			if c.producer != nil && !c.lose && !c.readPaused {
@@ -305,8 +302,8 @@ func (c *conn) Write(p []byte) { c.WriteMany(p) }
 // WriteMany implements protocol.Transport.
 func (c *conn) WriteMany(bufs ...[]byte) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed || c.lose {
+		c.mu.Unlock()
 		return
 	}
 	for _, b := range bufs {
@@ -316,29 +313,22 @@ func (c *conn) WriteMany(bufs ...[]byte) {
 		c.queue = append(c.queue, append([]byte(nil), b...))
 		c.queued += len(b)
 	}
-	var pause protocol.Producer
+	tell := false
 	if c.queued > highWater {
 		c.writeFull = true
-		if c.feeder != nil && !c.feederPaused {
-			c.feederPaused, pause = true, c.feeder
-		}
+		tell = c.feed.wish(true)
 	}
 	c.cond.Broadcast()
-	if pause != nil {
-		// Called without c.mu: the feeder may be a transport whose own
-		// writes take its lock and then ours.
-		c.mu.Unlock()
-		pause.PauseProducing()
-		c.mu.Lock()
+	c.mu.Unlock()
+	if tell {
+		// Without c.mu: the feeder may be a transport whose own writes
+		// take its lock and then ours.
+		c.feed.sync()
 	}
 }
 
 // RegisterProducer implements protocol.Transport.
-func (c *conn) RegisterProducer(p protocol.Producer) {
-	c.mu.Lock()
-	c.feeder, c.feederPaused = p, false
-	c.mu.Unlock()
-}
+func (c *conn) RegisterProducer(p protocol.Producer) { c.feed.set(p) }
 
 // LoseConnection implements protocol.Transport.
 func (c *conn) LoseConnection() {
