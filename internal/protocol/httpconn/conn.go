@@ -78,12 +78,23 @@ func (c *conn) ConnectionMade(t protocol.Transport) {
 }
 
 // DataReceived implements protocol.Protocol: the bytes go to the request
-// being served, or wake the connection up for a new one.
+// being served, are answered on the loop by the fast path, or wake the
+// connection up for a new one.
 func (c *conn) DataReceived(data []byte) {
 	c.mu.Lock()
 	if c.closing || c.lost {
 		c.mu.Unlock()
 		return
+	}
+	if c.act == nil && len(c.in) == 0 && c.s.fast != nil && !c.full && !c.eof && !c.s.stopping.Load() {
+		if c.serveFastLocked(data) {
+			c.mu.Unlock()
+			return
+		}
+		if c.closing || c.lost {
+			c.mu.Unlock()
+			return
+		}
 	}
 	c.in = append(c.in, data...)
 	if !c.paused && len(c.in) >= maxBuffered {

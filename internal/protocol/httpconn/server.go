@@ -13,6 +13,14 @@
 // net.Conn reads as ended: net/http lets go of it (its goroutine and
 // buffers go away) and the connection parks on the loop again until its
 // next request, or until the idle timeout closes it.
+//
+// A handler that is also a FastHandler answers the plainest requests on
+// the loop itself: when a parked connection receives exactly one complete
+// GET or HEAD head that the fast path parses (see FastRequest), the
+// handler may answer it with one write and the connection stays parked —
+// no goroutine, no net/http state. Whatever it declines goes to net/http
+// as above. A connection net/http holds (lingering after its response)
+// keeps going to net/http until it parks.
 package httpconn
 
 import (
@@ -49,6 +57,7 @@ type Server struct {
 	// linger is how long net/http keeps a connection after a response
 	// before it parks: a busy client's next request finds it ready.
 	linger   time.Duration
+	fast     FastHandler // srv.Handler's fast path; nil: none
 	stopping atomic.Bool
 
 	mu     sync.Mutex
@@ -72,6 +81,7 @@ func New(srv *http.Server) *Server {
 	if s.firstRequest == 0 {
 		s.firstRequest = srv.ReadTimeout
 	}
+	s.fast, _ = srv.Handler.(FastHandler)
 	user := srv.ConnState
 	srv.ConnState = func(nc net.Conn, st http.ConnState) {
 		if a, ok := nc.(*active); ok {
