@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -73,24 +72,26 @@ func (a *accessLog) Close() error {
 // log writes the request's line:
 // host - user [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 2326 "referer" "agent"
 func (a *accessLog) log(r *http.Request, user string, status int, size int64, when time.Time) error {
+	return a.logLine(r.RemoteAddr, user, r.Method, r.RequestURI, r.Proto, r.Header.Get("Referer"),
+		r.Header.Get("User-Agent"), status, size, when)
+}
+
+// logLine writes a request's line from its parts; remote is host:port.
+func (a *accessLog) logLine(remote, user, method, uri, proto, referer, agent string, status int, size int64, when time.Time) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	b := a.buf[:0]
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	b = appendField(b, host)
+	b = appendField(b, hostOnly(remote))
 	b = append(b, " - "...)
 	b = appendField(b, user)
 	b = append(b, " ["...)
 	b = when.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
 	b = append(b, "] \""...)
-	b = appendEscaped(b, r.Method)
+	b = appendEscaped(b, method)
 	b = append(b, ' ')
-	b = appendEscaped(b, r.RequestURI)
+	b = appendEscaped(b, uri)
 	b = append(b, ' ')
-	b = appendEscaped(b, r.Proto)
+	b = appendEscaped(b, proto)
 	b = append(b, "\" "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
@@ -100,12 +101,12 @@ func (a *accessLog) log(r *http.Request, user string, status int, size int64, wh
 		b = append(b, '-')
 	}
 	b = append(b, " \""...)
-	b = appendQuoted(b, r.Header.Get("Referer"))
+	b = appendQuoted(b, referer)
 	b = append(b, "\" \""...)
-	b = appendQuoted(b, r.Header.Get("User-Agent"))
+	b = appendQuoted(b, agent)
 	b = append(b, "\"\n"...)
 	a.buf = b
-	_, err = a.w.Write(b)
+	_, err := a.w.Write(b)
 	return err
 }
 

@@ -44,6 +44,8 @@ type entry struct {
 	hdrCType, hdrETag, hdrLastMod, hdrLength []string
 	data                                     []byte // nil: serve from the file
 
+	fast fastSlot // the fast path's rendered response
+
 	gzOnce sync.Once
 	gz     *entry // the gzip encoding of data; nil if it does not pay
 }

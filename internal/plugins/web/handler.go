@@ -56,21 +56,27 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w := newRecorder(rw)
 	user := h.route(w, r)
 	code := w.code()
-	if h.stats != nil {
-		h.stats.Requests.Add(1)
-		h.duration.Observe(time.Since(start).Seconds())
-		if code >= 0 && code < len(h.byCode) && h.byCode[code] != nil {
-			h.byCode[code].Inc()
-		} else {
-			h.codes.WithLabelValues(h.name, strconv.Itoa(code)).Inc()
-		}
-	}
+	h.count(code, start)
 	if a := h.access.Load(); a != nil {
 		if err := a.log(r, user, code, w.written, start); err != nil {
 			h.log.Warn("writing the access log", zap.Error(err))
 		}
 	}
 	w.free()
+}
+
+// count counts a request answered with code, begun at start.
+func (h *handler) count(code int, start time.Time) {
+	if h.stats == nil {
+		return
+	}
+	h.stats.Requests.Add(1)
+	h.duration.Observe(time.Since(start).Seconds())
+	if code >= 0 && code < len(h.byCode) && h.byCode[code] != nil {
+		h.byCode[code].Inc()
+	} else {
+		h.codes.WithLabelValues(h.name, strconv.Itoa(code)).Inc()
+	}
 }
 
 // route sends the request where it belongs; it returns the basic-auth
