@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -23,7 +24,8 @@ type estreamServer struct {
 	log     *zap.Logger
 	stats   *service.Stats
 	loops   []*loop
-	next    int // only touched by the accepting loop
+	next    int           // only touched by the accepting loop
+	backoff time.Duration // after accept errors; only touched by the accepting loop
 	unix    bool
 	// proxyProtocol: each connection starts with a PROXY header; its
 	// protocol is built once the header names the real client.
@@ -75,17 +77,24 @@ func (s *estreamServer) accept(l *loop) {
 		nfd, sa, err := unix.Accept4(s.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		switch {
 		case err == nil:
+			s.backoff = 0
 			s.handle(l, nfd, sa)
 		case err == unix.EAGAIN:
 			return
 		case err == unix.EINTR || err == unix.ECONNABORTED:
 		default:
-			// Out of descriptors and the like: the socket stays readable,
-			// so the next turn retries; say so once per burst.
-			s.log.Warn("accept failed", zap.Error(err))
+			// Out of descriptors and the like. The listening socket stays
+			// readable, so retrying at once would spin: stop watching it
+			// for a while (backing off up to a second), then try again.
+			s.backoff = min(max(2*s.backoff, 5*time.Millisecond), time.Second)
+			if s.backoff == 5*time.Millisecond || s.backoff == time.Second {
+				s.log.Warn("accept failed; pausing accepts", zap.Error(err), zap.Duration("retry_in", s.backoff))
+			}
+			l.pauseAccepting(s, s.backoff)
 			return
 		}
 	}
+	s.backoff = 0
 }
 
 func (s *estreamServer) handle(l *loop, fd int, sa unix.Sockaddr) {

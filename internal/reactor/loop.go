@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -229,6 +230,31 @@ func (l *loop) listen(s *estreamServer) error {
 		}
 	})
 	return err
+}
+
+// pauseAccepting stops watching s's listening socket for d (it runs on
+// the loop), then watches it again unless s was unlistened meanwhile.
+func (l *loop) pauseAccepting(s *estreamServer, d time.Duration) {
+	off := unix.EpollEvent{Events: 0, Fd: int32(s.fd)}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &off)
+	time.AfterFunc(d, func() {
+		l.mu.Lock()
+		stopping := l.stopping
+		if !stopping {
+			l.ops = append(l.ops, func() {
+				if l.acceptors[int32(s.fd)] == nil {
+					return
+				}
+				on := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s.fd)}
+				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &on)
+			})
+		}
+		l.mu.Unlock()
+		if !stopping {
+			l.sleeping.Store(true) // force the wake-up: this is not the loop
+			l.wake()
+		}
+	})
 }
 
 // unlisten stops accepting on s's socket; when it returns, the loop no

@@ -1,0 +1,71 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cpuTicks is a process's user+system CPU time in clock ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
+}
+
+// Out of file descriptors, a flood of connections must neither spin the
+// event loop nor stop the service: accepting pauses and resumes, and once
+// the flood is gone new clients are served.
+func TestConnectionFloodBeyondTheFileLimit(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 48 && exec "$0" "$@"`, binary,
+		"-n", "--pidfile=", "echo", "--listen", "tcp:0:interface=127.0.0.1")
+	cmd.Dir = dir
+	s := startCmd(t, cmd)
+	s.waitFor(`\bready\b`, 15*time.Second)
+	addr := s.addrs()[0]
+
+	var flood []net.Conn
+	for i := 0; i < 80; i++ {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			break // the backlog is full: fine
+		}
+		flood = append(flood, c)
+	}
+	s.waitFor("pausing accepts", 5*time.Second)
+	before := cpuTicks(t, cmd.Process.Pid)
+	time.Sleep(time.Second) // measuring idle CPU over a fixed second: nothing to poll for
+	if used := cpuTicks(t, cmd.Process.Pid) - before; used > 30 {
+		t.Fatalf("the server used %d ticks of CPU in one second while out of descriptors (spinning)", used)
+	}
+	for _, c := range flood {
+		c.Close()
+	}
+	eventually(t, 10*time.Second, "service after the flood", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		c.Write([]byte("ok"))
+		buf := make([]byte, 2)
+		n, _ := c.Read(buf)
+		return n == 2 && string(buf) == "ok"
+	})
+	if n := strings.Count(s.output(), "pausing accepts"); n > 20 {
+		t.Fatalf("%d warnings: the log is flooded too", n)
+	}
+}
