@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -67,5 +68,45 @@ func TestConnectionFloodBeyondTheFileLimit(t *testing.T) {
 	})
 	if n := strings.Count(s.output(), "pausing accepts"); n > 20 {
 		t.Fatalf("%d warnings: the log is flooded too", n)
+	}
+}
+
+// Peers that reset mid-write, or vanish half-open, cost only their own
+// connection.
+func TestResetsAndHalfOpenPeers(t *testing.T) {
+	tcpAddr, _ := wireServer(t, "chargen")
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 1000)) // the server is writing now
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close() // RST while the server writes
+	}
+	// Half-open: connect and go silent without reading.
+	var silent []net.Conn
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		silent = append(silent, c)
+	}
+	defer func() {
+		for _, c := range silent {
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 74*3)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != string(chargenPattern(len(got))) {
+		t.Fatalf("a well-behaved client is not served after resets and silent peers: %v", err)
 	}
 }
