@@ -52,6 +52,8 @@ type running struct {
 	// written is the unit's endpoints as the file has them (port 0 kept),
 	// what the next reload compares against.
 	written []endpoint.Endpoint
+	// certs are its ssl endpoints' key pairs, re-read when a reload keeps it.
+	certs []*certificate
 }
 
 // State is where the process is in its life.
@@ -304,7 +306,10 @@ func (r *Reactor) prepareOne(u Unit) (*running, error) {
 		Runner: runner{r: r, log: log, stats: stats}}
 	rn := &running{unit: u, env: env, written: u.Listen}
 	for _, ep := range u.Listen {
-		l, err := r.listen(ep)
+		l, cert, err := r.listen(ep)
+		if cert != nil {
+			rn.certs = append(rn.certs, cert)
+		}
 		if err != nil {
 			rn.release()
 			return nil, fmt.Errorf("%s: service %q: listen %s: %w", u.Pos, u.Name, ep, bindError(err))
@@ -442,6 +447,11 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 		if !kept[rn.unit.Name] {
 			continue
 		}
+		for _, c := range rn.certs {
+			if err := c.Reload(); err != nil {
+				rn.env.Logger.Error("re-reading a certificate failed; serving the previous one", zap.Error(err))
+			}
+		}
 		if rl, ok := rn.unit.Service.(service.Reloader); ok {
 			if err := rl.Reload(ctx); err != nil {
 				rn.env.Logger.Error("re-reading data files failed; serving the previous data", zap.Error(err))
@@ -468,26 +478,28 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 	return nil
 }
 
-func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, error) {
+// listen borrows ep's socket; for an ssl endpoint it also loads the key
+// pair (before privileges drop), which the unit keeps to re-read on reload.
+func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, *certificate, error) {
 	if ep.HAProxy && !ep.IsStream() {
-		return service.Listener{}, errors.New("PROXY protocol needs a stream endpoint")
+		return service.Listener{}, nil, errors.New("PROXY protocol needs a stream endpoint")
 	}
 	var cert *certificate
 	if ep.Kind == endpoint.SSL {
 		var err error
 		if cert, err = loadCertificate(ep); err != nil {
-			return service.Listener{}, err
+			return service.Listener{}, nil, err
 		}
 	}
 	ln, pc, err := r.pool.Acquire(ep)
 	if err != nil {
-		return service.Listener{}, err
+		return service.Listener{}, nil, err
 	}
 	l := service.Listener{Endpoint: ep, Stream: ln, Packet: pc, ProxyProtocol: ep.HAProxy}
 	if cert != nil {
-		l.TLS = cert.config([]string{"h2", "http/1.1"})
+		l.TLS = cert.config()
 	}
-	return l, nil
+	return l, cert, nil
 }
 
 // bindError drops the "listen tcp 127.0.0.1:80" preamble Go puts before

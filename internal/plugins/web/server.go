@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -17,7 +16,6 @@ import (
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/protocol/httpconn"
 	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -34,7 +32,8 @@ import (
 type Server struct {
 	opts *Options
 	h    *handler
-	keys []*keyPair // per listener; nil for plain TCP
+	// endpoints is how many listeners Start must be given.
+	endpoints int
 
 	mu     sync.Mutex
 	srv    *http.Server // every endpoint but those on the event loops
@@ -74,8 +73,9 @@ func (f *freshConns) count() int {
 }
 
 // newServer prepares a service from validated options: it opens the
-// roots, reads the htpasswd file, the error pages and the certificates
-// (before privileges are dropped), and starts nothing.
+// roots, reads the htpasswd file and the error pages (before privileges
+// are dropped; the reactor loads ssl endpoints' key pairs), and starts
+// nothing.
 func newServer(opts *Options, listen config.Listen) (*Server, error) {
 	t := newTypes(opts.MimeTypes, opts.MimeType)
 	h := &handler{opts: opts, log: zap.NewNop()}
@@ -111,15 +111,7 @@ func newServer(opts *Options, listen config.Listen) (*Server, error) {
 	if err := h.loadErrorPages(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, h: h, keys: make([]*keyPair, len(listen)), log: zap.NewNop()}
-	for i, ep := range listen {
-		if ep.Kind == endpoint.SSL {
-			if s.keys[i], err = loadKeyPair(ep); err != nil {
-				return nil, fmt.Errorf("listen %s: %w", ep, err)
-			}
-		}
-	}
-	return s, nil
+	return &Server{opts: opts, h: h, endpoints: len(listen), log: zap.NewNop()}, nil
 }
 
 func (h *handler) loadErrorPages() error {
@@ -175,8 +167,8 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		p.setLogger(env.Logger)
 	}
 	s.h.bind(env)
-	if len(env.Listeners) != len(s.keys) {
-		return fmt.Errorf("got %d listeners for %d endpoints", len(env.Listeners), len(s.keys))
+	if len(env.Listeners) != s.endpoints {
+		return fmt.Errorf("got %d listeners for %d endpoints", len(env.Listeners), s.endpoints)
 	}
 	if s.opts.AccessLog != "" {
 		a, err := openAccessLog(string(s.opts.AccessLog))
@@ -192,25 +184,19 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 	}
 	var lns []net.Listener
 	var plain []service.Listener
-	for i, l := range env.Listeners {
+	for _, l := range env.Listeners {
 		if l.Stream == nil {
 			_ = pol.Close()
 			s.closeLogs()
 			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
 		}
-		if s.keys[i] == nil && onLoop(env) {
-			plain = append(plain, service.Listener{Endpoint: l.Endpoint, Stream: l.Stream})
+		if l.TLS == nil && onLoop(env) {
+			plain = append(plain, l)
 			continue
 		}
-		ln := l.Stream
-		if s.keys[i] != nil {
-			ln = plainListener{ln}
-		}
-		ln = pol.WrapListener(ln)
-		if s.keys[i] != nil {
-			ln = tls.NewListener(ln, s.keys[i].config())
-		}
-		lns = append(lns, ln)
+		// PROXY header, then the policies, then TLS (re-read by the
+		// reactor on reload): net/http sees *tls.Conn values, for HTTP/2.
+		lns = append(lns, l.Listen(pol.WrapListener))
 	}
 	srv := s.httpServer(env.Logger)
 	srv.ConnState = s.fresh.track
@@ -302,16 +288,12 @@ func (s *Server) closeLogs() {
 	}
 }
 
-// Reload re-reads the service's data files in place: certificates,
-// the htpasswd file and the error pages, and forgets cached file data.
+// Reload re-reads the service's data files in place: the htpasswd file and
+// the error pages (the reactor re-reads certificates), and forgets cached
+// file data.
 // What fails to load keeps its previous version; the errors are returned.
 func (s *Server) Reload(context.Context) error {
 	var errs []error
-	for _, k := range s.keys {
-		if k != nil {
-			errs = append(errs, k.reload())
-		}
-	}
 	if s.h.auth != nil {
 		errs = append(errs, s.h.auth.load())
 	}
