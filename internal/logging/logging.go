@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/syslog"
 	"os"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -85,11 +84,11 @@ func New(o Options) (*Logger, error) {
 	case o.MaxSizeMiB > 0:
 		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups}}
 	default:
-		f, err := openLogFile(o.File)
+		f, err := OpenFile(o.File)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("open log file: %w", err)
 		}
-		out = &reopenable{path: o.File, f: f}
+		out = f
 	}
 	level := zap.NewAtomicLevelAt(lvl)
 	core := newSwitchCore(enc, out, level)
@@ -155,52 +154,6 @@ func (l *Logger) Reopen() error { return l.out.Reopen() }
 func (l *Logger) Close() error {
 	_ = l.Sync()
 	return l.out.Close()
-}
-
-func openLogFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open log file: %w", err)
-	}
-	return f, nil
-}
-
-// reopenable is a log file that Reopen swaps for a fresh open of its path;
-// a line goes whole to the old file or the new one, never lost.
-type reopenable struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-}
-
-func (r *reopenable) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.f.Write(p)
-}
-
-func (r *reopenable) Sync() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.f.Sync()
-}
-
-func (r *reopenable) Reopen() error {
-	f, err := openLogFile(r.path)
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	old := r.f
-	r.f = f
-	r.mu.Unlock()
-	return old.Close()
-}
-
-func (r *reopenable) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.f.Close()
 }
 
 // rotating is a size-rotated log file (lumberjack names old files with a timestamp).

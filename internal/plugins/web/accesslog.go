@@ -4,69 +4,44 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/twistd-go/twistd/internal/logging"
 )
 
-// accessLog writes one Combined Log Format line per request to a file
-// (or standard output for "-"), one write per line, and reopens the file
-// on demand (SIGUSR1, after logrotate moved it).
+// accessLog writes one Combined Log Format line per request, one write
+// per line, normally to a logging.File (standard output for "-"),
+// reopened on SIGUSR1 after logrotate moved it.
 type accessLog struct {
-	path string
-	mu   sync.Mutex
-	w    io.Writer
-	f    *os.File // nil for standard output
-	buf  []byte
+	w   io.Writer
+	mu  sync.Mutex // guards buf
+	buf []byte
 }
 
 func openAccessLog(path string) (*accessLog, error) {
-	a := &accessLog{path: path}
-	if path == "-" {
-		a.w = os.Stdout
-		return a, nil
-	}
-	f, err := openAppend(path)
-	if err != nil {
-		return nil, err
-	}
-	a.w, a.f = f, f
-	return a, nil
-}
-
-func openAppend(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := logging.OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}
-	return f, nil
+	return &accessLog{w: f}, nil
 }
 
 // Reopen opens the log's path anew and closes the old file.
 func (a *accessLog) Reopen() error {
-	if a.f == nil {
-		return nil
+	if f, ok := a.w.(*logging.File); ok {
+		return f.Reopen()
 	}
-	f, err := openAppend(a.path)
-	if err != nil {
-		return err
-	}
-	a.mu.Lock()
-	old := a.f
-	a.w, a.f = f, f
-	a.mu.Unlock()
-	return old.Close()
+	return nil
 }
 
 // Close closes the file.
 func (a *accessLog) Close() error {
-	if a.f == nil {
-		return nil
+	if f, ok := a.w.(*logging.File); ok {
+		return f.Close()
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.f.Close()
+	return nil
 }
 
 // log writes the request's line:

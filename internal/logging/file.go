@@ -1,0 +1,73 @@
+package logging
+
+import (
+	"os"
+	"sync"
+)
+
+// File is an append-only log file that Reopen swaps for a fresh open of
+// its path (SIGUSR1, after logrotate moved it): each Write goes whole to
+// the old file or the new one, never lost. The process log, the web
+// access log and the traffic log all use it. "-" is standard output,
+// which Reopen and Close leave alone.
+type File struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+// OpenFile opens path for appending, creating it if need be.
+func OpenFile(path string) (*File, error) {
+	if path == "-" {
+		return &File{path: path, f: os.Stdout}, nil
+	}
+	f, err := openAppend(path)
+	if err != nil {
+		return nil, err
+	}
+	return &File{path: path, f: f}, nil
+}
+
+func openAppend(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}
+
+// Write writes p with one write(2).
+func (l *File) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
+// Sync flushes the file to disk.
+func (l *File) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Sync()
+}
+
+// Reopen opens the path anew and closes the old file.
+func (l *File) Reopen() error {
+	if l.path == "-" {
+		return nil
+	}
+	f, err := openAppend(l.path)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	return old.Close()
+}
+
+// Close closes the file.
+func (l *File) Close() error {
+	if l.path == "-" {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}
