@@ -36,7 +36,7 @@ func newCheckCommand() *cobra.Command {
 			if path == "" {
 				return withCode(exitUsage, errors.New("check: no application file: use -c FILE"))
 			}
-			file, _, err := loadFile(path, nil)
+			file, _, err := loadFile(path)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				fmt.Fprintf(os.Stderr, "%s: invalid\n", path)
@@ -217,7 +217,7 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 			return withCode(exitFailure, err)
 		}
 		parsed, perr := config.Parse(commandLine, cwd, doc, config.Options{KnownType: plugins.Known})
-		file, units, err := buildUnits(parsed, perr, nil)
+		file, units, err := buildUnits(parsed, perr)
 		if err != nil {
 			return withCode(exitUsage, errors.New(strings.ReplaceAll(err.Error(), commandLine+":", "--")))
 		}

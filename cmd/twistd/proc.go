@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -107,7 +108,7 @@ func (p *proc) serve(units []reactor.Unit) error {
 		stop := p.watchdog(sec)
 		defer stop()
 	}
-	err = p.r.Run(context.Background(), p.withAdmin(units))
+	err = p.r.Run(context.Background(), p.units(p.file, units))
 	switch {
 	case err == reactor.ErrForced:
 		p.log.Warn("stopped without draining")
@@ -117,15 +118,24 @@ func (p *proc) serve(units []reactor.Unit) error {
 	return err
 }
 
-// withAdmin wires the admin unit (built before the process existed) to it.
-func (p *proc) withAdmin(units []reactor.Unit) []reactor.Unit {
-	out := append([]reactor.Unit(nil), units...)
-	for i, u := range out {
-		if u.Name == adminUnit {
-			out[i].Service = admin.New(admin.Options{Source: p, Registry: p.metrics.Registry, Pprof: p.file.Admin.Pprof})
-		}
+// adminUnit is the admin endpoint's unit name: a service name can never
+// start with an underscore, so it cannot clash.
+const adminUnit = "_admin"
+
+// units puts the file's admin endpoint, reporting on this process, before
+// its services, so it starts first and stops last.
+func (p *proc) units(file *config.File, services []reactor.Unit) []reactor.Unit {
+	if file.Admin == nil {
+		return services
 	}
-	return out
+	fp, _ := json.Marshal(struct {
+		Listen []string
+		Pprof  bool
+	}{file.Admin.Listen.Strings(), file.Admin.Pprof})
+	unit := reactor.Unit{Name: adminUnit, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
+		Fingerprint: string(fp), Internal: true,
+		Service: admin.New(admin.Options{Source: p, Registry: p.metrics.Registry, Pprof: file.Admin.Pprof})}
+	return append([]reactor.Unit{unit}, services...)
 }
 
 // reload re-reads the application file and applies it (SIGHUP). The
@@ -166,11 +176,11 @@ func (p *proc) applyFile(ctx context.Context) error {
 		p.log.Info("reload: no application file to re-read (a one-line run)")
 		return nil
 	}
-	file, units, err := loadFile(p.file.Path, p)
+	file, units, err := loadFile(p.file.Path)
 	if err != nil {
 		return fmt.Errorf("invalid application file:\n%w", err)
 	}
-	if err := p.r.Apply(ctx, units); err != nil {
+	if err := p.r.Apply(ctx, p.units(file, units)); err != nil {
 		return err
 	}
 	p.applyProcess(file)

@@ -63,7 +63,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if path == "" {
 				return withCode(exitUsage, fmt.Errorf("no application file: use -c FILE, or a plugin (twistd plugins lists them)"))
 			}
-			file, units, err := loadFile(path, nil)
+			file, units, err := loadFile(path)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}

@@ -9,29 +9,23 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/twistd-go/twistd/internal/admin"
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
 )
 
-// adminUnit is the admin endpoint's unit name: a service name can never
-// start with an underscore, so it cannot clash.
-const adminUnit = "_admin"
-
 // loadFile reads an application file and builds its services; every
-// problem is reported at once. host is the running process the admin
-// endpoint reports on (nil when only validating).
-func loadFile(path string, host *proc) (*config.File, []reactor.Unit, error) {
+// problem is reported at once.
+func loadFile(path string) (*config.File, []reactor.Unit, error) {
 	file, err := config.Load(path, config.Options{KnownType: plugins.Known})
-	return buildUnits(file, err, host)
+	return buildUnits(file, err)
 }
 
 // buildUnits lets each plugin decode its services, joining its errors with
-// the loader's, and puts the admin endpoint (if any) first, so it is the
-// last to stop.
-func buildUnits(file *config.File, loadErr error, host *proc) (*config.File, []reactor.Unit, error) {
+// the loader's. The admin endpoint is not among them: the running process
+// adds it (proc.units), since it reports on that process.
+func buildUnits(file *config.File, loadErr error) (*config.File, []reactor.Unit, error) {
 	if file == nil {
 		return nil, nil, loadErr
 	}
@@ -51,18 +45,6 @@ func buildUnits(file *config.File, loadErr error, host *proc) (*config.File, []r
 		return nil, nil, err
 	}
 	var units []reactor.Unit
-	if file.Admin != nil {
-		opts := admin.Options{Pprof: file.Admin.Pprof}
-		if host != nil {
-			opts.Source, opts.Registry = host, host.metrics.Registry
-		}
-		fp, _ := json.Marshal(struct {
-			Listen []string
-			Pprof  bool
-		}{file.Admin.Listen.Strings(), file.Admin.Pprof})
-		units = append(units, reactor.Unit{Name: adminUnit, Type: "admin", Listen: file.Admin.Listen,
-			Service: admin.New(opts), Pos: file.Path, Fingerprint: string(fp), Internal: true})
-	}
 	for _, b := range built {
 		units = append(units, reactor.Unit{Name: b.Spec.Name, Type: b.Spec.Type, Listen: b.Spec.Listen,
 			Service: b.Service, Pos: b.Spec.Pos.String(), Fingerprint: fingerprint(b.Spec.Node)})
