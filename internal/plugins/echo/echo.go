@@ -3,13 +3,13 @@
 package echo
 
 import (
-	"net"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/plugins/tcp"
 	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/service"
 )
@@ -53,25 +53,8 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	}
 }
 
-// New returns an echo service under the given connection policies.
+// New returns an echo service under the given connection policies: the
+// tcp plugin's RFC 862 echo, under its own type name as twistd has it.
 func New(policies *policy.Config) service.Service {
-	return &service.Protocols{
-		Stream:   protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &Echo{} }),
-		Datagram: protocol.DatagramFunc(echoDatagram),
-		Policies: policies,
-	}
+	return tcp.New("echo", policies, time.Now)
 }
-
-// Echo is the echo protocol: every byte received is written back.
-type Echo struct {
-	protocol.Base
-}
-
-// DataReceived writes data back.
-func (e *Echo) DataReceived(data []byte) { e.Transport.Write(data) }
-
-func echoDatagram(data []byte, from net.Addr, w protocol.DatagramWriter) {
-	_, _ = w.WriteTo(data, from)
-}
-
-var _ protocol.Protocol = (*Echo)(nil)
