@@ -63,8 +63,9 @@ declare -A CMD=(
 	[c]="$TMP/cecho {port}"
 	[go]="$TMP/goecho -addr 127.0.0.1:{port}"
 	[twisted]="$PY $ROOT/bench/twisted_echo.py {port}"
+	[base]="${BASE:-false} -n --pidfile= echo --listen tcp:{port}:interface=127.0.0.1"
 )
-declare -A LABEL=([ours]=ours [c]="C epoll" [go]="plain Go" [twisted]=Twisted)
+declare -A LABEL=([ours]=ours [c]="C epoll" [go]="plain Go" [twisted]=Twisted [base]=baseline)
 
 freeport() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -3,12 +3,11 @@ package reactor
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -27,16 +26,12 @@ import (
 // read after a pause) is queued as pending and the loop is woken through
 // an eventfd, only when it sleeps.
 type loop struct {
-	epfd, wakefd int
-	// epoll is epfd in Go's own poller: the loop parks like any goroutine
-	// instead of blocking a thread in epoll_wait.
-	epoll     *os.File
-	raw       syscall.RawConn
-	log       *zap.Logger
-	buf       []byte
-	events    []unix.EpollEvent
-	conns     map[int32]*econn         // owned by the loop goroutine
-	acceptors map[int32]*estreamServer // listening sockets this loop accepts on
+	epfd, wakefd int // the epoll set, and the eventfd in it that wakes the loop
+	log          *zap.Logger
+	buf          []byte
+	events       []unix.EpollEvent
+	conns        map[int32]*econn         // owned by the loop goroutine
+	acceptors    map[int32]*estreamServer // listening sockets this loop accepts on
 
 	mu       sync.Mutex
 	pending  []*econn
@@ -66,19 +61,7 @@ func newLoop(log *zap.Logger) (*loop, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll: %w", err)
-	}
-	epoll := os.NewFile(uintptr(epfd), "epoll")
-	raw, err := epoll.SyscallConn()
-	if err != nil {
-		epoll.Close()
-		unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll: %w", err)
-	}
-	l := &loop{epfd: epfd, epoll: epoll, raw: raw, wakefd: wakefd, log: log, buf: make([]byte, loopReadBuffer),
+	l := &loop{epfd: epfd, wakefd: wakefd, log: log, buf: make([]byte, loopReadBuffer),
 		events: make([]unix.EpollEvent, 256), conns: make(map[int32]*econn),
 		acceptors: make(map[int32]*estreamServer), done: make(chan struct{})}
 	go l.run()
@@ -133,7 +116,7 @@ func (l *loop) stop() {
 
 func (l *loop) run() {
 	defer close(l.done)
-	defer l.epoll.Close()
+	defer unix.Close(l.epfd)
 	defer unix.Close(l.wakefd)
 	for {
 		l.sleeping.Store(true)
@@ -178,23 +161,33 @@ func (l *loop) run() {
 	}
 }
 
-// wait returns the ready events: at once when busy, else after parking in
-// Go's poller until the epoll set has some.
+// wait returns the ready events: at once when busy, else when the epoll
+// set has some.
+//
+// The loop sleeps in epoll_wait as a C server's thread does, keeping its
+// thread and its P: the raw system call skips the scheduler's hand-off of
+// the P (and the wake-ups of other threads that follow), so a wake-up is
+// one context switch. The reactor gives the runtime one P more per loop
+// for everything else. The runtime still preempts the loop — for the
+// garbage collector, or after 10 ms — by a signal, which ends the wait
+// with EINTR, so the loop goroutine then yields like any other; without
+// those signals (GODEBUG=asyncpreemptoff=1) the wait's bound is the most
+// the collector waits for a sleeping loop.
 func (l *loop) wait(busy bool) (int, error) {
+	timeout := maxSleep
 	if busy {
-		return unix.EpollWait(l.epfd, l.events, 0)
+		timeout = 0
 	}
-	var n int
-	var werr error
-	err := l.raw.Read(func(fd uintptr) bool {
-		n, werr = unix.EpollWait(int(fd), l.events, 0)
-		return n > 0 || (werr != nil && werr != unix.EINTR)
-	})
-	if err != nil {
-		return 0, err
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+		uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	if e != 0 {
+		return 0, e
 	}
-	return n, werr
+	return int(r), nil
 }
+
+// maxSleep bounds one epoll_wait, in milliseconds.
+const maxSleep = 500
 
 // runPending registers new connections and serves queued requests.
 func (l *loop) runPending() {

@@ -123,7 +123,18 @@ func (r *Reactor) eventLoops() ([]*loop, error) {
 	r.loopsMu.Lock()
 	defer r.loopsMu.Unlock()
 	if r.loops == nil {
-		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		// One loop per CPU the runtime was given (GOMAXPROCS, the CPU
+		// set, the cgroup's quota) — capped by NumCPU, as an earlier
+		// reactor in this process may have raised GOMAXPROCS below.
+		n := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+		// Each loop holds a P while it waits in epoll_wait, as a C
+		// server's threads hold theirs: the runtime gets one more P per
+		// loop so goroutines (timers, signals, TLS connections, the admin
+		// endpoint) never wait for a sleeping loop.
+		if runtime.GOMAXPROCS(0) < 2*n {
+			runtime.GOMAXPROCS(2 * n)
+		}
+		for i := 0; i < n; i++ {
 			l, err := newLoop(r.log)
 			if err != nil {
 				for _, l := range r.loops {

@@ -83,6 +83,9 @@ func TestFastPathNotWhileStopping(t *testing.T) {
 	h := &fastHello{}
 	s, addr := start(t, &http.Server{Handler: h})
 	c, br := dial(t, addr)
+	// The connection must be in before stopping begins: the factory
+	// refuses those made after.
+	eventually(t, "the connection to be made", func() bool { return len(s.snapshot()) == 1 })
 	s.stopping.Store(true)
 	fmt.Fprint(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, body := readResponse(t, br, "GET")
