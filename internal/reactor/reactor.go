@@ -21,6 +21,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/internal/cpus"
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
@@ -123,10 +124,7 @@ func (r *Reactor) eventLoops() ([]*loop, error) {
 	r.loopsMu.Lock()
 	defer r.loopsMu.Unlock()
 	if r.loops == nil {
-		// One loop per CPU the runtime was given (GOMAXPROCS, the CPU
-		// set, the cgroup's quota) — capped by NumCPU, as an earlier
-		// reactor in this process may have raised GOMAXPROCS below.
-		n := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+		n := cpus.Usable()
 		// Each loop holds a P while it waits in epoll_wait, as a C
 		// server's threads hold theirs: the runtime gets one more P per
 		// loop so goroutines (timers, signals, TLS connections, the admin

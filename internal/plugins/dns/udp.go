@@ -3,10 +3,11 @@ package dns
 import (
 	"net"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/cpus"
 )
 
 // maxUDPQuery is the largest datagram read; larger ones are cut and fail to parse.
@@ -20,7 +21,7 @@ const maxUDPQuery = 4096
 // answered from their own goroutine so a slow upstream never stalls the loop.
 func (s *Server) serveUDP(pc net.PacketConn) {
 	setReceiveBuffer(pc)
-	for range max(1, runtime.GOMAXPROCS(0)) {
+	for range cpus.Usable() {
 		if bc, closed, ok := newBatchConn(pc); ok {
 			s.loops.Go(func() { s.readUDPBatch(pc, bc, closed) })
 			continue
