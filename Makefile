@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseProxyHeader -fuzztime=$(FUZZTIME) ./internal/protocol/proxyproto/
 	$(GO) test -run='^$$' -fuzz=FuzzCleanPath -fuzztime=$(FUZZTIME) ./internal/plugins/web/
 	$(GO) test -run='^$$' -fuzz=FuzzConfinement -fuzztime=$(FUZZTIME) ./internal/plugins/web/
+	$(GO) test -run='^$$' -fuzz=FuzzEscape -fuzztime=$(FUZZTIME) ./internal/htmlesc/
 	$(GO) test -run='^$$' -fuzz=FuzzParseHead -fuzztime=$(FUZZTIME) ./internal/protocol/httpconn/
 	$(GO) test -run='^$$' -fuzz=FuzzConn -fuzztime=$(FUZZTIME) ./internal/protocol/httpconn/
 	$(GO) test -run='^$$' -fuzz=FuzzHandler -fuzztime=$(FUZZTIME) ./internal/plugins/dns/

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	_ "github.com/twistd-go/twistd/internal/growstack"
 	_ "github.com/twistd-go/twistd/internal/plugins/all"
 )
 

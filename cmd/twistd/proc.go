@@ -134,7 +134,7 @@ func (p *proc) units(file *config.File, services []reactor.Unit) []reactor.Unit 
 	}{file.Admin.Listen.Strings(), file.Admin.Pprof})
 	unit := reactor.Unit{Name: adminUnit, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
 		Fingerprint: string(fp), Internal: true,
-		Service: admin.New(admin.Options{Source: p, Registry: p.metrics.Registry, Pprof: file.Admin.Pprof})}
+		Service: admin.New(admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof})}
 	return append([]reactor.Unit{unit}, services...)
 }
 

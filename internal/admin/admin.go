@@ -129,7 +129,7 @@ func (s *Service) status(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = page.Execute(w, st)
+	_ = writePage(w, st)
 }
 
 // wantsJSON reads the Accept header: JSON when it is preferred over HTML.

@@ -2,16 +2,87 @@ package admin
 
 import (
 	"fmt"
-	"html/template"
+	"io"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/twistd-go/twistd/internal/htmlesc"
 )
 
-// page is the /status page: no external assets, readable on a phone, and
-// it refreshes itself from the JSON every two seconds.
-var page = template.Must(template.New("status").Funcs(template.FuncMap{
-	"bytes":    humanBytes,
-	"duration": func(s float64) string { return (time.Duration(s) * time.Second).String() },
-}).Parse(`<!doctype html>
+// writePage writes the /status page: no external assets, readable on a
+// phone, and it refreshes itself from the JSON every two seconds. It is
+// written out by hand, not with html/template (see package htmlesc for
+// why), and escapes every value as html/template would.
+func writePage(w io.Writer, st Status) error {
+	esc := htmlesc.Text
+	var b strings.Builder
+	b.Grow(len(pageHead) + len(pageScript) + 2048 + 1024*len(st.Services))
+	b.WriteString(pageHead)
+	b.WriteString(`<span id="state" class="badge ` + okOrBad(st.State == "ready") + `">` + esc(st.State) + "</span>\n")
+	b.WriteString(`  <span class="meta">pid <b id="pid">` + strconv.Itoa(st.PID) + `</b> · version <b>` + esc(st.Version) +
+		`</b> · up <b id="uptime">` + esc(uptime(st.UptimeSeconds)) + `</b> · <code>` + esc(st.Config) + "</code></span>\n")
+	b.WriteString("</header>\n<main>\n" + `<p class="reload meta" id="reload">`)
+	if r := st.LastReload; r != nil {
+		b.WriteString("Last reload " + esc(r.Time.Format("2006-01-02 15:04:05Z07:00")) + ":\n" +
+			`  <span class="badge ` + okOrBad(r.Result == "ok") + `">` + esc(r.Result) + "</span> " + esc(r.Error))
+	} else {
+		b.WriteString("No reload yet.")
+	}
+	b.WriteString("</p>\n<table>\n" + pageTableHead + `<tbody id="services">` + "\n")
+	for _, s := range st.Services {
+		b.WriteString("<tr>\n" + `<td data-label="Service"><b>` + esc(s.Name) + `</b></td><td data-label="Type">` + esc(s.Type) + "</td>\n")
+		b.WriteString(`<td data-label="State"><span class="badge ` + okOrBad(s.State == "running") + `">` + esc(s.State) + "</span></td>\n")
+		b.WriteString(`<td data-label="Listening on">`)
+		for _, l := range s.Listeners {
+			b.WriteString("<code>" + esc(l.Network) + " " + esc(l.Address) + "</code><br>")
+		}
+		b.WriteString("</td>\n")
+		b.WriteString(`<td data-label="Active" class="num">` + strconv.FormatInt(s.ConnectionsActive, 10) +
+			`</td><td data-label="Connections" class="num">` + strconv.FormatInt(s.ConnectionsTotal, 10) + "</td>\n")
+		b.WriteString(`<td data-label="In" class="num">` + esc(humanBytes(s.BytesIn)) +
+			`</td><td data-label="Out" class="num">` + esc(humanBytes(s.BytesOut)) + "</td>\n")
+		b.WriteString(`<td data-label="Requests" class="num">` + strconv.FormatInt(s.Requests, 10) + "</td>\n</tr>")
+	}
+	b.WriteString("\n</tbody></table>\n" + pageFooter)
+	b.WriteString(pageScript)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func okOrBad(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "bad"
+}
+
+// uptime shows whole seconds as a duration: 1h2m3s.
+func uptime(s float64) string { return (time.Duration(s) * time.Second).String() }
+
+// humanBytes formats a byte count with binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+const pageTableHead = `<thead><tr><th>Service</th><th>Type</th><th>State</th><th>Listening on</th><th class="num">Active</th><th class="num">Connections</th><th class="num">In</th><th class="num">Out</th><th class="num">Requests</th></tr></thead>
+`
+
+const pageFooter = `<p class="meta">Refreshes every 2 s · <a href="/metrics">metrics</a> · <a href="/status" type="application/json" id="json">JSON</a></p>
+</main>
+`
+
+// pageHead is the page up to the state badge: its style sheet and header.
+const pageHead = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>twistd status</title>
@@ -44,27 +115,10 @@ code { font-size: 13px; overflow-wrap: anywhere; }
 <body>
 <header>
   <h1>twistd</h1>
-  <span id="state" class="badge {{if eq .State "ready"}}ok{{else}}bad{{end}}">{{.State}}</span>
-  <span class="meta">pid <b id="pid">{{.PID}}</b> · version <b>{{.Version}}</b> · up <b id="uptime">{{duration .UptimeSeconds}}</b> · <code>{{.Config}}</code></span>
-</header>
-<main>
-<p class="reload meta" id="reload">{{with .LastReload}}Last reload {{.Time.Format "2006-01-02 15:04:05Z07:00"}}:
-  <span class="badge {{if eq .Result "ok"}}ok{{else}}bad{{end}}">{{.Result}}</span> {{.Error}}{{else}}No reload yet.{{end}}</p>
-<table>
-<thead><tr><th>Service</th><th>Type</th><th>State</th><th>Listening on</th><th class="num">Active</th><th class="num">Connections</th><th class="num">In</th><th class="num">Out</th><th class="num">Requests</th></tr></thead>
-<tbody id="services">
-{{range .Services}}<tr>
-<td data-label="Service"><b>{{.Name}}</b></td><td data-label="Type">{{.Type}}</td>
-<td data-label="State"><span class="badge {{if eq .State "running"}}ok{{else}}bad{{end}}">{{.State}}</span></td>
-<td data-label="Listening on">{{range .Listeners}}<code>{{.Network}} {{.Address}}</code><br>{{end}}</td>
-<td data-label="Active" class="num">{{.ConnectionsActive}}</td><td data-label="Connections" class="num">{{.ConnectionsTotal}}</td>
-<td data-label="In" class="num">{{bytes .BytesIn}}</td><td data-label="Out" class="num">{{bytes .BytesOut}}</td>
-<td data-label="Requests" class="num">{{.Requests}}</td>
-</tr>{{end}}
-</tbody></table>
-<p class="meta">Refreshes every 2 s · <a href="/metrics">metrics</a> · <a href="/status" type="application/json" id="json">JSON</a></p>
-</main>
-<script>
+  `
+
+// pageScript refreshes the page from /status.
+const pageScript = `<script>
 (function () {
   function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return {"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;","'":"&#39;"}[c]; }); }
   function human(n) { var u = ["B","KiB","MiB","GiB","TiB"], i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return (i ? n.toFixed(1) : n) + " " + u[i]; }
@@ -94,18 +148,4 @@ code { font-size: 13px; overflow-wrap: anywhere; }
 })();
 </script>
 </body></html>
-`))
-
-// humanBytes formats a byte count with binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+`

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,11 +19,17 @@ const (
 	maxNodes    = 100_000 // nodes in the document once every alias is expanded
 )
 
-// yamlLine matches yaml.v3's "yaml: line N: message".
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLine matches yaml.v3's "yaml: line N: message". This and the
+// other patterns of the package are compiled on first use, not at start-up.
+var yamlLine = lazyRegexp(`^yaml: line (\d+): (.*)$`)
 
 // yamlUnknownAnchor matches yaml.v3's error for an alias without anchor.
-var yamlUnknownAnchor = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+var yamlUnknownAnchor = lazyRegexp(`^yaml: unknown anchor '(.*)' referenced$`)
+
+// lazyRegexp returns a function that compiles expr on its first call.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // parserMessages are yaml.v3's parser errors (as opposed to its scanner's),
 // whose line numbers it reports counting from 0.
@@ -71,7 +78,7 @@ func parseYAML(path string, data []byte) (*yaml.Node, error) {
 // (column 1: yaml.v3 does not give one), correcting yaml.v3's numbering.
 func syntaxError(path string, data []byte, err error) *Error {
 	msg, line, col := err.Error(), 1, 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		msg = m[2]
 		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
 			line = n
@@ -82,7 +89,7 @@ func syntaxError(path string, data []byte, err error) *Error {
 				}
 			}
 		}
-	} else if m := yamlUnknownAnchor.FindStringSubmatch(msg); m != nil {
+	} else if m := yamlUnknownAnchor().FindStringSubmatch(msg); m != nil {
 		// No position given: point at the first use of the alias.
 		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
 			line = bytes.Count(data[:i], []byte("\n")) + 1

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +20,7 @@ var topKeys = []string{"version", "name", "process", "admin", "services"}
 var commonKeys = map[string]bool{"name": true, "type": true, "listen": true}
 
 // serviceName is the form of a service's name (at most 63 characters).
-var serviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var serviceName = lazyRegexp(`^[a-z0-9][a-z0-9-]*$`)
 
 const maxNameLen = 63
 
@@ -331,7 +330,7 @@ func (l *loader) services(at *yaml.Node) {
 			d.errs = append(d.errs, s.Errorf(nil, "service of type %s needs a name: more than one service has that type", quote(s.Type)))
 		case names[s.Type] != nil:
 			d.errs = append(d.errs, s.Errorf(nil, "service of type %s needs a name: another service is named %s", quote(s.Type), quote(s.Type)))
-		case len(s.Type) > maxNameLen || !serviceName.MatchString(s.Type):
+		case len(s.Type) > maxNameLen || !serviceName().MatchString(s.Type):
 			d.errs = append(d.errs, s.Errorf(nil, "service of type %s needs a name", quote(s.Type)))
 		default:
 			s.Name = s.Type
@@ -390,7 +389,7 @@ func (l *loader) entry(item *yaml.Node) *entry {
 		case len(name) > maxNameLen:
 			d.errorf(nameNode, "service name %s is longer than %d characters", quote(name), maxNameLen)
 			s.Name = ""
-		case !serviceName.MatchString(name):
+		case !serviceName().MatchString(name):
 			d.errorf(nameNode, "bad service name %s: use lowercase letters, digits and -, starting with a letter or digit", quote(name))
 			s.Name = ""
 		}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -83,14 +82,15 @@ var sizeUnits = map[string]int64{
 	"t": 1 << 40, "tb": 1e12, "tib": 1 << 40,
 }
 
-var sizePattern = regexp.MustCompile(`^([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]*)$`)
+// sizePattern is a size: a number and an optional unit.
+var sizePattern = lazyRegexp(`^([0-9][0-9_]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]*)$`)
 
 // ParseSize parses a byte count: a number, optionally with a fraction, and
 // an optional unit, case-insensitive: B; KB, MB, GB, TB (powers of 1000);
 // KiB, MiB, GiB, TiB and K, M, G, T (powers of 1024). "1.5MiB" is 1572864
 // bytes; a fraction of a byte is rounded to the nearest.
 func ParseSize(s string) (Size, error) {
-	m := sizePattern.FindStringSubmatch(strings.TrimSpace(s))
+	m := sizePattern().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		if strings.HasPrefix(strings.TrimSpace(s), "-") {
 			return 0, fmt.Errorf("size %s is negative", quote(s))

@@ -4,14 +4,14 @@
 package metrics
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the twistd_* collectors and the registry that exposes them.
 type Metrics struct {
-	Registry *prometheus.Registry
-
 	// Connection and byte counts (twistd_connections_*, twistd_bytes_*)
 	// live in each service's service.Stats, atomics read at scrape time,
 	// so the hot path never touches a label map.
@@ -26,13 +26,18 @@ type Metrics struct {
 	// The process.
 	Reloads   *prometheus.CounterVec // result: ok | failed
 	BuildInfo *prometheus.GaugeVec   // version
+
+	registry func() *prometheus.Registry
+
+	mu       sync.Mutex
+	built    *prometheus.Registry // once registry has run
+	watchers []func() []ServiceCounters
 }
 
-// New returns the metrics of one process, registered on a fresh registry
-// together with the Go and process collectors.
+// New returns the metrics of one process. The registry that exposes them
+// is made when first asked for (Registry).
 func New(version string) *Metrics {
 	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_http_requests_total", Help: "HTTP requests answered, by service and status code."}, []string{"service", "code"}),
 		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -45,13 +50,31 @@ func New(version string) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "twistd_build_info", Help: "Always 1; the version label names the build."}, []string{"version"}),
 	}
-	m.Registry.MustRegister(
+	m.BuildInfo.WithLabelValues(version).Set(1)
+	m.registry = sync.OnceValue(m.newRegistry)
+	return m
+}
+
+// Registry returns the registry that exposes the metrics, together with
+// the Go and process collectors. Only the admin endpoint reads it, so it
+// is made on first use: a process without one does not make the
+// collectors (about 100 KB of heap and of idle RSS).
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry() }
+
+func (m *Metrics) newRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPRequestDuration, m.DNSQueries, m.Reloads, m.BuildInfo,
 	)
-	m.BuildInfo.WithLabelValues(version).Set(1)
-	return m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range m.watchers {
+		r.MustRegister(&servicesCollector{f: f})
+	}
+	m.built, m.watchers = r, nil
+	return r
 }
 
 // ServiceCounters are one service's connection and byte counts at scrape time.
@@ -68,7 +91,13 @@ type ServiceCounters struct {
 // calls f for the services running then, so a service removed by a reload
 // simply stops being reported.
 func (m *Metrics) WatchServices(f func() []ServiceCounters) {
-	m.Registry.MustRegister(&servicesCollector{f: f})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.built != nil {
+		m.built.MustRegister(&servicesCollector{f: f})
+		return
+	}
+	m.watchers = append(m.watchers, f)
 }
 
 var (

@@ -23,7 +23,7 @@ func TestServiceCountersAreExposed(t *testing.T) {
 	m.WatchServices(tenServices)
 	m.HTTPRequests.WithLabelValues("site", "200").Inc()
 	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{
 		`twistd_connections_accepted_total{service="svc3"} 3`,
@@ -33,6 +33,23 @@ func TestServiceCountersAreExposed(t *testing.T) {
 		`twistd_build_info{version="1.2.3"} 1`,
 	} {
 		if !strings.Contains(string(body), want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+}
+
+func TestRegistryMadeOnce(t *testing.T) {
+	m := New("1.2.3")
+	r := m.Registry()
+	if m.Registry() != r {
+		t.Fatal("Registry made twice")
+	}
+	m.WatchServices(tenServices) // after the registry exists
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(r, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`twistd_connections_active{service="svc9"} 1`, "go_goroutines ", "process_start_time_seconds "} {
+		if !strings.Contains(body, want) {
 			t.Errorf("missing %s", want)
 		}
 	}
@@ -48,7 +65,7 @@ func BenchmarkScrape(b *testing.B) {
 		}
 		m.HTTPRequestDuration.WithLabelValues(fmt.Sprintf("svc%d", i)).Observe(0.01)
 	}
-	h := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	h := promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{})
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

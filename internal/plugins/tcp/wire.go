@@ -6,6 +6,7 @@ package tcp
 import (
 	"encoding/binary"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,8 +29,9 @@ const lineLen = 72
 const printable = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 
 // chargenCycle is the 95 lines of a full chargen rotation: line i starts
-// at printable[i] and runs 72 characters, wrapping, then CRLF.
-var chargenCycle = func() []byte {
+// at printable[i] and runs 72 characters, wrapping, then CRLF. It is made
+// when chargen first serves, not at start-up.
+var chargenCycle = sync.OnceValue(func() []byte {
 	n := len(printable)
 	b := make([]byte, 0, n*(lineLen+2))
 	for i := 0; i < n; i++ {
@@ -39,7 +41,7 @@ var chargenCycle = func() []byte {
 		b = append(b, '\r', '\n')
 	}
 	return b
-}()
+})
 
 // chargenChunk is how much a Chargen writes each time its transport has room.
 const chargenChunk = 16 << 10
@@ -56,14 +58,15 @@ type Chargen struct {
 // ResumeProducing writes the next chunk of the pattern.
 func (c *Chargen) ResumeProducing() {
 	var bufs [][]byte
+	cycle := chargenCycle()
 	for n := 0; n < chargenChunk; {
-		part := chargenCycle[c.off:]
+		part := cycle[c.off:]
 		if len(part) > chargenChunk-n {
 			part = part[:chargenChunk-n]
 		}
 		bufs = append(bufs, part)
 		n += len(part)
-		c.off = (c.off + len(part)) % len(chargenCycle)
+		c.off = (c.off + len(part)) % len(cycle)
 	}
 	c.Transport.WriteMany(bufs...)
 }
@@ -127,9 +130,10 @@ func (d *datagram) DatagramReceived(data []byte, from net.Addr, w protocol.Datag
 	case "chargen":
 		first := int(d.line.Add(udpChargenLines)-udpChargenLines) % len(printable)
 		out := make([]byte, 0, udpChargenLines*(lineLen+2))
+		cycle := chargenCycle()
 		for i := 0; i < udpChargenLines; i++ {
 			start := ((first + i) % len(printable)) * (lineLen + 2)
-			out = append(out, chargenCycle[start:start+lineLen+2]...)
+			out = append(out, cycle[start:start+lineLen+2]...)
 		}
 		_, _ = w.WriteTo(out, from)
 	case "daytime":

@@ -11,10 +11,10 @@ import (
 )
 
 func TestChargenCycle(t *testing.T) {
-	if len(chargenCycle) != 95*74 {
-		t.Fatalf("cycle is %d bytes, want 95 lines of 74", len(chargenCycle))
+	if len(chargenCycle()) != 95*74 {
+		t.Fatalf("cycle is %d bytes, want 95 lines of 74", len(chargenCycle()))
 	}
-	lines := bytes.Split(bytes.TrimSuffix(chargenCycle, []byte("\r\n")), []byte("\r\n"))
+	lines := bytes.Split(bytes.TrimSuffix(chargenCycle(), []byte("\r\n")), []byte("\r\n"))
 	if len(lines) != 95 {
 		t.Fatalf("%d lines", len(lines))
 	}
@@ -61,7 +61,7 @@ func TestUDPReplies(t *testing.T) {
 		{"echo", func(b []byte) bool { return string(b) == "ping" }},
 		{"daytime", func(b []byte) bool { return string(b) == "Sun Nov 22 08:00:00 2026\r\n" }},
 		{"time", func(b []byte) bool { return len(b) == 4 }},
-		{"chargen", func(b []byte) bool { return len(b) <= 512 && bytes.HasPrefix(chargenCycle, b) }},
+		{"chargen", func(b []byte) bool { return len(b) <= 512 && bytes.HasPrefix(chargenCycle(), b) }},
 	} {
 		r := &recorder{}
 		var d protocol.DatagramProtocol = &datagram{proto: tt.proto, now: now}

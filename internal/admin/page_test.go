@@ -1,0 +1,45 @@
+package admin
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPageEscapesValues(t *testing.T) {
+	st := Status{PID: 7, Version: "1.0+dev", UptimeSeconds: 3725.9, Config: "/etc/<app>.yaml", State: "ready",
+		LastReload: &Reload{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Result: "failed", Error: `bad "key" & <tag>`},
+		Services: []ServiceStatus{{Name: "<script>alert(1)</script>", Type: "web", State: "running",
+			Listeners: []Listener{{"tcp", "127.0.0.1:80"}, {"tcp", "[::1]:80"}}, ConnectionsTotal: 12, BytesIn: 2048}}}
+	var b strings.Builder
+	if err := writePage(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{
+		`<span id="state" class="badge ok">ready</span>`,
+		`pid <b id="pid">7</b> · version <b>1.0&#43;dev</b> · up <b id="uptime">1h2m5s</b> · <code>/etc/&lt;app&gt;.yaml</code>`,
+		"Last reload 2026-01-02 03:04:05Z:\n  <span class=\"badge bad\">failed</span> bad &#34;key&#34; &amp; &lt;tag&gt;</p>",
+		`<b>&lt;script&gt;alert(1)&lt;/script&gt;</b>`,
+		`<code>tcp 127.0.0.1:80</code><br><code>tcp [::1]:80</code><br></td>`,
+		`<td data-label="In" class="num">2.0 KiB</td>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<script>alert") || strings.Count(page, "<tr>\n<td data-label=\"Service\">") != 1 {
+		t.Errorf("page:\n%s", page)
+	}
+}
+
+func TestPageWithoutReload(t *testing.T) {
+	var b strings.Builder
+	if err := writePage(&b, Status{State: "stopping"}); err != nil {
+		t.Fatal(err)
+	}
+	if page := b.String(); !strings.Contains(page, `id="reload">No reload yet.</p>`) ||
+		!strings.Contains(page, `class="badge bad">stopping</span>`) || !strings.HasSuffix(page, "</body></html>\n") {
+		t.Errorf("page:\n%s", page)
+	}
+}
