@@ -134,12 +134,9 @@ func (c *econn) fullLocked() bool {
 
 func writev(fd int, bufs [][]byte) (int, error) {
 	if len(bufs) == 1 {
-		return unix.Write(fd, bufs[0])
+		return rawWrite(fd, bufs[0])
 	}
-	if len(bufs) > 1024 { // IOV_MAX
-		bufs = bufs[:1024]
-	}
-	return unix.Writev(fd, bufs)
+	return rawWritev(fd, bufs)
 }
 
 // advance drops the first n bytes of bufs.
@@ -171,7 +168,7 @@ func (c *econn) Write(p []byte) {
 		return
 	}
 	if len(c.queue) == 0 {
-		n, err := unix.Write(c.fd, p)
+		n, err := rawWrite(c.fd, p)
 		if n > 0 {
 			c.srv.stats.BytesSent.Add(int64(n))
 			p = p[n:]

@@ -367,7 +367,7 @@ func (l *loop) readUpTo(c *econn, shortIsDrained bool) {
 			c.mu.Unlock()
 			return
 		}
-		n, err := unix.Read(c.fd, l.buf)
+		n, err := rawRead(c.fd, l.buf)
 		c.mu.Unlock()
 		switch {
 		case n > 0 && c.proto == nil:
