@@ -571,9 +571,10 @@ func (r *Reactor) stop(sig os.Signal, sigs <-chan os.Signal) error {
 	if sig != nil {
 		name = signalName(sig)
 	}
+	// Not ready first: whoever reads the log line finds /readyz at 503.
+	r.state.Store(int32(Stopping))
 	r.log.Info("received signal; stopping", zap.String("signal", name),
 		zap.Duration("shutdown_timeout", r.opts.ShutdownTimeout))
-	r.state.Store(int32(Stopping))
 	if h := r.opts.Hooks.Stopping; h != nil {
 		h()
 	}
