@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	_ "github.com/twistd-go/twistd/internal/growstack"
+	_ "github.com/twistd-go/twistd/internal/memprofile"
 	_ "github.com/twistd-go/twistd/internal/plugins/all"
 )
 

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/internal/memprofile"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -83,8 +84,14 @@ type Service struct {
 	done    []chan struct{}
 }
 
-// New returns the admin service.
-func New(opts Options) *Service { return &Service{opts: opts} }
+// New returns the admin service. With Pprof it turns heap-profile
+// sampling on, which the process keeps off until then.
+func New(opts Options) *Service {
+	if opts.Pprof {
+		memprofile.Enable()
+	}
+	return &Service{opts: opts}
+}
 
 // Handler returns the admin routes.
 func (s *Service) Handler() http.Handler {
