@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,15 +87,45 @@ func measure(command string) (time.Duration, int, error) {
 	return ready, kb, err
 }
 
+// rssKiB returns the RSS of pid and its descendants (nginx's workers
+// count with its master), in KiB.
 func rssKiB(pid int) (int, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
+	kb := -1
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			return strconv.Atoi(f[1])
+			if kb, err = strconv.Atoi(f[1]); err != nil {
+				return 0, err
+			}
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	if kb < 0 {
+		return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	}
+	for _, child := range children(pid) {
+		ckb, err := rssKiB(child)
+		if err != nil {
+			return 0, err
+		}
+		kb += ckb
+	}
+	return kb, nil
+}
+
+// children lists pid's child processes, from each of its threads.
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var pids []int
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
+		}
+	}
+	return pids
 }
