@@ -130,7 +130,11 @@ func (w *wrapped) throttle(wait time.Duration) {
 }
 
 // Write implements protocol.Transport, counting and pacing.
-func (w *wrapped) Write(p []byte) { w.WriteMany(p) }
+func (w *wrapped) Write(p []byte) {
+	w.sending(len(p))
+	w.t.Write(p) // not WriteMany(p): its one-element slice would be allocated per write
+	w.sent(len(p))
+}
 
 // WriteMany implements protocol.Transport.
 func (w *wrapped) WriteMany(bufs ...[]byte) {
@@ -138,13 +142,22 @@ func (w *wrapped) WriteMany(bufs ...[]byte) {
 	for _, b := range bufs {
 		n += len(b)
 	}
+	w.sending(n)
+	w.t.WriteMany(bufs...)
+	w.sent(n)
+}
+
+// sending counts n bytes about to be written.
+func (w *wrapped) sending(n int) {
 	w.out.Add(int64(n))
 	w.idle.touch()
-	w.t.WriteMany(bufs...)
+}
+
+// sent paces the service's writing once n bytes were queued: writes never
+// block, so what stops is this connection's reading and producing, until
+// the service has paid the bytes off.
+func (w *wrapped) sent(n int) {
 	if w.p.write != nil && n > 0 {
-		// The bytes are queued at once (writes never block); what stops
-		// is this connection's reading and producing, until the service
-		// has paid the bytes off.
 		if wait := w.p.write.take(n); wait > 0 {
 			w.throttle(wait)
 		}
