@@ -55,6 +55,10 @@ type reply struct {
 	forward bool // msg is only the question: ask upstream
 	qname   string
 	qtype   uint16
+	// cache is the answer cache as it was before the data was read: an
+	// answer worked out from data that setData has since replaced goes
+	// into the cache dropped with that data, never into its successor.
+	cache *answerCache
 }
 
 // decide works out the answer to raw from src. It does not touch the
@@ -70,7 +74,9 @@ func (h *Handler) decide(raw []byte, src netip.AddrPort, tcp bool) (req *dns.Msg
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Question = req.Question // all of them, for FORMERR
-	rep = reply{msg: m, src: fromError}
+	// The cache first, then the data: setData stores them the other way
+	// round, so the data read below is at least as new as this cache.
+	rep = reply{msg: m, src: fromError, cache: h.answers.Load()}
 	if len(req.Question) == 1 {
 		rep.qname, rep.qtype = req.Question[0].Name, req.Question[0].Qtype
 	}
@@ -194,8 +200,8 @@ func (h *Handler) respond(ctx context.Context, req *dns.Msg, rep reply, raw []by
 			return nil
 		}
 	}
-	if !tcp && raw != nil && rep.src == fromData {
-		h.answers.Load().put(raw, out, rep.qname, rep.qtype, rep.msg.Rcode)
+	if !tcp && raw != nil && rep.src == fromData && rep.cache != nil {
+		rep.cache.put(raw, out, rep.qname, rep.qtype, rep.msg.Rcode)
 	}
 	h.count(src, rep.qname, rep.qtype, rep.msg.Rcode, tcp, start)
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"go.uber.org/zap"
@@ -198,3 +199,34 @@ func FuzzHandler(f *testing.F) {
 }
 
 func nopLogger() *zap.Logger { return zap.NewNop() }
+
+// An answer worked out from data that was replaced while it was being
+// worked out must not outlive that data in the answer cache: a secondary
+// asked before its first transfer would otherwise answer SERVFAIL from the
+// cache after it.
+func TestAnswerCacheDropsAnswersFromReplacedData(t *testing.T) {
+	h := &Handler{log: nopLogger(), cacheSize: 10}
+	h.setData(&store{})
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.com.", dns.TypeA)
+	raw, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, rep := h.decide(raw, testClient, false)
+	if rep.msg.Rcode == dns.RcodeSuccess {
+		t.Fatalf("answered %s with no zone", dns.RcodeToString[rep.msg.Rcode])
+	}
+	// The zone arrives (setData) between the decision and the reply.
+	s := newTestServer(t)
+	h.setData(s.h.data.Load())
+	if out := h.respond(context.Background(), req, rep, raw, testClient, false, nil, time.Now()); out == nil {
+		t.Fatal("no reply")
+	}
+	if a := h.answers.Load().get(raw); a != nil {
+		t.Fatalf("the new data's cache holds the old data's answer (%s)", dns.RcodeToString[a.rcode])
+	}
+	if r := query(t, h, m, false); r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+		t.Fatalf("after the zone arrived: %s, %d answers", dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+}
