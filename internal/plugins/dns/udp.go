@@ -22,8 +22,8 @@ const maxUDPQuery = 4096
 func (s *Server) serveUDP(pc net.PacketConn) {
 	setReceiveBuffer(pc)
 	for range cpus.Usable() {
-		if bc, closed, ok := newBatchConn(pc); ok {
-			s.loops.Go(func() { s.readUDPBatch(pc, bc, closed) })
+		if b, closed, ok := newBatchSocket(pc); ok {
+			s.loops.Go(func() { s.readUDPBatch(pc, b, closed) })
 			continue
 		}
 		s.loops.Go(func() { s.readUDP(pc) })
@@ -44,7 +44,7 @@ func (s *Server) readUDP(pc net.PacketConn) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		if resp := s.answerUDP(pc, buf[:n], addr, out); resp != nil {
+		if resp := s.answerUDP(pc, buf[:n], addrPort(addr), out); resp != nil {
 			out = resp[:0]
 			s.writeUDP(pc, resp, addr)
 		}
@@ -54,11 +54,10 @@ func (s *Server) readUDP(pc net.PacketConn) {
 // answerUDP works out the reply to one datagram, packed into out when it
 // fits. It returns nil when no reply is due now: the query was dropped, or
 // it was forwarded and a goroutine of its own answers it through pc.
-func (s *Server) answerUDP(pc net.PacketConn, query []byte, addr net.Addr, out []byte) []byte {
+func (s *Server) answerUDP(pc net.PacketConn, query []byte, src netip.AddrPort, out []byte) []byte {
 	h := s.h
 	s.env.Stats.Requests.Add(1)
 	s.env.Stats.BytesReceived.Add(int64(len(query)))
-	src := addrPort(addr)
 	if h.rrl != nil {
 		switch h.rrl.check(src.Addr()) {
 		case rrlDrop:
@@ -88,7 +87,7 @@ func (s *Server) answerUDP(pc net.PacketConn, query []byte, addr net.Addr, out [
 			defer func() { <-s.fwdSlots }()
 			// No raw query: its buffer is the reader's again by now.
 			if resp := h.respond(s.ctx, req, rep, nil, src, false, nil, time.Now()); resp != nil {
-				s.writeUDP(pc, resp, addr)
+				s.writeUDP(pc, resp, net.UDPAddrFromAddrPort(src))
 			}
 		})
 		return nil

@@ -1,14 +1,14 @@
 package dns
 
 import (
-	"errors"
+	"encoding/binary"
 	"net"
+	"net/netip"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,20 +20,41 @@ const (
 	udpReceiveBuffer = 4 << 20
 )
 
-// batchConn reads and writes many datagrams per system call.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+// mmsghdr is the kernel's struct mmsghdr: one datagram of a batch and,
+// after the call, its length.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
 }
 
-// newBatchConn returns pc's socket as a batchConn, and a function telling
-// whether pc's handle was closed; ok is false when pc has no raw socket.
+// batchSocket reads and writes many datagrams per system call on a raw
+// socket. The calls themselves are raw: the socket is non-blocking, so
+// they never block, and the runtime's system-call bookkeeping — waking
+// sysmon on every call when the process was idle a moment before — cost
+// a context switch per batch. Waiting for datagrams is left to the
+// socket's RawConn (Go's poller). Nothing is allocated per datagram: the
+// source addresses stay in the batch's own sockaddr buffers, and a reply
+// goes back to the very sockaddr its query came from.
+type batchSocket struct {
+	rc    syscall.RawConn
+	in    []mmsghdr
+	out   []mmsghdr
+	iovIn []unix.Iovec
+	iovOu []unix.Iovec
+	bufs  [][]byte                       // one query buffer per message
+	names [][unix.SizeofSockaddrAny]byte // one source address per message
+	to    []int                          // the message each reply answers
+}
+
+// newBatchSocket returns pc's socket for batch reads and writes, and a
+// function telling whether pc's handle was closed; ok is false when pc has
+// no raw socket.
 //
 // Reads through the raw socket bypass the reactor's handle, whose Close
 // stops only its own ReadFrom: the batch reader must watch closed itself.
 // The reactor wakes a blocked read by setting a read deadline in the past
 // on the shared socket (a timeout), or closes the socket (net.ErrClosed).
-func newBatchConn(pc net.PacketConn) (bc batchConn, closed func() bool, ok bool) {
+func newBatchSocket(pc net.PacketConn) (b *batchSocket, closed func() bool, ok bool) {
 	sc, isRaw := pc.(syscall.Conn)
 	if !isRaw {
 		return nil, nil, false
@@ -46,11 +67,102 @@ func newBatchConn(pc net.PacketConn) (bc batchConn, closed func() bool, ok bool)
 	if c, ok := pc.(interface{ Closed() bool }); ok {
 		closed = c.Closed
 	}
-	raw := rawPacketConn{PacketConn: pc, rc: rc}
-	if a, isUDP := pc.LocalAddr().(*net.UDPAddr); isUDP && a.IP.To4() == nil {
-		return ipv6.NewPacketConn(raw), closed, true
+	b = &batchSocket{rc: rc, in: make([]mmsghdr, udpBatch), out: make([]mmsghdr, udpBatch),
+		iovIn: make([]unix.Iovec, udpBatch), iovOu: make([]unix.Iovec, udpBatch),
+		bufs: make([][]byte, udpBatch), names: make([][unix.SizeofSockaddrAny]byte, udpBatch), to: make([]int, udpBatch)}
+	for i := range b.in {
+		b.bufs[i] = make([]byte, maxUDPQuery)
+		b.iovIn[i].Base = &b.bufs[i][0]
+		b.iovIn[i].SetLen(maxUDPQuery)
+		b.in[i].hdr.Iov = &b.iovIn[i]
+		b.in[i].hdr.SetIovlen(1)
+		b.in[i].hdr.Name = &b.names[i][0]
+		b.out[i].hdr.Iov = &b.iovOu[i]
+		b.out[i].hdr.SetIovlen(1)
 	}
-	return ipv4.NewPacketConn(raw), closed, true
+	return b, closed, true
+}
+
+// read waits for datagrams and reads up to udpBatch of them.
+func (b *batchSocket) read() (int, error) {
+	for i := range b.in {
+		b.in[i].hdr.Namelen = unix.SizeofSockaddrAny
+		b.in[i].hdr.Flags = 0
+	}
+	var n int
+	var errno syscall.Errno
+	err := b.rc.Read(func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
+			unix.MSG_DONTWAIT, 0, 0)
+		n, errno = int(r), e
+		return e != unix.EAGAIN && e != unix.EINTR
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, nil
+}
+
+// query returns datagram i of the last read and where it came from.
+func (b *batchSocket) query(i int) ([]byte, netip.AddrPort) {
+	return b.bufs[i][:b.in[i].n], sockaddrPort(b.names[i][:b.in[i].hdr.Namelen])
+}
+
+// setReply makes reply k of the next write resp, sent back to the source
+// of datagram i.
+func (b *batchSocket) setReply(k, i int, resp []byte) {
+	b.iovOu[k].Base = unsafe.SliceData(resp)
+	b.iovOu[k].SetLen(len(resp))
+	b.out[k].hdr.Name = b.in[i].hdr.Name
+	b.out[k].hdr.Namelen = b.in[i].hdr.Namelen
+	b.to[k] = i
+}
+
+// write sends replies from … k-1 prepared by setReply, and returns how
+// many the kernel took and the bytes they carried; the caller drops one it
+// refused and goes on.
+func (b *batchSocket) write(from, k int) (int, int64, error) {
+	var n int
+	var errno syscall.Errno
+	err := b.rc.Write(func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[from])), uintptr(k-from),
+			unix.MSG_DONTWAIT, 0, 0)
+		n, errno = int(r), e
+		return e != unix.EAGAIN && e != unix.EINTR
+	})
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	var bytes int64
+	for i := from; i < from+n; i++ {
+		bytes += int64(b.out[i].n)
+	}
+	return n, bytes, nil
+}
+
+// sockaddrPort decodes a sockaddr_in or sockaddr_in6 as the kernel wrote
+// it; an IPv4-mapped IPv6 address comes out as IPv4.
+func sockaddrPort(sa []byte) netip.AddrPort {
+	if len(sa) < 2 {
+		return netip.AddrPort{}
+	}
+	switch *(*uint16)(unsafe.Pointer(&sa[0])) {
+	case unix.AF_INET:
+		if len(sa) >= unix.SizeofSockaddrInet4 {
+			return netip.AddrPortFrom(netip.AddrFrom4([4]byte(sa[4:8])), binary.BigEndian.Uint16(sa[2:4]))
+		}
+	case unix.AF_INET6:
+		if len(sa) >= unix.SizeofSockaddrInet6 {
+			return netip.AddrPortFrom(netip.AddrFrom16([16]byte(sa[8:24])).Unmap(), binary.BigEndian.Uint16(sa[2:4]))
+		}
+	}
+	return netip.AddrPort{}
 }
 
 // setReceiveBuffer asks for a larger receive buffer on pc's socket, best
@@ -74,36 +186,16 @@ func setReceiveBuffer(pc net.PacketConn) {
 	})
 }
 
-// rawPacketConn gives x/net's ipv4 and ipv6 packages the raw socket of a
-// borrowed PacketConn: they only use its SyscallConn, but want a net.Conn
-// that looks like a *net.UDPConn.
-type rawPacketConn struct {
-	net.PacketConn
-	rc syscall.RawConn
-}
-
-func (c rawPacketConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
-func (rawPacketConn) Read([]byte) (int, error)                { return 0, errors.ErrUnsupported }
-func (rawPacketConn) Write([]byte) (int, error)               { return 0, errors.ErrUnsupported }
-func (rawPacketConn) RemoteAddr() net.Addr                    { return nil }
-func (rawPacketConn) ReadMsgUDP(b, oob []byte) (int, int, int, *net.UDPAddr, error) {
-	return 0, 0, 0, nil, errors.ErrUnsupported
-}
-
 // readUDPBatch is readUDP with recvmmsg and sendmmsg: it reads what has
 // arrived (up to udpBatch datagrams), answers each, and sends the replies
 // together. It returns when pc's handle is closed.
-func (s *Server) readUDPBatch(pc net.PacketConn, bc batchConn, closed func() bool) {
-	in := make([]ipv4.Message, udpBatch)
-	out := make([]ipv4.Message, udpBatch)
-	bufs := make([][]byte, udpBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, maxUDPQuery)}
-		out[i].Buffers = make([][]byte, 1)
-		bufs[i] = make([]byte, 0, 4096)
+func (s *Server) readUDPBatch(pc net.PacketConn, b *batchSocket, closed func() bool) {
+	outs := make([][]byte, udpBatch)
+	for i := range outs {
+		outs[i] = make([]byte, 0, 4096)
 	}
 	for {
-		n, err := bc.ReadBatch(in, 0)
+		n, err := b.read()
 		if err != nil {
 			switch {
 			case errClosed(err) || closed():
@@ -118,41 +210,37 @@ func (s *Server) readUDPBatch(pc net.PacketConn, bc batchConn, closed func() boo
 			continue
 		}
 		k := 0
-		for i := range in[:n] {
-			m := &in[i]
-			resp := s.answerUDP(pc, m.Buffers[0][:m.N], m.Addr, bufs[k])
+		for i := range n {
+			query, src := b.query(i)
+			resp := s.answerUDP(pc, query, src, outs[k])
 			if resp == nil {
 				continue
 			}
-			bufs[k] = resp[:0]
-			out[k].Buffers[0], out[k].Addr = resp, m.Addr
+			outs[k] = resp[:0]
+			b.setReply(k, i, resp)
 			k++
 		}
-		s.writeBatch(bc, out[:k])
-		for i := range out[:k] {
-			out[i].Buffers[0], out[i].Addr = nil, nil
-		}
+		s.writeBatch(b, k)
 		if closed() {
 			return
 		}
 	}
 }
 
-// writeBatch sends ms, as many per system call as the kernel takes; a
-// message it refuses is dropped.
-func (s *Server) writeBatch(bc batchConn, ms []ipv4.Message) {
-	for len(ms) > 0 {
-		n, err := bc.WriteBatch(ms, 0)
-		for i := range ms[:n] {
-			s.env.Stats.BytesSent.Add(int64(ms[i].N))
-		}
+// writeBatch sends the k replies set up, as many per system call as the
+// kernel takes; a reply it refuses is dropped.
+func (s *Server) writeBatch(b *batchSocket, k int) {
+	for from := 0; from < k; {
+		n, bytes, err := b.write(from, k)
+		s.env.Stats.BytesSent.Add(bytes)
 		if err != nil {
-			if errClosed(err) || n >= len(ms) {
+			if errClosed(err) {
 				return
 			}
-			s.log.Debug("udp write failed", zap.Stringer("client", ms[n].Addr), zap.Error(err))
+			_, dst := b.query(b.to[from+n])
+			s.log.Debug("udp write failed", zap.Stringer("client", dst), zap.Error(err))
 			n++ // the one refused
 		}
-		ms = ms[n:]
+		from += n
 	}
 }
