@@ -72,7 +72,7 @@ func newLoop(log *zap.Logger) (*loop, error) {
 func (l *loop) wake() {
 	if l.sleeping.Load() {
 		var one = [8]byte{1}
-		_, _ = unix.Write(l.wakefd, one[:])
+		_, _ = rawWrite(l.wakefd, one[:])
 	}
 }
 
@@ -137,7 +137,7 @@ func (l *loop) run() {
 			ev := l.events[i]
 			if ev.Fd == int32(l.wakefd) {
 				var b [8]byte
-				_, _ = unix.Read(l.wakefd, b[:])
+				_, _ = rawRead(l.wakefd, b[:])
 				continue
 			}
 			c := l.conns[ev.Fd]

@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket
+// rawRead and rawWrite are read(2) and write(2) on a non-blocking descriptor
 // without telling the scheduler: the call never blocks, so there is
 // nothing to hand the P over for, and the runtime's bookkeeping around a
 // system call (and sysmon's retaking of a P whose copy ran long) costs
