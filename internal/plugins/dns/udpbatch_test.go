@@ -186,3 +186,25 @@ func TestUDPBatchFamilies(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSockaddrPort: whatever the kernel's address bytes, decoding them
+// never panics, and what decodes is an address of the family the bytes
+// name.
+func FuzzSockaddrPort(f *testing.F) {
+	for _, seed := range [][]byte{nil, {2, 0, 0, 53, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, make([]byte, 28), {10, 0}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, sa []byte) {
+		ap := sockaddrPort(sa)
+		if !ap.IsValid() {
+			return
+		}
+		family := binary.NativeEndian.Uint16(sa)
+		if family != unix.AF_INET && family != unix.AF_INET6 {
+			t.Fatalf("family %d decoded as %s", family, ap)
+		}
+		if ap.Addr().Is4In6() {
+			t.Fatalf("%s: an IPv4-mapped address must come out as IPv4", ap)
+		}
+	})
+}
