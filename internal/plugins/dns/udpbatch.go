@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 	"unsafe"
@@ -147,7 +148,8 @@ func (b *batchSocket) write(from, k int) (int, int64, error) {
 }
 
 // sockaddrPort decodes a sockaddr_in or sockaddr_in6 as the kernel wrote
-// it; an IPv4-mapped IPv6 address comes out as IPv4.
+// it; an IPv4-mapped IPv6 address comes out as IPv4, and a scope ID as the
+// address's zone (the interface index, in decimal).
 func sockaddrPort(sa []byte) netip.AddrPort {
 	if len(sa) < 2 {
 		return netip.AddrPort{}
@@ -159,7 +161,13 @@ func sockaddrPort(sa []byte) netip.AddrPort {
 		}
 	case unix.AF_INET6:
 		if len(sa) >= unix.SizeofSockaddrInet6 {
-			return netip.AddrPortFrom(netip.AddrFrom16([16]byte(sa[8:24])).Unmap(), binary.BigEndian.Uint16(sa[2:4]))
+			addr := netip.AddrFrom16([16]byte(sa[8:24])).Unmap()
+			if scope := binary.NativeEndian.Uint32(sa[24:28]); scope != 0 && addr.Is6() {
+				// A link-local client: its interface, so that a reply
+				// sent later (a forwarded query's) finds the way back.
+				addr = addr.WithZone(strconv.FormatUint(uint64(scope), 10))
+			}
+			return netip.AddrPortFrom(addr, binary.BigEndian.Uint16(sa[2:4]))
 		}
 	}
 	return netip.AddrPort{}

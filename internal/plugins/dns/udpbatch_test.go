@@ -100,6 +100,9 @@ func TestSockaddrPort(t *testing.T) {
 	copy(v6[8:], netip.MustParseAddr("2001:db8::1").AsSlice())
 	mapped := append([]byte(nil), v6...)
 	copy(mapped[8:], netip.MustParseAddr("::ffff:198.51.100.9").AsSlice())
+	linkLocal := append([]byte(nil), v6...)
+	copy(linkLocal[8:], netip.MustParseAddr("fe80::1").AsSlice())
+	binary.NativeEndian.PutUint32(linkLocal[24:], 3)
 	unix6 := make([]byte, 16)
 	binary.NativeEndian.PutUint16(unix6, unix.AF_UNIX)
 	for _, c := range []struct {
@@ -110,6 +113,7 @@ func TestSockaddrPort(t *testing.T) {
 		{"IPv4", v4, "192.0.2.7:5353"},
 		{"IPv6", v6, "[2001:db8::1]:53"},
 		{"IPv4-mapped IPv6 comes out as IPv4", mapped, "198.51.100.9:53"},
+		{"link-local IPv6 keeps its interface", linkLocal, "[fe80::1%3]:53"},
 		{"IPv4 cut short", v4[:8], "invalid AddrPort"},
 		{"IPv6 cut short", v6[:20], "invalid AddrPort"},
 		{"another family", unix6, "invalid AddrPort"},
