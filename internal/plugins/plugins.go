@@ -87,6 +87,14 @@ func Build(f *config.File) ([]Built, error) {
 		svc, err := m.New(s)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		// Every service listens somewhere; the check is here, once, after
+		// the plugin's own errors so one look at the file shows them all.
+		if len(s.Listen) == 0 {
+			errs = append(errs, s.Errorf(nil, "listen: at least one endpoint is required"))
+			continue
+		}
+		if err != nil {
 			continue
 		}
 		built = append(built, Built{Spec: s, Service: svc})

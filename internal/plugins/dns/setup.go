@@ -97,9 +97,6 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := s.Decode(&opts); err != nil {
 		return nil, err
 	}
-	if len(s.Listen) == 0 {
-		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
-	}
 	cfg, err := opts.resolve(s)
 	if err != nil {
 		return nil, err

@@ -31,9 +31,6 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := s.Decode(&opts); err != nil {
 		return nil, err
 	}
-	if len(s.Listen) == 0 {
-		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
-	}
 	if err := opts.Policies.Validate(); err != nil {
 		return nil, s.Errorf(nil, "policies: %v", err)
 	}

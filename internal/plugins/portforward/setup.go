@@ -48,9 +48,6 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if opts.ConnectTimeout <= 0 {
 		return nil, s.Errorf(nil, "connect_timeout must be positive")
 	}
-	if len(s.Listen) == 0 {
-		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
-	}
 	for _, ep := range s.Listen {
 		if !ep.IsStream() {
 			return nil, s.Errorf(nil, "listen %s: port forwarding relays streams, not datagrams", ep)

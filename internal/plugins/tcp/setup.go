@@ -36,9 +36,6 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if !slices.Contains(Protocols, opts.Protocol) {
 		return nil, s.Errorf(nil, "protocol %q: want one of %s", opts.Protocol, strings.Join(Protocols, ", "))
 	}
-	if len(s.Listen) == 0 {
-		return nil, s.Errorf(nil, "listen: at least one endpoint is required")
-	}
 	if err := opts.Policies.Validate(); err != nil {
 		return nil, s.Errorf(nil, "policies: %v", err)
 	}

@@ -29,9 +29,6 @@ func (maker) New(s *config.Service) (service.Service, error) {
 		errs = append(errs, err)
 	}
 	errs = append(errs, opts.validate(s)...)
-	if len(s.Listen) == 0 {
-		errs = append(errs, s.Errorf(nil, "listen: at least one endpoint is required"))
-	}
 	for _, ep := range s.Listen {
 		if ep.Kind == endpoint.UDP {
 			errs = append(errs, s.Errorf(valueNode(s.Node, "listen"), "listen %s: the web service speaks TCP only", ep))
