@@ -101,7 +101,7 @@ func (s *Server) serveConn(c net.Conn) {
 }
 
 // writeTCP writes one length-prefixed message.
-func (s *Server) writeTCP(c net.Conn, msg []byte) error {
+func (s *Server) writeTCP(c io.Writer, msg []byte) error {
 	if len(msg) > dns.MaxMsgSize {
 		return errors.New("message too large for TCP")
 	}

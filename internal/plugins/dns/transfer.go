@@ -110,10 +110,5 @@ func (s *Server) writeMsg(w io.Writer, m *dns.Msg) error {
 	if err != nil {
 		return err
 	}
-	frame := make([]byte, 2+len(b))
-	binary.BigEndian.PutUint16(frame, uint16(len(b)))
-	copy(frame[2:], b)
-	n, err := w.Write(frame)
-	s.env.Stats.BytesSent.Add(int64(n))
-	return err
+	return s.writeTCP(w, b)
 }
