@@ -65,6 +65,20 @@ func pidfileOf(cmd *cobra.Command, v *viper.Viper) (string, error) {
 	return p, nil
 }
 
+// daemonState finds a control command's pidfile and what it says of the
+// daemon; a pidfile that cannot be read exits with code.
+func daemonState(cmd *cobra.Command, v *viper.Viper, code int) (string, process.Status, int, error) {
+	pidfile, err := pidfileOf(cmd, v)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	st, pid, err := process.Check(pidfile)
+	if err != nil {
+		return "", 0, 0, withCode(code, err)
+	}
+	return pidfile, st, pid, nil
+}
+
 // controlTarget resolves a control command's pidfile (absolute; "" when
 // disabled) and the application file named by -c, if any.
 func controlTarget(cmd *cobra.Command, v *viper.Viper) (string, *config.File, error) {
@@ -100,13 +114,9 @@ func newStatusCommand(v *viper.Viper) *cobra.Command {
 		Short: `Tell whether the daemon runs (LSB codes: 0 running, 1 stale pidfile, 3 not running)`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pidfile, err := pidfileOf(cmd, v)
+			pidfile, st, pid, err := daemonState(cmd, v, exitNotRunning)
 			if err != nil {
 				return err
-			}
-			st, pid, err := process.Check(pidfile)
-			if err != nil {
-				return withCode(exitNotRunning, err)
 			}
 			switch st {
 			case process.Running:
@@ -131,13 +141,9 @@ func newStopCommand(v *viper.Viper) *cobra.Command {
 		Short: "Stop the daemon gracefully (SIGTERM) and wait for it to exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pidfile, err := pidfileOf(cmd, v)
+			pidfile, st, pid, err := daemonState(cmd, v, exitFailure)
 			if err != nil {
 				return err
-			}
-			st, pid, err := process.Check(pidfile)
-			if err != nil {
-				return withCode(exitFailure, err)
 			}
 			if st != process.Running {
 				fmt.Println("not running")
