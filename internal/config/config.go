@@ -130,6 +130,20 @@ func (s *Service) Decode(v any) error {
 	return d.Decode(s.Node, v)
 }
 
+// Value returns the value node of key in the entry, or nil when the entry
+// does not have it: for pointing an error at a key.
+func (s *Service) Value(key string) *yaml.Node {
+	if s.Node == nil || s.Node.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(s.Node.Content); i += 2 {
+		if s.Node.Content[i].Value == key {
+			return s.Node.Content[i+1]
+		}
+	}
+	return nil
+}
+
 // Errorf returns an *Error for this service at the given node (the entry itself when n is nil).
 func (s *Service) Errorf(n *yaml.Node, format string, args ...any) error {
 	if n == nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/protocol/policy"
 )
@@ -97,7 +95,7 @@ func DefaultOptions() Options {
 // validate checks what decoding cannot, reporting each problem at its key.
 func (o *Options) validate(s *config.Service) []error {
 	var errs []error
-	at := func(key string) *yaml.Node { return valueNode(s.Node, key) }
+	at := s.Value
 	for _, pat := range o.Hidden {
 		if _, err := path.Match(pat, ""); err != nil {
 			errs = append(errs, s.Errorf(at("hidden"), "hidden: bad pattern %q: %v", pat, err))
@@ -176,17 +174,4 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return http.CanonicalHeaderKey(name) != ""
-}
-
-// valueNode returns the value of key in mapping n, or nil.
-func valueNode(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }

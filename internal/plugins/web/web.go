@@ -31,7 +31,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	errs = append(errs, opts.validate(s)...)
 	for _, ep := range s.Listen {
 		if ep.Kind == endpoint.UDP {
-			errs = append(errs, s.Errorf(valueNode(s.Node, "listen"), "listen %s: the web service speaks TCP only", ep))
+			errs = append(errs, s.Errorf(s.Value("listen"), "listen %s: the web service speaks TCP only", ep))
 		}
 	}
 	if len(errs) > 0 {
