@@ -18,6 +18,7 @@ func TestCheckBadFiles(t *testing.T) {
 		file string
 		env  []string
 		want []string // substrings of stderr, in order
+		not  []string // substrings stderr must not have
 	}{
 		{
 			name: "unknown top-level key",
@@ -38,6 +39,17 @@ func TestCheckBadFiles(t *testing.T) {
 			name: "bad endpoint",
 			file: "services:\n  - type: echo\n    listen: tcp:notaport\n",
 			want: []string{`app.yaml:3:13:`, `service "echo"`, `tcp:notaport`},
+		},
+		{
+			name: "no endpoint",
+			file: "services:\n  - type: echo\n    listen: []\n",
+			want: []string{`app.yaml:2:5:`, `service "echo"`, `listen: at least one endpoint is required`},
+		},
+		{
+			name: "only an invalid endpoint: one error, not two",
+			file: "services:\n  - type: echo\n    listen: tcp:70000\n",
+			want: []string{`app.yaml:3:13:`, `out of range`},
+			not:  []string{`at least one endpoint`},
 		},
 		{
 			name: "unknown service type",
@@ -95,6 +107,11 @@ func TestCheckBadFiles(t *testing.T) {
 					t.Fatalf("stderr lacks %q (in order):\n%s", w, r.stderr)
 				}
 				rest = rest[i+len(w):]
+			}
+			for _, n := range tt.not {
+				if strings.Contains(r.stderr, n) {
+					t.Fatalf("stderr has %q:\n%s", n, r.stderr)
+				}
 			}
 			// Running the same file fails the same way, with exit 2 and no pidfile.
 			run := twistd(t, dir, tt.env, "-n", "-c", "app.yaml")

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/service"
@@ -90,16 +91,24 @@ func Build(f *config.File) ([]Built, error) {
 		}
 		// Every service listens somewhere; the check is here, once, after
 		// the plugin's own errors so one look at the file shows them all.
-		if len(s.Listen) == 0 {
+		// Endpoints written but invalid were reported by the loader.
+		if len(s.Listen) == 0 && !listsEndpoints(s) {
 			errs = append(errs, s.Errorf(nil, "listen: at least one endpoint is required"))
 			continue
 		}
-		if err != nil {
+		if err != nil || len(s.Listen) == 0 {
 			continue
 		}
 		built = append(built, Built{Spec: s, Service: svc})
 	}
 	return built, config.Join(errs...)
+}
+
+// listsEndpoints reports whether s's entry writes any endpoint under
+// listen:, valid or not.
+func listsEndpoints(s *config.Service) bool {
+	n := s.Value("listen")
+	return n != nil && (n.Kind == yaml.ScalarNode && n.Value != "" || len(n.Content) > 0)
 }
 
 // Built is one service made from its file entry.
