@@ -1,0 +1,34 @@
+package test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// maxTrackedFile is the largest file the repository may hold: anything
+// bigger is build output or a download that slipped in.
+const maxTrackedFile = 1 << 20
+
+// TestNoLargeTrackedFiles fails when git tracks a file over 1 MiB (a
+// committed binary, a downloaded archive).
+func TestNoLargeTrackedFiles(t *testing.T) {
+	out, err := exec.Command("git", "-C", "..", "ls-files", "-z").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join("..", name))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		if fi.Size() > maxTrackedFile {
+			t.Errorf("%s is %d bytes, over the %d-byte limit for tracked files: build output and downloads stay out of git", name, fi.Size(), maxTrackedFile)
+		}
+	}
+}
