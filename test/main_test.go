@@ -41,6 +41,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// reactorUnderTest is the reactor the binary runs with in this pass of the
+// suite: make test runs it once by default and once with
+// TWISTD_REACTOR=goroutines, which every twistd started here inherits.
+func reactorUnderTest() string {
+	if r := os.Getenv("TWISTD_REACTOR"); r != "" {
+		return r
+	}
+	return "epoll"
+}
+
 // result is a finished twistd command.
 type result struct {
 	code           int

@@ -92,7 +92,7 @@ func controlTarget(cmd *cobra.Command, v *viper.Viper) (string, *config.File, er
 	var file *config.File
 	if path != "" {
 		var lerr error
-		file, lerr = config.Load(path, config.Options{KnownType: plugins.Known})
+		file, lerr = config.Load(path, loadOptions)
 		if file == nil {
 			return "", nil, withCode(exitUsage, lerr)
 		}
@@ -222,7 +222,7 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 		if err != nil {
 			return withCode(exitFailure, err)
 		}
-		parsed, perr := config.Parse(commandLine, cwd, doc, config.Options{KnownType: plugins.Known})
+		parsed, perr := config.Parse(commandLine, cwd, doc, loadOptions)
 		file, units, err := buildUnits(parsed, perr)
 		if err != nil {
 			return withCode(exitUsage, errors.New(strings.ReplaceAll(err.Error(), commandLine+":", "--")))

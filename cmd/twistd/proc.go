@@ -90,6 +90,7 @@ func (p *proc) serve(units []reactor.Unit) error {
 		Metrics:         p.metrics,
 		ShutdownTimeout: s.shutdownTimeout,
 		ShutdownDelay:   s.shutdownDelay,
+		Reactor:         s.reactor,
 		Hooks: reactor.Hooks{
 			Bound: func() error { return process.Confine(s.chroot, creds) },
 			Ready: func() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/logging"
 	"github.com/twistd-go/twistd/internal/plugins"
+	"github.com/twistd-go/twistd/internal/reactor"
 )
 
 // Global flag names (twistd's), also the viper keys and, upper-cased with
@@ -37,6 +39,8 @@ const (
 	flagShutdownDelay   = "shutdown-delay"
 	flagLogMaxSize      = "log-max-size"
 	flagLogMaxBackups   = "log-max-backups"
+	flagReactor         = "reactor"
+	flagHelpReactors    = "help-reactors"
 )
 
 func newRootCommand() *cobra.Command {
@@ -56,6 +60,10 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 		TraverseChildren:  true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if help, _ := cmd.Flags().GetBool(flagHelpReactors); help {
+				printReactors(cmd.OutOrStdout())
+				return nil
+			}
 			path, err := configPath(v)
 			if err != nil {
 				return err
@@ -92,6 +100,8 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 	fs.Duration(flagShutdownDelay, 0, "on SIGTERM, report not-ready and keep serving this long before stopping")
 	fs.String(flagLogMaxSize, "0", "rotate the log file past this size (whole MiB, e.g. 100 or 100MiB); 0 = never")
 	fs.Int(flagLogMaxBackups, 10, "rotated log files to keep")
+	fs.StringP(flagReactor, "r", reactor.DefaultReactor(), "the reactor driving connections (--help-reactors lists them)")
+	fs.Bool(flagHelpReactors, false, "list the reactors and when to pick which, then exit")
 
 	_ = v.BindPFlags(fs)
 	v.SetEnvPrefix("TWISTD")
@@ -142,6 +152,7 @@ type settings struct {
 	shutdownDelay   time.Duration
 	logMaxSizeMiB   int
 	logMaxBackups   int
+	reactor         string
 	// fixed are the settings given by a flag or the environment: a
 	// reload's process: section cannot change them.
 	fixed map[string]bool
@@ -186,6 +197,7 @@ func resolveSettings(cmd *cobra.Command, v *viper.Viper, file *config.File) (*se
 		logFormat:     v.GetString(flagLogFormat),
 		logLevel:      v.GetString(flagLogLevel),
 		logMaxBackups: v.GetInt(flagLogMaxBackups),
+		reactor:       v.GetString(flagReactor),
 	}
 	var errs []string
 	if s.shutdownTimeout, err = duration(v, flagShutdownTimeout); err != nil {
@@ -205,6 +217,9 @@ func resolveSettings(cmd *cobra.Command, v *viper.Viper, file *config.File) (*se
 	}
 	if _, err := logging.ParseLevel(s.logLevel); err != nil {
 		errs = append(errs, "--log-level: "+err.Error())
+	}
+	if err := reactor.CheckReactor(s.reactor); err != nil {
+		errs = append(errs, "--reactor: "+err.Error())
 	}
 	s.umask = -1
 	if u := v.GetString(flagUmask); u != "" {
@@ -227,6 +242,17 @@ func resolveSettings(cmd *cobra.Command, v *viper.Viper, file *config.File) (*se
 		return nil, withCode(exitUsage, fmt.Errorf("%s", strings.Join(errs, "\n")))
 	}
 	return s, nil
+}
+
+// printReactors writes --help-reactors: each reactor with when to pick it.
+func printReactors(w io.Writer) {
+	for i, r := range reactor.Reactors() {
+		def := ""
+		if i == 0 {
+			def = " (default)"
+		}
+		fmt.Fprintf(w, "%-12s %s%s\n", r.Name, r.Description, def)
+	}
 }
 
 // envName is the environment variable of a global flag: TWISTD_LOG_FORMAT.

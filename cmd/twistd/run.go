@@ -15,10 +15,14 @@ import (
 	"github.com/twistd-go/twistd/internal/reactor"
 )
 
+// loadOptions are how every command reads an application file: service
+// types and reactors are the ones this binary has.
+var loadOptions = config.Options{KnownType: plugins.Known, CheckReactor: reactor.CheckReactor}
+
 // loadFile reads an application file and builds its services; every
 // problem is reported at once.
 func loadFile(path string) (*config.File, []reactor.Unit, error) {
-	file, err := config.Load(path, config.Options{KnownType: plugins.Known})
+	file, err := config.Load(path, loadOptions)
 	return buildUnits(file, err)
 }
 

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/memprofile"
+	"github.com/twistd-go/twistd/internal/protocol/httpconn"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -80,8 +81,8 @@ type Service struct {
 	opts Options
 
 	mu      sync.Mutex
-	servers []*http.Server
-	done    []chan struct{}
+	http    *httpconn.Server
+	servers []service.Server
 }
 
 // New returns the admin service. With Pprof it turns heap-profile
@@ -145,32 +146,29 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }
 
-// Start serves the admin routes on every listener.
+// Start serves the admin routes on every listener, through the reactor's
+// stream path like every service (so haproxy:, ssl: and unix: endpoints
+// work as they do elsewhere).
 func (s *Service) Start(_ context.Context, env *service.Env) error {
-	h := s.Handler()
 	for _, l := range env.Listeners {
 		if l.Stream == nil {
 			return errors.New("the admin endpoint needs a stream endpoint")
 		}
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+		ErrorLog: zap.NewStdLog(env.Logger)}
+	hs := httpconn.New(srv)
+	var servers []service.Server
+	for _, l := range env.Listeners {
 		if a, ok := l.Stream.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
 			env.Logger.Warn("the admin endpoint listens on a non-loopback address: anyone who reaches it sees the status and metrics",
 				zap.Stringer("addr", a))
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-			ErrorLog: zap.NewStdLog(env.Logger)}
-		done := make(chan struct{})
-		ln := l.Listen(nil)
-		go func() {
-			defer close(done)
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				env.Logger.Error("admin endpoint stopped", zap.Error(err))
-			}
-		}()
-		s.mu.Lock()
-		s.servers = append(s.servers, srv)
-		s.done = append(s.done, done)
-		s.mu.Unlock()
+		servers = append(servers, env.Runner.ServeStream(l, hs.Factory()))
 	}
+	s.mu.Lock()
+	s.http, s.servers = hs, servers
+	s.mu.Unlock()
 	return nil
 }
 
@@ -178,17 +176,19 @@ func (s *Service) Start(_ context.Context, env *service.Env) error {
 // /readyz answers 503 throughout the drain.
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	servers, done := s.servers, s.done
-	s.servers, s.done = nil, nil
+	hs, servers := s.http, s.servers
+	s.http, s.servers = nil, nil
 	s.mu.Unlock()
-	var errs []error
-	for i, srv := range servers {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-			_ = srv.Close()
-		}
-		<-done[i]
+	if hs == nil {
+		return nil
 	}
+	errs := make([]error, len(servers)+1)
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
+	}
+	errs[len(servers)] = hs.Shutdown(ctx)
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

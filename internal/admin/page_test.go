@@ -18,7 +18,7 @@ func TestPageEscapesValues(t *testing.T) {
 	page := b.String()
 	for _, want := range []string{
 		`<span id="state" class="badge ok">ready</span>`,
-		`pid <b id="pid">7</b> · version <b>1.0&#43;dev</b> · up <b id="uptime">1h2m5s</b> · <code>/etc/&lt;app&gt;.yaml</code>`,
+		`pid <b id="pid">7</b> · version <b>1.0+dev</b> · up <b id="uptime">1h2m5s</b> · <code>/etc/&lt;app&gt;.yaml</code>`,
 		"Last reload 2026-01-02 03:04:05Z:\n  <span class=\"badge bad\">failed</span> bad &#34;key&#34; &amp; &lt;tag&gt;</p>",
 		`<b>&lt;script&gt;alert(1)&lt;/script&gt;</b>`,
 		`<code>tcp 127.0.0.1:80</code><br><code>tcp [::1]:80</code><br></td>`,

@@ -52,6 +52,7 @@ type Process struct {
 	ShutdownDelay   *time.Duration `yaml:"shutdown_delay"`
 	LogMaxSize      *Size          `yaml:"log_max_size"`
 	LogMaxBackups   *int           `yaml:"log_max_backups"`
+	Reactor         *string        `yaml:"reactor"` // checked by Options.CheckReactor
 }
 
 // Settings returns the fields that were set, keyed by the global flag's
@@ -88,6 +89,7 @@ func (p Process) Settings() map[string]any {
 	setString("log-level", p.LogLevel)
 	setDuration("shutdown-timeout", p.ShutdownTimeout)
 	setDuration("shutdown-delay", p.ShutdownDelay)
+	setString("reactor", p.Reactor)
 	if p.LogMaxSize != nil {
 		m["log-max-size"] = p.LogMaxSize.mib()
 	}
@@ -212,6 +214,9 @@ func (e *Error) Error() string {
 type Options struct {
 	// KnownType reports whether a service type: is registered; nil accepts any.
 	KnownType func(typ string) bool
+	// CheckReactor reports why process: reactor: names no reactor of this
+	// build; nil accepts any.
+	CheckReactor func(name string) error
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 }

@@ -237,6 +237,12 @@ func (l *loader) process(at *yaml.Node) {
 			d.errorf(nodes[key], "%s must not be negative, got %s", key, v)
 		}
 	}
+	if p.Reactor != nil && l.opts.CheckReactor != nil {
+		if err := l.opts.CheckReactor(*p.Reactor); err != nil {
+			d.errorf(nodes["reactor"], "reactor: %v", err)
+			p.Reactor = nil
+		}
+	}
 	if p.LogMaxBackups != nil && *p.LogMaxBackups < 0 {
 		d.errorf(nodes["log_max_backups"], "log_max_backups must not be negative, got %d", *p.LogMaxBackups)
 	}

@@ -3,6 +3,7 @@ package reactor
 import (
 	"context"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,7 +32,8 @@ type estreamServer struct {
 	// protocol is built once the header names the real client.
 	proxyProtocol bool
 
-	conns *connSet[*econn]
+	unlistened sync.Once
+	conns      *connSet[*econn]
 }
 
 // rawListener returns the descriptor under a borrowed handle, when it is a
@@ -151,11 +153,19 @@ func (s *estreamServer) remove(c *econn) {
 // Shutdown implements service.Server: stop accepting, let open connections
 // finish until ctx ends, then abort them.
 func (s *estreamServer) Shutdown(ctx context.Context) error {
-	s.loops[0].unlisten(s)
-	if sl, ok := s.ln.(*sharedListener); ok {
-		sl.release() // no Accept of ours to wake: give the borrow back
-	} else {
-		_ = s.ln.Close()
-	}
+	s.stopAccepting()
 	return s.conns.drain(ctx, s.log)
+}
+
+// stopAccepting takes the socket off the loop and gives the borrow back;
+// when it returns no connection is accepted any more.
+func (s *estreamServer) stopAccepting() {
+	s.unlistened.Do(func() {
+		s.loops[0].unlisten(s)
+		if sl, ok := s.ln.(*sharedListener); ok {
+			sl.release() // no Accept of ours to wake: give the borrow back
+		} else {
+			_ = s.ln.Close()
+		}
+	})
 }

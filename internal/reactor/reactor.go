@@ -55,6 +55,8 @@ type running struct {
 	written []endpoint.Endpoint
 	// certs are its ssl endpoints' key pairs, re-read when a reload keeps it.
 	certs []*certificate
+	// accepting are the accept loops its runner made.
+	accepting *acceptors
 }
 
 // State is where the process is in its life.
@@ -91,19 +93,20 @@ type Options struct {
 	Hooks           Hooks
 	// Metrics is the process's metrics; nil makes a private set.
 	Metrics *metrics.Metrics
-	// GoroutineDriver serves stream protocols with a goroutine per
-	// connection instead of the event loops (for comparison and tests).
-	GoroutineDriver bool
+	// Reactor names the driver of stream connections (Epoll or
+	// Goroutines, see Reactors); empty means DefaultReactor.
+	Reactor string
 	// Signals, when set, replaces the process's signals (for tests).
 	Signals <-chan os.Signal
 }
 
 // Reactor runs one application's units.
 type Reactor struct {
-	opts  Options
-	log   *zap.Logger
-	pool  *Pool
-	state atomic.Int32
+	opts    Options
+	reactor string // Epoll or Goroutines
+	log     *zap.Logger
+	pool    *Pool
+	state   atomic.Int32
 
 	mu       sync.Mutex
 	current  []*running // in file order
@@ -115,6 +118,7 @@ type Reactor struct {
 	// dialer owns outgoing connections (their traffic is not a service's).
 	dialerOnce sync.Once
 	dialer     *estreamServer
+	goDialer   *streamServer
 	dialNext   atomic.Uint32
 }
 
@@ -224,7 +228,11 @@ func New(opts Options) *Reactor {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New("")
 	}
-	return &Reactor{opts: opts, log: opts.Logger, pool: NewPool()}
+	reactor := opts.Reactor
+	if reactor == "" {
+		reactor = DefaultReactor()
+	}
+	return &Reactor{opts: opts, log: opts.Logger, pool: NewPool(), reactor: reactor}
 }
 
 // State returns the process's current state.
@@ -311,9 +319,10 @@ func (r *Reactor) prepare(units []Unit) ([]*running, error) {
 func (r *Reactor) prepareOne(u Unit) (*running, error) {
 	log := r.log.Named(u.Name)
 	stats := &service.Stats{}
+	accepting := &acceptors{}
 	env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics,
-		Runner: runner{r: r, log: log, stats: stats}}
-	rn := &running{unit: u, env: env, written: u.Listen}
+		Runner: runner{r: r, log: log, stats: stats, servers: accepting}}
+	rn := &running{unit: u, env: env, written: u.Listen, accepting: accepting}
 	for _, ep := range u.Listen {
 		l, cert, err := r.listen(ep)
 		if cert != nil {
@@ -399,8 +408,10 @@ func takeOverPorts(u Unit, old *running) Unit {
 	return u
 }
 
-// stopOne stops a unit within ctx and gives its sockets back.
+// stopOne stops a unit within ctx and gives its sockets back. Its accept
+// loops stop first, so no connection reaches a service that is stopping.
 func (r *Reactor) stopOne(ctx context.Context, rn *running) {
+	rn.accepting.stopAccepting()
 	if err := rn.unit.Service.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
 	}
@@ -648,34 +659,73 @@ func signalName(s os.Signal) string {
 }
 
 // runner is the service.Runner of one service: its loops log as the
-// service and count into its stats.
+// service and count into its stats, and it keeps the accept loops it made
+// so the reactor can stop them before it stops the service.
 type runner struct {
-	r     *Reactor
-	log   *zap.Logger
-	stats *service.Stats
+	r       *Reactor
+	log     *zap.Logger
+	stats   *service.Stats
+	servers *acceptors
 }
 
-// ServeStream runs f on the event loops when the socket is plain TCP or
-// unix; TLS endpoints keep a goroutine per connection (crypto/tls needs one).
+// acceptor is a server whose accepting can stop ahead of its drain.
+type acceptor interface{ stopAccepting() }
+
+// acceptors are the accept loops of one service.
+type acceptors struct {
+	mu   sync.Mutex
+	list []acceptor
+}
+
+func (a *acceptors) add(s acceptor) {
+	a.mu.Lock()
+	a.list = append(a.list, s)
+	a.mu.Unlock()
+}
+
+// stopAccepting stops every accept loop of the service: connections that
+// arrive from now on go to the service replacing it (same socket) or wait
+// in the backlog, never to a service that is stopping.
+func (a *acceptors) stopAccepting() {
+	a.mu.Lock()
+	list := a.list
+	a.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range list {
+		wg.Go(s.stopAccepting)
+	}
+	wg.Wait()
+}
+
+// ServeStream runs f on l's connections: on the event loops under the
+// epoll reactor when the socket is plain TCP or unix, else with a
+// goroutine pair per connection (TLS needs one: crypto/tls reads and
+// writes blocking). Either way the driver reads the PROXY header and does
+// the TLS handshake before f builds a protocol, so every service gets
+// every endpoint kind the same way.
 func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Server {
-	if l.TLS == nil && !r.r.opts.GoroutineDriver {
+	if l.TLS == nil && r.r.reactor == Epoll {
 		if fd, isUnix, ok := rawListener(l.Stream); ok {
 			loops, err := r.r.eventLoops()
 			if err == nil {
 				var s *estreamServer
 				if s, err = newEstreamServer(fd, isUnix, l.Stream, f, loops, r.log, r.stats); err == nil {
 					s.proxyProtocol = l.ProxyProtocol
+					r.servers.add(s)
 					return s
 				}
 			}
 			r.log.Warn("event loops unavailable; serving with a goroutine per connection", zap.Error(err))
 		}
 	}
-	return newStreamServer(l.Listen(nil), f, r.log, r.stats)
+	s := newStreamServer(l, f, r.log, r.stats)
+	r.servers.add(s)
+	return s
 }
 
 // Dial implements service.Runner: the connection is made in a goroutine,
-// then its socket joins an event loop like an accepted one.
+// then the reactor drives it like an accepted one — on an event loop
+// under the epoll reactor, with a goroutine pair otherwise.
 func (r runner) Dial(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error)) {
 	go func() {
 		nc, err := net.DialTimeout(network, addr, timeout)
@@ -683,11 +733,30 @@ func (r runner) Dial(network, addr string, timeout time.Duration, p protocol.Pro
 			failed(err)
 			return
 		}
-		if err := r.r.adopt(nc, p); err != nil {
+		if r.r.reactor != Epoll {
+			err = r.r.drive(nc, p)
+		} else {
+			err = r.r.adopt(nc, p)
+		}
+		if err != nil {
 			nc.Close()
 			failed(err)
 		}
 	}()
+}
+
+// drive runs p on an outgoing connection with a goroutine pair.
+func (r *Reactor) drive(nc net.Conn, p protocol.Protocol) error {
+	r.dialerOnce.Do(func() {
+		r.goDialer = &streamServer{log: r.log, stats: &service.Stats{}, conns: newConnSet[*conn]()}
+	})
+	c := newConn(r.goDialer, nc, p)
+	if !r.goDialer.conns.add(c) {
+		return errors.New("stopping")
+	}
+	r.goDialer.stats.ConnectionsActive.Add(1)
+	go c.run()
+	return nil
 }
 
 func (r runner) ServePacket(l service.Listener, p protocol.DatagramProtocol) service.Server {

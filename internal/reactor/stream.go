@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -25,21 +27,33 @@ const (
 )
 
 // streamServer accepts connections on one listener and runs one protocol on
-// each, with a reader and a writer goroutine per connection. (The wire
-// issue's epoll loop replaces this driver under the same Transport API.)
+// each, with a reader and a writer goroutine per connection: the
+// goroutine reactor, and the driver of TLS connections under any reactor.
+// A connection's own goroutine reads its PROXY header (haproxy: endpoints)
+// and does its TLS handshake before the factory sees it, so one slow
+// client never holds up the accept loop.
 type streamServer struct {
 	l       net.Listener
 	factory protocol.Factory
 	log     *zap.Logger
 	stats   *service.Stats
+	// proxyProtocol: every connection starts with a PROXY header.
+	proxyProtocol bool
+	// tls, when set, is the server configuration of an ssl: endpoint.
+	tls *tls.Config
 
 	acceptDone chan struct{}
+	starting   sync.WaitGroup // connections still reading a header or handshaking
 	conns      *connSet[*conn]
 }
 
-func newStreamServer(l net.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) *streamServer {
+// handshakeTimeout bounds a TLS handshake.
+const handshakeTimeout = 10 * time.Second
+
+func newStreamServer(l service.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) *streamServer {
 	s := &streamServer{
-		l: l, factory: f, log: log, stats: stats,
+		l: l.Stream, factory: f, log: log, stats: stats,
+		proxyProtocol: l.ProxyProtocol, tls: l.TLS,
 		acceptDone: make(chan struct{}),
 		conns:      newConnSet[*conn](),
 	}
@@ -57,9 +71,12 @@ func (s *streamServer) acceptLoop() {
 				return
 			}
 			// Out of file descriptors and similar: back off and retry,
-			// as net/http does, rather than spin or give up.
+			// as net/http does, rather than spin or give up; logged as the
+			// event loops log it, at the first failure and at the cap.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", zap.Error(err), zap.Duration("retry_in", backoff))
+			if backoff == 5*time.Millisecond || backoff == time.Second {
+				s.log.Warn("accept failed; pausing accepts", zap.Error(err), zap.Duration("retry_in", backoff))
+			}
 			time.Sleep(backoff)
 			continue
 		}
@@ -69,6 +86,48 @@ func (s *streamServer) acceptLoop() {
 }
 
 func (s *streamServer) handle(nc net.Conn) {
+	if !s.proxyProtocol && s.tls == nil {
+		s.start(nc)
+		return
+	}
+	s.starting.Add(1)
+	go func() {
+		defer s.starting.Done()
+		if nc = s.open(nc); nc != nil {
+			s.start(nc)
+		}
+	}()
+}
+
+// open reads nc's PROXY header and does its TLS handshake, as its
+// endpoint asks; it returns nil, having closed nc, when either fails.
+func (s *streamServer) open(nc net.Conn) net.Conn {
+	if s.proxyProtocol {
+		pc, err := proxyproto.ReadHeader(nc)
+		if err != nil {
+			s.log.Debug("connection without a valid PROXY header closed", zap.Stringer("peer", nc.RemoteAddr()), zap.Error(err))
+			nc.Close()
+			return nil
+		}
+		nc = pc
+	}
+	if s.tls != nil {
+		tc := tls.Server(nc, s.tls)
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			s.log.Debug("TLS handshake failed", zap.Stringer("peer", nc.RemoteAddr()), zap.Error(err))
+			nc.Close()
+			return nil
+		}
+		nc = tc
+	}
+	return nc
+}
+
+// start builds the connection's protocol and runs it.
+func (s *streamServer) start(nc net.Conn) {
 	var p protocol.Protocol
 	if !s.safely(nil, "building a protocol", func() { p = s.factory.BuildProtocol(nc.RemoteAddr()) }) || p == nil {
 		nc.Close()
@@ -91,9 +150,16 @@ func (s *streamServer) remove(c *conn) {
 
 // Shutdown implements service.Server.
 func (s *streamServer) Shutdown(ctx context.Context) error {
+	s.stopAccepting()
+	s.starting.Wait() // bounded by the header and handshake timeouts
+	return s.conns.drain(ctx, s.log)
+}
+
+// stopAccepting closes the borrowed listener and waits for the accept
+// loop to end; when it returns no connection is accepted any more.
+func (s *streamServer) stopAccepting() {
 	_ = s.l.Close()
 	<-s.acceptDone
-	return s.conns.drain(ctx, s.log)
 }
 
 // safely runs f, turning a panic into a logged error; it reports whether f
@@ -370,6 +436,15 @@ func (c *conn) ResumeReading() {
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
+}
+
+// ConnectionState is the TLS state of a connection on an ssl: endpoint,
+// the zero value on others.
+func (c *conn) ConnectionState() tls.ConnectionState {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		return tc.ConnectionState()
+	}
+	return tls.ConnectionState{}
 }
 
 // PeerAddr implements protocol.Transport.

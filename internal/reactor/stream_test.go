@@ -58,7 +58,7 @@ func serveStream(t *testing.T, f protocol.Factory) (service.Server, string, *ser
 		s = es
 		t.Cleanup(func() { l.stop(); l2.stop() })
 	} else {
-		s = newStreamServer(ln, f, zap.New(core), stats)
+		s = newStreamServer(service.Listener{Stream: ln}, f, zap.New(core), stats)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 )
 
@@ -69,12 +68,10 @@ type Reopener interface {
 // Stream and Packet is set. Closing them only releases the service's use:
 // the socket itself belongs to the reactor.
 //
-// For ssl: endpoints Stream is the raw TCP listener and TLS the server
-// configuration (certificate loaded, ALPN h2 and http/1.1): a service
-// wraps Stream with its policies first and TLS last, as
-// tls.NewListener(policy.WrapListener(l.Stream), l.TLS), so the server
-// sees *tls.Conn values (net/http needs them for HTTP/2). Runner.ServeStream
-// does this itself.
+// A stream listener is served with Runner.ServeStream, which reads the
+// PROXY header (haproxy: endpoints, ProxyProtocol) and does the TLS
+// handshake (ssl: endpoints, TLS: certificate loaded, ALPN h2 and
+// http/1.1) before the factory sees a connection.
 type Listener struct {
 	Endpoint endpoint.Endpoint
 	Stream   net.Listener
@@ -85,26 +82,12 @@ type Listener struct {
 	ProxyProtocol bool
 }
 
-// Listen returns Stream with, in order, the PROXY header read (haproxy:
-// endpoints), wrap applied (nil for none), and TLS for ssl: endpoints.
-func (l Listener) Listen(wrap func(net.Listener) net.Listener) net.Listener {
-	ln := l.Stream
-	if l.ProxyProtocol {
-		ln = proxyproto.NewListener(ln)
-	}
-	if wrap != nil {
-		ln = wrap(ln)
-	}
-	if l.TLS != nil {
-		ln = tls.NewListener(ln, l.TLS)
-	}
-	return ln
-}
-
 // Runner runs protocols on bound sockets; the reactor implements it.
 type Runner interface {
-	// ServeStream accepts connections on l.Listen(nil) (TLS included) and
-	// runs one Protocol from f on each.
+	// ServeStream accepts connections on l.Stream and runs one Protocol
+	// from f on each, after the PROXY header and the TLS handshake their
+	// endpoint asks for. The reactor picks the driver (event loop or
+	// goroutines); services never do.
 	ServeStream(l Listener, f protocol.Factory) Server
 	// ServePacket reads datagrams from l.Packet and hands them to p.
 	ServePacket(l Listener, p protocol.DatagramProtocol) Server

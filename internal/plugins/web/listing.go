@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/htmlesc"
+	"html"
 )
 
 // listingEntry is one row of a directory listing (and its JSON form).
@@ -42,7 +42,7 @@ type listing struct {
 // with html/template (see package htmlesc for why), escaping every value
 // as html/template would.
 func writeListing(w io.Writer, l *listing) error {
-	esc := htmlesc.Text
+	esc := html.EscapeString
 	var b strings.Builder
 	b.Grow(len(listingStyle) + 2048 + 640*len(l.Entries))
 	b.WriteString(listingHead + "<title>Index of " + esc(l.Path) + "</title>\n" + listingStyle + "\n</head>\n<body>\n<main>\n")
@@ -50,7 +50,7 @@ func writeListing(w io.Writer, l *listing) error {
 	b.WriteString(`<p class="summary">` + strconv.Itoa(l.Dirs) + " folder" + plural(l.Dirs) + ", " +
 		strconv.Itoa(l.Files) + " file" + plural(l.Files) + "</p>\n<table>\n<thead><tr>\n")
 	for _, c := range [...]struct{ col, class, title string }{{"name", "name", "Name"}, {"size", "size", "Size"}, {"time", "time", "Modified"}} {
-		b.WriteString(`<th class="` + c.class + `"><a href="` + htmlesc.URL(l.sortURL(c.col)) + `">` + c.title + esc(l.arrow(c.col)) + "</a></th>\n")
+		b.WriteString(`<th class="` + c.class + `"><a href="` + html.EscapeString(l.sortURL(c.col)) + `">` + c.title + esc(l.arrow(c.col)) + "</a></th>\n")
 	}
 	b.WriteString("</tr></thead>\n<tbody>")
 	if l.Up {
@@ -58,7 +58,7 @@ func writeListing(w io.Writer, l *listing) error {
 			`<span>Parent folder</span></a></td><td class="size"></td><td class="time"></td></tr>`)
 	}
 	for _, e := range l.Entries {
-		b.WriteString("\n<tr>\n" + `<td class="name"><a class="entry" href="` + htmlesc.URL(e.Href) + `">`)
+		b.WriteString("\n<tr>\n" + `<td class="name"><a class="entry" href="` + html.EscapeString(e.Href) + `">`)
 		if e.IsDir {
 			b.WriteString(dirIcon + "<span>" + esc(e.Name) + "/</span></a></td>\n" + `<td class="size">—</td>` + "\n")
 		} else {

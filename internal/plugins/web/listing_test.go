@@ -25,8 +25,8 @@ func TestListingPageEscapes(t *testing.T) {
 		"<tbody>\n<tr><td class=\"name\"><a class=\"entry\" href=\"../\">",
 		`<a class="entry" href="./sub/"><svg class="dir"`,
 		"<span>sub/</span></a></td>\n<td class=\"size\">—</td>",
-		`<a class="entry" href="./x%22y%27z&#43;%3Cw%3E.txt"><svg class="file"`,
-		"<span>x&#34;y&#39;z&#43;&lt;w&gt;.txt</span></a></td>\n<td class=\"size\">1.5 KiB</td>",
+		`<a class="entry" href="./x%22y&#39;z+%3Cw%3E.txt"><svg class="file"`,
+		"<span>x&#34;y&#39;z+&lt;w&gt;.txt</span></a></td>\n<td class=\"size\">1.5 KiB</td>",
 		`<time datetime="2025-03-04T03:06:07Z">2025-03-04 03:06</time>`,
 		"</tr>\n</tbody>\n</table>\n</main>\n</body>\n</html>\n",
 	} {

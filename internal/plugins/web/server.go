@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -196,7 +197,7 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		}
 		// PROXY header, then the policies, then TLS (re-read by the
 		// reactor on reload): net/http sees *tls.Conn values, for HTTP/2.
-		lns = append(lns, l.Listen(pol.WrapListener))
+		lns = append(lns, tls.NewListener(pol.WrapListener(l.Stream), l.TLS))
 	}
 	srv := s.httpServer(env.Logger)
 	srv.ConnState = s.fresh.track

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -12,42 +11,11 @@ import (
 // without one is closed.
 const HeaderTimeout = 5 * time.Second
 
-// Listener reads the PROXY header of each accepted connection (in a
-// goroutine of its own, so one slow client never holds up the others) and
-// hands out connections whose RemoteAddr is the real client. A connection
-// without a valid header is closed.
-type Listener struct {
-	net.Listener
-	ready  chan net.Conn
-	done   chan struct{}
-	once   sync.Once
-	errMu  sync.Mutex
-	err    error
-	OnDrop func(peer net.Addr, err error)
-}
-
-// NewListener wraps l.
-func NewListener(l net.Listener) *Listener {
-	pl := &Listener{Listener: l, ready: make(chan net.Conn), done: make(chan struct{})}
-	go pl.acceptLoop()
-	return pl
-}
-
-func (l *Listener) acceptLoop() {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			l.errMu.Lock()
-			l.err = err
-			l.errMu.Unlock()
-			l.once.Do(func() { close(l.done) })
-			return
-		}
-		go l.handshake(c)
-	}
-}
-
-func (l *Listener) handshake(c net.Conn) {
+// ReadHeader reads the PROXY header at the start of c, waiting at most
+// HeaderTimeout, and returns a connection whose RemoteAddr is the real
+// client and whose first reads return what followed the header. On error
+// the caller closes c.
+func ReadHeader(c net.Conn) (*Conn, error) {
 	_ = c.SetReadDeadline(time.Now().Add(HeaderTimeout))
 	var buf []byte
 	tmp := make([]byte, 512)
@@ -57,36 +25,14 @@ func (l *Listener) handshake(c net.Conn) {
 		addr, hlen, perr := Parse(buf)
 		if perr == nil {
 			_ = c.SetReadDeadline(time.Time{})
-			pc := &Conn{Conn: c, rest: buf[hlen:], peer: addr}
-			select {
-			case l.ready <- pc:
-			case <-l.done:
-				c.Close()
-			}
-			return
+			return &Conn{Conn: c, rest: buf[hlen:], peer: addr}, nil
 		}
-		if !errors.Is(perr, ErrNeedMore) || err != nil {
-			if err != nil && errors.Is(perr, ErrNeedMore) {
-				perr = err
-			}
-			if l.OnDrop != nil {
-				l.OnDrop(c.RemoteAddr(), perr)
-			}
-			c.Close()
-			return
+		if !errors.Is(perr, ErrNeedMore) {
+			return nil, perr
 		}
-	}
-}
-
-// Accept returns the next connection whose header has been read.
-func (l *Listener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ready:
-		return c, nil
-	case <-l.done:
-		l.errMu.Lock()
-		defer l.errMu.Unlock()
-		return nil, l.err
+		if err != nil {
+			return nil, err
+		}
 	}
 }
 
