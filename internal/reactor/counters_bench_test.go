@@ -15,7 +15,7 @@ import (
 // BenchmarkCountersPerMessage is what the traffic counters add to one
 // echoed message on the event loops: bytes received, bytes sent (two
 // atomic adds on shared counters). Compare with BenchmarkEchoRoundTrip:
-// issue 6 allows counters 3% of the ping-pong cost.
+// counters should cost at most 3% of the ping-pong.
 func BenchmarkCountersPerMessage(b *testing.B) {
 	var st service.Stats
 	b.RunParallel(func(pb *testing.PB) {

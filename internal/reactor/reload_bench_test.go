@@ -29,7 +29,7 @@ func echoUnits(b *testing.B, gen int) []Unit {
 }
 
 // BenchmarkReloadTenServices replaces ten changed services, sockets handed
-// over (issue 6: a reload with 10 services within 50 ms).
+// over (the goal: a reload with 10 services within 50 ms).
 func BenchmarkReloadTenServices(b *testing.B) {
 	r := New(Options{Logger: zap.NewNop(), ShutdownTimeout: time.Second})
 	prepared, err := r.prepare(echoUnits(b, 0))

@@ -140,7 +140,7 @@ func TestParseZoneInclude(t *testing.T) {
 	}
 }
 
-// BenchmarkLoadZone100k loads a zone of 100,000 records; the issue asks
+// BenchmarkLoadZone100k loads a zone of 100,000 records; the goal is
 // for under a second (see TestLoad100kRecords for the bound as a test).
 func BenchmarkLoadZone100k(b *testing.B) {
 	text := bigZone(100000)
