@@ -31,6 +31,7 @@ lint:
 # run. BENCHMARKS.md records the figures and conditions.
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	./bench/idle.sh
 	./bench/startup.sh
 	./bench/echo.sh
 	./bench/web/run.sh

@@ -164,30 +164,34 @@ func (l *loop) run() {
 // wait returns the ready events: at once when busy, else when the epoll
 // set has some.
 //
-// The loop sleeps in epoll_wait as a C server's thread does, keeping its
-// thread and its P: the raw system call skips the scheduler's hand-off of
-// the P (and the wake-ups of other threads that follow), so a wake-up is
-// one context switch. The reactor gives the runtime one P more per loop
-// for everything else. The runtime still preempts the loop — for the
-// garbage collector, or after 10 ms — by a signal, which ends the wait
-// with EINTR, so the loop goroutine then yields like any other; without
-// those signals (GODEBUG=asyncpreemptoff=1) the wait's bound is the most
-// the collector waits for a sleeping loop.
+// Under load the loop polls with a raw, non-blocking epoll_wait, keeping
+// its thread and its P: no hand-off through the scheduler, one system
+// call per turn. When that finds nothing the loop sleeps in a blocking
+// epoll_wait the scheduler knows about (unix.Syscall6): the runtime hands
+// its P on and stops preempting it, so an idle loop costs no wake-ups
+// (holding the P in a raw wait, the runtime's preemption signals woke
+// each loop every 10 ms).
 func (l *loop) wait(busy bool) (int, error) {
-	timeout := maxSleep
-	if busy {
-		timeout = 0
-	}
 	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
-		uintptr(len(l.events)), uintptr(timeout), 0, 0)
+		uintptr(len(l.events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	if r > 0 || busy {
+		return int(r), nil
+	}
+	sleep := maxSleep
+	r, _, e = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+		uintptr(len(l.events)), uintptr(sleep), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), nil
 }
 
-// maxSleep bounds one epoll_wait, in milliseconds.
-const maxSleep = 500
+// maxSleep bounds one sleeping epoll_wait, in milliseconds: -1, no bound
+// (the eventfd wakes the loop for anything it must do).
+const maxSleep = -1
 
 // runPending registers new connections and serves queued requests.
 func (l *loop) runPending() {
