@@ -43,9 +43,6 @@ func TestWebIdleKeepAliveConnectionsAreCheap(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc")
 	}
-	if os.Getenv("TWISTD_WEB_DRIVER") == "nethttp" {
-		t.Skip("TWISTD_WEB_DRIVER=nethttp: a goroutine and buffers per idle connection (~20 KB each)")
-	}
 	const conns = 1000
 	limitKB := 10 << 10
 	if reactorUnderTest() == "goroutines" {

@@ -8,6 +8,7 @@
 package protocol
 
 import (
+	"crypto/tls"
 	"net"
 	"os"
 )
@@ -63,6 +64,15 @@ type Producer interface {
 // rest then. Transports under a write rate limit do not offer it.
 type FileSender interface {
 	SendFile(f *os.File, off, n int64) (int64, error)
+}
+
+// ConnectionStater is implemented by the transports of TLS connections
+// (ssl: endpoints): the handshake's outcome — version, ALPN protocol,
+// peer certificates — complete by the first DataReceived. It is
+// crypto/tls.Conn's method, so code that looks for it on a net.Conn
+// (net/http's HTTP/2 server) finds it on a Conn over such a transport.
+type ConnectionStater interface {
+	ConnectionState() tls.ConnectionState
 }
 
 // ReadingProducer is the Producer that pauses and resumes t's reading.

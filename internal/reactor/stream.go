@@ -216,7 +216,11 @@ func newConn(s *streamServer, nc net.Conn, p protocol.Protocol) *conn {
 func (c *conn) run() {
 	defer c.s.remove(c)
 	go c.writeLoop()
-	c.call("in ConnectionMade", func() { c.proto.ConnectionMade(c) })
+	var t protocol.Transport = c
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		t = tlsTransport{c, tc}
+	}
+	c.call("in ConnectionMade", func() { c.proto.ConnectionMade(t) })
 	if c.producer != nil {
 		c.call("in ResumeProducing", c.producer.ResumeProducing)
 	}
@@ -438,19 +442,24 @@ func (c *conn) ResumeReading() {
 	c.mu.Unlock()
 }
 
-// ConnectionState is the TLS state of a connection on an ssl: endpoint,
-// the zero value on others.
-func (c *conn) ConnectionState() tls.ConnectionState {
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		return tc.ConnectionState()
-	}
-	return tls.ConnectionState{}
-}
-
 // PeerAddr implements protocol.Transport.
 func (c *conn) PeerAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // HostAddr implements protocol.Transport.
 func (c *conn) HostAddr() net.Addr { return c.nc.LocalAddr() }
 
-var _ protocol.Transport = (*conn)(nil)
+// tlsTransport is the transport of a TLS connection (an ssl: endpoint):
+// the handshake is done before the factory sees the connection, so the
+// protocol can see its outcome (ALPN's h2, client certificates).
+type tlsTransport struct {
+	*conn
+	tc *tls.Conn
+}
+
+// ConnectionState implements protocol.ConnectionStater.
+func (t tlsTransport) ConnectionState() tls.ConnectionState { return t.tc.ConnectionState() }
+
+var (
+	_ protocol.Transport        = (*conn)(nil)
+	_ protocol.ConnectionStater = tlsTransport{}
+)

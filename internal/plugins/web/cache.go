@@ -95,13 +95,11 @@ func newFileCache(root *os.Root, t *types, maxFile, maxBytes int64, maxItems int
 // errChanged is a file that changed while it was being read.
 var errChanged = errors.New("file changed while being read")
 
-// get returns the entry of the regular file name whose stat is fi.
+// get returns the entry of the regular file name whose stat is fi,
+// reading the file when the cache holds no entry of that version.
 func (c *fileCache) get(name string, fi fs.FileInfo) (*entry, error) {
 	st := stampOf(fi)
-	c.mu.RLock()
-	e := c.items[name]
-	c.mu.RUnlock()
-	if e != nil && e.stamp == st {
+	if e := c.lookup(name, st); e != nil {
 		return e, nil
 	}
 	e, cacheable, err := c.build(name, fi, st)
@@ -112,6 +110,23 @@ func (c *fileCache) get(name string, fi fs.FileInfo) (*entry, error) {
 		c.put(name, e)
 	}
 	return e, nil
+}
+
+// peek returns the cached entry of name when it is the version whose
+// stat is fi, and nil otherwise; it never reads the file. The event loop
+// answers from it alone: a miss goes to a goroutine, whose get warms it.
+func (c *fileCache) peek(name string, fi fs.FileInfo) *entry {
+	return c.lookup(name, stampOf(fi))
+}
+
+func (c *fileCache) lookup(name string, st stamp) *entry {
+	c.mu.RLock()
+	e := c.items[name]
+	c.mu.RUnlock()
+	if e != nil && e.stamp == st {
+		return e
+	}
+	return nil
 }
 
 // build reads what the entry of name needs. It is not cacheable when the

@@ -29,7 +29,9 @@ type fastResponse struct {
 // ServeFast implements httpconn.FastHandler: a GET or HEAD of a small
 // cached file on the default site, without Range, conditionals,
 // Authorization or Accept-Encoding (when compression applies), answered
-// with the bytes net/http would send. Anything else goes to ServeHTTP.
+// with the bytes net/http would send. Anything else goes to ServeHTTP, and
+// so does a file not cached yet: the loop answers from memory only (its
+// one system call is the stat that checks the entry is current).
 func (h *handler) ServeFast(r *httpconn.FastRequest) bool {
 	if !h.fastable() {
 		return false
@@ -50,8 +52,11 @@ func (h *handler) ServeFast(r *httpconn.FastRequest) bool {
 	if err != nil || !fi.Mode().IsRegular() {
 		return false
 	}
-	e, err := h.site.cache.get(name, fi)
-	if err != nil || e.data == nil || e.size > fastMaxBody {
+	// Only what is in memory already: reading the file here would hold
+	// up every connection on the loop. net/http serves a miss, on its
+	// own goroutine, and its read warms the entry for the next request.
+	e := h.site.cache.peek(name, fi)
+	if e == nil || e.data == nil || e.size > fastMaxBody {
 		return false
 	}
 	vary := h.opts.Compress && compressible(e.ctype)

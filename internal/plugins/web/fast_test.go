@@ -24,7 +24,8 @@ import (
 )
 
 // fastSite is a handler over a few files, with add_headers and an access
-// log, bound to counters.
+// log, bound to counters; its cache holds every file, as after a first
+// request for each.
 func fastSite(t *testing.T, mutate func(*Options)) (*handler, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
@@ -57,6 +58,14 @@ func fastSite(t *testing.T, mutate func(*Options)) (*handler, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	srv.h.bind(&service.Env{Name: "site", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New("test")})
+	for name := range files {
+		name = filepath.ToSlash(name)
+		if fi, err := srv.h.site.root.Stat(name); err == nil {
+			if _, err := srv.h.site.cache.get(name, fi); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	var log bytes.Buffer
 	srv.h.access.Store(&accessLog{w: &log})
 	return srv.h, &log
@@ -212,6 +221,37 @@ func TestFastPathDeclines(t *testing.T) {
 		if h.ServeFast(r) || out.Len() > 0 {
 			t.Errorf("%s: served fast", name)
 		}
+	}
+}
+
+// A file not in the cache is not read on the event loop: the fast path
+// declines it without reading it, net/http's goroutine serves it and
+// fills the cache, and the next request is answered from memory.
+func TestFastPathMissDoesNotReadOnTheLoop(t *testing.T) {
+	h, _ := fastSite(t, nil)
+	h.site.cache.reset()
+	head := []byte("GET /a.bin HTTP/1.1\r\nHost: h\r\n\r\n")
+	fi, err := h.site.root.Stat("a.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out sink
+	r, _ := httpconn.NewFastRequest(head, peer, &out)
+	if h.ServeFast(r) || out.Len() > 0 {
+		t.Fatal("a cold file was served on the loop")
+	}
+	if e := h.site.cache.peek("a.bin", fi); e != nil {
+		t.Fatal("declining a cold file read it: its entry is cached")
+	}
+	if w := get(h, "/a.bin"); w.Code != http.StatusOK || w.Body.Len() != 4096 {
+		t.Fatalf("net/http: %d, %d bytes", w.Code, w.Body.Len())
+	}
+	if e := h.site.cache.peek("a.bin", fi); e == nil || e.data == nil {
+		t.Fatal("net/http's request did not warm the entry")
+	}
+	r, _ = httpconn.NewFastRequest(head, peer, &out)
+	if !h.ServeFast(r) || !bytes.HasSuffix(out.Bytes(), bytes.Repeat([]byte{0, 1, 2, 0xff}, 1024)) {
+		t.Fatal("the warm file was not served on the loop")
 	}
 }
 

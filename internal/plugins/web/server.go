@@ -2,15 +2,11 @@ package web
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -20,14 +16,15 @@ import (
 	"github.com/twistd-go/twistd/internal/service"
 )
 
-// Server is a running web service. Plain TCP (and unix) endpoints are
-// driven by the reactor's event loops through httpconn: a keep-alive
-// connection between requests costs no goroutine and no buffer (10,000
-// idle ones add ~28 MB RSS, ~230 MB on net/http), and files go out with
-// sendfile (the transport's protocol.FileSender). TWISTD_WEB_DRIVER=nethttp
-// (DriverEnv) is the escape hatch: every endpoint on net/http's own
-// goroutines, as before. TLS endpoints (HTTP/2) always stay on net/http,
-// and so does everything when no reactor runs the service. Everything read
+// Server is a running web service. Every endpoint — plain or ssl:, tcp or
+// unix, behind haproxy: or not — is served the same way: httpconn's
+// protocol under the stream policies, given to the reactor's
+// Runner.ServeStream, which picks the driver (its event loops, or a
+// goroutine per connection for TLS) and reads the PROXY header and does
+// TLS itself. A keep-alive connection between requests costs no goroutine
+// and no buffer on the loops (10,000 idle ones add ~28 MB RSS, ~230 MB on
+// net/http's own), files go out with sendfile where the transport can, and
+// TLS connections that chose h2 are served by HTTP/2. Everything read
 // from disk goes through an os.Root per site, so no request reaches
 // outside its root.
 type Server struct {
@@ -36,41 +33,11 @@ type Server struct {
 	// endpoints is how many listeners Start must be given.
 	endpoints int
 
-	mu     sync.Mutex
-	srv    *http.Server // every endpoint but those on the event loops
-	pol    *policy.Policy
-	lns    []net.Listener
-	loop   *httpconn.Server // plain endpoints on the event loops
-	loops  []service.Server // the reactor's accept loops for them
-	serves sync.WaitGroup
-	log    *zap.Logger
-	fresh  freshConns
-}
-
-// freshConns counts connections accepted whose first request has not
-// been read yet (http.StateNew).
-type freshConns struct {
-	mu sync.Mutex
-	m  map[net.Conn]struct{}
-}
-
-func (f *freshConns) track(c net.Conn, st http.ConnState) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if st == http.StateNew {
-		if f.m == nil {
-			f.m = make(map[net.Conn]struct{})
-		}
-		f.m[c] = struct{}{}
-		return
-	}
-	delete(f.m, c)
-}
-
-func (f *freshConns) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.m)
+	mu      sync.Mutex
+	pol     *policy.Policy
+	conns   *httpconn.Server // the HTTP on every connection
+	servers []service.Server // the reactor's accept loops, one per listener
+	log     *zap.Logger
 }
 
 // newServer prepares a service from validated options: it opens the
@@ -128,17 +95,6 @@ func (h *handler) loadErrorPages() error {
 	return nil
 }
 
-// DriverEnv names the environment variable that chooses the driver of
-// plain endpoints: "nethttp" keeps them on net/http (the escape hatch,
-// should the event loops misbehave); anything else, or nothing, puts them
-// on the reactor's event loops (see Server).
-const DriverEnv = "TWISTD_WEB_DRIVER"
-
-// onLoop reports whether plain endpoints go to the event loops.
-func onLoop(env *service.Env) bool {
-	return env.Runner != nil && os.Getenv(DriverEnv) != "nethttp"
-}
-
 // httpServer is an http.Server with the service's handler and limits.
 func (s *Server) httpServer(log *zap.Logger) *http.Server {
 	t := s.opts.Timeouts
@@ -152,14 +108,13 @@ func (s *Server) httpServer(log *zap.Logger) *http.Server {
 		ErrorLog:          zap.NewStdLog(log.WithOptions(zap.IncreaseLevel(zap.InfoLevel))),
 	}
 	if l, err := zap.NewStdLogAt(log, zap.DebugLevel); err == nil {
-		srv.ErrorLog = l // TLS handshake noise from scanners: debug only
+		srv.ErrorLog = l // protocol noise from scanners: debug only
 	}
 	return srv
 }
 
-// Start serves on env's listeners: plain ones on the event loops with the
-// stream policies wrapping the protocol factory; ssl ones with net/http,
-// the policies wrapping the raw listener and TLS (HTTP/2 by ALPN) on top.
+// Start serves on env's listeners: the stream policies wrap httpconn's
+// factory, and env.Runner drives each listener with it.
 func (s *Server) Start(_ context.Context, env *service.Env) error {
 	s.log = env.Logger
 	s.h.log = env.Logger
@@ -170,6 +125,11 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 	s.h.bind(env)
 	if len(env.Listeners) != s.endpoints {
 		return fmt.Errorf("got %d listeners for %d endpoints", len(env.Listeners), s.endpoints)
+	}
+	for _, l := range env.Listeners {
+		if l.Stream == nil {
+			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
+		}
 	}
 	if s.opts.AccessLog != "" {
 		a, err := openAccessLog(string(s.opts.AccessLog))
@@ -183,43 +143,15 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		s.closeLogs()
 		return fmt.Errorf("policies: %w", err)
 	}
-	var lns []net.Listener
-	var plain []service.Listener
+	conns := httpconn.New(s.httpServer(env.Logger))
+	f := pol.WrapFactory(conns.Factory())
+	servers := make([]service.Server, 0, len(env.Listeners))
 	for _, l := range env.Listeners {
-		if l.Stream == nil {
-			_ = pol.Close()
-			s.closeLogs()
-			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
-		}
-		if l.TLS == nil && onLoop(env) {
-			plain = append(plain, l)
-			continue
-		}
-		// PROXY header, then the policies, then TLS (re-read by the
-		// reactor on reload): net/http sees *tls.Conn values, for HTTP/2.
-		lns = append(lns, tls.NewListener(pol.WrapListener(l.Stream), l.TLS))
-	}
-	srv := s.httpServer(env.Logger)
-	srv.ConnState = s.fresh.track
-	var loop *httpconn.Server
-	var loops []service.Server
-	if len(plain) > 0 {
-		loop = httpconn.New(s.httpServer(env.Logger))
-		f := pol.WrapFactory(loop.Factory())
-		for _, l := range plain {
-			loops = append(loops, env.Runner.ServeStream(l, f))
-		}
+		servers = append(servers, env.Runner.ServeStream(l, f))
 	}
 	s.mu.Lock()
-	s.srv, s.pol, s.lns, s.loop, s.loops = srv, pol, lns, loop, loops
+	s.pol, s.conns, s.servers = pol, conns, servers
 	s.mu.Unlock()
-	for _, ln := range lns {
-		s.serves.Go(func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				env.Logger.Error("serving stopped", zap.String("addr", ln.Addr().String()), zap.Error(err))
-			}
-		})
-	}
 	return nil
 }
 
@@ -227,54 +159,29 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 // finish until ctx ends, then closes what is left.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	srv, pol, lns, loop, loops := s.srv, s.pol, s.lns, s.loop, s.loops
+	pol, conns, servers := s.pol, s.conns, s.servers
 	s.mu.Unlock()
-	if srv == nil {
+	if conns == nil {
 		return nil
 	}
-	// The event loops: each accept loop stops accepting and waits for its
-	// connections, which loop.Shutdown closes as they become idle.
-	loopErrs := make([]error, len(loops)+1)
-	var loopsDone sync.WaitGroup
-	for i, l := range loops {
-		loopsDone.Go(func() { loopErrs[i] = l.Shutdown(ctx) })
+	// Each accept loop stops accepting and waits for its connections,
+	// which conns.Shutdown closes as they become idle. (On a reload the
+	// replacement accepts from the same socket meanwhile.)
+	errs := make([]error, len(servers)+1)
+	var done sync.WaitGroup
+	for i, l := range servers {
+		done.Go(func() { errs[i] = l.Shutdown(ctx) })
 	}
-	if loop != nil {
-		loopsDone.Go(func() { loopErrs[len(loops)] = loop.Shutdown(ctx) })
-	}
-	// Stop accepting first, and let the connections just accepted deliver
-	// their first request: net/http drops a request it reads after
-	// Shutdown began, and a client on a new connection does not retry.
-	// (On a reload the replacement accepts from the same socket meanwhile.)
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	served := make(chan struct{})
-	go func() { s.serves.Wait(); close(served) }()
-	select { // Serve has returned: every accepted connection is tracked
-	case <-served:
-	case <-ctx.Done():
-	}
-	for wait := time.Now().Add(time.Second); s.fresh.count() > 0 && time.Now().Before(wait) && ctx.Err() == nil; {
-		time.Sleep(5 * time.Millisecond)
-	}
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		_ = srv.Close()
-	}
-	s.serves.Wait()
-	loopsDone.Wait()
-	if err == nil {
-		for _, e := range loopErrs {
-			if e != nil {
-				err = e
-				break
-			}
+	errs[len(servers)] = conns.Shutdown(ctx)
+	done.Wait()
+	var err error
+	for _, e := range errs {
+		if e != nil {
+			err = e
+			break
 		}
 	}
-	if pol != nil {
-		_ = pol.Close()
-	}
+	_ = pol.Close()
 	s.closeLogs()
 	_ = s.h.site.close()
 	for _, v := range s.h.vhosts {

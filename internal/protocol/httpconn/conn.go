@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/twistd-go/twistd/internal/protocol"
 )
 
@@ -45,6 +47,11 @@ type conn struct {
 	served  bool    // a request arrived (a fresh connection has none)
 	timer   *time.Timer
 	expiry  time.Time // when the parked connection times out; zero: never
+
+	// h2 is the HTTP/2 connection this one became; nil: HTTP/1. Set
+	// under mu in a callback; the callbacks read it without.
+	h2      *protocol.Conn
+	sniffed bool // the first data was seen (only the callbacks use it)
 }
 
 // gate is the conn's write back-pressure: the transport pauses it when
@@ -81,6 +88,16 @@ func (c *conn) ConnectionMade(t protocol.Transport) {
 // being served, are answered on the loop by the fast path, or wake the
 // connection up for a new one.
 func (c *conn) DataReceived(data []byte) {
+	if c.h2 != nil {
+		c.h2.DataReceived(data)
+		return
+	}
+	if !c.sniffed {
+		c.sniffed = true
+		if c.serveH2(data) {
+			return
+		}
+	}
 	c.mu.Lock()
 	if c.closing || c.lost {
 		c.mu.Unlock()
@@ -112,6 +129,36 @@ func (c *conn) DataReceived(data []byte) {
 	if start != nil {
 		c.s.ln.push(start)
 	}
+}
+
+// serveH2 hands a connection to the HTTP/2 server, data first, when its
+// TLS handshake (done by its first data) picked h2; it reports whether it
+// did. The connection is a protocol.Conn from then on.
+func (c *conn) serveH2(data []byte) bool {
+	cs, ok := c.t.(protocol.ConnectionStater)
+	if !ok || cs.ConnectionState().NegotiatedProtocol != http2.NextProtoTLS {
+		return false
+	}
+	h := protocol.NewConn(maxBuffered)
+	c.mu.Lock()
+	c.h2, c.served, c.expiry = h, true, time.Time{}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	// Past Shutdown's GOAWAY, a new HTTP/2 connection would miss it.
+	late := c.s.stopping.Load() && !c.closing
+	if late {
+		c.closing = true
+	}
+	c.mu.Unlock()
+	h.ConnectionMade(c.t)
+	h.DataReceived(data)
+	if late {
+		c.t.LoseConnection()
+		return true
+	}
+	go c.s.serveH2(h.NetConn())
+	return true
 }
 
 // activateLocked makes the net.Conn net/http serves the next request on.
@@ -159,6 +206,10 @@ func (c *conn) expire() {
 // ReadConnectionLost implements protocol.HalfCloser: a request sent with
 // a half-close is still answered; a parked connection closes.
 func (c *conn) ReadConnectionLost() {
+	if c.h2 != nil {
+		c.h2.ReadConnectionLost()
+		return
+	}
 	c.mu.Lock()
 	c.eof = true
 	idle := c.act == nil && !c.closing
@@ -174,7 +225,10 @@ func (c *conn) ReadConnectionLost() {
 }
 
 // ConnectionLost implements protocol.Protocol.
-func (c *conn) ConnectionLost(error) {
+func (c *conn) ConnectionLost(err error) {
+	if c.h2 != nil {
+		c.h2.ConnectionLost(err)
+	}
 	c.mu.Lock()
 	c.lost, c.eof, c.closing = true, true, true
 	if c.timer != nil {
@@ -196,9 +250,13 @@ func (c *conn) isFresh() bool {
 
 // stop closes c if it is parked: always after a request, and before its
 // first one only when fresh is set. One lingering after a response parks
-// (and so closes) at once.
+// (and so closes) at once. An HTTP/2 connection is left to its server.
 func (c *conn) stop(fresh bool) {
 	c.mu.Lock()
+	if c.h2 != nil {
+		c.mu.Unlock()
+		return // the HTTP/2 server's GOAWAY closes it
+	}
 	if c.act != nil {
 		c.act.cond.Broadcast()
 	}

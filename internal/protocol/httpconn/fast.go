@@ -18,9 +18,11 @@ type FastHandler interface {
 	// would send them on a keep-alive HTTP/1.1 connection) and reports
 	// true, or
 	// writes nothing and reports false: the request then goes to
-	// net/http as usual. It runs on the event loop, so it must not
-	// block beyond a stat, and must not keep r (or its strings' bytes
-	// beyond the call) — r is reused.
+	// net/http as usual. It runs on the event loop, so it answers from
+	// memory only — nothing beyond a stat; what it would have to read
+	// it declines, and net/http reads it on its own goroutine — and
+	// must not keep r (or its strings' bytes beyond the call): r is
+	// reused.
 	ServeFast(r *FastRequest) bool
 }
 

@@ -14,6 +14,11 @@
 // buffers go away) and the connection parks on the loop again until its
 // next request, or until the idle timeout closes it.
 //
+// On a TLS transport (protocol.ConnectionStater) handlers see r.TLS, and
+// a connection whose ALPN picked h2 goes to x/net's HTTP/2 server instead,
+// on a protocol.Conn for its whole life: ServeConn with the http.Server's
+// handler, timeouts and header limit, and a graceful GOAWAY on Shutdown.
+//
 // A handler that is also a FastHandler answers the plainest requests on
 // the loop itself: when a parked connection receives exactly one complete
 // GET or HEAD head that the fast path parses (see FastRequest), the
@@ -25,11 +30,14 @@ package httpconn
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/twistd-go/twistd/internal/protocol"
 )
@@ -59,6 +67,10 @@ type Server struct {
 	linger   time.Duration
 	fast     FastHandler // srv.Handler's fast path; nil: none
 	stopping atomic.Bool
+	// h2 serves the TLS connections that chose HTTP/2, with h2base
+	// (srv's handler and limits) as their http.Server.
+	h2     *http2.Server
+	h2base *http.Server
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -67,10 +79,12 @@ type Server struct {
 }
 
 // New serves srv's handler on the connections of Factory. srv must not
-// be used otherwise; New takes over its ConnState hook (calling the one
-// set after its own). Its IdleTimeout (or ReadTimeout) closes parked
-// connections, and its ReadHeaderTimeout (or ReadTimeout) closes a new
-// connection that sends nothing.
+// be used otherwise; New takes over its Handler, and its ConnState and
+// ConnContext hooks (calling the ones set after its own). Its IdleTimeout
+// (or ReadTimeout) closes parked connections, and its ReadHeaderTimeout
+// (or ReadTimeout) closes a new connection that sends nothing (or does
+// not finish its TLS handshake). HTTP/2 connections get its ReadTimeout
+// and WriteTimeout per stream, IdleTimeout, MaxHeaderBytes and ErrorLog.
 func New(srv *http.Server) *Server {
 	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}), linger: Linger,
 		gone: make(chan struct{}), served: make(chan struct{})}
@@ -82,6 +96,35 @@ func New(srv *http.Server) *Server {
 		s.firstRequest = srv.ReadTimeout
 	}
 	s.fast, _ = srv.Handler.(FastHandler)
+	s.h2base = &http.Server{
+		Handler:        srv.Handler,
+		ReadTimeout:    srv.ReadTimeout,
+		WriteTimeout:   srv.WriteTimeout,
+		IdleTimeout:    srv.IdleTimeout,
+		MaxHeaderBytes: srv.MaxHeaderBytes,
+		ErrorLog:       srv.ErrorLog,
+	}
+	s.h2 = &http2.Server{}
+	// For the graceful shutdown: h2base.Shutdown sends every HTTP/2
+	// connection a GOAWAY. It fails only on a TLSConfig, which h2base
+	// has not.
+	if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
+		panic(err)
+	}
+	srv.Handler = tlsHandler{srv.Handler}
+	userContext := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
+		if a, ok := nc.(*active); ok {
+			if cs, ok := a.c.t.(protocol.ConnectionStater); ok {
+				st := cs.ConnectionState()
+				ctx = context.WithValue(ctx, tlsStateKey{}, &st)
+			}
+		}
+		if userContext != nil {
+			ctx = userContext(ctx, nc)
+		}
+		return ctx
+	}
 	user := srv.ConnState
 	srv.ConnState = func(nc net.Conn, st http.ConnState) {
 		if a, ok := nc.(*active); ok {
@@ -113,6 +156,26 @@ func (s *Server) Factory() protocol.Factory {
 	})
 }
 
+// tlsStateKey keys the TLS state of a connection in its context.
+type tlsStateKey struct{}
+
+// tlsHandler sets r.TLS on requests over TLS, as net/http does on a
+// *tls.Conn (which an active is not).
+type tlsHandler struct{ h http.Handler }
+
+func (t tlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
+		r.TLS = st
+	}
+	t.h.ServeHTTP(w, r)
+}
+
+// serveH2 serves one HTTP/2 connection until it ends.
+func (s *Server) serveH2(nc net.Conn) {
+	s.h2.ServeConn(nc, &http2.ServeConnOpts{BaseConfig: s.h2base, Handler: s.h2base.Handler})
+	_ = nc.Close()
+}
+
 func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,7 +195,8 @@ func (s *Server) snapshot() []*conn {
 	return cs
 }
 
-// Shutdown refuses new connections, closes parked ones at once, gives
+// Shutdown refuses new connections, closes parked ones at once, sends a
+// GOAWAY on HTTP/2 connections (they close once their streams end), gives
 // connections that have not sent their first request yet up to a second
 // to do so, lets requests in flight (downloads included) finish with
 // Connection: close, and waits for every connection to be closed until
@@ -147,6 +211,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.srv.SetKeepAlivesEnabled(false)
+	_ = s.h2base.Shutdown(ctx) // GOAWAY to the HTTP/2 connections; returns at once
 	for _, c := range s.snapshot() {
 		c.stop(false)
 	}

@@ -126,7 +126,9 @@ func (n *netTransport) writer() {
 			}
 			n.halfClose = false
 			n.mu.Unlock()
-			_ = n.nc.(*net.TCPConn).CloseWrite()
+			if cw, ok := n.nc.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
 			continue
 		}
 		b := n.queue[0]

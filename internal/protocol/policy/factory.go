@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -82,6 +83,10 @@ func (w *wrapped) ConnectionMade(t protocol.Transport) {
 			w.p.log.Debug("idle timeout; closing connection", zap.Stringer("peer", w.peer), zap.Duration("idle_timeout", d))
 			w.t.Abort()
 		}, nil)
+	}
+	if cs, ok := t.(protocol.ConnectionStater); ok {
+		w.inner.ConnectionMade(tlsWrapped{w, cs})
+		return
 	}
 	w.inner.ConnectionMade(w)
 }
@@ -203,6 +208,15 @@ func (w *wrapped) SendFile(f *os.File, off, n int64) (int64, error) {
 	return sent, err
 }
 
+// tlsWrapped is the transport of a TLS connection under the policies: the
+// handshake's outcome passes through.
+type tlsWrapped struct {
+	*wrapped
+	cs protocol.ConnectionStater
+}
+
+func (t tlsWrapped) ConnectionState() tls.ConnectionState { return t.cs.ConnectionState() }
+
 // producing passes the reactor's production calls to a PullProducer.
 type producing struct{ w *wrapped }
 
@@ -217,4 +231,7 @@ var (
 	_ protocol.Protocol   = (*wrapped)(nil)
 	_ protocol.Transport  = (*wrapped)(nil)
 	_ protocol.FileSender = (*wrapped)(nil)
+
+	_ protocol.ConnectionStater = tlsWrapped{}
+	_ protocol.FileSender       = tlsWrapped{}
 )

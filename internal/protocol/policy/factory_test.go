@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/tls"
 	"net"
 	"testing"
 
@@ -53,5 +54,35 @@ func TestWrappedWriteDoesNotAllocate(t *testing.T) {
 	proto.(protocol.Transport).WriteMany(msg, msg[:1])
 	if tr.bytes != 1001*64+65 {
 		t.Errorf("transport got %d bytes after WriteMany, want %d", tr.bytes, 1001*64+65)
+	}
+}
+
+type tlsTransport struct{ *countingTransport }
+
+func (tlsTransport) ConnectionState() tls.ConnectionState {
+	return tls.ConnectionState{NegotiatedProtocol: "h2"}
+}
+
+// The transport of a TLS connection keeps its TLS state under the
+// policies; a plain one does not gain one.
+func TestWrappedPassesTheTLSStateThrough(t *testing.T) {
+	p, err := New(Config{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+	for _, tr := range []protocol.Transport{&countingTransport{}, tlsTransport{&countingTransport{}}} {
+		e := &echoing{}
+		proto := p.WrapFactory(protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return e })).BuildProtocol(peer)
+		proto.ConnectionMade(tr)
+		cs, got := e.t.(protocol.ConnectionStater)
+		_, want := tr.(protocol.ConnectionStater)
+		if got != want || got && cs.ConnectionState().NegotiatedProtocol != "h2" {
+			t.Errorf("%T: the protocol sees a TLS state: %v, want %v", tr, got, want)
+		}
+		if _, ok := e.t.(protocol.FileSender); !ok {
+			t.Errorf("%T: SendFile no longer passes through", tr)
+		}
+		proto.ConnectionLost(nil)
 	}
 }
