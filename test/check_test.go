@@ -36,6 +36,12 @@ func TestCheckBadFiles(t *testing.T) {
 			want: []string{`app.yaml:3:13:`, `service "echo"`},
 		},
 		{
+			name: "an endpoint the service cannot serve",
+			file: "services:\n  - type: web\n    path: .\n    listen: [tcp:0, udp:0]\n  - type: portforward\n    connect: 127.0.0.1:1\n    listen: udp:0\n",
+			want: []string{`app.yaml:4:13:`, `service "web"`, `listen udp:0: the web service speaks TCP only`,
+				`app.yaml:5:5:`, `service "portforward"`, `listen udp:0: port forwarding relays streams, not datagrams`},
+		},
+		{
 			name: "bad endpoint",
 			file: "services:\n  - type: echo\n    listen: tcp:notaport\n",
 			want: []string{`app.yaml:3:13:`, `service "echo"`, `tcp:notaport`},
