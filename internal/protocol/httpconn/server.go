@@ -1,5 +1,6 @@
-// Package httpconn serves HTTP/1.1 with net/http on connections driven by
-// the reactor's event loops, so that a keep-alive connection between two
+// Package httpconn serves HTTP/1.1 with net/http, and HTTP/2 over TLS, on
+// connections driven by the reactor (its event loops, or a goroutine per
+// TLS connection), so that a keep-alive connection between two
 // requests is only a protocol object on its loop: no goroutine, no buffer.
 //
 // When a request's first bytes arrive, the connection is handed to
@@ -16,9 +17,9 @@
 //
 // On a TLS transport (protocol.ConnectionStater) the net.Conn has its
 // ConnectionState, so handlers see r.TLS; a connection whose ALPN picked
-// h2 goes to x/net's HTTP/2 server instead,
-// on a protocol.Conn for its whole life: ServeConn with the http.Server's
-// handler, timeouts and header limit, and a graceful GOAWAY on Shutdown.
+// h2 goes to x/net's HTTP/2 server instead, on a protocol.Conn for its
+// whole life: ServeConn with the http.Server's handler, timeouts and
+// header limit, and a graceful GOAWAY on Shutdown.
 //
 // A handler that is also a FastHandler answers the plainest requests on
 // the loop itself: when a parked connection receives exactly one complete
