@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -9,8 +10,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-
-	"golang.org/x/net/http2"
 
 	"github.com/twistd-go/twistd/internal/protocol"
 )
@@ -127,38 +126,8 @@ func (c *conn) DataReceived(data []byte) {
 	}
 	c.mu.Unlock()
 	if start != nil {
-		c.s.ln.push(start)
+		c.s.ln.push(start.netConn())
 	}
-}
-
-// serveH2 hands a connection to the HTTP/2 server, data first, when its
-// TLS handshake (done by its first data) picked h2; it reports whether it
-// did. The connection is a protocol.Conn from then on.
-func (c *conn) serveH2(data []byte) bool {
-	cs, ok := c.t.(protocol.ConnectionStater)
-	if !ok || cs.ConnectionState().NegotiatedProtocol != http2.NextProtoTLS {
-		return false
-	}
-	h := protocol.NewConn(maxBuffered)
-	c.mu.Lock()
-	c.h2, c.served, c.expiry = h, true, time.Time{}
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	// Past Shutdown's GOAWAY, a new HTTP/2 connection would miss it.
-	late := c.s.stopping.Load() && !c.closing
-	if late {
-		c.closing = true
-	}
-	c.mu.Unlock()
-	h.ConnectionMade(c.t)
-	h.DataReceived(data)
-	if late {
-		c.t.LoseConnection()
-		return true
-	}
-	go c.s.serveH2(h.NetConn())
-	return true
 }
 
 // activateLocked makes the net.Conn net/http serves the next request on.
@@ -296,6 +265,26 @@ type active struct {
 	lingerUntil time.Time
 	timer       *time.Timer // wakes waiters at a deadline
 }
+
+// netConn is a as net/http gets it: on a TLS transport, with the
+// ConnectionState net/http sets r.TLS from.
+func (a *active) netConn() net.Conn {
+	if cs, ok := a.c.t.(protocol.ConnectionStater); ok {
+		return tlsActive{a, cs}
+	}
+	return a
+}
+
+// tlsActive is an active over a TLS transport.
+type tlsActive struct {
+	*active
+	cs protocol.ConnectionStater
+}
+
+func (t tlsActive) ConnectionState() tls.ConnectionState { return t.cs.ConnectionState() }
+
+// stater is what the ConnState hook finds on an active, with or without TLS.
+type stater interface{ state(http.ConnState) }
 
 // state follows net/http's view of the connection: between StateIdle and
 // the next request's read deadline, net/http only waits for that
@@ -665,4 +654,8 @@ var (
 	_ protocol.Producer   = gate{}
 	_ net.Conn            = (*active)(nil)
 	_ io.ReaderFrom       = (*active)(nil)
+	_ io.ReaderFrom       = tlsActive{}
+	_ stater              = tlsActive{}
+
+	_ protocol.ConnectionStater = tlsActive{}
 )

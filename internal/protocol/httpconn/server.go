@@ -1,5 +1,6 @@
-// Package httpconn serves HTTP/1.1 with net/http on connections driven by
-// the reactor's event loops, so that a keep-alive connection between two
+// Package httpconn serves HTTP/1.1 with net/http, and HTTP/2 over TLS, on
+// connections driven by the reactor (its event loops, or a goroutine per
+// TLS connection), so that a keep-alive connection between two
 // requests is only a protocol object on its loop: no goroutine, no buffer.
 //
 // When a request's first bytes arrive, the connection is handed to
@@ -14,10 +15,11 @@
 // buffers go away) and the connection parks on the loop again until its
 // next request, or until the idle timeout closes it.
 //
-// On a TLS transport (protocol.ConnectionStater) handlers see r.TLS, and
-// a connection whose ALPN picked h2 goes to x/net's HTTP/2 server instead,
-// on a protocol.Conn for its whole life: ServeConn with the http.Server's
-// handler, timeouts and header limit, and a graceful GOAWAY on Shutdown.
+// On a TLS transport (protocol.ConnectionStater) the net.Conn has its
+// ConnectionState, so handlers see r.TLS; a connection whose ALPN picked
+// h2 goes to x/net's HTTP/2 server instead, on a protocol.Conn for its
+// whole life: ServeConn with the http.Server's handler, timeouts and
+// header limit, and a graceful GOAWAY on Shutdown.
 //
 // A handler that is also a FastHandler answers the plainest requests on
 // the loop itself: when a parked connection receives exactly one complete
@@ -30,14 +32,11 @@ package httpconn
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/http2"
 
 	"github.com/twistd-go/twistd/internal/protocol"
 )
@@ -67,10 +66,7 @@ type Server struct {
 	linger   time.Duration
 	fast     FastHandler // srv.Handler's fast path; nil: none
 	stopping atomic.Bool
-	// h2 serves the TLS connections that chose HTTP/2, with h2base
-	// (srv's handler and limits) as their http.Server.
-	h2     *http2.Server
-	h2base *http.Server
+	h2       h2Server // the TLS connections that chose HTTP/2
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -79,8 +75,8 @@ type Server struct {
 }
 
 // New serves srv's handler on the connections of Factory. srv must not
-// be used otherwise; New takes over its Handler, and its ConnState and
-// ConnContext hooks (calling the ones set after its own). Its IdleTimeout
+// be used otherwise; New takes over its ConnState hook (calling the one
+// set after its own). Its IdleTimeout
 // (or ReadTimeout) closes parked connections, and its ReadHeaderTimeout
 // (or ReadTimeout) closes a new connection that sends nothing (or does
 // not finish its TLS handshake). HTTP/2 connections get its ReadTimeout
@@ -96,38 +92,10 @@ func New(srv *http.Server) *Server {
 		s.firstRequest = srv.ReadTimeout
 	}
 	s.fast, _ = srv.Handler.(FastHandler)
-	s.h2base = &http.Server{
-		Handler:        srv.Handler,
-		ReadTimeout:    srv.ReadTimeout,
-		WriteTimeout:   srv.WriteTimeout,
-		IdleTimeout:    srv.IdleTimeout,
-		MaxHeaderBytes: srv.MaxHeaderBytes,
-		ErrorLog:       srv.ErrorLog,
-	}
-	s.h2 = &http2.Server{}
-	// For the graceful shutdown: h2base.Shutdown sends every HTTP/2
-	// connection a GOAWAY. It fails only on a TLSConfig, which h2base
-	// has not.
-	if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
-		panic(err)
-	}
-	srv.Handler = tlsHandler{srv.Handler}
-	userContext := srv.ConnContext
-	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
-		if a, ok := nc.(*active); ok {
-			if cs, ok := a.c.t.(protocol.ConnectionStater); ok {
-				st := cs.ConnectionState()
-				ctx = context.WithValue(ctx, tlsStateKey{}, &st)
-			}
-		}
-		if userContext != nil {
-			ctx = userContext(ctx, nc)
-		}
-		return ctx
-	}
+	s.h2 = newH2(srv)
 	user := srv.ConnState
 	srv.ConnState = func(nc net.Conn, st http.ConnState) {
-		if a, ok := nc.(*active); ok {
+		if a, ok := nc.(stater); ok {
 			a.state(st)
 		}
 		if user != nil {
@@ -154,26 +122,6 @@ func (s *Server) Factory() protocol.Factory {
 		s.conns[c] = struct{}{}
 		return c
 	})
-}
-
-// tlsStateKey keys the TLS state of a connection in its context.
-type tlsStateKey struct{}
-
-// tlsHandler sets r.TLS on requests over TLS, as net/http does on a
-// *tls.Conn (which an active is not).
-type tlsHandler struct{ h http.Handler }
-
-func (t tlsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
-		r.TLS = st
-	}
-	t.h.ServeHTTP(w, r)
-}
-
-// serveH2 serves one HTTP/2 connection until it ends.
-func (s *Server) serveH2(nc net.Conn) {
-	s.h2.ServeConn(nc, &http2.ServeConnOpts{BaseConfig: s.h2base, Handler: s.h2base.Handler})
-	_ = nc.Close()
 }
 
 func (s *Server) remove(c *conn) {
@@ -211,7 +159,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.srv.SetKeepAlivesEnabled(false)
-	_ = s.h2base.Shutdown(ctx) // GOAWAY to the HTTP/2 connections; returns at once
+	s.h2.shutdown(ctx)
 	for _, c := range s.snapshot() {
 		c.stop(false)
 	}
