@@ -20,7 +20,9 @@ type Transport interface {
 	// Write queues p (copied) for sending. Writing past the transport's high
 	// water mark still queues the data, but the transport pauses reading and
 	// stops calling a PullProducer until the peer has caught up, so a peer
-	// that never reads cannot make memory grow without bound.
+	// that never reads cannot make memory grow without bound. A transport
+	// with a registered Producer pauses that producer instead of its own
+	// reading: its writes come from there.
 	Write(p []byte)
 	// WriteMany queues several buffers at once, like Twisted's writeSequence.
 	WriteMany(bufs ...[]byte)

@@ -26,6 +26,17 @@ func (f *feed) set(p protocol.Producer) {
 	f.mu.Unlock()
 }
 
+// has reports whether a producer is registered. A transport with one
+// answers a full write queue by pausing the producer only: its writes come
+// from there, not from its own reads, and pausing its own reading too
+// could deadlock a relay whose far end echoes (it stops reading while
+// blocked writing to us).
+func (f *feed) has() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.p != nil
+}
+
 // wish records that the producer should be paused or running; it reports
 // whether sync must be called to deliver it.
 func (f *feed) wish(paused bool) bool {

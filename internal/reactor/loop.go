@@ -367,7 +367,7 @@ func (l *loop) readEvent(c *econn) { l.readUpTo(c, true) }
 func (l *loop) readUpTo(c *econn, shortIsDrained bool) {
 	for i := 0; i < maxReadsPerEvent; i++ {
 		c.mu.Lock()
-		if c.closed || c.readPaused || c.writeFull || c.eof {
+		if c.closed || c.readPaused || c.writeFull && !c.feed.has() || c.eof {
 			c.mu.Unlock()
 			return
 		}

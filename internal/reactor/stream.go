@@ -254,7 +254,7 @@ func (c *conn) readLoop() (halfClosed bool, err error) {
 	buf := make([]byte, readBuffer)
 	for {
 		c.mu.Lock()
-		for (c.readPaused || c.writeFull) && !c.closed {
+		for (c.readPaused || c.writeFull && !c.feed.has()) && !c.closed {
 			c.cond.Wait()
 		}
 		closed := c.closed
