@@ -6,14 +6,13 @@
 #   bench/web/run.sh                 all servers, 4 KiB and 1 MiB files, then idle RSS
 #   DURATION=10s CONNS=64 bench/web/run.sh
 #   SERVERS="twistd caddy" ROUNDS=3 bench/web/run.sh
-#   SERVERS="twistd twistd-nethttp" bench/web/run.sh   the event loops vs net/http
+#   SERVERS="twistd twistd-goroutines" bench/web/run.sh   the two reactors
 #
-# twistd is twistd web as shipped: plain endpoints on the reactor's event
-# loops (internal/protocol/httpconn), idle keep-alive connections parked
-# there, files sent with sendfile. twistd-nethttp is the escape hatch,
-# TWISTD_WEB_DRIVER=nethttp: net/http's own goroutines (twistd-loop, the
-# old opt-in name, is the same as twistd). The idle RSS section runs with
-# IDLE_DRIVER (default loop; IDLE_DRIVER=nethttp for net/http alone).
+# twistd is twistd web as shipped: plain endpoints on the epoll reactor's
+# event loops (internal/protocol/httpconn), idle keep-alive connections
+# parked there, files sent with sendfile. twistd-goroutines is the same
+# binary with -r goroutines, the reactor macOS and FreeBSD get. The idle
+# RSS section runs with IDLE_REACTOR (default epoll).
 #
 # Needs wrk, taskset; caddy, nginx, twistd3 are skipped when missing.
 # nginx runs as root (workers as nobody): run the script as root for it.
@@ -23,8 +22,8 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-SERVERS=${SERVERS:-"twistd twistd-nethttp caddy nginx twistd3"}
-IDLE_DRIVER=${IDLE_DRIVER:-loop}
+SERVERS=${SERVERS:-"twistd twistd-goroutines caddy nginx twistd3"}
+IDLE_REACTOR=${IDLE_REACTOR:-epoll}
 ROUNDS=${ROUNDS:-1} # >1 interleaves the servers round after round: on a shared machine, compare medians
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -69,12 +68,8 @@ start_server() { # name port → sets server_pid
 		taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
 			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
 		;;
-	twistd-nethttp)
-		TWISTD_WEB_DRIVER=nethttp taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
-			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
-		;;
-	twistd-loop)
-		TWISTD_WEB_DRIVER=loop taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null \
+	twistd-goroutines)
+		taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -r goroutines \
 			web --listen "tcp:$port:interface=127.0.0.1" --path "$root" &
 		;;
 	caddy)
@@ -152,7 +147,7 @@ cat >"$work/idle.yaml" <<-YAML
 	    path: $root
 	    policies: {max_connections: $((IDLE_CONNS + 100))}
 YAML
-TWISTD_WEB_DRIVER=$IDLE_DRIVER taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -c "$work/idle.yaml" &
+taskset -c "$SERVER_CPU" "$work/twistd" -n --pidfile= --logfile=/dev/null -r "$IDLE_REACTOR" -c "$work/idle.yaml" &
 server_pid=$!
 pids+=("$server_pid")
 wait_port "$port"
@@ -163,4 +158,4 @@ pids+=("$idle_pid")
 for _ in $(seq 1 600); do grep -q "connections open" "$work/idle.out" 2>/dev/null && break; sleep 0.1; done
 sleep 2
 after=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
-echo "idle (driver $IDLE_DRIVER): $(cat "$work/idle.out"); twistd RSS ${before} KiB before, ${after} KiB with them ($(( after / 1024 )) MiB)"
+echo "idle (reactor $IDLE_REACTOR): $(cat "$work/idle.out"); twistd RSS ${before} KiB before, ${after} KiB with them ($(( after / 1024 )) MiB)"
