@@ -30,8 +30,8 @@ const (
 // each, with a reader and a writer goroutine per connection: the
 // goroutine reactor, and the driver of TLS connections under any reactor.
 // A connection's own goroutine reads its PROXY header (haproxy: endpoints)
-// and does its TLS handshake before the factory sees it, so one slow
-// client never holds up the accept loop.
+// before the factory sees it, so one slow client never holds up the
+// accept loop; TLS (ssl: endpoints) is put over the connection then.
 type streamServer struct {
 	l       net.Listener
 	factory protocol.Factory
@@ -43,12 +43,9 @@ type streamServer struct {
 	tls *tls.Config
 
 	acceptDone chan struct{}
-	starting   sync.WaitGroup // connections still reading a header or handshaking
+	starting   sync.WaitGroup // connections still reading their PROXY header
 	conns      *connSet[*conn]
 }
-
-// handshakeTimeout bounds a TLS handshake.
-const handshakeTimeout = 10 * time.Second
 
 func newStreamServer(l service.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) *streamServer {
 	s := &streamServer{
@@ -86,44 +83,32 @@ func (s *streamServer) acceptLoop() {
 }
 
 func (s *streamServer) handle(nc net.Conn) {
-	if !s.proxyProtocol && s.tls == nil {
-		s.start(nc)
+	if !s.proxyProtocol {
+		s.start(s.secure(nc))
 		return
 	}
 	s.starting.Add(1)
 	go func() {
 		defer s.starting.Done()
-		if nc = s.open(nc); nc != nil {
-			s.start(nc)
-		}
-	}()
-}
-
-// open reads nc's PROXY header and does its TLS handshake, as its
-// endpoint asks; it returns nil, having closed nc, when either fails.
-func (s *streamServer) open(nc net.Conn) net.Conn {
-	if s.proxyProtocol {
 		pc, err := proxyproto.ReadHeader(nc)
 		if err != nil {
 			s.log.Debug("connection without a valid PROXY header closed", zap.Stringer("peer", nc.RemoteAddr()), zap.Error(err))
 			nc.Close()
-			return nil
+			return
 		}
-		nc = pc
+		s.start(s.secure(pc))
+	}()
+}
+
+// secure puts TLS over nc on an ssl: endpoint. The handshake runs with
+// the connection's first read, after the factory admitted it (a refused
+// peer costs no handshake), bounded like any first read by the protocol's
+// timeouts; the protocol sees its outcome from its first DataReceived on.
+func (s *streamServer) secure(nc net.Conn) net.Conn {
+	if s.tls == nil {
+		return nc
 	}
-	if s.tls != nil {
-		tc := tls.Server(nc, s.tls)
-		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
-		if err != nil {
-			s.log.Debug("TLS handshake failed", zap.Stringer("peer", nc.RemoteAddr()), zap.Error(err))
-			nc.Close()
-			return nil
-		}
-		nc = tc
-	}
-	return nc
+	return tls.Server(nc, s.tls)
 }
 
 // start builds the connection's protocol and runs it.
@@ -151,7 +136,7 @@ func (s *streamServer) remove(c *conn) {
 // Shutdown implements service.Server.
 func (s *streamServer) Shutdown(ctx context.Context) error {
 	s.stopAccepting()
-	s.starting.Wait() // bounded by the header and handshake timeouts
+	s.starting.Wait() // bounded by proxyproto.HeaderTimeout
 	return s.conns.drain(ctx, s.log)
 }
 
@@ -449,8 +434,8 @@ func (c *conn) PeerAddr() net.Addr { return c.nc.RemoteAddr() }
 func (c *conn) HostAddr() net.Addr { return c.nc.LocalAddr() }
 
 // tlsTransport is the transport of a TLS connection (an ssl: endpoint):
-// the handshake is done before the factory sees the connection, so the
-// protocol can see its outcome (ALPN's h2, client certificates).
+// the handshake is done by the first DataReceived, so the protocol can see
+// its outcome (ALPN's h2, client certificates) from then on.
 type tlsTransport struct {
 	*conn
 	tc *tls.Conn
