@@ -46,7 +46,7 @@ const (
 // setData swaps in new data and drops the answers packed from the old.
 func (h *Handler) setData(s *store) {
 	h.data.Store(s)
-	h.answers.Store(newAnswerCache(h.cacheSize))
+	h.answers.Store(newAnswerCache(h.cacheSize, defaultAnswerCacheBytes))
 }
 
 // reply is the handler's decision about one message.
