@@ -10,22 +10,32 @@ import (
 // options) is answered by copying bytes and patching the ID, with no
 // parsing and no allocation. It only holds answers that depend on the
 // question alone (our own data), and is replaced whole when the data
-// changes. Each shard holds at most perShard entries; a full shard is
-// emptied, so a flood of random names cannot grow it.
+// changes. Each shard holds at most perShard entries and about
+// bytesPerShard bytes (see answerCost); a full shard is emptied, so a
+// flood of random names cannot grow it.
 type answerCache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [answerShards]answerShard
+	seed          maphash.Seed
+	perShard      int
+	bytesPerShard int
+	shards        [answerShards]answerShard
 }
 
 const (
 	answerShards   = 16
 	maxCachedQuery = 512 // longer queries are not worth a key
+	// defaultAnswerCacheBytes bounds the answer cache's memory: with the
+	// default 100,000 entries of small answers it is the entry bound that
+	// applies; a flood of unique names with large answers meets this one.
+	defaultAnswerCacheBytes = 16 << 20
+	// entryOverhead estimates what an entry costs beyond its bytes: the
+	// cachedAnswer, the map slot, and the string and slice headers.
+	entryOverhead = 128
 )
 
 type answerShard struct {
-	mu sync.RWMutex
-	m  map[string]*cachedAnswer
+	mu    sync.RWMutex
+	m     map[string]*cachedAnswer
+	bytes int // the answerCost of the entries in m
 }
 
 // cachedAnswer is one packed answer and what the counters need to know about it.
@@ -36,9 +46,14 @@ type cachedAnswer struct {
 	rcode int
 }
 
-// newAnswerCache returns a cache of about size entries; 0 disables it.
-func newAnswerCache(size int) *answerCache {
-	c := &answerCache{seed: maphash.MakeSeed(), perShard: (size + answerShards - 1) / answerShards}
+// newAnswerCache returns a cache of about size entries and maxBytes
+// bytes; either 0 disables it.
+func newAnswerCache(size, maxBytes int) *answerCache {
+	c := &answerCache{seed: maphash.MakeSeed(), perShard: (size + answerShards - 1) / answerShards,
+		bytesPerShard: maxBytes / answerShards}
+	if c.bytesPerShard == 0 {
+		c.perShard = 0
+	}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*cachedAnswer)
 	}
@@ -68,14 +83,40 @@ func (c *answerCache) put(query, answer []byte, qname string, qtype uint16, rcod
 		return
 	}
 	key := query[2:]
+	cost := answerCost(len(key), len(answer), len(qname))
+	if cost > c.bytesPerShard {
+		return
+	}
 	a := &cachedAnswer{wire: append([]byte(nil), answer...), qname: qname, qtype: qtype, rcode: rcode}
 	s := c.shard(key)
 	s.mu.Lock()
-	if len(s.m) >= c.perShard {
+	if old := s.m[string(key)]; old != nil {
+		s.bytes -= answerCost(len(key), len(old.wire), len(old.qname))
+		delete(s.m, string(key))
+	}
+	if len(s.m) >= c.perShard || s.bytes+cost > c.bytesPerShard {
 		clear(s.m)
+		s.bytes = 0
 	}
 	s.m[string(key)] = a
+	s.bytes += cost
 	s.mu.Unlock()
+}
+
+// answerCost estimates the memory an entry holds: its key, answer and
+// name, and entryOverhead.
+func answerCost(key, answer, qname int) int { return key + answer + qname + entryOverhead }
+
+// bytes returns the estimated memory the cache's entries hold.
+func (c *answerCache) bytes() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += s.bytes
+		s.mu.RUnlock()
+	}
+	return n
 }
 
 // writeTo copies the answer into buf with the query's ID.

@@ -15,29 +15,54 @@ const maxCacheTTL = 24 * time.Hour
 // cache keeps upstream answers for their TTL: positive answers for their
 // smallest TTL, negative ones (NXDOMAIN, NODATA) for their SOA's negative
 // TTL (RFC 2308 §5); SERVFAIL and negative answers without an SOA are not
-// kept. It holds at most size entries, dropping the least recently used.
-// A nil *cache keeps nothing. Time is injected (now) for tests.
+// kept. It holds at most size entries and about maxBytes bytes (see
+// msgCost), dropping the least recently used. A nil *cache keeps
+// nothing. Time is injected (now) for tests.
 type cache struct {
-	size int
-	now  func() time.Time
+	size     int
+	maxBytes int
+	now      func() time.Time
 
-	mu  sync.Mutex
-	lru *list.List // of *cacheEntry, most recently used first
-	m   map[string]*list.Element
+	mu    sync.Mutex
+	lru   *list.List // of *cacheEntry, most recently used first
+	m     map[string]*list.Element
+	bytes int // the cost of the entries in lru
 }
 
 type cacheEntry struct {
 	key     string
 	msg     *dns.Msg
+	cost    int
 	stored  time.Time
 	expires time.Time
 }
+
+// defaultUpstreamCacheBytes bounds the upstream cache's memory beside its
+// entry bound (cache: {size}): answers of many records meet this one.
+const defaultUpstreamCacheBytes = 32 << 20
 
 func newCache(size int, now func() time.Time) *cache {
 	if size <= 0 {
 		return nil
 	}
-	return &cache{size: size, now: now, lru: list.New(), m: make(map[string]*list.Element)}
+	return &cache{size: size, maxBytes: defaultUpstreamCacheBytes, now: now, lru: list.New(), m: make(map[string]*list.Element)}
+}
+
+// msgCost estimates the memory a kept answer holds: a parsed record costs
+// a few times its wire length (headers, interfaces, strings), plus the
+// key and the entry's own overhead.
+func msgCost(key string, m *dns.Msg) int {
+	n := len(key) + entryOverhead + m.Len()*2
+	n += (len(m.Answer) + len(m.Ns) + len(m.Extra)) * 64
+	return n
+}
+
+// remove drops el from the cache; c.mu is held.
+func (c *cache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.lru.Remove(el)
+	delete(c.m, e.key)
+	c.bytes -= e.cost
 }
 
 // cacheKey identifies a question for the cache: name (any case), type,
@@ -72,8 +97,7 @@ func (c *cache) get(key string) *dns.Msg {
 	}
 	e := el.Value.(*cacheEntry)
 	if !now.Before(e.expires) {
-		c.lru.Remove(el)
-		delete(c.m, key)
+		c.remove(el)
 		c.mu.Unlock()
 		return nil
 	}
@@ -103,18 +127,19 @@ func (c *cache) put(key string, m *dns.Msg) {
 	now := c.now()
 	e := &cacheEntry{key: key, msg: m.Copy(), stored: now, expires: now.Add(min(time.Duration(ttl)*time.Second, maxCacheTTL))}
 	e.msg.Extra = withoutOPT(e.msg.Extra)
+	e.cost = msgCost(key, e.msg)
+	if e.cost > c.maxBytes {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.m[key]; ok {
-		el.Value = e
-		c.lru.MoveToFront(el)
-		return
+		c.remove(el)
 	}
 	c.m[key] = c.lru.PushFront(e)
-	for c.lru.Len() > c.size {
-		last := c.lru.Back()
-		c.lru.Remove(last)
-		delete(c.m, last.Value.(*cacheEntry).key)
+	c.bytes += e.cost
+	for c.lru.Len() > c.size || c.bytes > c.maxBytes {
+		c.remove(c.lru.Back())
 	}
 }
 

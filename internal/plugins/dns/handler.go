@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -45,7 +46,7 @@ const (
 // setData swaps in new data and drops the answers packed from the old.
 func (h *Handler) setData(s *store) {
 	h.data.Store(s)
-	h.answers.Store(newAnswerCache(h.cacheSize))
+	h.answers.Store(newAnswerCache(h.cacheSize, defaultAnswerCacheBytes))
 }
 
 // reply is the handler's decision about one message.
@@ -86,7 +87,8 @@ func (h *Handler) decide(raw []byte, src netip.AddrPort, tcp bool) (req *dns.Msg
 	case req.Opcode != dns.OpcodeQuery:
 		m.Rcode = dns.RcodeNotImplemented
 		return req, rep
-	case len(req.Question) != 1:
+	case len(req.Question) != 1 || countOPT(req.Extra) > 1:
+		// More than one OPT record is a FORMERR too (RFC 6891 §6.1.1).
 		m.Rcode = dns.RcodeFormatError
 		return req, rep
 	}
@@ -100,8 +102,12 @@ func (h *Handler) decide(raw []byte, src netip.AddrPort, tcp bool) (req *dns.Msg
 	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
 		m.Rcode = dns.RcodeRefused
 		return req, rep
+	case q.Qtype == dns.TypeIXFR && !tcp:
+		h.ixfrOverUDP(req, m, src)
+		rep.src = fromError
+		return req, rep
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		// Transfers are the TCP loop's (transfer.go); over UDP they are not served.
+		// Transfers are the TCP loop's (transfer.go); AXFR over UDP is not served.
 		m.Rcode = dns.RcodeRefused
 		if !tcp {
 			m.Rcode = dns.RcodeNotImplemented
@@ -155,9 +161,76 @@ func pack(req, m *dns.Msg, tcp bool, buf []byte) ([]byte, error) {
 			}
 		}
 	}
-	m.Truncate(size)
 	m.Compress = true
+	truncate(m, size)
 	return m.PackBuffer(buf)
+}
+
+// truncate makes m fit in size bytes. Additional records that do not fit
+// are left out without TC: they are optional, and TC would send the
+// client to TCP for nothing (RFC 2181 §9). When the answer or authority
+// section does not fit, TC is set and the message ends with the last
+// whole RRset that fits: no RRset is sent in part. m.Compress must be set.
+func truncate(m *dns.Msg, size int) {
+	if m.Len() <= size {
+		return
+	}
+	var opt []dns.RR
+	extra := m.Extra
+	if n := len(extra); n > 0 && extra[n-1].Header().Rrtype == dns.TypeOPT {
+		opt, extra = extra[n-1:], extra[:n-1]
+		size -= dns.Len(opt[0]) // at the root: compression does not shorten it
+	}
+	from := [...][]dns.RR{m.Answer, m.Ns, extra}
+	to := [...]*[]dns.RR{&m.Answer, &m.Ns, &m.Extra}
+	m.Answer, m.Ns, m.Extra = nil, nil, nil
+sections:
+	for i, sec := range to {
+		for _, set := range rrsets(from[i]) {
+			n := len(*sec)
+			*sec = append(*sec, set...)
+			if m.Len() <= size {
+				continue
+			}
+			*sec = (*sec)[:n]
+			if sec != &m.Extra {
+				m.Truncated = true
+			}
+			break sections
+		}
+	}
+	m.Extra = append(m.Extra, opt...)
+}
+
+// rrsets splits a section into its RRsets: runs of records of one owner,
+// type and class.
+func rrsets(rrs []dns.RR) [][]dns.RR {
+	var out [][]dns.RR
+	for i := 0; i < len(rrs); {
+		j := i + 1
+		for j < len(rrs) && sameSet(rrs[i], rrs[j]) {
+			j++
+		}
+		out = append(out, rrs[i:j])
+		i = j
+	}
+	return out
+}
+
+func sameSet(a, b dns.RR) bool {
+	ha, hb := a.Header(), b.Header()
+	return ha.Rrtype == hb.Rrtype && ha.Class == hb.Class && strings.EqualFold(ha.Name, hb.Name)
+}
+
+// countOPT returns how many OPT records rrs holds.
+func countOPT(rrs []dns.RR) int {
+	n := 0
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			n++
+		}
+	}
+	return n
 }
 
 // withoutOPT drops OPT records (an upstream's) from an additional section.

@@ -1,13 +1,17 @@
 package dns
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 var testClient = netip.MustParseAddrPort("192.0.2.200:5353")
@@ -228,5 +232,98 @@ func TestAnswerCacheDropsAnswersFromReplacedData(t *testing.T) {
 	}
 	if r := query(t, h, m, false); r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
 		t.Fatalf("after the zone arrived: %s, %d answers", dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+}
+
+// Dropping additional records that do not fit is not truncation (RFC
+// 2181 §9): an MX answer without EDNS0 comes without TC when only its
+// glue is left out. When the answer itself does not fit, TC is set and no
+// RRset is sent in part.
+func TestTruncationOnlyForAnswerAndAuthority(t *testing.T) {
+	text := "$ORIGIN t.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n"
+	for i := range 6 {
+		n := "mail" + itoa(i) + "-with-a-long-name-to-fill-the-message"
+		text += "@ MX 10 " + n + "\n" + n + " AAAA 2001:db8::" + itoa(i+1) + "\n" + n + " A 192.0.2." + itoa(i+1) + "\n"
+	}
+	text += "big TXT \"" + strings.Repeat("x", 200) + "\"\nbig TXT \"" + strings.Repeat("y", 200) + "\"\nbig TXT \"" + strings.Repeat("z", 200) + "\"\n"
+	z := parseTestZone(t, text)
+	h := &Handler{log: nopLogger(), cacheSize: 10}
+	h.setData(&store{zones: map[string]*Zone{z.Origin: z}})
+	m := new(dns.Msg)
+	m.SetQuestion("t.test.", dns.TypeMX)
+	r := query(t, h, m, false)
+	if r.Truncated || len(r.Answer) != 6 || len(r.Extra) == 12 {
+		t.Fatalf("MX without EDNS0: TC %v, %d answers, %d additional", r.Truncated, len(r.Answer), len(r.Extra))
+	}
+	m.SetQuestion("big.t.test.", dns.TypeTXT)
+	r = query(t, h, m, false)
+	if !r.Truncated || len(r.Answer) != 0 {
+		t.Fatalf("TXT set over 512 bytes: TC %v, %d of its 3 records sent", r.Truncated, len(r.Answer))
+	}
+}
+
+// Two OPT records are a FORMERR (RFC 6891 §6.1.1).
+func TestTwoOPTs(t *testing.T) {
+	h := newTestServer(t).h
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.com.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	m.Extra = append(m.Extra, m.Extra[0])
+	if r := query(t, h, m, false); r.Rcode != dns.RcodeFormatError || r.Authoritative {
+		t.Fatalf("two OPTs: %s", dns.RcodeToString[r.Rcode])
+	}
+}
+
+func ixfr(zone string, serial uint32) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetIxfr(zone, serial, "ns.", "h.")
+	return m
+}
+
+// IXFR over UDP is answered as RFC 1995 §2 allows: with a single SOA,
+// telling an up-to-date client so and any other to use TCP (Knot does
+// the same).
+func TestIXFROverUDP(t *testing.T) {
+	s := newTestServer(t)
+	s.h.axfr = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	for _, serial := range []uint32{2024010101, 2024010102, 1} {
+		r := query(t, s.h, ixfr("example.com.", serial), false)
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.SOA).Serial != 2024010101 {
+			t.Fatalf("IXFR serial %d over UDP: %s, answer %v", serial, dns.RcodeToString[r.Rcode], r.Answer)
+		}
+	}
+	s.h.axfr = nil
+	if r := query(t, s.h, ixfr("example.com.", 1), false); r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 {
+		t.Fatalf("IXFR from a client not allowed: %s", dns.RcodeToString[r.Rcode])
+	}
+}
+
+// IXFR with our serial or a newer one gets a single SOA (RFC 1995 §2);
+// an older one the whole zone.
+func TestIXFRUpToDate(t *testing.T) {
+	s := newTestServer(t)
+	s.env = &service.Env{Stats: &service.Stats{}}
+	s.h.axfr = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	for _, tt := range []struct {
+		serial uint32
+		want   int
+	}{{2024010101, 1}, {2024010200, 1}, {2024010100, len(s.h.data.Load().zones["example.com."].Records()) + 1}} {
+		var buf bytes.Buffer
+		if err := s.transferOut(&buf, ixfr("example.com.", tt.serial), testClient); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for b := buf.Bytes(); len(b) > 2; {
+			l := int(b[0])<<8 | int(b[1])
+			var r dns.Msg
+			if err := r.Unpack(b[2 : 2+l]); err != nil {
+				t.Fatal(err)
+			}
+			n += len(r.Answer)
+			b = b[2+l:]
+		}
+		if n != tt.want {
+			t.Errorf("IXFR serial %d: %d records, want %d", tt.serial, n, tt.want)
+		}
 	}
 }

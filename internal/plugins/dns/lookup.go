@@ -18,15 +18,19 @@ type result struct {
 // lookup answers qname (as asked, any case) and qtype from the zone.
 // qname must be at or below the zone's origin.
 func (z *Zone) lookup(qname string, qtype uint16) result {
-	lname := dns.CanonicalName(qname)
+	lname := nameKey(qname)
 	// Walk down from the apex: a delegation on the way answers with a
-	// referral; a missing name ends the walk at its closest encloser.
+	// referral, a DNAME with its synthesised CNAME; a missing name ends
+	// the walk at its closest encloser.
 	encloser := z.Origin
 	labels := dns.SplitDomainName(lname)
 	originLabels := dns.CountLabel(z.Origin)
 	exact := true
-	for i := len(labels) - originLabels - 1; i >= 0; i-- {
-		name := dns.Fqdn(joinLabels(labels[i:]))
+	for i := len(labels) - originLabels; i >= 0; i-- {
+		name := z.Origin
+		if i < len(labels)-originLabels {
+			name = dns.Fqdn(joinLabels(labels[i:]))
+		}
 		n := z.nodes[name]
 		if n == nil {
 			exact = false
@@ -34,6 +38,9 @@ func (z *Zone) lookup(qname string, qtype uint16) result {
 		}
 		if n.cut && !(i == 0 && qtype == dns.TypeDS) {
 			return z.referral(n)
+		}
+		if dn := n.get(dns.TypeDNAME); dn != nil && i > 0 {
+			return z.dname(dn[0].(*dns.DNAME), qname)
 		}
 		encloser = name
 	}
@@ -44,6 +51,42 @@ func (z *Zone) lookup(qname string, qtype uint16) result {
 		return z.answerFrom(w, qname, qtype)
 	}
 	return result{rcode: dns.RcodeNameError, authoritative: true, ns: []dns.RR{z.negativeSOA()}}
+}
+
+// dname answers a name below a DNAME (RFC 6672 §3.2): the DNAME, and a
+// CNAME from qname to qname with the DNAME's owner replaced by its
+// target, with the DNAME's TTL, to be followed as CNAMEs are. A name
+// that would grow longer than a name can be is YXDOMAIN (§2.2).
+func (z *Zone) dname(d *dns.DNAME, qname string) result {
+	res := result{rcode: dns.RcodeSuccess, authoritative: true, answer: []dns.RR{d}}
+	// qname's labels above the DNAME's owner, as asked.
+	prefix := dns.SplitDomainName(qname)
+	prefix = prefix[:len(prefix)-dns.CountLabel(d.Hdr.Name)]
+	target := joinLabels(prefix) + d.Target
+	if d.Target == "." {
+		target = joinLabels(prefix)
+	}
+	if _, ok := dns.IsDomainName(target); !ok || wireLen(target) > 255 {
+		res.rcode = dns.RcodeYXDomain
+		return res
+	}
+	res.answer = append(res.answer, &dns.CNAME{
+		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl},
+		Target: target,
+	})
+	res.cname = target
+	return res
+}
+
+// wireLen returns the length of a name in the wire format, 256 when it
+// cannot be packed.
+func wireLen(name string) int {
+	var buf [256]byte
+	n, err := dns.PackDomainName(name, buf[:], 0, nil, false)
+	if err != nil {
+		return 256
+	}
+	return n
 }
 
 func joinLabels(labels []string) string {
@@ -68,6 +111,7 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16) result {
 		// RFC 8482 §4.2: one RRset of the name's, as Knot does (the lowest type).
 		if len(n.sets) > 0 {
 			res.answer = withOwner(n.sets[0].rrs, qname)
+			res.extra = z.additional(res.answer)
 			return res
 		}
 	case n.get(qtype) != nil:
@@ -118,7 +162,7 @@ func (z *Zone) addresses(rrs []dns.RR) []dns.RR {
 		if target == "" || target == "." {
 			continue
 		}
-		if n := z.nodes[dns.CanonicalName(target)]; n != nil {
+		if n := z.nodes[nameKey(target)]; n != nil {
 			extra = append(extra, n.get(dns.TypeA)...)
 			extra = append(extra, n.get(dns.TypeAAAA)...)
 		}

@@ -70,6 +70,11 @@ type SecondaryOptions struct {
 
 // CacheOptions size the upstream-answer cache.
 type CacheOptions struct {
+	// Size is how many upstream answers are kept (default 10,000; 0 keeps
+	// none), least recently used dropped first. Whatever the size, the
+	// cache also stays under about 32 MiB of estimated memory. (Our own
+	// packed answers have a cache of their own: 100,000 answers, at most
+	// about 16 MiB.)
 	Size *int `yaml:"size"`
 }
 

@@ -45,8 +45,16 @@ func (s *store) zoneFor(lname string) (z *Zone, ok bool) {
 // resolve answers qname and qtype from the hosts file and the zones. ok is
 // false when neither holds the name (the caller forwards or refuses).
 func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
-	lname := dns.CanonicalName(qname)
+	lname := nameKey(qname)
 	z, inZone := s.zoneFor(lname)
+	if inZone && qtype == dns.TypeDS && z != nil && lname == z.Origin && lname != "." {
+		// DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): when
+		// the parent is ours too, it answers.
+		i, _ := dns.NextLabel(lname, 0)
+		if pz, ok := s.zoneFor(lname[i:]); ok && pz != nil {
+			z = pz
+		}
+	}
 	if s.hosts.has(lname) {
 		switch qtype {
 		case dns.TypeA, dns.TypeAAAA, dns.TypePTR, dns.TypeANY:
@@ -69,7 +77,7 @@ func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
 	// Follow the chain through our own zones (RFC 1034 §4.3.2 step 3a).
 	seen := []string{lname}
 	for hops := 0; res.cname != "" && hops < maxChase; hops++ {
-		target := dns.CanonicalName(res.cname)
+		target := nameKey(res.cname)
 		if contains(seen, target) {
 			break
 		}
@@ -80,7 +88,10 @@ func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
 		}
 		next := tz.lookup(res.cname, qtype)
 		if !next.authoritative {
-			break // a delegated target: the client asks its servers
+			// A delegated target: the referral tells the client whom to
+			// ask (RFC 1034 §4.3.2 step 3b).
+			res.ns, res.extra, res.cname = next.ns, next.extra, ""
+			break
 		}
 		res.answer = append(res.answer, next.answer...)
 		res.ns, res.extra, res.rcode, res.cname = next.ns, next.extra, next.rcode, next.cname

@@ -37,8 +37,9 @@ func questionType(raw []byte) (uint16, bool) {
 }
 
 // transferRequest returns the parsed query when raw asks for a zone
-// transfer (AXFR, or IXFR, answered with the whole zone as RFC 1995 §4
-// allows), nil otherwise.
+// transfer (AXFR, or IXFR, answered with a single SOA when the client is
+// up to date and else with the whole zone, as RFC 1995 §2 and §4 allow),
+// nil otherwise.
 func transferRequest(raw []byte) *dns.Msg {
 	t, ok := questionType(raw)
 	if !ok || (t != dns.TypeAXFR && t != dns.TypeIXFR) || raw[2]&0x80 != 0 {
@@ -78,6 +79,12 @@ func (s *Server) transferOut(w io.Writer, req *dns.Msg, src netip.AddrPort) erro
 		m.Rcode = dns.RcodeNotAuth
 	case z == nil:
 		m.Rcode = dns.RcodeServerFailure
+	case q.Qtype == dns.TypeIXFR && upToDate(req, z):
+		// Nothing newer to send: our SOA alone says so (RFC 1995 §2).
+		m.Authoritative = true
+		m.Answer = []dns.RR{z.SOA}
+		s.h.counters.inc(q.Qtype, m.Rcode)
+		return s.writeMsg(w, m)
 	}
 	if m.Rcode != dns.RcodeSuccess {
 		s.h.counters.inc(q.Qtype, m.Rcode)
@@ -102,6 +109,37 @@ func (s *Server) transferOut(w io.Writer, req *dns.Msg, src netip.AddrPort) erro
 	}
 	s.h.counters.inc(q.Qtype, dns.RcodeSuccess)
 	return s.writeMsg(w, m)
+}
+
+// upToDate reports whether an IXFR query's SOA (in its authority
+// section) has z's serial or a later one, in serial number arithmetic
+// (RFC 1982).
+func upToDate(req *dns.Msg, z *Zone) bool {
+	for _, rr := range req.Ns {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return int32(soa.Serial-z.Serial()) >= 0
+		}
+	}
+	return false
+}
+
+// ixfrOverUDP answers an IXFR over UDP as RFC 1995 §2 allows: with our
+// SOA alone, which tells a client with that serial it is up to date and
+// any other to ask again over TCP, as the whole answer would not fit.
+// Clients not allowed to transfer get REFUSED, as over TCP.
+func (h *Handler) ixfrOverUDP(req, m *dns.Msg, src netip.AddrPort) {
+	z, ok := h.data.Load().zones[dns.CanonicalName(req.Question[0].Name)]
+	switch {
+	case !h.allowed(src.Addr()):
+		m.Rcode = dns.RcodeRefused
+	case !ok:
+		m.Rcode = dns.RcodeNotAuth
+	case z == nil:
+		m.Rcode = dns.RcodeServerFailure
+	default:
+		m.Authoritative = true
+		m.Answer = []dns.RR{z.SOA}
+	}
 }
 
 // writeMsg packs m and writes it length-prefixed.

@@ -22,9 +22,34 @@ type Zone struct {
 	// SOA is the apex SOA record.
 	SOA *dns.SOA
 
-	nodes   map[string]*node // by lower-case owner name, empty non-terminals included
-	records []dns.RR         // in file order, for transfers
+	nodes    map[string]*node // by nameKey of the owner, empty non-terminals included
+	records  []dns.RR         // in file order, for transfers
+	warnings []string
 }
+
+// nameKey returns the key of a name in a zone's nodes: lower case, fully
+// qualified, in the presentation miekg/dns gives names off the wire, so
+// that sp\032ace and esc\065pe in a zone file match the "sp ace" and
+// "escApe" a client asks for.
+func nameKey(name string) string {
+	if strings.IndexByte(name, '\\') < 0 {
+		return dns.CanonicalName(name)
+	}
+	var buf [256]byte
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
+	if err != nil {
+		return dns.CanonicalName(name)
+	}
+	wire, _, err := dns.UnpackDomainName(buf[:n], 0)
+	if err != nil {
+		return dns.CanonicalName(name)
+	}
+	return dns.CanonicalName(wire)
+}
+
+// Warnings returns what is suspect in the zone's data but was served
+// anyway (records of one set with different TTLs), one line each.
+func (z *Zone) Warnings() []string { return z.warnings }
 
 // node holds the records of one owner name.
 type node struct {
@@ -78,11 +103,14 @@ func ParseZone(r io.Reader, origin, file string) (*Zone, error) {
 		rrs = append(rrs, rr)
 	}
 	if err := zp.Err(); err != nil {
-		return nil, parseError(err)
+		return nil, parseError(err, file, data)
 	}
 	z, err := NewZone(origin, rrs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	for i, w := range z.warnings {
+		z.warnings[i] = file + ": " + w
 	}
 	return z, nil
 }
@@ -125,7 +153,7 @@ func findOrigin(data []byte, file string) (string, error) {
 	rr, ok := zp.Next()
 	if !ok {
 		if err := zp.Err(); err != nil {
-			return "", parseError(err)
+			return "", parseError(err, file, data)
 		}
 		return "", fmt.Errorf("%s: no records", file)
 	}
@@ -138,15 +166,107 @@ func findOrigin(data []byte, file string) (string, error) {
 }
 
 // miekg/dns formats parse errors as `file: dns: msg: "token" at line: L:C`.
-var parseErrorRE = regexp.MustCompile(`^(?s)(?:(.*): )?dns: (.*) at line: (\d+):(\d+)$`)
+var parseErrorRE = regexp.MustCompile(`^(?s)(?:(.*): )?dns: (.*?)(?:: ("(?:[^"\\]|\\.)*"))? at line: (\d+):(\d+)$`)
 
-// parseError rewrites a zone parser error as `file:line:col: msg`.
-func parseError(err error) error {
+// parseError rewrites a zone parser error as `file:line:col: msg`, msg
+// saying what is wrong in words a zone's author knows. data is the text
+// of file, to find an SOA's unclosed parenthesis.
+func parseError(err error, file string, data []byte) error {
 	m := parseErrorRE.FindStringSubmatch(err.Error())
 	if m == nil {
 		return err
 	}
-	return fmt.Errorf("%s:%s:%s: %s", m[1], m[3], m[4], m[2])
+	where, msg, tok := m[1]+":"+m[4]+":"+m[5], m[2], m[3]
+	if open, ok := unclosedParen(data); ok && m[1] == file {
+		if errLine, _ := strconv.Atoi(m[4]); open <= errLine {
+			// The parser read on past the end of the record and complains
+			// of what it found there: say what is missing instead.
+			what := "record"
+			for _, f := range bytes.Fields(lineOf(data, open)) {
+				if bytes.EqualFold(f, []byte("SOA")) {
+					what = "SOA record"
+				}
+			}
+			return fmt.Errorf("%s:%d: %s: missing \")\"", file, open, what)
+		}
+	}
+	if kind, field, ok := strings.Cut(strings.TrimPrefix(msg, "bad "), " "); ok && strings.HasPrefix(msg, "bad ") && kind != "" {
+		// `bad A A`, `bad MX Pref`, `bad SOA zone parameter`: the record's type, then its field.
+		switch {
+		case kind == "SOA":
+			return fmt.Errorf("%s: bad %s in SOA record", where, withToken("value", tok))
+		case kind == "A" && field == "A":
+			field = "IPv4 address"
+		case kind == "AAAA" && field == "AAAA":
+			field = "IPv6 address"
+		default:
+			field = strings.ToLower(strings.TrimPrefix(field, kind+" "))
+			if field == "pref" {
+				field = "preference"
+			}
+		}
+		return fmt.Errorf("%s: bad %s in %s record", where, withToken(field, tok), kind)
+	}
+	if msg == "not a TTL" && tok != "" {
+		// The owner is followed by neither a TTL, a class nor a type the parser knows.
+		if t := strings.Trim(tok, `"`); t != "" && ('a' <= t[0]|0x20 && t[0]|0x20 <= 'z') {
+			return fmt.Errorf("%s: unknown record type %s", where, tok)
+		}
+		return fmt.Errorf("%s: bad TTL %s", where, tok)
+	}
+	return fmt.Errorf("%s: %s", where, withToken(msg, tok))
+}
+
+func withToken(s, tok string) string {
+	if tok == "" {
+		return s
+	}
+	return s + " " + tok
+}
+
+// lineOf returns line n (from 1) of data.
+func lineOf(data []byte, n int) []byte {
+	for ; n > 1; n-- {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return nil
+		}
+		data = data[i+1:]
+	}
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		data = data[:i]
+	}
+	return data
+}
+
+// unclosedParen returns the line of the first "(" in data that no ")"
+// closes, outside quotes and comments.
+func unclosedParen(data []byte) (int, bool) {
+	line, open, depth := 1, 0, 0
+	quoted := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '\n':
+			line++
+		case c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == ';':
+			for i+1 < len(data) && data[i+1] != '\n' {
+				i++
+			}
+		case c == '(':
+			if depth == 0 {
+				open = line
+			}
+			depth++
+		case c == ')':
+			depth = max(depth-1, 0)
+		}
+	}
+	return open, depth > 0
 }
 
 // Errors of NewZone.
@@ -167,7 +287,7 @@ func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
 		if h.Class != dns.ClassINET {
 			return nil, fmt.Errorf("%s: class %s not served (only IN)", strings.TrimSpace(rr.String()), dns.ClassToString[h.Class])
 		}
-		name := dns.CanonicalName(h.Name)
+		name := nameKey(h.Name)
 		if !dns.IsSubDomain(origin, name) {
 			return nil, fmt.Errorf("%w %s: %s", ErrOutOfZone, origin, strings.TrimSpace(rr.String()))
 		}
@@ -199,6 +319,7 @@ func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
 		return nil, fmt.Errorf("%w %s", ErrNoSOA, origin)
 	}
 	z.records = append([]dns.RR{z.SOA}, records...)
+	defer sort.Strings(z.warnings)
 	names := make([]string, 0, len(z.nodes))
 	for name := range z.nodes {
 		names = append(names, name)
@@ -208,10 +329,22 @@ func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
 		if n.get(dns.TypeCNAME) != nil && len(n.sets) > 1 && !n.onlyDNSSEC() {
 			return nil, fmt.Errorf("%s has a CNAME record and other data", name)
 		}
+		if n.get(dns.TypeDNAME) != nil && len(n.get(dns.TypeDNAME)) > 1 {
+			return nil, fmt.Errorf("%s has more than one DNAME record", name)
+		}
 		for _, set := range n.sets {
 			// RRs of one set share the set's TTL (RFC 2181 §5.2): the first one's.
+			ttl := set.rrs[0].Header().Ttl
+			mixed := false
 			for _, rr := range set.rrs[1:] {
-				rr.Header().Ttl = set.rrs[0].Header().Ttl
+				if rr.Header().Ttl != ttl {
+					mixed = true
+				}
+				rr.Header().Ttl = ttl
+			}
+			if mixed {
+				z.warnings = append(z.warnings, fmt.Sprintf("%s %s: records of one set have different TTLs; all are served with the first one's, %d",
+					set.rrs[0].Header().Name, dns.TypeToString[set.typ], ttl))
 			}
 		}
 		sort.Slice(n.sets, func(i, j int) bool { return n.sets[i].typ < n.sets[j].typ })

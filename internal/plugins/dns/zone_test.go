@@ -170,3 +170,173 @@ func bigZone(n int) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func parseTestZone(t testing.TB, text string) *Zone {
+	t.Helper()
+	z, err := ParseZone(strings.NewReader(text), "", "t.zone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+func answerNames(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs {
+		out = append(out, strings.ToLower(rr.Header().Name)+" "+dns.TypeToString[rr.Header().Rrtype])
+	}
+	return out
+}
+
+// RFC 6672: a name below a DNAME answers with the DNAME and a CNAME
+// synthesised from it, chased inside our zones as CNAMEs are.
+func TestDNAME(t *testing.T) {
+	z := parseTestZone(t, "$ORIGIN example.com.\n$TTL 3600\n@ SOA ns h 1 2 3 4 5\n"+
+		"old 600 DNAME new\nwww.new A 192.0.2.7\nout 300 DNAME example.net.\n"+
+		"long DNAME "+strings.Repeat("a", 60)+"."+strings.Repeat("b", 60)+"."+strings.Repeat("c", 60)+"."+strings.Repeat("d", 60)+".\n")
+	s := &store{zones: map[string]*Zone{z.Origin: z}}
+	tests := []struct {
+		name, qname string
+		qtype       uint16
+		rcode       int
+		answer      []string
+		ns          int
+	}{
+		{name: "synthesised and chased", qname: "www.old.example.com.", qtype: dns.TypeA,
+			answer: []string{"old.example.com. DNAME", "www.old.example.com. CNAME", "www.new.example.com. A"}},
+		{name: "chased to nxdomain", qname: "nx.old.example.com.", qtype: dns.TypeA, rcode: dns.RcodeNameError,
+			answer: []string{"old.example.com. DNAME", "nx.old.example.com. CNAME"}, ns: 1},
+		{name: "out of our zones", qname: "www.out.example.com.", qtype: dns.TypeA,
+			answer: []string{"out.example.com. DNAME", "www.out.example.com. CNAME"}},
+		{name: "owner itself is not redirected", qname: "old.example.com.", qtype: dns.TypeA, ns: 1},
+		{name: "dname asked at its owner", qname: "old.example.com.", qtype: dns.TypeDNAME, answer: []string{"old.example.com. DNAME"}},
+		{name: "cname asked below", qname: "www.old.example.com.", qtype: dns.TypeCNAME,
+			answer: []string{"old.example.com. DNAME", "www.old.example.com. CNAME"}},
+		{name: "too long", qname: strings.Repeat("x", 63) + "." + strings.Repeat("y", 63) + ".long.example.com.", qtype: dns.TypeA,
+			rcode: dns.RcodeYXDomain, answer: []string{"long.example.com. DNAME"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, ok := s.resolve(tt.qname, tt.qtype)
+			if !ok {
+				t.Fatal("not found")
+			}
+			got := answerNames(res.answer)
+			if res.rcode != tt.rcode || !res.authoritative || strings.Join(got, ",") != strings.Join(tt.answer, ",") || len(res.ns) != tt.ns {
+				t.Fatalf("rcode %s aa %v answer %v ns %d; want %s %v ns %d", dns.RcodeToString[res.rcode], res.authoritative,
+					got, len(res.ns), dns.RcodeToString[tt.rcode], tt.answer, tt.ns)
+			}
+			for _, rr := range res.answer {
+				if c, ok := rr.(*dns.CNAME); ok {
+					if c.Hdr.Ttl != 600 && c.Hdr.Ttl != 300 {
+						t.Errorf("synthesised CNAME TTL %d, want the DNAME's", c.Hdr.Ttl)
+					}
+					if strings.HasPrefix(tt.qname, "www.old") && c.Target != "www.new.example.com." {
+						t.Errorf("CNAME target %s", c.Target)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Owner names written with \DDD escapes of printable characters (as BIND
+// and Knot dump them) match the same names asked off the wire.
+func TestEscapedOwnerNames(t *testing.T) {
+	z := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n"+
+		"sp\\032ace A 192.0.2.1\nesc\\065pe A 192.0.2.2\nMy\\032Printer._ipp._tcp PTR x\nsub.\\097bc A 192.0.2.3\n")
+	s := &store{zones: map[string]*Zone{z.Origin: z}}
+	for _, q := range []struct {
+		wire  string // the name as a client packs it
+		qtype uint16
+	}{{"sp ace.example.com.", dns.TypeA}, {"escape.example.com.", dns.TypeA}, {"ESCAPE.example.com.", dns.TypeA},
+		{"my printer._ipp._tcp.example.com.", dns.TypePTR}, {"sub.abc.example.com.", dns.TypeA}} {
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(strings.ReplaceAll(q.wire, " ", `\ `)), q.qtype)
+		raw, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r dns.Msg
+		if err := r.Unpack(raw); err != nil {
+			t.Fatal(err)
+		}
+		res, _ := s.resolve(r.Question[0].Name, q.qtype)
+		if res.rcode != dns.RcodeSuccess || len(res.answer) != 1 {
+			t.Errorf("%q: rcode %s, %d answers", r.Question[0].Name, dns.RcodeToString[res.rcode], len(res.answer))
+		}
+	}
+	// The empty non-terminal abc.example.com. exists: NODATA, not NXDOMAIN.
+	if res, _ := s.resolve("abc.example.com.", dns.TypeA); res.rcode != dns.RcodeSuccess {
+		t.Errorf("empty non-terminal of an escaped name: %s", dns.RcodeToString[res.rcode])
+	}
+}
+
+// With parent and child zones both ours, DS at the cut is the parent's
+// (RFC 4035 §3.1.4.1); the child's apex has none.
+func TestDSFromParent(t *testing.T) {
+	parent := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nsub NS ns.sub\nns.sub A 192.0.2.1\n"+
+		"sub DS 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n")
+	child := parseTestZone(t, "$ORIGIN sub.example.com.\n$TTL 60\n@ SOA ns h 7 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n")
+	s := &store{zones: map[string]*Zone{parent.Origin: parent, child.Origin: child}}
+	res, _ := s.resolve("sub.example.com.", dns.TypeDS)
+	if !res.authoritative || len(res.answer) != 1 || res.answer[0].Header().Rrtype != dns.TypeDS {
+		t.Fatalf("DS: aa %v answer %v", res.authoritative, answerNames(res.answer))
+	}
+	nods := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nsub NS ns.sub\nns.sub A 192.0.2.1\n")
+	s = &store{zones: map[string]*Zone{nods.Origin: nods, child.Origin: child}}
+	res, _ = s.resolve("sub.example.com.", dns.TypeDS)
+	if !res.authoritative || len(res.answer) != 0 || len(res.ns) != 1 || res.ns[0].(*dns.SOA).Serial != 1 {
+		t.Fatalf("no DS: want the parent's NODATA, got aa %v answer %v ns %v", res.authoritative, answerNames(res.answer), res.ns)
+	}
+	// Other types at the child's apex stay the child's.
+	if res, _ := s.resolve("sub.example.com.", dns.TypeSOA); len(res.answer) != 1 || res.answer[0].(*dns.SOA).Serial != 7 {
+		t.Fatalf("SOA of the child: %v", res.answer)
+	}
+}
+
+// A CNAME whose target is below a delegation of ours carries the referral.
+func TestCNAMEIntoDelegation(t *testing.T) {
+	z := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nsub NS ns.sub\nns.sub A 192.0.2.1\nalias CNAME www.sub\n")
+	s := &store{zones: map[string]*Zone{z.Origin: z}}
+	res, _ := s.resolve("alias.example.com.", dns.TypeA)
+	if len(res.answer) != 1 || len(res.ns) != 1 || res.ns[0].Header().Rrtype != dns.TypeNS || len(res.extra) != 1 {
+		t.Fatalf("answer %v ns %v extra %v", answerNames(res.answer), res.ns, res.extra)
+	}
+}
+
+func TestANYAdditional(t *testing.T) {
+	z := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nmx MX 10 mail\nmail A 192.0.2.25\n")
+	res := z.lookup("mx.example.com.", dns.TypeANY)
+	if len(res.answer) != 1 || len(res.extra) != 1 {
+		t.Fatalf("ANY: answer %v extra %v", answerNames(res.answer), res.extra)
+	}
+}
+
+func TestMixedTTLWarned(t *testing.T) {
+	z := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nwww 60 A 192.0.2.1\nwww 120 A 192.0.2.2\n")
+	w := strings.Join(z.Warnings(), "\n")
+	if !strings.Contains(w, "t.zone") || !strings.Contains(w, "www.example.com. A") {
+		t.Fatalf("warnings %q, want one naming t.zone and www.example.com. A", w)
+	}
+}
+
+func TestParseZoneMessages(t *testing.T) {
+	head := "$ORIGIN example.com.\n$TTL 60\n"
+	soa := "@ SOA ns h 1 2 3 4 5\n"
+	tests := []struct{ name, text, want string }{
+		{name: "ipv4", text: head + soa + "www A 999.1.1.1\n", want: `z.zone:4:15: bad IPv4 address "999.1.1.1" in A record`},
+		{name: "ipv6", text: head + soa + "www AAAA 1.1.1.1\n", want: `bad IPv6 address "1.1.1.1" in AAAA record`},
+		{name: "unknown type", text: head + soa + "www AAAAA 1.1.1.1\n", want: `z.zone:4:10: unknown record type "AAAAA"`},
+		{name: "missing paren", text: head + "@ SOA ns h ( 1 2 3 4 5\nwww A 192.0.2.1\n", want: `z.zone:3: SOA record: missing ")"`},
+		{name: "mx", text: head + soa + "www MX ten mail\n", want: `bad preference "ten" in MX record`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseZone(strings.NewReader(tt.text), "", "z.zone")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
