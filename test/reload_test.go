@@ -103,6 +103,9 @@ func TestReloadUnderLoadRefusesNothing(t *testing.T) {
 		}(w%2 == 0)
 	}
 	for gen := 1; gen <= 10; gen++ {
+		// Load flows through every reload: requests before it and after.
+		before := ok.Load()
+		eventually(t, 5*time.Second, "requests under load", func() bool { return ok.Load() >= before+5 })
 		if line := reloadTo(t, s, app, fmt.Sprintf(webApp, gen), gen); !strings.Contains(line, "succeeded") {
 			t.Fatalf("reload %d: %s", gen, line)
 		}
@@ -120,7 +123,7 @@ func TestReloadUnderLoadRefusesNothing(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Fatalf("%d of %d requests failed across 10 reloads; first: %v", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
 	}
-	if ok.Load() < 100 {
+	if ok.Load() < 50 {
 		t.Fatalf("only %d requests in the load run", ok.Load())
 	}
 	echoOn(t, keep, "after ten reloads")
