@@ -1,12 +1,15 @@
 package dns
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 // files are a service's data files and what was last read from them. A
@@ -18,6 +21,9 @@ type files struct {
 
 	stamps  map[string]stamp  // path → stamp of the last good read
 	origins map[string]string // zone path → its zone's origin
+
+	// warnings are what loads found suspect but served, until taken.
+	warnings []string
 }
 
 type stamp struct {
@@ -76,6 +82,13 @@ func (f *files) load(old *store, first bool) (*store, error) {
 		if prev, ok := f.origins[path]; ok && prev != z.Origin {
 			delete(st.zones, prev)
 		}
+		f.warnings = append(f.warnings, z.Warnings()...)
+		if old != nil {
+			if prev := old.zones[z.Origin]; prev != nil && prev.Serial() == z.Serial() && !sameRecords(prev, z) {
+				f.warnings = append(f.warnings, fmt.Sprintf("%s: zone %s changed but its serial %d did not: secondaries keep the old data",
+					path, z.Origin, z.Serial()))
+			}
+		}
 		st.zones[z.Origin] = z
 		f.origins[path], f.stamps[path] = z.Origin, s
 		changed = true
@@ -108,6 +121,61 @@ func (f *files) load(old *store, first bool) (*store, error) {
 	return st, errors.Join(errs...)
 }
 
+// takeWarnings returns the warnings of the loads since the last call.
+func (f *files) takeWarnings() []string {
+	w := f.warnings
+	f.warnings = nil
+	return w
+}
+
+// sameRecords reports whether a and b hold the same records in the same order.
+func sameRecords(a, b *Zone) bool {
+	ra, rb := a.Records(), b.Records()
+	if len(ra) != len(rb) {
+		return false
+	}
+	for i := range ra {
+		if !dns.IsDuplicate(ra[i], rb[i]) || ra[i].Header().Ttl != rb[i].Header().Ttl {
+			return false
+		}
+	}
+	return true
+}
+
+// warningLogger is the dns service as the maker returns it: the Server,
+// and the warnings of its data files (mixed TTLs, a zone changed without
+// its serial) logged once a logger is known — at start for the first
+// load, after each reload for the rest.
+type warningLogger struct{ *Server }
+
+func (w warningLogger) Start(ctx context.Context, env *service.Env) error {
+	if err := w.Server.Start(ctx, env); err != nil {
+		return err
+	}
+	w.logWarnings()
+	return nil
+}
+
+func (w warningLogger) Reload(ctx context.Context) error {
+	err := w.Server.Reload(ctx)
+	w.logWarnings()
+	return err
+}
+
+func (w warningLogger) logWarnings() {
+	w.dataMu.Lock()
+	warnings := w.files.takeWarnings()
+	w.dataMu.Unlock()
+	for _, msg := range warnings {
+		w.log.Warn(msg)
+	}
+}
+
+var (
+	_ service.Service  = warningLogger{}
+	_ service.Reloader = warningLogger{}
+)
+
 func readZone(path string) (*Zone, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -126,6 +194,19 @@ func readHosts(path string) (*Hosts, error) {
 	h, err := ParseHosts(fh)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(h.Bad) > 0 {
+		// Loud, as dnsmasq's "bad address at /etc/hosts line N": a line
+		// skipped in silence is a name that mysteriously does not resolve.
+		const most = 10
+		errs := make([]error, 0, min(len(h.Bad), most)+1)
+		for _, b := range h.Bad[:min(len(h.Bad), most)] {
+			errs = append(errs, fmt.Errorf("%s:%s", path, b))
+		}
+		if len(h.Bad) > most {
+			errs = append(errs, fmt.Errorf("%s: %d more bad lines", path, len(h.Bad)-most))
+		}
+		return nil, errors.Join(errs...)
 	}
 	return h, nil
 }

@@ -195,8 +195,9 @@ sections:
 			*sec = (*sec)[:n]
 			if sec != &m.Extra {
 				m.Truncated = true
+				break sections
 			}
-			break sections
+			// A smaller additional RRset further on may still fit (as Knot fills it).
 		}
 	}
 	m.Extra = append(m.Extra, opt...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -18,6 +19,9 @@ type Hosts struct {
 	byAddr map[string][]string     // reverse name (in-addr.arpa/ip6.arpa) → names as written
 	// Skipped counts lines that were not a valid address followed by names.
 	Skipped int
+	// Bad says what is wrong with each skipped line or name, as
+	// "LINE: problem", in file order.
+	Bad []string
 }
 
 // ParseHosts reads the hosts(5) format: an address, then one or more names,
@@ -28,7 +32,10 @@ func ParseHosts(r io.Reader) (*Hosts, error) {
 	h := &Hosts{byName: make(map[string][]netip.Addr), byAddr: make(map[string][]string)}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
+	bad := func(n int, format string, args ...any) {
+		h.Bad = append(h.Bad, strconv.Itoa(n)+": "+fmt.Sprintf(format, args...))
+	}
+	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
@@ -40,6 +47,11 @@ func ParseHosts(r io.Reader) (*Hosts, error) {
 		addr, err := netip.ParseAddr(fields[0])
 		if err != nil || len(fields) < 2 {
 			h.Skipped++
+			if err != nil {
+				bad(n, "bad address %q: a line is an address followed by names", fields[0])
+			} else {
+				bad(n, "no names after address %q", fields[0])
+			}
 			continue
 		}
 		addr = addr.WithZone("").Unmap()
@@ -47,6 +59,7 @@ func ParseHosts(r io.Reader) (*Hosts, error) {
 		added := false
 		for _, name := range fields[1:] {
 			if !hostName(name) {
+				bad(n, "bad host name %q", name)
 				continue
 			}
 			fq := dns.Fqdn(name)

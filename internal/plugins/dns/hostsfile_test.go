@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -116,4 +117,22 @@ func FuzzParseHosts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A line that is not an address followed by names is reported with its
+// file and line, as dnsmasq does, and the file is not served.
+func TestReadHostsReportsBadLines(t *testing.T) {
+	path := t.TempDir() + "/hosts"
+	if err := os.WriteFile(path, []byte(testHosts+"192.0.2.13 bad@name\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := readHosts(path)
+	if err == nil {
+		t.Fatal("bad lines accepted")
+	}
+	for _, want := range []string{path + `:6: bad address "not-an-address"`, path + `:7: no names after address "192.0.2.11"`, path + `:9: bad host name "bad@name"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q, want it to say %q", err, want)
+		}
+	}
 }

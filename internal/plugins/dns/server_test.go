@@ -12,6 +12,12 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 func TestReload(t *testing.T) {
@@ -124,4 +130,51 @@ func TestCache(t *testing.T) {
 	if _, ok := cacheTTL(neg); ok {
 		t.Fatal("SERVFAIL cached")
 	}
+}
+
+// A zone file whose content changed while its serial did not is warned
+// about on reload (secondaries would keep the old data), as BIND and Knot
+// do; a set of records with different TTLs is warned about at load.
+func TestDataWarningsLogged(t *testing.T) {
+	dir := t.TempDir()
+	zonePath := filepath.Join(dir, "z.zone")
+	zone := "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 3600 600 86400 60\nwww A 192.0.2.1\n"
+	if err := os.WriteFile(zonePath, []byte(zone+"mixed 60 A 192.0.2.1\nmixed 120 A 192.0.2.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := maker{}.New(testService(t, "zones: ["+zonePath+"]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	env := &service.Env{Name: "names", Logger: zap.New(core), Stats: &service.Stats{}, Metrics: metrics.New("test")}
+	if err := svc.Start(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(context.Background())
+	if got := logs.FilterMessageSnippet("different TTLs").Len(); got != 1 {
+		t.Fatalf("%d warnings of mixed TTLs at start, want 1: %v", got, logs.All())
+	}
+	if err := os.WriteFile(zonePath, []byte(zone+"new A 192.0.2.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.(service.Reloader).Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w := logs.FilterMessageSnippet("serial").All()
+	if len(w) == 0 {
+		t.Fatalf("no warning of a changed zone with the same serial: %v", logs.All())
+	}
+}
+
+// testService returns a dns service entry with the keys body (one line of
+// YAML) beside name, type and listen.
+func testService(t *testing.T, body string) *config.Service {
+	t.Helper()
+	doc := "services:\n  - name: names\n    type: dns\n    listen: [udp:0]\n    " + body + "\n"
+	f, err := config.Parse("app.yaml", t.TempDir(), []byte(doc), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Services[0]
 }

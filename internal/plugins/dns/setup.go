@@ -110,7 +110,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err != nil {
 		return nil, s.Errorf(keyNode(s.Node, "zones", "hosts_file"), "%v", err)
 	}
-	return srv, nil
+	return warningLogger{srv}, nil
 }
 
 // settings are validated options, ready to build a server from.

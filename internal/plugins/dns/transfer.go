@@ -80,8 +80,8 @@ func (s *Server) transferOut(w io.Writer, req *dns.Msg, src netip.AddrPort) erro
 	case z == nil:
 		m.Rcode = dns.RcodeServerFailure
 	case q.Qtype == dns.TypeIXFR && upToDate(req, z):
-		// Nothing newer to send: our SOA alone says so (RFC 1995 §2).
-		m.Authoritative = true
+		// Nothing newer to send: our SOA alone says so (RFC 1995 §2),
+		// without AA, as Knot answers.
 		m.Answer = []dns.RR{z.SOA}
 		s.h.counters.inc(q.Qtype, m.Rcode)
 		return s.writeMsg(w, m)
@@ -137,8 +137,7 @@ func (h *Handler) ixfrOverUDP(req, m *dns.Msg, src netip.AddrPort) {
 	case z == nil:
 		m.Rcode = dns.RcodeServerFailure
 	default:
-		m.Authoritative = true
-		m.Answer = []dns.RR{z.SOA}
+		m.Answer = []dns.RR{z.SOA} // without AA, as over TCP
 	}
 }
 
