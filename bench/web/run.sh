@@ -7,12 +7,19 @@
 #   DURATION=10s CONNS=64 bench/web/run.sh
 #   SERVERS="twistd caddy" ROUNDS=3 bench/web/run.sh
 #   SERVERS="twistd twistd-goroutines" bench/web/run.sh   the two reactors
+#   SERVERS= HOG_SERVERS="twistd nginx" bench/web/run.sh  only the CPU-hog runs
 #
 # twistd is twistd web as shipped: plain endpoints on the epoll reactor's
 # event loops (internal/protocol/httpconn), idle keep-alive connections
 # parked there, files sent with sendfile. twistd-goroutines is the same
 # binary with -r goroutines, the reactor macOS and FreeBSD get. The idle
 # RSS section runs with IDLE_REACTOR (default epoll).
+#
+# The CPU-hog section runs HOG_SERVERS (default twistd and nginx) again
+# on the 4 KiB file with a busy loop pinned to the server's CPU: how a
+# server fares when it shares its CPU with a runaway neighbour (the
+# scheduler splits the CPU between the two; a server that hogs it back
+# or stalls behind it shows in p99).
 #
 # Needs wrk, taskset; caddy, nginx, twistd3 are skipped when missing.
 # nginx runs as root (workers as nobody): run the script as root for it.
@@ -22,8 +29,9 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-SERVERS=${SERVERS:-"twistd twistd-goroutines caddy nginx twistd3"}
+SERVERS=${SERVERS-"twistd twistd-goroutines caddy nginx twistd3"}
 IDLE_REACTOR=${IDLE_REACTOR:-epoll}
+HOG_SERVERS=${HOG_SERVERS-"twistd nginx"}
 ROUNDS=${ROUNDS:-1} # >1 interleaves the servers round after round: on a shared machine, compare medians
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -137,6 +145,30 @@ for name in $SERVERS; do
 	wait "$server_pid" 2>/dev/null || true
 done
 done
+
+# The same 4 KiB run with a busy loop on the server's CPU.
+if [ -n "$HOG_SERVERS" ]; then
+	taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' &
+	hog_pid=$!
+	pids+=("$hog_pid")
+	echo "# CPU hog: a busy loop pinned to CPU $SERVER_CPU beside the server, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-14s %12s %10s\n' server "4KiB req/s" "4KiB p99"
+	for name in $HOG_SERVERS; do
+		port=$(free_port)
+		if ! start_server "$name" "$port"; then
+			printf '%-14s %s\n' "$name" "(skipped: not installed or needs root)"
+			continue
+		fi
+		wait_port "$port"
+		taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
+		read -r r4 p4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
+		printf '%-14s %12s %10s\n' "$name+hog" "$r4" "$p4"
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	done
+	kill "$hog_pid" 2>/dev/null || true
+	wait "$hog_pid" 2>/dev/null || true
+fi
 
 # Idle keep-alive connections: RSS of twistd web holding IDLE_CONNS of them.
 port=$(free_port)

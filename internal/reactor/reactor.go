@@ -11,17 +11,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/cpus"
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
@@ -112,112 +108,13 @@ type Reactor struct {
 	current  []*running // in file order
 	draining sync.WaitGroup
 
-	loopsMu sync.Mutex
-	loops   []*loop
+	// epoll is the event loops and their dialer (Linux; empty elsewhere).
+	epoll epollState
 
-	// dialer owns outgoing connections (their traffic is not a service's).
+	// goDialer owns outgoing connections on goroutines (their traffic is
+	// not a service's).
 	dialerOnce sync.Once
-	dialer     *estreamServer
 	goDialer   *streamServer
-	dialNext   atomic.Uint32
-}
-
-// eventLoops returns the reactor's event loops, one per CPU the runtime
-// uses, starting them on first use.
-func (r *Reactor) eventLoops() ([]*loop, error) {
-	r.loopsMu.Lock()
-	defer r.loopsMu.Unlock()
-	if r.loops == nil {
-		n := cpus.Usable()
-		// Each loop holds a P while it waits in epoll_wait, as a C
-		// server's threads hold theirs: the runtime gets one more P per
-		// loop so goroutines (timers, signals, TLS connections, the admin
-		// endpoint) never wait for a sleeping loop.
-		if runtime.GOMAXPROCS(0) < 2*n {
-			runtime.GOMAXPROCS(2 * n)
-		}
-		for i := 0; i < n; i++ {
-			l, err := newLoop(r.log)
-			if err != nil {
-				for _, l := range r.loops {
-					l.stop()
-				}
-				r.loops = nil
-				return nil, err
-			}
-			r.loops = append(r.loops, l)
-		}
-	}
-	return r.loops, nil
-}
-
-// adopt moves an outgoing connection onto an event loop, running p on it.
-func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
-	loops, err := r.eventLoops()
-	if err != nil {
-		return err
-	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return fmt.Errorf("cannot drive a %T", nc)
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	fd := -1
-	var derr error
-	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return err
-	}
-	if derr != nil {
-		return derr
-	}
-	peer := nc.RemoteAddr()
-	nc.Close() // the duplicate keeps the socket (and its O_NONBLOCK) alive
-	r.dialerOnce.Do(func() {
-		r.dialer = &estreamServer{fd: -1, log: r.log, stats: &service.Stats{}, loops: loops,
-			conns: newConnSet[*econn]()}
-	})
-	d := r.dialer
-	l := loops[int(r.dialNext.Add(1))%len(loops)]
-	c := newEconn(fd, l, d, p, peer)
-	if !d.conns.add(c) {
-		unix.Close(fd)
-		return errors.New("stopping")
-	}
-	d.stats.ConnectionsActive.Add(1)
-	l.add(c)
-	return nil
-}
-
-// Alive reports whether every event loop answers within ctx: the
-// watchdog pings systemd only while it does.
-func (r *Reactor) Alive(ctx context.Context) bool {
-	r.loopsMu.Lock()
-	loops := r.loops
-	r.loopsMu.Unlock()
-	for _, l := range loops {
-		done := make(chan struct{})
-		go l.do(func() { close(done) })
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return false
-		}
-	}
-	return true
-}
-
-// stopLoops ends the event loops once their connections are gone.
-func (r *Reactor) stopLoops() {
-	r.loopsMu.Lock()
-	loops := r.loops
-	r.loops = nil
-	r.loopsMu.Unlock()
-	for _, l := range loops {
-		l.stop()
-	}
 }
 
 // New returns a reactor for opts.
@@ -671,6 +568,12 @@ type runner struct {
 // acceptor is a server whose accepting can stop ahead of its drain.
 type acceptor interface{ stopAccepting() }
 
+// eventServer is a server on the event loops (see serveEvented).
+type eventServer interface {
+	service.Server
+	acceptor
+}
+
 // acceptors are the accept loops of one service.
 type acceptors struct {
 	mu   sync.Mutex
@@ -705,16 +608,12 @@ func (a *acceptors) stopAccepting() {
 // every endpoint kind the same way.
 func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Server {
 	if l.TLS == nil && r.r.reactor == Epoll {
-		if fd, isUnix, ok := rawListener(l.Stream); ok {
-			loops, err := r.r.eventLoops()
-			if err == nil {
-				var s *estreamServer
-				if s, err = newEstreamServer(fd, isUnix, l.Stream, f, loops, r.log, r.stats); err == nil {
-					s.proxyProtocol = l.ProxyProtocol
-					r.servers.add(s)
-					return s
-				}
-			}
+		s, err := r.r.serveEvented(l, f, r.log, r.stats)
+		if s != nil {
+			r.servers.add(s)
+			return s
+		}
+		if err != nil {
 			r.log.Warn("event loops unavailable; serving with a goroutine per connection", zap.Error(err))
 		}
 	}

@@ -21,15 +21,20 @@ type echoProto struct{ protocol.Base }
 
 func (e *echoProto) DataReceived(d []byte) { e.Transport.Write(d) }
 
-// drivers are the two ways the reactor runs stream protocols; every
-// transport test runs under both.
-var drivers = []string{"goroutines", "epoll"}
+// drivers are the ways this build runs stream protocols (its reactors);
+// every transport test runs under each.
+var drivers = func() (names []string) {
+	for _, r := range Reactors() {
+		names = append(names, r.Name)
+	}
+	return names
+}()
 
 func serveStream(t *testing.T, f protocol.Factory) (service.Server, string, *service.Stats, *observer.ObservedLogs) {
 	t.Helper()
-	driver := "epoll"
-	if strings.HasSuffix(t.Name(), "/goroutines") {
-		driver = "goroutines"
+	driver := Epoll
+	if strings.HasSuffix(t.Name(), "/"+Goroutines) {
+		driver = Goroutines
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,25 +43,8 @@ func serveStream(t *testing.T, f protocol.Factory) (service.Server, string, *ser
 	core, logs := observer.New(zap.DebugLevel)
 	stats := &service.Stats{}
 	var s service.Server
-	if driver == "epoll" {
-		l, err := newLoop(zap.New(core))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l2, err := newLoop(zap.New(core))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fd, isUnix, ok := rawListener(ln)
-		if !ok {
-			t.Fatal("no raw listener")
-		}
-		es, err := newEstreamServer(fd, isUnix, ln, f, []*loop{l, l2}, zap.New(core), stats)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s = es
-		t.Cleanup(func() { l.stop(); l2.stop() })
+	if driver == Epoll {
+		s = epollServer(t, ln, f, zap.New(core), stats)
 	} else {
 		s = newStreamServer(service.Listener{Stream: ln}, f, zap.New(core), stats)
 	}
@@ -68,7 +56,7 @@ func serveStream(t *testing.T, f protocol.Factory) (service.Server, string, *ser
 	return s, ln.Addr().String(), stats, logs
 }
 
-// bothDrivers runs test under each driver.
+// bothDrivers runs test under each driver of this build.
 func bothDrivers(t *testing.T, test func(t *testing.T)) {
 	for _, d := range drivers {
 		t.Run(d, test)
@@ -122,8 +110,8 @@ func TestSlowReaderPausesReading(t *testing.T) {
 		received := stats.BytesReceived.Load()
 		// Kernel socket buffers can hold several MiB; our queue is bounded by
 		// highWater plus one read. What we read but could not send must be small.
-		if queued := received - stats.BytesSent.Load(); queued > highWater+max(readBuffer, loopReadBuffer) {
-			t.Fatalf("%d bytes queued for a peer that does not read; bound is %d", queued, highWater+max(readBuffer, loopReadBuffer))
+		if queued := received - stats.BytesSent.Load(); queued > highWater+maxRead {
+			t.Fatalf("%d bytes queued for a peer that does not read; bound is %d", queued, highWater+maxRead)
 		}
 		if received > 64<<20 {
 			t.Fatalf("server read %d bytes from a peer that never reads", received)

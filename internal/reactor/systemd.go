@@ -123,9 +123,20 @@ func checkDomain(f *os.File, domain string) error {
 	if want == 0 {
 		return nil
 	}
-	got, err := unix.GetsockoptInt(int(f.Fd()), unix.SOL_SOCKET, unix.SO_DOMAIN)
+	// The bound address tells the domain on every system (SO_DOMAIN is
+	// Linux's and FreeBSD's only).
+	sa, err := unix.Getsockname(int(f.Fd()))
 	if err != nil {
 		return fmt.Errorf("inherited fd %d: %w", f.Fd(), err)
+	}
+	got := 0
+	switch sa.(type) {
+	case *unix.SockaddrInet4:
+		got = unix.AF_INET
+	case *unix.SockaddrInet6:
+		got = unix.AF_INET6
+	case *unix.SockaddrUnix:
+		got = unix.AF_UNIX
 	}
 	if got != want {
 		return fmt.Errorf("inherited socket %d is not of domain %s", f.Fd(), domain)

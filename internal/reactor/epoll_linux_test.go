@@ -1,0 +1,75 @@
+package reactor
+
+import (
+	"io"
+	"net"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+// maxRead is the most either driver reads at once.
+const maxRead = max(readBuffer, loopReadBuffer)
+
+// epollServer serves f on ln from two event loops of its own, so that
+// connections are handed from the accepting loop to the other.
+func epollServer(t *testing.T, ln net.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) service.Server {
+	t.Helper()
+	l, err := newLoop(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := newLoop(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.stop(); l2.stop() })
+	fd, isUnix, ok := rawListener(ln)
+	if !ok {
+		t.Fatal("no raw listener")
+	}
+	es, err := newEstreamServer(fd, isUnix, ln, f, []*loop{l, l2}, log, stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// BenchmarkEchoRoundTrip is one 64-byte ping-pong through the event loops.
+func BenchmarkEchoRoundTrip(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := newLoop(nopLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.stop()
+	fd, isUnix, _ := rawListener(ln)
+	s, err := newEstreamServer(fd, isUnix, ln, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} }),
+		[]*loop{l}, nopLogger(), &service.Stats{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Shutdown(cancelled())
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := make([]byte, 64)
+	buf := make([]byte, 64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

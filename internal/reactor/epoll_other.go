@@ -1,0 +1,37 @@
+//go:build !linux
+
+package reactor
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/service"
+)
+
+// Without epoll there are no event loops: Reactors offers only the
+// goroutine reactor, which drives every connection.
+
+// epollState is empty: there are no event loops to keep.
+type epollState struct{}
+
+var errNoEpoll = errors.New("the epoll reactor needs Linux")
+
+// serveEvented always fails: the caller serves with goroutines.
+func (r *Reactor) serveEvented(service.Listener, protocol.Factory, *zap.Logger, *service.Stats) (eventServer, error) {
+	return nil, errNoEpoll
+}
+
+// adopt always fails: outgoing connections get goroutines (Dial).
+func (r *Reactor) adopt(net.Conn, protocol.Protocol) error { return errNoEpoll }
+
+// Alive reports whether every event loop answers within ctx: with no
+// loops, always.
+func (r *Reactor) Alive(context.Context) bool { return true }
+
+// stopLoops has no loops to stop.
+func (r *Reactor) stopLoops() {}
