@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -72,4 +73,12 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func nopLogger() *zap.Logger { return zap.NewNop() }
+
+func cancelled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }
