@@ -21,10 +21,20 @@ test:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 240s ./...
 	TWISTD_REACTOR=goroutines CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 240s ./test/
 
+# The systems the project builds for: the epoll reactor on Linux, the
+# goroutine reactor alone on the others.
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 freebsd/arm64
+
 lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	@for p in $(PLATFORMS); do \
+		echo "GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./..."; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./... || exit 1; \
+	done
+	GOOS=darwin $(GO) vet ./...
+	GOOS=freebsd $(GO) vet ./...
 
 # Load runs beside reference servers (Debian: python3-twisted wrk caddy
 # nginx knot nsd dnsperf); each script prints ratios measured in the same

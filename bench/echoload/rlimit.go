@@ -18,7 +18,7 @@ func raiseFileLimit(want int) error {
 			return fmt.Errorf("setrlimit nofile %d: %w", l.Max, err)
 		}
 	}
-	if l.Cur < uint64(want) {
+	if uint64(l.Cur) < uint64(want) { //nolint:unconvert // Cur is an int64 on FreeBSD
 		return fmt.Errorf("open-file limit %d is below the %d this run needs", l.Cur, want)
 	}
 	return nil

@@ -126,16 +126,8 @@ func Check(path string) (Status, int, error) {
 	return Stale, pid, nil
 }
 
-// Exited reports whether pid is gone (or a zombie nobody reaped yet).
+// Exited reports whether pid is gone (or, where the system tells, a
+// zombie nobody reaped yet).
 func Exited(pid int) bool {
-	if unix.Kill(pid, 0) != nil {
-		return true
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// The state follows the parenthesised command name.
-	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+	return unix.Kill(pid, 0) != nil || zombie(pid)
 }

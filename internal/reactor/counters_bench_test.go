@@ -1,10 +1,7 @@
 package reactor
 
 import (
-	"context"
 	"testing"
-
-	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/service"
 )
@@ -21,12 +18,4 @@ func BenchmarkCountersPerMessage(b *testing.B) {
 			st.BytesSent.Add(64)
 		}
 	})
-}
-
-func nopLogger() *zap.Logger { return zap.NewNop() }
-
-func cancelled() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
 }

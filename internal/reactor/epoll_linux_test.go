@@ -1,9 +1,11 @@
 package reactor
 
 import (
+	"context"
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -72,4 +74,47 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func nopLogger() *zap.Logger { return zap.NewNop() }
+
+func cancelled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// An idle loop sleeps in epoll_wait with no bound: work handed to it
+// (the watchdog's Alive, a connection to serve, stop) must still wake it at
+// once, however long it has slept.
+func TestIdleLoopWakes(t *testing.T) {
+	l, err := newLoop(nopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	within := func(what string, f func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { f(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s: the sleeping loop did not wake", what)
+		}
+	}
+	for range 3 {
+		time.Sleep(30 * time.Millisecond) // long enough for sysmon to take the P
+		within("do", func() { l.do(func() {}) })
+		time.Sleep(30 * time.Millisecond)
+		within("wake", func() { // as schedule and add do: no forced write
+			ran := make(chan struct{})
+			l.mu.Lock()
+			l.ops = append(l.ops, func() { close(ran) })
+			l.mu.Unlock()
+			l.wake()
+			<-ran
+		})
+	}
+	time.Sleep(30 * time.Millisecond)
+	within("stop", l.stop)
 }

@@ -33,5 +33,5 @@ func (r *Reactor) adopt(net.Conn, protocol.Protocol) error { return errNoEpoll }
 // loops, always.
 func (r *Reactor) Alive(context.Context) bool { return true }
 
-// stopLoops has no loops to stop.
-func (r *Reactor) stopLoops() {}
+// stopLoops has no loops to stop: it only resets their (empty) state.
+func (r *Reactor) stopLoops() { r.epoll = epollState{} }

@@ -169,3 +169,12 @@ func (s *estreamServer) stopAccepting() {
 		}
 	})
 }
+
+// release gives the borrow back without waking an Accept: for borrowers
+// that never call Accept (the event loops accept on the raw socket).
+func (l *sharedListener) release() {
+	l.once.Do(func() {
+		l.closed.Store(true)
+		l.pool.release(l.sock)
+	})
+}

@@ -329,15 +329,6 @@ func (l *sharedListener) Accept() (net.Conn, error) {
 	}
 }
 
-// release gives the borrow back without waking an Accept: for borrowers
-// that never call Accept (the event loops accept on the raw socket).
-func (l *sharedListener) release() {
-	l.once.Do(func() {
-		l.closed.Store(true)
-		l.pool.release(l.sock)
-	})
-}
-
 // Close gives the borrow back and wakes this borrower's Accept; the socket
 // stays open while another borrower holds it.
 func (l *sharedListener) Close() error {

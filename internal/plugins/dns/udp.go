@@ -16,31 +16,42 @@ const maxUDPQuery = 4096
 // serveUDP starts one reader per usable CPU on pc. Each reader owns its
 // buffers and answers in place: a query whose answer is in the answer
 // cache costs a copy, with no allocation but the address the socket API
-// hands back, and the reader takes up to udpBatch queries per system call
-// and sends their answers in one more (udpbatch.go). Forwarded queries are
-// answered from their own goroutine so a slow upstream never stalls the loop.
+// hands back, and on Linux the reader takes up to udpBatch queries per
+// system call and sends their answers in one more (udpbatch_linux.go).
+// Forwarded queries are answered from their own goroutine so a slow
+// upstream never stalls the loop.
+//
+// Where the system has no batch calls (or pc no raw socket) each reader
+// takes one datagram per ReadFrom and answers it with one WriteTo.
 func (s *Server) serveUDP(pc net.PacketConn) {
 	setReceiveBuffer(pc)
 	for range cpus.Usable() {
-		if b, closed, ok := newBatchSocket(pc); ok {
-			s.loops.Go(func() { s.readUDPBatch(pc, b, closed) })
+		if read, ok := s.batchReader(pc); ok {
+			s.loops.Go(read)
 			continue
 		}
 		s.loops.Go(func() { s.readUDP(pc) })
 	}
 }
 
+// readUDP reads, answers and replies one datagram at a time until pc's
+// handle is closed.
 func (s *Server) readUDP(pc net.PacketConn) {
+	closed := handleClosed(pc)
 	buf := make([]byte, maxUDPQuery)
 	out := make([]byte, 0, 64<<10)
 	for {
 		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
-			if errClosed(err) {
+			switch {
+			case errClosed(err) || closed():
 				return
+			case isTimeout(err):
+				// Another borrower's Close woke us; the deadline clears soon.
+			default:
+				// ICMP errors surface as read errors on some systems: go on.
+				s.log.Debug("udp read failed", zap.Error(err))
 			}
-			// ICMP errors surface as read errors on some systems: go on.
-			s.log.Debug("udp read failed", zap.Error(err))
 			time.Sleep(time.Millisecond)
 			continue
 		}
@@ -104,6 +115,16 @@ func (s *Server) writeUDP(pc net.PacketConn, b []byte, addr net.Addr) {
 	if err != nil && !errClosed(err) {
 		s.log.Debug("udp write failed", zap.Stringer("client", addr), zap.Error(err))
 	}
+}
+
+// handleClosed returns a function telling whether pc's handle was given
+// back: the reactor's borrowed handles say so, and may wake a blocked read
+// with a past deadline rather than close the socket another borrower uses.
+func handleClosed(pc net.PacketConn) func() bool {
+	if c, ok := pc.(interface{ Closed() bool }); ok {
+		return c.Closed
+	}
+	return func() bool { return false }
 }
 
 // addrPort returns a socket address as a value.

@@ -25,7 +25,7 @@ type stamp struct {
 func stampOf(fi fs.FileInfo) stamp {
 	st := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano(), mode: uint64(fi.Mode())}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ctime = sys.Ctim.Nano()
+		st.ctime = ctimeNano(sys)
 		st.ino, st.dev = sys.Ino, uint64(sys.Dev) //nolint:unconvert // Dev's type varies by platform
 	}
 	return st

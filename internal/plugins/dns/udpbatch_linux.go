@@ -47,6 +47,17 @@ type batchSocket struct {
 	to    []int                          // the message each reply answers
 }
 
+// batchReader returns a reader that takes up to udpBatch datagrams per
+// recvmmsg and sends their replies with one sendmmsg; ok is false when pc
+// has no raw socket.
+func (s *Server) batchReader(pc net.PacketConn) (read func(), ok bool) {
+	b, closed, ok := newBatchSocket(pc)
+	if !ok {
+		return nil, false
+	}
+	return func() { s.readUDPBatch(pc, b, closed) }, true
+}
+
 // newBatchSocket returns pc's socket for batch reads and writes, and a
 // function telling whether pc's handle was closed; ok is false when pc has
 // no raw socket.
@@ -64,10 +75,7 @@ func newBatchSocket(pc net.PacketConn) (b *batchSocket, closed func() bool, ok b
 	if err != nil {
 		return nil, nil, false
 	}
-	closed = func() bool { return false }
-	if c, ok := pc.(interface{ Closed() bool }); ok {
-		closed = c.Closed
-	}
+	closed = handleClosed(pc)
 	b = &batchSocket{rc: rc, in: make([]mmsghdr, udpBatch), out: make([]mmsghdr, udpBatch),
 		iovIn: make([]unix.Iovec, udpBatch), iovOu: make([]unix.Iovec, udpBatch),
 		bufs: make([][]byte, udpBatch), names: make([][unix.SizeofSockaddrAny]byte, udpBatch), to: make([]int, udpBatch)}
