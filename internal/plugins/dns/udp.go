@@ -3,9 +3,11 @@ package dns
 import (
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/twistd-go/twistd/internal/cpus"
 )
@@ -139,4 +141,26 @@ func addrPort(a net.Addr) netip.AddrPort {
 	}
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
+}
+
+// setReceiveBuffer asks for a larger receive buffer on pc's socket, best
+// effort: the system caps it (net.core.rmem_max, kern.ipc.maxsockbuf),
+// which on Linux a privileged process may pass.
+func setReceiveBuffer(pc net.PacketConn) {
+	sc, ok := pc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		if cur, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && cur >= udpReceiveBuffer {
+			return
+		}
+		if forceReceiveBuffer(int(fd), udpReceiveBuffer) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, udpReceiveBuffer)
+		}
+	})
 }

@@ -181,27 +181,6 @@ func sockaddrPort(sa []byte) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// setReceiveBuffer asks for a larger receive buffer on pc's socket, best
-// effort: above net.core.rmem_max only a privileged process gets it.
-func setReceiveBuffer(pc net.PacketConn) {
-	sc, ok := pc.(syscall.Conn)
-	if !ok {
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		if cur, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && cur >= udpReceiveBuffer {
-			return
-		}
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, udpReceiveBuffer) != nil {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, udpReceiveBuffer)
-		}
-	})
-}
-
 // readUDPBatch is readUDP with recvmmsg and sendmmsg: it reads what has
 // arrived (up to udpBatch datagrams), answers each, and sends the replies
 // together. It returns when pc's handle is closed.
@@ -259,4 +238,10 @@ func (s *Server) writeBatch(b *batchSocket, k int) {
 		}
 		from += n
 	}
+}
+
+// forceReceiveBuffer sets fd's receive buffer past net.core.rmem_max,
+// which only a privileged process may (SO_RCVBUFFORCE).
+func forceReceiveBuffer(fd int, size int) error {
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
 }
