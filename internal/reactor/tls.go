@@ -38,12 +38,12 @@ func (c *certificate) Reload() error {
 	return nil
 }
 
-// config returns a server TLS configuration with modern defaults
-// (TLS 1.2 and later) offering HTTP/2 by ALPN.
+// config returns a server TLS configuration with modern defaults (TLS
+// 1.2 and later). It offers no ALPN protocol: a service names its own
+// (service.Listener.WithALPN).
 func (c *certificate) config() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"h2", "http/1.1"},
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return c.current.Load(), nil
 		},

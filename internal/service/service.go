@@ -70,8 +70,9 @@ type Reopener interface {
 //
 // A stream listener is served with Runner.ServeStream, which reads the
 // PROXY header (haproxy: endpoints, ProxyProtocol) and does the TLS
-// handshake (ssl: endpoints, TLS: certificate loaded, ALPN h2 and
-// http/1.1) before the factory sees a connection.
+// handshake (ssl: endpoints, TLS: certificate loaded, the ALPN protocols
+// the service asks for with WithALPN) before the factory sees a
+// connection.
 type Listener struct {
 	Endpoint endpoint.Endpoint
 	Stream   net.Listener
@@ -80,6 +81,18 @@ type Listener struct {
 	// ProxyProtocol (haproxy: endpoints) means every connection starts
 	// with a PROXY header naming the real client.
 	ProxyProtocol bool
+}
+
+// WithALPN returns l offering protos by ALPN on its TLS handshakes, most
+// preferred first (h2 and http/1.1 for a web server, dot for DNS over
+// TLS): a client that offers only others is refused, as RFC 7301 asks.
+// Without TLS, l is returned as it is.
+func (l Listener) WithALPN(protos ...string) Listener {
+	if l.TLS != nil {
+		l.TLS = l.TLS.Clone()
+		l.TLS.NextProtos = protos
+	}
+	return l
 }
 
 // Runner runs protocols on bound sockets; the reactor implements it.

@@ -147,7 +147,7 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 	f := pol.WrapFactory(conns.Factory())
 	servers := make([]service.Server, 0, len(env.Listeners))
 	for _, l := range env.Listeners {
-		servers = append(servers, env.Runner.ServeStream(l, f))
+		servers = append(servers, env.Runner.ServeStream(l.WithALPN("h2", "http/1.1"), f))
 	}
 	s.mu.Lock()
 	s.pol, s.conns, s.servers = pol, conns, servers
