@@ -58,6 +58,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseHead -fuzztime=$(FUZZTIME) ./internal/protocol/httpconn/
 	$(GO) test -run='^$$' -fuzz=FuzzConn -fuzztime=$(FUZZTIME) ./internal/protocol/httpconn/
 	$(GO) test -run='^$$' -fuzz=FuzzHandler -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
+	$(GO) test -run='^$$' -fuzz=FuzzTCPSession -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz=FuzzSockaddrPort -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz=FuzzParseHosts -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 

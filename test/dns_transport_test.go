@@ -30,7 +30,7 @@ func bigTXTZone() string {
 func TestDNSTransport(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "big.zone", bigTXTZone())
-	s := startDNS(t, dir, "    zones: [big.zone]\n    tcp_idle_timeout: 500ms\n")
+	s := startDNS(t, dir, "    zones: [big.zone]\n    policies: {idle_timeout: 500ms}\n")
 
 	t.Run("udp without edns truncates at 512", func(t *testing.T) {
 		m := new(dns.Msg)

@@ -13,6 +13,8 @@ import (
 	"github.com/miekg/dns"
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -36,18 +38,19 @@ type Server struct {
 
 	mu       sync.Mutex
 	stopping bool
-	handles  []interface{ Close() error } // the sockets' handles, closed on Stop
-	loops    sync.WaitGroup               // UDP workers and TCP accept loops
-	conns    map[net.Conn]struct{}        // open TCP connections
-	connWG   sync.WaitGroup               // TCP connections being served
+	handles  []interface{ Close() error } // the UDP sockets' handles, closed on Stop
+	loops    sync.WaitGroup               // UDP workers
+	streams  []service.Server             // the reactor's loops on the TCP sockets
+	sessions map[*tcpSession]struct{}     // open TCP connections
+	policy   *policy.Policy               // the TCP connections' policies
 	dataMu   sync.Mutex                   // serialises data swaps
-	fwdSlots chan struct{}                // bounds concurrent forwarded UDP queries
+	fwdSlots chan struct{}                // bounds concurrent forwarded queries
 }
 
 // newServer loads the zones and hosts file of cfg and builds the service.
 func newServer(cfg settings) (*Server, error) {
 	s := &Server{cfg: cfg, log: zap.NewNop(), seconds: make(map[string]*secondary),
-		conns: make(map[net.Conn]struct{}), fwdSlots: make(chan struct{}, 1024)}
+		sessions: make(map[*tcpSession]struct{}), fwdSlots: make(chan struct{}, 1024)}
 	s.files = newFiles(cfg.hostsFile, cfg.zones)
 	st, err := s.files.load(nil, true)
 	if err != nil {
@@ -102,6 +105,11 @@ func (s *Server) Start(ctx context.Context, env *service.Env) error {
 	if st.hosts != nil {
 		s.log.Info("serving hosts file", zap.String("file", s.cfg.hostsFile), zap.Int("names", st.hosts.Len()))
 	}
+	pol, err := policy.New(s.cfg.policies, s.log, env.Stats)
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	s.policy = pol
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if len(s.cfg.alsoNotify) > 0 {
 		var pcs []net.PacketConn
@@ -113,14 +121,15 @@ func (s *Server) Start(ctx context.Context, env *service.Env) error {
 		s.notifier = &notifier{targets: s.cfg.alsoNotify, local: listenAddrs(pcs),
 			attempts: notifyAttempts, timeout: notifyTimeout, log: s.log}
 	}
+	sessions := pol.WrapFactory(protocol.FactoryFunc(s.newSession))
 	for _, l := range env.Listeners {
 		switch {
 		case l.Packet != nil:
 			s.handles = append(s.handles, l.Packet)
 			s.serveUDP(l.Packet)
 		case l.Stream != nil:
-			s.handles = append(s.handles, l.Stream)
-			s.loops.Go(func() { s.acceptTCP(l.Stream) })
+			// DNS over TLS's ALPN name (RFC 7858, IANA's "dot").
+			s.streams = append(s.streams, env.Runner.ServeStream(l.WithALPN("dot"), sessions))
 		}
 	}
 	for _, sec := range s.seconds {
@@ -138,42 +147,47 @@ func (s *Server) Start(ctx context.Context, env *service.Env) error {
 	return nil
 }
 
-// Stop stops reading and accepting, lets TCP connections finish the query
-// in hand until ctx ends, then closes them.
+// Stop stops reading and accepting, lets TCP connections finish the
+// queries in flight until ctx ends, then closes them.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true
-	handles := s.handles
-	s.handles = nil
-	for c := range s.conns {
-		// Wake connections waiting for their next query; one mid-query
-		// finishes it and then sees stopping.
-		_ = c.SetReadDeadline(time.Now())
+	handles, streams := s.handles, s.streams
+	s.handles, s.streams = nil, nil
+	sessions := make([]*tcpSession, 0, len(s.sessions))
+	for c := range s.sessions {
+		sessions = append(sessions, c)
 	}
 	s.mu.Unlock()
 	for _, h := range handles {
 		_ = h.Close()
 	}
-	s.cancel()
-	done := make(chan struct{})
-	go func() {
-		s.loops.Wait()
-		s.connWG.Wait()
-		s.bg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			_ = c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
+	// Idle connections close now, busy ones once answered; the reactor's
+	// loops stop accepting and abort what is left when ctx ends.
+	for _, c := range sessions {
+		c.drain()
 	}
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	for i, l := range streams {
+		wg.Go(func() { errs[i] = l.Shutdown(ctx) })
+	}
+	wg.Wait()
+	s.cancel()
+	s.loops.Wait()
+	s.bg.Wait()
+	if s.policy != nil {
+		_ = s.policy.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Reopen reopens the policies' traffic log (SIGUSR1).
+func (s *Server) Reopen() error {
+	if s.policy == nil {
+		return nil
+	}
+	return s.policy.Reopen()
 }
 
 // Reload re-reads the zone files and hosts file that changed (by mtime or
@@ -243,4 +257,5 @@ func errClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
 var (
 	_ service.Service  = (*Server)(nil)
 	_ service.Reloader = (*Server)(nil)
+	_ service.Reopener = (*Server)(nil)
 )

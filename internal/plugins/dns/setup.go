@@ -16,6 +16,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/plugins"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -58,8 +59,10 @@ type Options struct {
 	QueryLog bool `yaml:"query_log"`
 	// RRL limits responses per client network.
 	RRL *RRLOptions `yaml:"rrl"`
-	// TCPIdleTimeout closes a TCP connection idle this long.
-	TCPIdleTimeout time.Duration `yaml:"tcp_idle_timeout"`
+	// Policies apply to the TCP connections, as to any stream service's;
+	// idle_timeout defaults to 10s here (RFC 7766 §6.2.3 asks servers to
+	// close idle connections soon).
+	Policies policy.Config `yaml:"policies"`
 }
 
 // SecondaryOptions is one secondary zone and the primary it comes from.
@@ -126,7 +129,7 @@ type settings struct {
 	queryLog    bool
 	rrlRate     int
 	rrlSlip     int
-	tcpIdle     time.Duration
+	policies    policy.Config
 	answerCache int
 }
 
@@ -135,7 +138,7 @@ type secondarySpec struct{ zone, primary string }
 // resolve validates opts, reporting every problem at its key.
 func (o Options) resolve(s *config.Service) (settings, error) {
 	cfg := settings{hostsFile: string(o.HostsFile), ttl: defaultTTL, queryLog: o.QueryLog,
-		tcpIdle: defaultTCPIdleTimeout, answerCache: defaultAnswerCache}
+		policies: o.Policies, answerCache: defaultAnswerCache}
 	var errs []error
 	bad := func(key string, format string, args ...any) {
 		errs = append(errs, s.Errorf(keyNode(s.Node, key), format, args...))
@@ -217,10 +220,11 @@ func (o Options) resolve(s *config.Service) (settings, error) {
 			cfg.rrlSlip = *o.RRL.Slip
 		}
 	}
-	if o.TCPIdleTimeout < 0 {
-		bad("tcp_idle_timeout", "tcp_idle_timeout must not be negative")
-	} else if o.TCPIdleTimeout > 0 {
-		cfg.tcpIdle = o.TCPIdleTimeout
+	if err := o.Policies.Validate(); err != nil {
+		bad("policies", "policies: %v", err)
+	}
+	if cfg.policies.IdleTimeout == 0 {
+		cfg.policies.IdleTimeout = defaultTCPIdleTimeout
 	}
 	return cfg, config.Join(errs...)
 }

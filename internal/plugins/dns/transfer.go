@@ -147,5 +147,5 @@ func (s *Server) writeMsg(w io.Writer, m *dns.Msg) error {
 	if err != nil {
 		return err
 	}
-	return s.writeTCP(w, b)
+	return writeFrame(w, b)
 }
