@@ -8,8 +8,7 @@ import (
 	"os"
 	"strings"
 
-	_ "github.com/twistd-go/twistd/internal/growstack"
-	_ "github.com/twistd-go/twistd/internal/memprofile"
+	_ "github.com/twistd-go/twistd/cmd/twistd/internal/earlyinit"
 	_ "github.com/twistd-go/twistd/internal/plugins/all"
 )
 

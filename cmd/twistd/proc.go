@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -85,12 +86,14 @@ func (p *proc) serve(units []reactor.Unit) error {
 		return err
 	}
 
+	tuneRuntime(cmp.Or(s.reactor, reactor.DefaultReactor()))
 	p.r = reactor.New(reactor.Options{
 		Logger:          p.log,
 		Metrics:         p.metrics,
 		ShutdownTimeout: s.shutdownTimeout,
 		ShutdownDelay:   s.shutdownDelay,
 		Reactor:         s.reactor,
+		CPUs:            cpus(),
 		Hooks: reactor.Hooks{
 			Bound: func() error { return process.Confine(s.chroot, creds) },
 			Ready: func() {
@@ -136,6 +139,9 @@ func (p *proc) units(file *config.File, services []reactor.Unit) []reactor.Unit 
 	unit := reactor.Unit{Name: adminUnit, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
 		Fingerprint: string(fp), Internal: true,
 		Service: admin.New(admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof})}
+	if file.Admin.Pprof {
+		enableHeapProfile()
+	}
 	return append([]reactor.Unit{unit}, services...)
 }
 
@@ -181,7 +187,9 @@ func (p *proc) applyFile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("invalid application file:\n%w", err)
 	}
-	if err := p.r.Apply(ctx, p.units(file, units)); err != nil {
+	err = p.r.Apply(ctx, p.units(file, units))
+	returnMemory()
+	if err != nil {
 		return err
 	}
 	p.applyProcess(file)

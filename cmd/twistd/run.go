@@ -53,6 +53,7 @@ func buildUnits(file *config.File, loadErr error) (*config.File, []reactor.Unit,
 		units = append(units, reactor.Unit{Name: b.Spec.Name, Type: b.Spec.Type, Listen: b.Spec.Listen,
 			Service: b.Service, Pos: b.Spec.Pos.String(), Fingerprint: fingerprint(b.Spec.Node)})
 	}
+	returnMemory()
 	return file, units, nil
 }
 

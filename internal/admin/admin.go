@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/memprofile"
 	"github.com/twistd-go/twistd/internal/protocol/httpconn"
 	"github.com/twistd-go/twistd/internal/service"
 )
@@ -85,12 +84,10 @@ type Service struct {
 	servers []service.Server
 }
 
-// New returns the admin service. With Pprof it turns heap-profile
-// sampling on, which the process keeps off until then.
+// New returns the admin service. With Pprof, heap profiles cover only
+// what was allocated after the process turned sampling on (cmd/twistd
+// keeps it off until the admin endpoint can serve them).
 func New(opts Options) *Service {
-	if opts.Pprof {
-		memprofile.Enable()
-	}
 	return &Service{opts: opts}
 }
 

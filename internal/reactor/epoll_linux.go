@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,7 +12,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/twistd-go/twistd/internal/cpus"
 	"github.com/twistd-go/twistd/internal/protocol"
 	"github.com/twistd-go/twistd/internal/service"
 )
@@ -36,15 +34,10 @@ func (r *Reactor) eventLoops() ([]*loop, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.loops == nil {
-		n := cpus.Usable()
-		// A busy loop keeps its P through its raw, non-blocking polls, as
-		// a C server's threads keep their CPU: the runtime gets one more P
-		// per loop so goroutines (timers, signals, TLS connections, the
-		// admin endpoint) never wait for a busy loop. An idle loop waits
-		// in a blocking system call and holds none.
-		if runtime.GOMAXPROCS(0) < 2*n {
-			runtime.GOMAXPROCS(2 * n)
-		}
+		// One loop per CPU. A busy loop keeps its P through its raw,
+		// non-blocking polls: the process gives the runtime a P more per
+		// loop (Options.CPUs).
+		n := r.opts.CPUs
 		for i := 0; i < n; i++ {
 			l, err := newLoop(r.log)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -92,6 +93,11 @@ type Options struct {
 	// Reactor names the driver of stream connections (Epoll or
 	// Goroutines, see Reactors); empty means DefaultReactor.
 	Reactor string
+	// CPUs is how many CPUs the process was given: the epoll reactor runs
+	// an event loop on each, and services learn it from Env.CPUs. 0 means
+	// GOMAXPROCS at New. The reactor never changes GOMAXPROCS itself: the
+	// caller gives the runtime room for the loops (cmd/twistd/knobs.go).
+	CPUs int
 	// Signals, when set, replaces the process's signals (for tests).
 	Signals <-chan os.Signal
 }
@@ -124,6 +130,9 @@ func New(opts Options) *Reactor {
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New("")
+	}
+	if opts.CPUs <= 0 {
+		opts.CPUs = runtime.GOMAXPROCS(0)
 	}
 	reactor := opts.Reactor
 	if reactor == "" {
@@ -217,7 +226,7 @@ func (r *Reactor) prepareOne(u Unit) (*running, error) {
 	log := r.log.Named(u.Name)
 	stats := &service.Stats{}
 	accepting := &acceptors{}
-	env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics,
+	env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics, CPUs: r.opts.CPUs,
 		Runner: runner{r: r, log: log, stats: stats, servers: accepting}}
 	rn := &running{unit: u, env: env, written: u.Listen, accepting: accepting}
 	for _, ep := range u.Listen {

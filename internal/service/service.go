@@ -48,6 +48,9 @@ type Env struct {
 	// Metrics is the process's metrics, for what Stats does not count
 	// (HTTP requests by code, DNS queries by type and rcode). Never nil.
 	Metrics *metrics.Metrics
+	// CPUs is how many CPUs the process was given: how many readers keep
+	// a datagram socket busy without crowding one another.
+	CPUs int
 }
 
 // Reloader is implemented by services that re-read their data files

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -72,10 +71,6 @@ func newServer(cfg settings) (*Server, error) {
 		s.h.rrl = newRRL(cfg.rrlRate, cfg.rrlSlip, time.Now)
 	}
 	s.h.setData(st)
-	// Parsing leaves garbage several times the size of the data: give it
-	// back now rather than at the collector's leisure (a 100,000-record
-	// zone holds ~30 MB resident instead of ~85 MB).
-	debug.FreeOSMemory()
 	return s, nil
 }
 
@@ -209,7 +204,6 @@ func (s *Server) Reload(context.Context) error {
 		st.zones[origin] = old.zones[origin]
 	}
 	s.h.setData(st)
-	debug.FreeOSMemory()
 	s.log.Info("reloaded zones and hosts file", zap.Int("zones", len(st.zones)), zap.Int("hosts", st.hosts.Len()))
 	for origin, z := range st.zones {
 		prev := old.zones[origin]

@@ -8,8 +8,6 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
-
-	"github.com/twistd-go/twistd/internal/cpus"
 )
 
 // maxUDPQuery is the largest datagram read; larger ones are cut and fail to parse.
@@ -27,7 +25,7 @@ const maxUDPQuery = 4096
 // takes one datagram per ReadFrom and answers it with one WriteTo.
 func (s *Server) serveUDP(pc net.PacketConn) {
 	setReceiveBuffer(pc)
-	for range cpus.Usable() {
+	for range max(s.env.CPUs, 1) {
 		if read, ok := s.batchReader(pc); ok {
 			s.loops.Go(read)
 			continue
