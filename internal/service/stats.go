@@ -25,18 +25,3 @@ func (s *Stats) Refused(reason string) {
 		s.RefusedMaxPerPeer.Add(1)
 	}
 }
-
-// ConnectionOpened counts a connection accepted and now open.
-func (s *Stats) ConnectionOpened() {
-	s.ConnectionsAccepted.Add(1)
-	s.ConnectionsActive.Add(1)
-}
-
-// ConnectionClosed counts an open connection closed.
-func (s *Stats) ConnectionClosed() { s.ConnectionsActive.Add(-1) }
-
-// Received counts bytes read from a client.
-func (s *Stats) Received(n int) { s.BytesReceived.Add(int64(n)) }
-
-// Sent counts bytes written to a client.
-func (s *Stats) Sent(n int) { s.BytesSent.Add(int64(n)) }

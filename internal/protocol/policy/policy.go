@@ -1,8 +1,7 @@
 // Package policy applies twisted.protocols.policies to any stream service:
 // idle timeouts, connection limits (total and per peer), service-wide read
-// and write rate limits, and a traffic log. It wraps a protocol.Factory for
-// reactor-driven services and a net.Listener for net/http-based ones, so no
-// service implements a policy itself.
+// and write rate limits, and a traffic log. It wraps a protocol.Factory
+// (Twisted's WrappingFactory), so no service implements a policy itself.
 package policy
 
 import (
@@ -57,16 +56,11 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Counters receives what a policy sees; *service.Stats implements it.
-// Refused gets ReasonMaxConnections or ReasonMaxConnectionsPerPeer. The
-// connection and byte counts are only fed by WrapListener: for factories
-// the reactor counts them already.
+// Counters counts what the policies refuse; *service.Stats implements it.
+// Refused gets ReasonMaxConnections or ReasonMaxConnectionsPerPeer. (The
+// reactor counts connections and bytes.)
 type Counters interface {
 	Refused(reason string)
-	ConnectionOpened()
-	ConnectionClosed()
-	Received(n int)
-	Sent(n int)
 }
 
 // Policy is the running policies of one service. Its methods are safe for
