@@ -38,6 +38,3 @@ func (b *bucket) take(n int) time.Duration {
 	}
 	return time.Duration(-b.tokens / b.rate * float64(time.Second))
 }
-
-// chunk is the largest write to pace in one step.
-func (b *bucket) chunk() int { return int(b.burst) }
