@@ -1,11 +1,7 @@
 package test
 
 import (
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -14,46 +10,9 @@ import (
 // same zone and compares the answers (rcode, AA, TC and every section,
 // names compared without case). It is skipped where knotd is not installed.
 func TestDNSMatchesKnot(t *testing.T) {
-	knotd, err := exec.LookPath("knotd")
-	if err != nil {
-		t.Skip("knotd not installed")
-	}
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
-	port := strconv.Itoa(dnsFreePort(t))
-	conf := writeFile(t, dir, "knot.conf", `server:
-    listen: 127.0.0.1@`+port+`
-    rundir: `+dir+`
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: `+filepath.Join(dir, "db")+`
-template:
-  - id: default
-    storage: `+dir+`
-    journal-content: none
-zone:
-  - domain: example.com
-    file: example.com.zone
-log:
-  - target: stderr
-    any: error
-`)
-	k := exec.Command(knotd, "-c", conf)
-	if err := k.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { k.Process.Kill(); k.Wait() })
-	knot := "127.0.0.1:" + port
-	eventually(t, 10*time.Second, "knotd to answer", func() bool {
-		c := &dns.Client{Timeout: 200 * time.Millisecond}
-		m := new(dns.Msg)
-		m.SetQuestion("example.com.", dns.TypeSOA)
-		r, _, err := c.Exchange(m, knot)
-		return err == nil && r.Rcode == dns.RcodeSuccess
-	})
-
+	knot := startKnot(t, dir, map[string]string{"example.com": "example.com.zone"})
 	s := startDNS(t, dir, "    zones: [example.com.zone]\n")
 	questions := []struct {
 		name  string

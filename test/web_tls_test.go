@@ -146,10 +146,11 @@ services:
 	}
 }
 
-// max_connections holds on an ssl: endpoint: with one TLS connection
-// open, the next is closed before its handshake, and once the first
-// closes a client gets in again.
-func TestWebSSLEndpointMaxConnections(t *testing.T) {
+// startTLSSite serves public/a.txt ("a") from a web service on an ssl:
+// endpoint with the extra keys given (YAML lines of the entry), logging
+// at debug level.
+func startTLSSite(t *testing.T, keys string) (*server, string) {
+	t.Helper()
 	dir := t.TempDir()
 	selfSigned(t, dir)
 	writeFile(t, dir, "public/a.txt", "a")
@@ -158,10 +159,16 @@ services:
   - type: web
     listen: ssl:0:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem
     path: ./public
-    policies: {max_connections: 1}
-`)
+`+keys)
 	s := start(t, dir, nil, "-n", "--pidfile=", "--log-level", "debug", "-c", app)
-	addr := s.addrs()[0]
+	return s, s.addrs()[0]
+}
+
+// max_connections holds on an ssl: endpoint: with one TLS connection
+// open, the next is closed before its handshake, and once the first
+// closes a client gets in again.
+func TestWebSSLEndpointMaxConnections(t *testing.T) {
+	s, addr := startTLSSite(t, "    policies: {max_connections: 1}\n")
 	cfg := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}
 	first, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
@@ -199,18 +206,7 @@ services:
 // handshake, or never finishes its request head, is closed after
 // read_header.
 func TestWebSSLEndpointTimeouts(t *testing.T) {
-	dir := t.TempDir()
-	selfSigned(t, dir)
-	writeFile(t, dir, "public/a.txt", "a")
-	app := writeFile(t, dir, "app.yaml", `
-services:
-  - type: web
-    listen: ssl:0:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem
-    path: ./public
-    timeouts: {read_header: 300ms}
-`)
-	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
-	addr := s.addrs()[0]
+	_, addr := startTLSSite(t, "    timeouts: {read_header: 300ms}\n")
 	closedWithin := func(what string, c net.Conn) {
 		t.Helper()
 		began := time.Now()
