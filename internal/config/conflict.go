@@ -11,9 +11,9 @@ import (
 
 // placed is one endpoint of the file and where it is written.
 type placed struct {
-	ep      endpoint.Endpoint
-	at      *yaml.Node
-	owner   *Service
+	ep    endpoint.Endpoint
+	at    *yaml.Node
+	owner *Service
 }
 
 // listenItems returns the endpoints written under a listen: value with
