@@ -34,14 +34,13 @@ func buildUnits(file *config.File, loadErr error) (*config.File, []reactor.Unit,
 		return nil, nil, loadErr
 	}
 	built, err := plugins.Build(file)
-	if err := config.Join(loadErr, err); err != nil {
-		return nil, nil, err
-	}
-	var errs []error
-	for _, b := range built {
-		for _, ep := range b.Spec.Listen {
+	// Whether this build's reactor can serve each endpoint is checked for
+	// every service, built or not, so its errors join the plugins'.
+	errs := []error{loadErr, err}
+	for _, s := range file.Services {
+		for _, ep := range s.Listen {
 			if err := reactor.CheckEndpoint(ep); err != nil {
-				errs = append(errs, b.Spec.Errorf(nil, "listen %s: %v", ep, err))
+				errs = append(errs, s.Errorf(nil, "listen %s: %v", ep, err))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package portforward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -35,26 +36,30 @@ func (maker) Description() string { return "forward TCP connections to another h
 
 func (maker) New(s *config.Service) (service.Service, error) {
 	opts := Options{ConnectTimeout: DefaultConnectTimeout}
-	if err := s.Decode(&opts); err != nil {
-		return nil, err
-	}
-	host, port, err := net.SplitHostPort(opts.Connect)
-	if err != nil || host == "" {
-		return nil, s.Errorf(nil, "connect %q: want host:port", opts.Connect)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return nil, s.Errorf(nil, "connect %q: port %q is not a port number", opts.Connect, port)
+	// Decode checks the policies' values too; the rest is checked even
+	// when some keys are wrong, so every problem shows at once.
+	errs := []error{s.Decode(&opts)}
+	if at := s.Value("connect"); at != nil && opts.Connect != "" {
+		host, port, err := net.SplitHostPort(opts.Connect)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" {
+			errs = append(errs, s.Errorf(at, "connect %q: want host:port", opts.Connect))
+		} else if perr != nil || n < 1 || n > 65535 {
+			errs = append(errs, s.Errorf(at, "connect %q: port %q is not a port number", opts.Connect, port))
+		}
+	} else if at != nil {
+		errs = append(errs, s.Errorf(at, "connect %q: want host:port", opts.Connect))
 	}
 	if opts.ConnectTimeout <= 0 {
-		return nil, s.Errorf(nil, "connect_timeout must be positive")
+		errs = append(errs, s.Errorf(s.Value("connect_timeout"), "connect_timeout must be positive"))
 	}
 	for _, ep := range s.Listen {
 		if !ep.IsStream() {
-			return nil, s.Errorf(nil, "listen %s: port forwarding relays streams, not datagrams", ep)
+			errs = append(errs, s.Errorf(nil, "listen %s: port forwarding relays streams, not datagrams", ep))
+			break
 		}
 	}
-	if err := opts.Policies.Validate(); err != nil {
-		return nil, s.Errorf(nil, "policies: %v", err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: opts.Policies}, nil
 }
