@@ -6,13 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/plugins"
@@ -190,44 +188,4 @@ func newVersionCommand() *cobra.Command {
 			fmt.Printf("twistd %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
 	}
-}
-
-// newPluginCommand makes a one-liner (twistd echo ...): its flags describe
-// one application-file entry, which then runs exactly as a file would.
-func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   m.Name() + " [flags]",
-		Short: m.Description(),
-		Args:  cobra.NoArgs,
-	}
-	entry := m.Flags(cmd.Flags())
-	if cmd.Flags().ShorthandLookup("h") != nil {
-		// The plugin uses -h itself (portforward's host, as in twistd):
-		// help is --help alone. Cobra would otherwise claim -h.
-		cmd.Flags().Bool("help", false, "help for "+m.Name())
-	}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if path, _ := configPath(v); path != "" {
-			return withCode(exitUsage, fmt.Errorf("-c %s and the %s plugin are exclusive", path, m.Name()))
-		}
-		svc, err := entry()
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		doc, err := yaml.Marshal(map[string]any{"name": m.Name(), "services": []any{svc}})
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		cwd, err := os.Getwd()
-		if err != nil {
-			return withCode(exitFailure, err)
-		}
-		parsed, perr := config.Parse(commandLine, cwd, doc, loadOptions)
-		file, units, err := buildUnits(parsed, perr)
-		if err != nil {
-			return withCode(exitUsage, errors.New(strings.ReplaceAll(err.Error(), commandLine+":", "--")))
-		}
-		return runApp(cmd, v, file, units)
-	}
-	return cmd
 }

@@ -75,7 +75,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			return runApp(cmd, v, file, units)
+			return runApp(cmd, v, file, units, func() (*config.File, []reactor.Unit, error) { return loadFile(path) })
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })

@@ -92,9 +92,13 @@ func normalize(v any) any {
 	return v
 }
 
+// loader builds an application anew: from its file, or from a one-liner's
+// flags. A reload calls it again.
+type loader func() (*config.File, []reactor.Unit, error)
+
 // runApp runs a loaded application: daemonize, pidfile, logs, then the
-// reactor until a stop signal.
-func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, units []reactor.Unit) error {
+// reactor until a stop signal; SIGHUP reloads it with load.
+func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, units []reactor.Unit, load loader) error {
 	s, err := resolveSettings(cmd, v, file)
 	if err != nil {
 		return err
@@ -113,7 +117,7 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, units []react
 			return withCode(exitFailure, err)
 		}
 	}
-	p := newProc(v, s, file, notify)
+	p := newProc(v, s, file, notify, load)
 	if err := p.serve(units); err != nil {
 		notify.Failed(err)
 		if errors.Is(err, reactor.ErrForced) {

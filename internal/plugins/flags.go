@@ -33,3 +33,13 @@ func ListenFlags(fs *pflag.FlagSet, defaults ...string) func() ([]string, error)
 		return eps, nil
 	}
 }
+
+// FlagNamer is implemented by makers whose one-liner flags fill entry
+// keys not named like them: KeyFlags maps such a key (zones) to the flags
+// that fill it (bindzone), so an error about the key names the flag
+// (--bindzone: ...), not a position in the generated entry. A flag named
+// like its key (--path for path:, --hosts-file for hosts_file:) needs no
+// entry.
+type FlagNamer interface {
+	KeyFlags() map[string][]string
+}
