@@ -43,3 +43,22 @@ func ListenFlags(fs *pflag.FlagSet, defaults ...string) func() ([]string, error)
 type FlagNamer interface {
 	KeyFlags() map[string][]string
 }
+
+// PortEndpoint reads a --port value as twistd does: a bare number is that
+// TCP port ("8080" is tcp:8080), anything else an endpoint string
+// (tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=key.pem), checked
+// with the entry.
+func PortEndpoint(flag, value string) (string, error) {
+	if value == "" {
+		return "", fmt.Errorf("--%s: empty; want a port number or an endpoint such as tcp:8080", flag)
+	}
+	for _, c := range value {
+		if c < '0' || c > '9' {
+			return value, nil
+		}
+	}
+	if n, err := strconv.Atoi(value); err != nil || n > 65535 {
+		return "", fmt.Errorf("--%s %s: not a port number", flag, value)
+	}
+	return "tcp:" + value, nil
+}

@@ -67,15 +67,19 @@ func (maker) New(s *config.Service) (service.Service, error) {
 // Flags registers twistd's portforward flags: -p/--port, -h/--host,
 // -d/--dest_port (help is --help only, as in twistd).
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
-	port := fs.IntP("port", "p", -1, "local port to listen on")
+	port := fs.StringP("port", "p", "", "local port or endpoint to listen on, as twistd: 8022 (tcp:8022) or tcp:8022:interface=127.0.0.1")
 	host := fs.StringP("host", "h", "localhost", "host to forward to")
 	dest := fs.IntP("dest_port", "d", -1, "port to forward to")
 	listen := fs.StringArray("listen", nil, "endpoint to listen on instead of --port (repeatable)")
 	timeout := fs.Duration("connect-timeout", DefaultConnectTimeout, "how long to wait for the target")
 	return func() (map[string]any, error) {
 		eps := append([]string(nil), *listen...)
-		if *port >= 0 {
-			eps = append(eps, "tcp:"+strconv.Itoa(*port))
+		if fs.Changed("port") {
+			ep, err := plugins.PortEndpoint("port", *port)
+			if err != nil {
+				return nil, err
+			}
+			eps = append(eps, ep)
 		}
 		if len(eps) == 0 {
 			return nil, fmt.Errorf("give --port N (or --listen ENDPOINT)")
