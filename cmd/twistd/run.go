@@ -117,8 +117,17 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, units []react
 			return withCode(exitFailure, err)
 		}
 	}
+	stopProfile, err := startProfile(s.profile, s.profiler)
+	if err != nil {
+		notify.Failed(err)
+		return withCode(exitFailure, err)
+	}
 	p := newProc(v, s, file, notify, load)
-	if err := p.serve(units); err != nil {
+	err = p.serve(units)
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = fmt.Errorf("--profile: %w", perr)
+	}
+	if err != nil {
 		notify.Failed(err)
 		if errors.Is(err, reactor.ErrForced) {
 			return silentExit(exitFailure)
