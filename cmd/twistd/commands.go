@@ -3,16 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/plugins"
@@ -82,8 +81,10 @@ func daemonState(cmd *cobra.Command, v *viper.Viper, code int) (string, process.
 // controlTarget resolves a control command's pidfile (absolute; "" when
 // disabled) and the application file named by -c, if any.
 func controlTarget(cmd *cobra.Command, v *viper.Viper) (string, *config.File, error) {
-	if f := cmd.Flags().Lookup(flagPidfile); f != nil && f.Changed {
-		v.Set(flagPidfile, f.Value.String())
+	for _, name := range []string{flagPidfile, flagConfig} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			v.Set(name, f.Value.String())
+		}
 	}
 	path, err := configPath(v)
 	if err != nil {
@@ -110,7 +111,7 @@ func controlTarget(cmd *cobra.Command, v *viper.Viper) (string, *config.File, er
 
 func newStatusCommand(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "status [--pidfile F]",
+		Use:   "status [--pidfile F | -c app.yaml]",
 		Short: `Tell whether the daemon runs (LSB codes: 0 running, 1 stale pidfile, 3 not running)`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -131,13 +132,14 @@ func newStatusCommand(v *viper.Viper) *cobra.Command {
 		},
 	}
 	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
+	cmd.Flags().StringP(flagConfig, "c", "", "the daemon's application file: its process: pidfile names the daemon")
 	return cmd
 }
 
 func newStopCommand(v *viper.Viper) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "stop [--pidfile F] [--timeout D]",
+		Use:   "stop [--pidfile F | -c app.yaml] [--timeout D]",
 		Short: "Stop the daemon gracefully (SIGTERM) and wait for it to exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -164,6 +166,7 @@ func newStopCommand(v *viper.Viper) *cobra.Command {
 		},
 	}
 	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
+	cmd.Flags().StringP(flagConfig, "c", "", "the daemon's application file: its process: pidfile names the daemon")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the daemon to exit")
 	return cmd
 }
@@ -186,48 +189,13 @@ func newVersionCommand() *cobra.Command {
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
-		Run: func(*cobra.Command, []string) {
-			fmt.Printf("twistd %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		Run: func(cmd *cobra.Command, _ []string) {
+			printVersion(cmd.OutOrStdout())
 		},
 	}
 }
 
-// newPluginCommand makes a one-liner (twistd echo ...): its flags describe
-// one application-file entry, which then runs exactly as a file would.
-func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   m.Name() + " [flags]",
-		Short: m.Description(),
-		Args:  cobra.NoArgs,
-	}
-	entry := m.Flags(cmd.Flags())
-	if cmd.Flags().ShorthandLookup("h") != nil {
-		// The plugin uses -h itself (portforward's host, as in twistd):
-		// help is --help alone. Cobra would otherwise claim -h.
-		cmd.Flags().Bool("help", false, "help for "+m.Name())
-	}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if path, _ := configPath(v); path != "" {
-			return withCode(exitUsage, fmt.Errorf("-c %s and the %s plugin are exclusive", path, m.Name()))
-		}
-		svc, err := entry()
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		doc, err := yaml.Marshal(map[string]any{"name": m.Name(), "services": []any{svc}})
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		cwd, err := os.Getwd()
-		if err != nil {
-			return withCode(exitFailure, err)
-		}
-		parsed, perr := config.Parse(commandLine, cwd, doc, loadOptions)
-		file, units, err := buildUnits(parsed, perr)
-		if err != nil {
-			return withCode(exitUsage, errors.New(strings.ReplaceAll(err.Error(), commandLine+":", "--")))
-		}
-		return runApp(cmd, v, file, units)
-	}
-	return cmd
+// printVersion is `twistd version` and `twistd --version`.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "twistd %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -30,6 +30,7 @@ type proc struct {
 	v       *viper.Viper
 	s       *settings
 	notify  *process.Notifier
+	load    loader
 	metrics *metrics.Metrics
 	began   time.Time
 
@@ -44,8 +45,8 @@ type proc struct {
 	reloads    int
 }
 
-func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Notifier) *proc {
-	return &proc{v: v, s: s, file: file, notify: notify, metrics: metrics.New(version), began: time.Now()}
+func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Notifier, load loader) *proc {
+	return &proc{v: v, s: s, file: file, notify: notify, load: load, metrics: metrics.New(version), began: time.Now()}
 }
 
 // serve is the running process, in twistd's order: umask and rundir,
@@ -177,13 +178,14 @@ func (p *proc) reload(ctx context.Context) error {
 	return err
 }
 
-// applyFile loads the file anew and moves the reactor to it.
+// applyFile loads the application anew (its file, or a one-liner's
+// flags) and moves the reactor to it: unchanged services re-read their
+// data files.
 func (p *proc) applyFile(ctx context.Context) error {
-	if p.file.Path == commandLine {
-		p.log.Info("reload: no application file to re-read (a one-line run)")
-		return nil
+	file, units, err := p.load()
+	if err != nil && p.file.Path == commandLine {
+		return fmt.Errorf("invalid service:\n%w", err)
 	}
-	file, units, err := loadFile(p.file.Path)
 	if err != nil {
 		return fmt.Errorf("invalid application file:\n%w", err)
 	}

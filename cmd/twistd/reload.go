@@ -31,9 +31,6 @@ func newReloadCommand(v *viper.Viper) *cobra.Command {
 		Short: "Reload the daemon's application file (SIGHUP) and wait for its verdict (0 ok, 1 failed, 3 not running)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f := cmd.Flags().Lookup(flagConfig); f.Changed {
-				v.Set(flagConfig, f.Value.String())
-			}
 			pidfile, file, err := controlTarget(cmd, v)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ const (
 	flagLogMaxBackups   = "log-max-backups"
 	flagReactor         = "reactor"
 	flagHelpReactors    = "help-reactors"
+	flagProfile         = "profile"
+	flagProfiler        = "profiler"
+	flagVersion         = "version"
 )
 
 func newRootCommand() *cobra.Command {
@@ -60,6 +64,10 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 		TraverseChildren:  true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if show, _ := cmd.Flags().GetBool(flagVersion); show {
+				printVersion(cmd.OutOrStdout())
+				return nil
+			}
 			if help, _ := cmd.Flags().GetBool(flagHelpReactors); help {
 				printReactors(cmd.OutOrStdout())
 				return nil
@@ -75,7 +83,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			return runApp(cmd, v, file, units)
+			return runApp(cmd, v, file, units, func() (*config.File, []reactor.Unit, error) { return loadFile(path) })
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
@@ -102,6 +110,9 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 	fs.Int(flagLogMaxBackups, 10, "rotated log files to keep")
 	fs.StringP(flagReactor, "r", reactor.DefaultReactor(), "the reactor driving connections (--help-reactors lists them)")
 	fs.Bool(flagHelpReactors, false, "list the reactors and when to pick which, then exit")
+	fs.StringP(flagProfile, "p", "", "write a profile of the whole run to this file (twistd's --profile)")
+	fs.String(flagProfiler, "cpu", "what --profile records: cpu, heap or trace")
+	fs.Bool(flagVersion, false, "print the version and exit (as twistd --version)")
 
 	_ = v.BindPFlags(fs)
 	v.SetEnvPrefix("TWISTD")
@@ -153,6 +164,8 @@ type settings struct {
 	logMaxSizeMiB   int
 	logMaxBackups   int
 	reactor         string
+	profile         string // "" for none
+	profiler        string
 	// fixed are the settings given by a flag or the environment: a
 	// reload's process: section cannot change them.
 	fixed map[string]bool
@@ -198,6 +211,8 @@ func resolveSettings(cmd *cobra.Command, v *viper.Viper, file *config.File) (*se
 		logLevel:      v.GetString(flagLogLevel),
 		logMaxBackups: v.GetInt(flagLogMaxBackups),
 		reactor:       v.GetString(flagReactor),
+		profile:       abs(flagProfile),
+		profiler:      v.GetString(flagProfiler),
 	}
 	var errs []string
 	if s.shutdownTimeout, err = duration(v, flagShutdownTimeout); err != nil {
@@ -220,6 +235,9 @@ func resolveSettings(cmd *cobra.Command, v *viper.Viper, file *config.File) (*se
 	}
 	if err := reactor.CheckReactor(s.reactor); err != nil {
 		errs = append(errs, "--reactor: "+err.Error())
+	}
+	if !slices.Contains(profilers, s.profiler) {
+		errs = append(errs, fmt.Sprintf("--profiler %q: want cpu, heap or trace", s.profiler))
 	}
 	s.umask = -1
 	if u := v.GetString(flagUmask); u != "" {

@@ -34,14 +34,13 @@ func buildUnits(file *config.File, loadErr error) (*config.File, []reactor.Unit,
 		return nil, nil, loadErr
 	}
 	built, err := plugins.Build(file)
-	if err := config.Join(loadErr, err); err != nil {
-		return nil, nil, err
-	}
-	var errs []error
-	for _, b := range built {
-		for _, ep := range b.Spec.Listen {
+	// Whether this build's reactor can serve each endpoint is checked for
+	// every service, built or not, so its errors join the plugins'.
+	errs := []error{loadErr, err}
+	for _, s := range file.Services {
+		for _, ep := range s.Listen {
 			if err := reactor.CheckEndpoint(ep); err != nil {
-				errs = append(errs, b.Spec.Errorf(nil, "listen %s: %v", ep, err))
+				errs = append(errs, s.Errorf(nil, "listen %s: %v", ep, err))
 			}
 		}
 	}
@@ -94,9 +93,13 @@ func normalize(v any) any {
 	return v
 }
 
+// loader builds an application anew: from its file, or from a one-liner's
+// flags. A reload calls it again.
+type loader func() (*config.File, []reactor.Unit, error)
+
 // runApp runs a loaded application: daemonize, pidfile, logs, then the
-// reactor until a stop signal.
-func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, units []reactor.Unit) error {
+// reactor until a stop signal; SIGHUP reloads it with load.
+func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, units []reactor.Unit, load loader) error {
 	s, err := resolveSettings(cmd, v, file)
 	if err != nil {
 		return err
@@ -115,8 +118,17 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, units []react
 			return withCode(exitFailure, err)
 		}
 	}
-	p := newProc(v, s, file, notify)
-	if err := p.serve(units); err != nil {
+	stopProfile, err := startProfile(s.profile, s.profiler)
+	if err != nil {
+		notify.Failed(err)
+		return withCode(exitFailure, err)
+	}
+	p := newProc(v, s, file, notify, load)
+	err = p.serve(units)
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = fmt.Errorf("--profile: %w", perr)
+	}
+	if err != nil {
 		notify.Failed(err)
 		if errors.Is(err, reactor.ErrForced) {
 			return silentExit(exitFailure)

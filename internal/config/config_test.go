@@ -783,3 +783,42 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestSyntaxErrorPosition checks that YAML syntax errors point at the
+// offending line and column, not at the start of the enclosing node as
+// yaml.v3 reports them.
+func TestSyntaxErrorPosition(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{name: "tab in the indentation", src: "services:\n  - type: echo\n\tlisten: tcp:0\n",
+			want: "app.yaml:3:1: syntax error: a tab character in the indentation"},
+		{name: "tab after spaces", src: "services:\n  - type: echo\n    policies:\n      a: 1\n    \tb: 2\n",
+			want: "app.yaml:5:5: syntax error: a tab character"},
+		{name: "dedent between blocks", src: "services:\n  - type: echo\n    listen:\n      - tcp:0\n     - udp:0\n",
+			want: "app.yaml:5:6: syntax error: bad indentation: column 6"},
+		{name: "dedent onto no list", src: "services:\n  - type: echo\n    listen:\n      - tcp:0\n   - udp:0\n",
+			want: "app.yaml:5:4: syntax error: bad indentation"},
+		{name: "key at a list's column", src: "services:\n  - type: echo\n    listen: tcp:0\n  name: x\n",
+			want: "app.yaml:4:3: syntax error: bad indentation"},
+		{name: "list entry among keys", src: "services:\n  - type: echo\n    listen: tcp:0\n    - udp:0\n",
+			want: "app.yaml:4:5: syntax error: bad indentation"},
+		{name: "top-level dedent", src: "a: 1\nb:\n  c: 2\n d: 3\n",
+			want: "app.yaml:4:2: syntax error: bad indentation"},
+		{name: "block scalar content is not judged", src: "services:\n- type: echo\n  x: |\n     a\n    b\n  listen:\n   - tcp:0\n - udp:0\n",
+			want: "app.yaml:8:2: syntax error: bad indentation"},
+		{name: "unclosed flow list", src: "services:\n  - type: web\n    listen: [tcp:8080\n    path: public\n",
+			want: "app.yaml:3:1: syntax error: did not find expected ',' or ']'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("app.yaml", t.TempDir(), []byte(tt.src), Options{})
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("got %v\nwant %s...", err, tt.want)
+			}
+		})
+	}
+	// Valid layouts the scan must not flag are covered by TestGolden's ok files.
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -104,7 +105,151 @@ func syntaxError(path string, data []byte, err error) *Error {
 	}
 	line = max(min(line, lines), 1)
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	// yaml.v3 reports where the enclosing node starts, often lines above
+	// the mistake: find the mistake itself in the text.
+	switch msg {
+	case "found a tab character that violates indentation", "found character that cannot start any token":
+		if l, c, ok := findTab(data, line); ok {
+			line, col = l, c
+			msg = "a tab character in the indentation (YAML indents with spaces only)"
+		}
+	case "did not find expected key", "did not find expected '-' indicator",
+		"block sequence entries are not allowed in this context":
+		if l, c, ok := findDedent(data, line); ok {
+			msg = fmt.Sprintf("bad indentation: column %d lines up with no enclosing block (%s)", c, msg)
+			line, col = l, c
+		}
+	}
 	return &Error{Pos: Pos{File: path, Line: line, Col: col}, Msg: "syntax error: " + msg}
+}
+
+// sourceLines splits data into lines without their line ends.
+func sourceLines(data []byte) []string {
+	return strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+}
+
+// findTab returns the position of the first tab in a line's indentation,
+// from line from on.
+func findTab(data []byte, from int) (line, col int, ok bool) {
+	for i, l := range sourceLines(data) {
+		if i+1 < from {
+			continue
+		}
+		for j := 0; j < len(l) && (l[j] == ' ' || l[j] == '\t'); j++ {
+			if l[j] == '\t' {
+				return i + 1, j + 1, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// findDedent returns the first line, from line from on, whose
+// indentation fits no enclosing block — it moves left to a column no open
+// block starts at, or lines up with a list without being a "- " entry —
+// and that indentation's column. Block scalars and flow collections
+// spanning lines are skipped; a line inside them is not judged.
+func findDedent(data []byte, from int) (line, col int, ok bool) {
+	type level struct {
+		indent       int
+		seq, mapping bool // "- " entries, other lines start at indent
+	}
+	var levels []level
+	scalar := -1   // the indentation of the key of an open block scalar (| or >)
+	flow := 0      // open [ and { brackets
+	emptyKey := -1 // the indentation of the line before when it is "key:" alone
+	for i, l := range sourceLines(data) {
+		text := strings.TrimLeft(l, " ")
+		indent := len(l) - len(text)
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		if scalar >= 0 {
+			if indent > scalar {
+				continue
+			}
+			scalar = -1
+		}
+		if flow > 0 {
+			flow = max(flow+flowDepth(text), 0)
+			continue
+		}
+		dash := text == "-" || strings.HasPrefix(text, "- ")
+		popped := false
+		for len(levels) > 0 && levels[len(levels)-1].indent > indent {
+			levels, popped = levels[:len(levels)-1], true
+		}
+		var top *level
+		if len(levels) > 0 {
+			top = &levels[len(levels)-1]
+		}
+		switch {
+		case top != nil && top.indent == indent:
+			// A list's entries line up; a list may start at its key's
+			// column only right below that key.
+			if (!dash && !top.mapping || dash && top.mapping && !top.seq && emptyKey != indent) && i+1 >= from {
+				return i + 1, indent + 1, true
+			}
+			top.seq = top.seq || dash
+			top.mapping = top.mapping || !dash
+		case popped && i+1 >= from:
+			return i + 1, indent + 1, true
+		default:
+			levels = append(levels, level{indent: indent, seq: dash, mapping: !dash})
+		}
+		// Each "- " opens a block whose content starts after it.
+		for at := indent; strings.HasPrefix(text, "- "); {
+			rest := strings.TrimLeft(text[1:], " ")
+			at += len(text) - len(rest)
+			text = rest
+			if text != "" {
+				inner := text == "-" || strings.HasPrefix(text, "- ")
+				levels = append(levels, level{indent: at, seq: inner, mapping: !inner})
+			}
+		}
+		emptyKey = -1
+		if t := strings.TrimRight(stripComment(text), " "); strings.HasSuffix(t, ":") {
+			emptyKey = indent
+		}
+		if t := strings.TrimRight(stripComment(text), " "); t != "" && strings.ContainsAny(t[len(t)-1:], "|>") ||
+			len(t) > 1 && strings.ContainsAny(t[len(t)-2:len(t)-1], "|>") && strings.ContainsAny(t[len(t)-1:], "+-0123456789") {
+			scalar = indent
+		}
+		flow = max(flowDepth(text), 0)
+	}
+	return 0, 0, false
+}
+
+// stripComment drops a trailing " # comment".
+func stripComment(s string) string {
+	if i := strings.Index(s, " #"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// flowDepth counts the [ and { a line opens minus those it closes, outside quotes.
+func flowDepth(s string) int {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || s[i-1] == ' '):
+			return depth
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return depth
 }
 
 // extent is what a node amounts to once its aliases are expanded.

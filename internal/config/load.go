@@ -75,6 +75,7 @@ type loader struct {
 	opts Options
 	d    *Decoder // collects every error but the substituter's
 	env  *substituter
+	eps  []placed // every endpoint written, admin's first, for conflicts
 }
 
 // substitute replaces ${VAR} in every value, attributing problems inside a
@@ -279,6 +280,7 @@ func (l *loader) admin(at *yaml.Node) {
 	case len(a.Listen) == 1 && !a.Listen[0].IsStream():
 		d.errorf(listen, "admin listen must be a stream endpoint (tcp, ssl, unix...), not %s", quote(a.Listen[0].String()))
 	}
+	l.eps = append(l.eps, listenItems(d, listen)...)
 }
 
 // entry is a service entry being loaded.
@@ -345,6 +347,7 @@ func (l *loader) services(at *yaml.Node) {
 	for _, e := range entries {
 		l.file.Services = append(l.file.Services, e.svc)
 	}
+	l.conflicts(l.eps)
 }
 
 // entry loads one service entry; nil when it is not a mapping.
@@ -411,6 +414,10 @@ func (l *loader) entry(item *yaml.Node) *entry {
 	}
 	if listenNode != nil {
 		d.value(listenNode, reflect.ValueOf(&s.Listen).Elem())
+		for _, p := range listenItems(d, listenNode) {
+			p.owner = s
+			l.eps = append(l.eps, p)
+		}
 	}
 	l.d.errs = append(l.d.errs, d.errs...)
 	return e

@@ -33,3 +33,32 @@ func ListenFlags(fs *pflag.FlagSet, defaults ...string) func() ([]string, error)
 		return eps, nil
 	}
 }
+
+// FlagNamer is implemented by makers whose one-liner flags fill entry
+// keys not named like them: KeyFlags maps such a key (zones) to the flags
+// that fill it (bindzone), so an error about the key names the flag
+// (--bindzone: ...), not a position in the generated entry. A flag named
+// like its key (--path for path:, --hosts-file for hosts_file:) needs no
+// entry.
+type FlagNamer interface {
+	KeyFlags() map[string][]string
+}
+
+// PortEndpoint reads a --port value as twistd does: a bare number is that
+// TCP port ("8080" is tcp:8080), anything else an endpoint string
+// (tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=key.pem), checked
+// with the entry.
+func PortEndpoint(flag, value string) (string, error) {
+	if value == "" {
+		return "", fmt.Errorf("--%s: empty; want a port number or an endpoint such as tcp:8080", flag)
+	}
+	for _, c := range value {
+		if c < '0' || c > '9' {
+			return value, nil
+		}
+	}
+	if n, err := strconv.Atoi(value); err != nil || n > 65535 {
+		return "", fmt.Errorf("--%s %s: not a port number", flag, value)
+	}
+	return "tcp:" + value, nil
+}

@@ -28,11 +28,9 @@ func (maker) Description() string { return "RFC 862 echo server over TCP and UDP
 
 func (maker) New(s *config.Service) (service.Service, error) {
 	var opts Options
+	// Decode checks the policies' values too, each at its key.
 	if err := s.Decode(&opts); err != nil {
 		return nil, err
-	}
-	if err := opts.Policies.Validate(); err != nil {
-		return nil, s.Errorf(nil, "policies: %v", err)
 	}
 	return New(&opts.Policies), nil
 }

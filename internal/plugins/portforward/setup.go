@@ -2,6 +2,7 @@ package portforward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -35,26 +36,30 @@ func (maker) Description() string { return "forward TCP connections to another h
 
 func (maker) New(s *config.Service) (service.Service, error) {
 	opts := Options{ConnectTimeout: DefaultConnectTimeout}
-	if err := s.Decode(&opts); err != nil {
-		return nil, err
-	}
-	host, port, err := net.SplitHostPort(opts.Connect)
-	if err != nil || host == "" {
-		return nil, s.Errorf(nil, "connect %q: want host:port", opts.Connect)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return nil, s.Errorf(nil, "connect %q: port %q is not a port number", opts.Connect, port)
+	// Decode checks the policies' values too; the rest is checked even
+	// when some keys are wrong, so every problem shows at once.
+	errs := []error{s.Decode(&opts)}
+	if at := s.Value("connect"); at != nil && opts.Connect != "" {
+		host, port, err := net.SplitHostPort(opts.Connect)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" {
+			errs = append(errs, s.Errorf(at, "connect %q: want host:port", opts.Connect))
+		} else if perr != nil || n < 1 || n > 65535 {
+			errs = append(errs, s.Errorf(at, "connect %q: port %q is not a port number", opts.Connect, port))
+		}
+	} else if at != nil {
+		errs = append(errs, s.Errorf(at, "connect %q: want host:port", opts.Connect))
 	}
 	if opts.ConnectTimeout <= 0 {
-		return nil, s.Errorf(nil, "connect_timeout must be positive")
+		errs = append(errs, s.Errorf(s.Value("connect_timeout"), "connect_timeout must be positive"))
 	}
 	for _, ep := range s.Listen {
 		if !ep.IsStream() {
-			return nil, s.Errorf(nil, "listen %s: port forwarding relays streams, not datagrams", ep)
+			errs = append(errs, s.Errorf(nil, "listen %s: port forwarding relays streams, not datagrams", ep))
+			break
 		}
 	}
-	if err := opts.Policies.Validate(); err != nil {
-		return nil, s.Errorf(nil, "policies: %v", err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: opts.Policies}, nil
 }
@@ -62,15 +67,19 @@ func (maker) New(s *config.Service) (service.Service, error) {
 // Flags registers twistd's portforward flags: -p/--port, -h/--host,
 // -d/--dest_port (help is --help only, as in twistd).
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
-	port := fs.IntP("port", "p", -1, "local port to listen on")
+	port := fs.StringP("port", "p", "", "local port or endpoint to listen on, as twistd: 8022 (tcp:8022) or tcp:8022:interface=127.0.0.1")
 	host := fs.StringP("host", "h", "localhost", "host to forward to")
 	dest := fs.IntP("dest_port", "d", -1, "port to forward to")
 	listen := fs.StringArray("listen", nil, "endpoint to listen on instead of --port (repeatable)")
 	timeout := fs.Duration("connect-timeout", DefaultConnectTimeout, "how long to wait for the target")
 	return func() (map[string]any, error) {
 		eps := append([]string(nil), *listen...)
-		if *port >= 0 {
-			eps = append(eps, "tcp:"+strconv.Itoa(*port))
+		if fs.Changed("port") {
+			ep, err := plugins.PortEndpoint("port", *port)
+			if err != nil {
+				return nil, err
+			}
+			eps = append(eps, ep)
 		}
 		if len(eps) == 0 {
 			return nil, fmt.Errorf("give --port N (or --listen ENDPOINT)")

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -30,14 +31,14 @@ func (maker) Description() string {
 
 func (maker) New(s *config.Service) (service.Service, error) {
 	var opts Options
-	if err := s.Decode(&opts); err != nil {
+	// Decode checks the policies' values too; the protocol is checked
+	// even when other keys are wrong, so every problem shows at once.
+	err := s.Decode(&opts)
+	if at := s.Value("protocol"); at != nil && !slices.Contains(Protocols, opts.Protocol) {
+		err = errors.Join(err, s.Errorf(at, "protocol %q: want one of %s", opts.Protocol, strings.Join(Protocols, ", ")))
+	}
+	if err != nil {
 		return nil, err
-	}
-	if !slices.Contains(Protocols, opts.Protocol) {
-		return nil, s.Errorf(nil, "protocol %q: want one of %s", opts.Protocol, strings.Join(Protocols, ", "))
-	}
-	if err := opts.Policies.Validate(); err != nil {
-		return nil, s.Errorf(nil, "policies: %v", err)
 	}
 	return New(opts.Protocol, &opts.Policies, time.Now), nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/twistd-go/twistd/internal/plugins"
 )
 
 // Flags registers `twistd web`'s flags (SPEC §1) and returns the function
@@ -13,26 +15,27 @@ import (
 // file would use, so the one-liner and the file run the same code.
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	listen := fs.StringArray("listen", nil, "endpoint to listen on (repeatable), e.g. tcp:8080 or ssl:8443:privateKey=key.pem")
-	port := fs.Int("port", -1, "listen on this TCP port (same as --listen tcp:N)")
+	port := fs.StringP("port", "p", "", "port or endpoint to listen on, as twistd: 8080 (tcp:8080) or tcp:8080:interface=127.0.0.1")
 	root := fs.String("path", ".", "directory to serve")
-	index := fs.StringArray("index", nil, "index file name, tried in order (repeatable; default index.html, index.htm)")
-	logfile := fs.String("logfile", "", "access log in Combined Log Format (- for standard output)")
+	index := fs.StringArrayP("index", "i", nil, "index file name, tried in order (repeatable; default index.html, index.htm)")
+	logfile := fs.StringP("logfile", "l", "", "access log in Combined Log Format (- for standard output)")
 	https := fs.Int("https", -1, "also serve HTTPS (and HTTP/2) on this port; needs --certificate and --privkey")
-	cert := fs.String("certificate", "", "certificate file (PEM) for --https")
-	key := fs.String("privkey", "", "private key file (PEM) for --https")
+	cert := fs.StringP("certificate", "c", "", "certificate file (PEM) for --https")
+	key := fs.StringP("privkey", "k", "", "private key file (PEM) for --https")
 	headers := fs.StringArray("add-header", nil, `header added to every response, "Name: value" (repeatable)`)
-	mimeType := fs.String("mime-type", "", "content type of files with an unknown extension (default: sniff the content)")
+	mimeType := fs.StringP("mime-type", "m", "", "content type of files with an unknown extension (default: sniff the content)")
 	addMime := fs.StringArray("add-mime-type", nil, "extra extension mapping EXT=TYPE, e.g. .wasm=application/wasm (repeatable)")
 	ignoreExt := fs.StringArray("ignore-ext", nil, "extension tried when a name does not exist, e.g. .html (repeatable)")
 	noListing := fs.Bool("no-listing", false, "answer 404 for directories without an index file instead of listing them")
 	noCompress := fs.Bool("no-compress", false, "serve neither precompressed siblings nor gzip on the fly")
 	return func() (map[string]any, error) {
 		eps := append([]string(nil), *listen...)
-		if *port >= 0 {
-			if *port > 65535 {
-				return nil, fmt.Errorf("--port %d: not a port number", *port)
+		if fs.Changed("port") {
+			ep, err := plugins.PortEndpoint("port", *port)
+			if err != nil {
+				return nil, err
 			}
-			eps = append(eps, "tcp:"+strconv.Itoa(*port))
+			eps = append(eps, ep)
 		}
 		if len(eps) == 0 {
 			eps = []string{"tcp:8080"} // twistd web's default, kept beside --https as twistd does

@@ -32,6 +32,11 @@ func TestFlagsMakeTheFileEntry(t *testing.T) {
 		{name: "key without https", args: []string{"--privkey", "k.pem"}, bad: true},
 		{name: "bad header", args: []string{"--add-header", "nocolon"}, bad: true},
 		{name: "bad port", args: []string{"--port", "70000"}, bad: true},
+		{name: "port as an endpoint", args: []string{"-p", "tcp:9000:interface=127.0.0.1", "-i", "home.html", "-l", "-", "-m", "text/plain"},
+			want: map[string]any{"type": "web", "listen": []string{"tcp:9000:interface=127.0.0.1"}, "path": ".", "index": []string{"home.html"},
+				"access_log": "-", "mime_type": "text/plain"}},
+		{name: "twistd short flags for TLS", args: []string{"-p", "8080", "--https", "8443", "-c", "c.pem", "-k", "k.pem"},
+			want: map[string]any{"type": "web", "path": ".", "listen": []string{"tcp:8080", "ssl:8443:privateKey=k.pem:certKey=c.pem"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := pflag.NewFlagSet("web", pflag.ContinueOnError)

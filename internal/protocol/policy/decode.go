@@ -1,0 +1,50 @@
+package policy
+
+import (
+	"errors"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/twistd-go/twistd/internal/config"
+)
+
+// UnmarshalConfig decodes a policies: block strictly and checks its
+// values, each problem reported at its key, so a file's type errors and
+// its bad policy values come out in one run.
+func (c *Config) UnmarshalConfig(d *config.Decoder, n *yaml.Node) error {
+	type plain Config
+	errs := []error{d.Decode(n, (*plain)(c))}
+	bad := func(key, msg string) {
+		errs = append(errs, d.Errorf(valueOf(n, key), "policies: %s", msg))
+	}
+	if c.IdleTimeout < 0 {
+		bad("idle_timeout", "idle_timeout must not be negative")
+	}
+	if c.MaxConnections < 0 {
+		bad("max_connections", "max_connections must not be negative")
+	}
+	if c.MaxConnectionsPerPeer < 0 {
+		bad("max_connections_per_peer", "max_connections_per_peer must not be negative")
+	}
+	if c.ReadLimit < 0 {
+		bad("read_limit", "read_limit must not be negative")
+	}
+	if c.WriteLimit < 0 {
+		bad("write_limit", "write_limit must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+// valueOf returns the value node of key in mapping n, else n itself.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	if n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return n
+}
+
+var _ config.Unmarshaler = (*Config)(nil)
