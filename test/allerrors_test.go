@@ -12,7 +12,6 @@ func TestAllErrorsAtOnce(t *testing.T) {
 		name string
 		file string
 		want []string // substrings of stderr, in order
-		skip string
 	}{
 		{
 			name: "a type error beside a negative max_connections",
@@ -46,14 +45,10 @@ func TestAllErrorsAtOnce(t *testing.T) {
 			name: "a bad dns forward beside a type error of the same entry",
 			file: "services:\n  - type: dns\n    listen: udp:0\n    ttl: abc\n    forward: ['not an address']\n",
 			want: []string{`app.yaml:4:10: service "dns"`, `app.yaml:5:14: service "dns": forward`},
-			skip: "needs dns/setup.go's New to go on to resolve() after a Decode error (owned by the dns worktree)",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.skip != "" {
-				t.Skip(tt.skip)
-			}
 			dir := t.TempDir()
 			writeFile(t, dir, "app.yaml", tt.file)
 			for _, args := range [][]string{{"check", "-c", "app.yaml"}, {"-n", "--pidfile=", "-c", "app.yaml"}} {

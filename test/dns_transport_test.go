@@ -142,6 +142,30 @@ func TestDNSOneLiner(t *testing.T) {
 	}
 }
 
+// TestDNSOneLinerShortFlagsAndEndpoint: twistd dns's short flags (-i, -p,
+// -v) and a --port given as an endpoint string, which binds just that.
+func TestDNSOneLinerShortFlagsAndEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	dnsTestdata(t, dir, "example.com.zone")
+	port := strconv.Itoa(dnsFreePort(t))
+	s := start(t, dir, nil, "-n", "--pidfile=", "dns", "-i", "127.0.0.1", "-p", port, "--bindzone", "example.com.zone", "-v")
+	if got := s.addrs(); len(got) != 2 || got[0] != "127.0.0.1:"+port {
+		t.Fatalf("-i 127.0.0.1 -p %s: listening on %v", port, got)
+	}
+	s.waitFor("ready", 5*time.Second)
+	one := start(t, dir, nil, "-n", "--pidfile=", "dns", "-p", "tcp:0:interface=127.0.0.1", "--bindzone", "example.com.zone")
+	got := one.addrs()
+	if len(got) != 1 {
+		t.Fatalf("-p tcp:0:interface=127.0.0.1: listening on %v, want one TCP endpoint", got)
+	}
+	if r := dnsAsk(t, "tcp", got[0], "www.example.com.", dns.TypeA); len(r.Answer) != 2 {
+		t.Fatalf("tcp: %v", r)
+	}
+	if r := twistd(t, dir, nil, "dns", "-i", "127.0.0.1", "-p", "tcp:0"); r.code != 2 || !strings.Contains(r.stderr, "--interface") {
+		t.Fatalf("-i beside an endpoint --port: exit %d, %s", r.code, r.stderr)
+	}
+}
+
 // TestDNSUDPHandOver: a changed dns service takes its UDP socket over on
 // reload while queries keep coming, three times. None is lost although
 // the readers take many datagrams per system call, and each generation

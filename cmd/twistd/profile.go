@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
-
-	"github.com/twistd-go/twistd/internal/memprofile"
 )
 
 // Profilers --profiler picks from (twistd's --profiler, in Go's terms).
@@ -36,7 +34,7 @@ func startProfile(path, kind string) (stop func() error, err error) {
 			return f.Close()
 		}, nil
 	case "heap":
-		memprofile.Enable()
+		enableHeapProfile()
 		return func() error {
 			runtime.GC()
 			err := pprof.Lookup("heap").WriteTo(f, 0)

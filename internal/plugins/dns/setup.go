@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -101,12 +100,12 @@ func (maker) Description() string {
 // returns the service; a zone that does not parse is an error naming its
 // file and line.
 func (maker) New(s *config.Service) (service.Service, error) {
+	// A key of the wrong type leaves its zero value: the rest is still
+	// checked, so every mistake of the entry is reported in one run.
 	var opts Options
-	if err := s.Decode(&opts); err != nil {
-		return nil, err
-	}
+	decodeErr := s.Decode(&opts)
 	cfg, err := opts.resolve(s)
-	if err != nil {
+	if err := config.Join(decodeErr, err); err != nil {
 		return nil, err
 	}
 	srv, err := newServer(cfg)
@@ -280,25 +279,21 @@ func keyNode(m *yaml.Node, keys ...string) *yaml.Node {
 // Flags registers `twistd dns`'s flags (twistd's names) and returns the
 // entry they describe: --port binds UDP and TCP on the same port.
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
-	iface := fs.String("interface", "", "address to listen on (default: all)")
-	port := fs.IntP("port", "p", 53, "port to listen on, UDP and TCP")
+	iface := fs.StringP("interface", "i", "", "address to listen on (default: all)")
+	port := fs.StringP("port", "p", "53", "port to listen on over UDP and TCP, or one endpoint to listen on (tcp:5353:interface=::1, ssl:853:privateKey=key.pem)")
 	hosts := fs.String("hosts-file", "", "hosts file to serve A, AAAA and PTR answers from")
 	zones := fs.StringArray("bindzone", nil, "BIND master file to serve (repeatable)")
 	secondary := fs.StringArray("secondary", nil, "act as secondary for ZONE, transferring it from ADDR[:PORT]: ZONE@ADDR[:PORT] (repeatable)")
-	recursive := fs.Bool("recursive", false, "forward other names to the nameservers of resolv.conf")
+	recursive := fs.BoolP("recursive", "r", false, "forward other names to the nameservers of resolv.conf")
 	resolvConf := fs.String("resolv-conf", "", "resolv.conf to take nameservers from (implies --recursive)")
-	cacheOn := fs.Bool("cache", false, "cache upstream answers")
+	cacheOn := fs.BoolP("cache", "c", false, "cache upstream answers")
 	verbose := fs.CountP("verbose", "v", "log every query")
 	return func() (map[string]any, error) {
-		if *port < 0 || *port > 65535 {
-			return nil, fmt.Errorf("--port %d: not a port number", *port)
+		listen, err := portEndpoints(*port, *iface)
+		if err != nil {
+			return nil, err
 		}
-		suffix := ""
-		if *iface != "" {
-			suffix = ":interface=" + strings.ReplaceAll(*iface, ":", `\:`)
-		}
-		p := strconv.Itoa(*port)
-		entry := map[string]any{"type": "dns", "listen": []string{"udp:" + p + suffix, "tcp:" + p + suffix}}
+		entry := map[string]any{"type": "dns", "listen": listen}
 		if *hosts != "" {
 			entry["hosts_file"] = *hosts
 		}
@@ -330,6 +325,27 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 		}
 		return entry, nil
 	}
+}
+
+// portEndpoints is what --port and --interface listen on: a port number
+// binds UDP and TCP, as twistd dns does; an endpoint string binds just
+// that endpoint, its interface given in it.
+func portEndpoints(port, iface string) ([]string, error) {
+	ep, err := plugins.PortEndpoint("port", port)
+	if err != nil {
+		return nil, err
+	}
+	if ep != "tcp:"+port {
+		if iface != "" {
+			return nil, fmt.Errorf("--interface: with an endpoint for --port, give the interface in it (%s:interface=%s)", port, iface)
+		}
+		return []string{ep}, nil
+	}
+	suffix := ""
+	if iface != "" {
+		suffix = ":interface=" + strings.ReplaceAll(iface, ":", `\:`)
+	}
+	return []string{"udp:" + port + suffix, "tcp:" + port + suffix}, nil
 }
 
 var _ plugins.Maker = maker{}
