@@ -61,7 +61,7 @@ type Options struct {
 	// Policies apply to the TCP connections, as to any stream service's;
 	// idle_timeout defaults to 10s here (RFC 7766 §6.2.3 asks servers to
 	// close idle connections soon).
-	Policies policy.Config `yaml:"policies"`
+	Policies config.Policies `yaml:"policies"`
 }
 
 // SecondaryOptions is one secondary zone and the primary it comes from.
@@ -137,7 +137,7 @@ type secondarySpec struct{ zone, primary string }
 // resolve validates opts, reporting every problem at its key.
 func (o Options) resolve(s *config.Service) (settings, error) {
 	cfg := settings{hostsFile: string(o.HostsFile), ttl: defaultTTL, queryLog: o.QueryLog,
-		policies: o.Policies, answerCache: defaultAnswerCache}
+		policies: plugins.Policies(o.Policies), answerCache: defaultAnswerCache}
 	var errs []error
 	bad := func(key string, format string, args ...any) {
 		errs = append(errs, s.Errorf(keyNode(s.Node, key), format, args...))
@@ -219,9 +219,7 @@ func (o Options) resolve(s *config.Service) (settings, error) {
 			cfg.rrlSlip = *o.RRL.Slip
 		}
 	}
-	if err := o.Policies.Validate(); err != nil {
-		bad("policies", "policies: %v", err)
-	}
+	// The policies checked their own values as they were decoded.
 	if cfg.policies.IdleTimeout == 0 {
 		cfg.policies.IdleTimeout = defaultTCPIdleTimeout
 	}

@@ -18,7 +18,7 @@ func init() { plugins.Register(maker{}) }
 
 // Options are the keys of an echo service entry beyond name, type and listen.
 type Options struct {
-	Policies policy.Config `yaml:"policies"`
+	Policies config.Policies `yaml:"policies"`
 }
 
 type maker struct{}
@@ -32,7 +32,8 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := s.Decode(&opts); err != nil {
 		return nil, err
 	}
-	return New(&opts.Policies), nil
+	pc := plugins.Policies(opts.Policies)
+	return New(&pc), nil
 }
 
 // Flags registers `twistd echo`'s flags: --listen ENDPOINT..., and --port N

@@ -24,9 +24,9 @@ const DefaultConnectTimeout = 10 * time.Second
 
 // Options are the keys of a portforward entry beyond name, type and listen.
 type Options struct {
-	Connect        string        `yaml:"connect,required"`
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	Policies       policy.Config `yaml:"policies"`
+	Connect        string          `yaml:"connect,required"`
+	ConnectTimeout time.Duration   `yaml:"connect_timeout"`
+	Policies       config.Policies `yaml:"policies"`
 }
 
 type maker struct{}
@@ -61,7 +61,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: opts.Policies}, nil
+	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: plugins.Policies(opts.Policies)}, nil
 }
 
 // Flags registers twistd's portforward flags: -p/--port, -h/--host,

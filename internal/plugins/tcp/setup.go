@@ -18,8 +18,8 @@ func init() { plugins.Register(maker{}) }
 
 // Options are the keys of a tcp service entry beyond name, type and listen.
 type Options struct {
-	Protocol string        `yaml:"protocol,required"`
-	Policies policy.Config `yaml:"policies"`
+	Protocol string          `yaml:"protocol,required"`
+	Policies config.Policies `yaml:"policies"`
 }
 
 type maker struct{}
@@ -40,7 +40,8 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(opts.Protocol, &opts.Policies, time.Now), nil
+	pc := plugins.Policies(opts.Policies)
+	return New(opts.Protocol, &pc, time.Now), nil
 }
 
 // Flags registers `twistd tcp`'s flags: --protocol, --listen ENDPOINT...,

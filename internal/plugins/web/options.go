@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
 )
 
 // Options are the keys of a web service entry beyond name, type and listen
@@ -53,7 +52,7 @@ type Options struct {
 	// MaxHeaderBytes bounds a request's header; beyond it, 431.
 	MaxHeaderBytes config.Size `yaml:"max_header_bytes"`
 	// Policies are the stream policies applied to every connection.
-	Policies policy.Config `yaml:"policies"`
+	Policies config.Policies `yaml:"policies"`
 }
 
 // ProxyRoute sends requests whose path starts with Prefix to To.

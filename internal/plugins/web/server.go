@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/protocol/httpconn"
 	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/service"
@@ -138,7 +139,7 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		}
 		s.h.access.Store(a)
 	}
-	pol, err := policy.New(s.opts.Policies, env.Logger, env.Stats)
+	pol, err := policy.New(plugins.Policies(s.opts.Policies), env.Logger, env.Stats)
 	if err != nil {
 		s.closeLogs()
 		return fmt.Errorf("policies: %w", err)

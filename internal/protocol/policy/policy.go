@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/twistd-go/twistd/internal/config"
 )
 
 // DefaultMaxConnections is max_connections when the file does not set it.
@@ -24,21 +22,20 @@ const (
 	ReasonMaxConnectionsPerPeer = "max_connections_per_peer"
 )
 
-// Config is a service's policies: block (SPEC §2). The zero value means:
-// no idle timeout, DefaultMaxConnections, no per-peer limit, no rate
-// limits, no traffic log.
+// Config is a service's policies (SPEC §2). The zero value means: no
+// idle timeout, DefaultMaxConnections, no per-peer limit, no rate limits,
+// no traffic log.
 type Config struct {
 	// IdleTimeout closes a connection idle (nothing read or written) this long.
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	IdleTimeout time.Duration
 	// MaxConnections refuses connections beyond this many open; 0 means DefaultMaxConnections.
-	MaxConnections int `yaml:"max_connections"`
+	MaxConnections int
 	// MaxConnectionsPerPeer refuses a peer's connections beyond this many; 0 = unlimited.
-	MaxConnectionsPerPeer int `yaml:"max_connections_per_peer"`
+	MaxConnectionsPerPeer int
 	// ReadLimit and WriteLimit are bytes per second for the whole service; 0 = off.
-	ReadLimit  config.Size `yaml:"read_limit"`
-	WriteLimit config.Size `yaml:"write_limit"`
+	ReadLimit, WriteLimit int64
 	// TrafficLog names a file getting one line per closed connection.
-	TrafficLog config.Path `yaml:"traffic_log"`
+	TrafficLog string
 }
 
 // Validate reports values no policy can enforce.
@@ -93,13 +90,13 @@ func New(cfg Config, log *zap.Logger, cnt Counters) (*Policy, error) {
 		p.max = DefaultMaxConnections
 	}
 	if cfg.ReadLimit > 0 {
-		p.read = newBucket(int64(cfg.ReadLimit), time.Now)
+		p.read = newBucket(cfg.ReadLimit, time.Now)
 	}
 	if cfg.WriteLimit > 0 {
-		p.write = newBucket(int64(cfg.WriteLimit), time.Now)
+		p.write = newBucket(cfg.WriteLimit, time.Now)
 	}
 	if cfg.TrafficLog != "" {
-		t, err := openTrafficLog(string(cfg.TrafficLog))
+		t, err := openTrafficLog(cfg.TrafficLog)
 		if err != nil {
 			return nil, err
 		}

@@ -1,18 +1,34 @@
-package policy
+package config
 
 import (
 	"errors"
+	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/twistd-go/twistd/internal/config"
 )
+
+// Policies is a stream service's policies: block as the file writes it
+// (SPEC §2); internal/protocol/policy enforces them. The zero value sets
+// none.
+type Policies struct {
+	// IdleTimeout closes a connection idle (nothing read or written) this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections refuses connections beyond this many open; 0 means the default.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerPeer refuses a peer's connections beyond this many; 0 = unlimited.
+	MaxConnectionsPerPeer int `yaml:"max_connections_per_peer"`
+	// ReadLimit and WriteLimit are bytes per second for the whole service; 0 = off.
+	ReadLimit  Size `yaml:"read_limit"`
+	WriteLimit Size `yaml:"write_limit"`
+	// TrafficLog names a file getting one line per closed connection.
+	TrafficLog Path `yaml:"traffic_log"`
+}
 
 // UnmarshalConfig decodes a policies: block strictly and checks its
 // values, each problem reported at its key, so a file's type errors and
 // its bad policy values come out in one run.
-func (c *Config) UnmarshalConfig(d *config.Decoder, n *yaml.Node) error {
-	type plain Config
+func (c *Policies) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
+	type plain Policies
 	errs := []error{d.Decode(n, (*plain)(c))}
 	bad := func(key, msg string) {
 		errs = append(errs, d.Errorf(valueOf(n, key), "policies: %s", msg))
@@ -47,4 +63,4 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 	return n
 }
 
-var _ config.Unmarshaler = (*Config)(nil)
+var _ Unmarshaler = (*Policies)(nil)

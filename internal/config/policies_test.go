@@ -1,13 +1,11 @@
-package policy
+package config
 
 import (
 	"strings"
 	"testing"
-
-	"github.com/twistd-go/twistd/internal/config"
 )
 
-func TestUnmarshalConfig(t *testing.T) {
+func TestPoliciesReportEveryMistakeAtItsKey(t *testing.T) {
 	tests := []struct {
 		name string
 		yaml string
@@ -23,12 +21,12 @@ func TestUnmarshalConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := "services:\n  - name: x\n    type: echo\n    policies: " + tt.yaml + "\n    listen: tcp:0\n"
-			f, err := config.Parse("app.yaml", t.TempDir(), []byte(src), config.Options{})
+			f, err := Parse("app.yaml", t.TempDir(), []byte(src), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var opts struct {
-				Policies Config `yaml:"policies"`
+				Policies Policies `yaml:"policies"`
 			}
 			err = f.Services[0].Decode(&opts)
 			if len(tt.want) == 0 {
@@ -40,7 +38,7 @@ func TestUnmarshalConfig(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error, want %q", tt.want)
 			}
-			got := config.Join(err).Error()
+			got := Join(err).Error()
 			rest := got
 			for _, w := range tt.want {
 				i := strings.Index(rest, w)
