@@ -102,7 +102,13 @@ func (c *conn) DataReceived(data []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if c.act == nil && len(c.in) == 0 && c.s.fast != nil && !c.full && !c.eof && !c.s.stopping.Load() {
+	if (c.act == nil || c.act.waiting) && len(c.in) == 0 && c.s.fast != nil && !c.full && !c.eof && !c.s.stopping.Load() {
+		// Parked, or with net/http only lingering for a next request
+		// (its response is out, it holds nothing of a next one): the
+		// loop answers what the fast path takes, and a lingering
+		// net/http lets go of the connection, as when its linger ends.
+		// Without this, a connection that once went to net/http would
+		// stay there for as long as its client kept it busy.
 		if c.serveFastLocked(data) {
 			c.mu.Unlock()
 			return
@@ -259,6 +265,10 @@ type active struct {
 	cond sync.Cond // on c.mu: data, a deadline, the write queue draining
 
 	done     bool // net/http closed it, or the conn parked
+	waiting  bool // Read waits for a next request's first bytes, holding none
+	// handedBack: done because the loop's fast path took the connection
+	// back while Read was waiting.
+	handedBack bool
 	idle     int  // 1 after StateIdle, 2 once net/http set its idle deadline
 	rdl, wdl time.Time
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
@@ -306,6 +316,11 @@ func (a *active) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	for {
 		switch {
+		case a.done && a.handedBack:
+			// The loop took the connection back between requests: to
+			// net/http, the client closed it.
+			c.mu.Unlock()
+			return 0, io.EOF
 		case a.done:
 			c.mu.Unlock()
 			return 0, net.ErrClosed
@@ -357,7 +372,9 @@ func (a *active) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
 		}
+		a.waiting = a.idle > 0 && len(p) >= bufioSize
 		a.cond.Wait()
+		a.waiting = false
 	}
 }
 

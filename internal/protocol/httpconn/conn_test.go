@@ -26,6 +26,20 @@ func (s *Server) activeCount() int {
 	return n
 }
 
+// waitingCount counts the connections net/http holds while it waits for
+// a next request.
+func (s *Server) waitingCount() int {
+	n := 0
+	for _, c := range s.snapshot() {
+		c.mu.Lock()
+		if c.act != nil && c.act.waiting {
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
 func (s *Server) connCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -45,11 +59,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // start serves h through a Server on a loopback listener.
 func start(t *testing.T, srv *http.Server) (*Server, string) {
 	t.Helper()
+	return startWith(t, srv, func(*Server) {})
+}
+
+// startWith is start with set run on the Server before it serves.
+func startWith(t *testing.T, srv *http.Server, set func(*Server)) (*Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := New(srv)
+	set(s)
 	serveNet(t, ln, s.Factory())
 	t.Cleanup(func() {
 		ln.Close()

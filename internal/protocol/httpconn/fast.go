@@ -117,6 +117,17 @@ func (c *conn) serveFastLocked(data []byte) bool {
 	c.mu.Unlock()
 	ok := c.s.fast.ServeFast(req)
 	c.mu.Lock()
+	if a := c.act; ok && a != nil {
+		// net/http was lingering for a next request (DataReceived
+		// checked) and this one is answered: end its hold, as the
+		// linger's end would. A declined request stays its to serve.
+		a.done, a.handedBack, a.waiting = true, true, false
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.cond.Broadcast()
+		c.act = nil
+	}
 	if ok && !c.closing && !c.lost {
 		c.parkLocked(c.s.idle)
 	}

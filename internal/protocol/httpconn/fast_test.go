@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -76,6 +77,43 @@ func TestFastPathOnTheLoop(t *testing.T) {
 	}
 	if got := h.slow.Load(); got != 4 {
 		t.Errorf("%d responses from net/http, want 4", got)
+	}
+}
+
+// A connection net/http holds, lingering for a next request, comes back
+// to the loop when that request is one the fast path answers; one it
+// declines stays with the lingering net/http. (Before, a busy client's
+// connection that once went to net/http stayed there for good.)
+func TestLingeringConnectionReturnsToTheFastPath(t *testing.T) {
+	h := &fastHello{}
+	s, addr := startWith(t, &http.Server{Handler: h}, func(s *Server) { s.linger = time.Hour })
+	c, br := dial(t, addr)
+	for _, step := range []struct {
+		send, want string
+		fast, slow int64
+		held       int // connections net/http holds after the step
+	}{
+		{"GET /slow1 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /slow1 0", 0, 1, 1},
+		{"GET /slow2 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /slow2 0", 0, 2, 1},
+		{"GET /fast1 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /fast1 0", 1, 2, 0},
+		{"GET /fast2 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /fast2 0", 2, 2, 0},
+		{"GET /slow3 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /slow3 0", 2, 3, 1},
+		{"GET /fast3 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /fast3 0", 3, 3, 0},
+	} {
+		if _, err := io.WriteString(c, step.send); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := readResponse(t, br, "GET"); body != step.want || resp.Close {
+			t.Fatalf("%q: %q (close %v), want %q", step.send, body, resp.Close, step.want)
+		}
+		if f, sl := h.fast.Load(), h.slow.Load(); f != step.fast || sl != step.slow {
+			t.Fatalf("%q: %d fast and %d net/http responses, want %d and %d", step.send, f, sl, step.fast, step.slow)
+		}
+		eventually(t, fmt.Sprintf("net/http to hold %d connections", step.held), func() bool { return s.activeCount() == step.held })
+		if step.held == 1 {
+			// Its response is out: net/http lingers for a next request.
+			eventually(t, "net/http to wait for a next request", func() bool { return s.waitingCount() == 1 })
+		}
 	}
 }
 

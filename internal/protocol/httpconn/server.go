@@ -26,8 +26,9 @@
 // GET or HEAD head that the fast path parses (see FastRequest), the
 // handler may answer it with one write and the connection stays parked —
 // no goroutine, no net/http state. Whatever it declines goes to net/http
-// as above. A connection net/http holds (lingering after its response)
-// keeps going to net/http until it parks.
+// as above. A connection net/http holds while it lingers after a
+// response comes back to the loop with the first next request the fast
+// path answers; one it declines stays with net/http.
 package httpconn
 
 import (
