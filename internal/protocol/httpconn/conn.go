@@ -264,13 +264,13 @@ type active struct {
 	c    *conn
 	cond sync.Cond // on c.mu: data, a deadline, the write queue draining
 
-	done     bool // net/http closed it, or the conn parked
-	waiting  bool // Read waits for a next request's first bytes, holding none
+	done    bool // net/http closed it, or the conn parked
+	waiting bool // Read waits for a next request's first bytes, holding none
 	// handedBack: done because the loop's fast path took the connection
 	// back while Read was waiting.
 	handedBack bool
-	idle     int  // 1 after StateIdle, 2 once net/http set its idle deadline
-	rdl, wdl time.Time
+	idle       int // 1 after StateIdle, 2 once net/http set its idle deadline
+	rdl, wdl   time.Time
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
 	lingerUntil time.Time
 	timer       *time.Timer // wakes waiters at a deadline
