@@ -123,6 +123,27 @@ func (p *Pool) release(s *socket) {
 	}
 }
 
+// Forget drops the socket under a handle Acquire returned from the pool, for
+// a socket found dead (shut down under the process): the next Acquire of its
+// endpoint binds a new one, and the dead one is closed once its last
+// borrow is given back. Other handles are ignored.
+func (p *Pool) Forget(handle any) {
+	var s *socket
+	switch h := handle.(type) {
+	case *sharedListener:
+		s = h.sock
+	case *sharedPacketConn:
+		s = h.sock
+	default:
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sockets[s.key] == s {
+		delete(p.sockets, s.key)
+	}
+}
+
 // closeLocked closes s and forgets it; p.mu is held.
 func (p *Pool) closeLocked(s *socket) {
 	if s.closed {
