@@ -123,11 +123,12 @@ func (p *Pool) release(s *socket) {
 	}
 }
 
-// Forget drops the socket under a handle Acquire returned from the pool, for
-// a socket found dead (shut down under the process): the next Acquire of its
-// endpoint binds a new one, and the dead one is closed once its last
-// borrow is given back. Other handles are ignored.
-func (p *Pool) Forget(handle any) {
+// Discard closes the socket under a handle Acquire returned, whoever else
+// borrows it, for a socket found dead (shut down or closed under the
+// process): the next Acquire of its endpoint binds a new one, on the same
+// port if asked. Its borrowers' Accept and ReadFrom return net.ErrClosed;
+// their Close is harmless. Other handles are ignored.
+func (p *Pool) Discard(handle any) {
 	var s *socket
 	switch h := handle.(type) {
 	case *sharedListener:
@@ -139,9 +140,7 @@ func (p *Pool) Forget(handle any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.sockets[s.key] == s {
-		delete(p.sockets, s.key)
-	}
+	p.closeLocked(s)
 }
 
 // closeLocked closes s and forgets it; p.mu is held.

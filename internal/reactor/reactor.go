@@ -67,6 +67,9 @@ type running struct {
 	// failed: this instance reported a failure (guarded by health.mu);
 	// stopped: the serve loop stopped it to restart the unit.
 	failed, stopped bool
+	// stopping makes stopOne act once, whoever asks (a restart, then a
+	// reload or the final stop).
+	stopping sync.Once
 }
 
 // State is where the process is in its life.
@@ -342,11 +345,13 @@ func takeOverPorts(u Unit, old *running) Unit {
 // stopOne stops a unit within ctx and gives its sockets back. Its accept
 // loops stop first, so no connection reaches a service that is stopping.
 func (r *Reactor) stopOne(ctx context.Context, rn *running) {
-	rn.accepting.stopAccepting()
-	if err := rn.unit.Service.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
-	}
-	rn.release()
+	rn.stopping.Do(func() {
+		rn.accepting.stopAccepting()
+		if err := rn.unit.Service.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
+		}
+		rn.release()
+	})
 }
 
 // Apply moves the running set to units (a reload): units whose name, type

@@ -122,16 +122,6 @@ func (r *Reactor) fail(rn *running, err error) {
 		if se.Addr != nil {
 			fields = append(fields, zap.String("addr", se.Addr.String()))
 		}
-		for _, l := range rn.env.Listeners {
-			if l.Endpoint == se.Endpoint {
-				// Dead: a restart must bind the endpoint anew.
-				if l.Stream != nil {
-					r.pool.Forget(l.Stream)
-				} else {
-					r.pool.Forget(l.Packet)
-				}
-			}
-		}
 	}
 	r.opts.Metrics.ServiceFailures.WithLabelValues(rn.unit.Name).Inc()
 	if rn.unit.ExitOnFailure || rn.unit.New == nil {
@@ -163,6 +153,26 @@ func (r *Reactor) restart(ctx context.Context, rn *running) {
 	if !rn.stopped {
 		rn.stopped = true
 		rn.accepting.stopAccepting()
+		// The sockets reported dead go now (no loop watches them any
+		// more), so their endpoints are bound anew below; the healthy ones
+		// pass to the new instance.
+		h := rn.health
+		h.mu.Lock()
+		err := h.err
+		h.mu.Unlock()
+		var se *service.SocketError
+		if errors.As(err, &se) {
+			for _, l := range rn.env.Listeners {
+				if l.Endpoint != se.Endpoint {
+					continue
+				}
+				if l.Stream != nil {
+					r.pool.Discard(l.Stream)
+				} else {
+					r.pool.Discard(l.Packet)
+				}
+			}
+		}
 		r.draining.Add(1)
 		go func() {
 			defer r.draining.Done()
@@ -191,7 +201,10 @@ func (r *Reactor) restart(ctx context.Context, rn *running) {
 	h.since = time.Now()
 	h.mu.Unlock()
 	r.mu.Lock()
-	r.current[at] = nrn
+	// A new slice: readers iterate their copy of r.current unlocked.
+	next := append([]*running(nil), r.current...)
+	next[at] = nrn
+	r.current = next
 	r.mu.Unlock()
 	r.opts.Metrics.ServiceRestarts.WithLabelValues(rn.unit.Name).Inc()
 	nrn.env.Logger.Info("service restarted")
