@@ -400,8 +400,8 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 	r.mu.Unlock()
 
 	for _, rn := range next {
-		if !kept[rn.unit.Name] {
-			continue
+		if !kept[rn.unit.Name] || rn.stopped {
+			continue // a failed instance awaiting its restart has nothing to re-read
 		}
 		for _, c := range rn.certs {
 			if err := c.Reload(); err != nil {
