@@ -64,10 +64,13 @@ type statusDoc struct {
 			Network string `json:"network"`
 			Address string `json:"address"`
 		} `json:"listeners"`
-		ConnectionsActive int64 `json:"connections_active"`
-		ConnectionsTotal  int64 `json:"connections_total"`
-		BytesIn           int64 `json:"bytes_in"`
-		BytesOut          int64 `json:"bytes_out"`
+		ConnectionsActive int64  `json:"connections_active"`
+		ConnectionsTotal  int64  `json:"connections_total"`
+		BytesIn           int64  `json:"bytes_in"`
+		BytesOut          int64  `json:"bytes_out"`
+		Error             string `json:"error"`
+		Failures          int64  `json:"failures"`
+		Restarts          int64  `json:"restarts"`
 	} `json:"services"`
 }
 

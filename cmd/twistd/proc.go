@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 // proc is the running process: its settings, logger, metrics and reactor,
@@ -117,6 +119,8 @@ func (p *proc) serve(units []reactor.Unit) error {
 	switch {
 	case err == reactor.ErrForced:
 		p.log.Warn("stopped without draining")
+	case errors.Is(err, reactor.ErrServiceFailed):
+		// Logged when it failed; the process drained and exits 1.
 	case err != nil:
 		p.log.Error("start failed", zap.Error(err))
 	}
@@ -137,9 +141,10 @@ func (p *proc) units(file *config.File, services []reactor.Unit) []reactor.Unit 
 		Listen []string
 		Pprof  bool
 	}{file.Admin.Listen.Strings(), file.Admin.Pprof})
+	opts := admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof}
 	unit := reactor.Unit{Name: adminUnit, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
-		Fingerprint: string(fp), Internal: true,
-		Service: admin.New(admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof})}
+		Fingerprint: string(fp), Internal: true, Service: admin.New(opts),
+		New: func() (service.Service, error) { return admin.New(opts), nil }}
 	if file.Admin.Pprof {
 		enableHeapProfile()
 	}
@@ -246,7 +251,8 @@ func (p *proc) applyProcess(file *config.File) {
 func (p *proc) setOutsideFile(key string) bool { return p.s.fixed[key] }
 
 // Ready implements admin.Source.
-func (p *proc) Ready() bool { return p.r != nil && p.r.State() == reactor.Ready }
+// A failed service (awaiting its restart) makes the process not ready.
+func (p *proc) Ready() bool { return p.r != nil && p.r.State() == reactor.Ready && !p.r.Failed() }
 
 // Status implements admin.Source.
 func (p *proc) Status() admin.Status {
@@ -264,9 +270,13 @@ func (p *proc) Status() admin.Status {
 		ss := admin.ServiceStatus{Name: svc.Name, Type: svc.Type, State: "running",
 			Listeners:         []admin.Listener{},
 			ConnectionsActive: svc.Stats.ConnectionsActive.Load(), ConnectionsTotal: svc.Stats.ConnectionsAccepted.Load(),
-			BytesIn: svc.Stats.BytesReceived.Load(), BytesOut: svc.Stats.BytesSent.Load(), Requests: svc.Stats.Requests.Load()}
-		if p.r.State() == reactor.Stopping {
+			BytesIn: svc.Stats.BytesReceived.Load(), BytesOut: svc.Stats.BytesSent.Load(), Requests: svc.Stats.Requests.Load(),
+			Error: svc.Error, Failures: svc.Failures, Restarts: svc.Restarts}
+		switch {
+		case p.r.State() == reactor.Stopping:
 			ss.State = "stopping"
+		case svc.Failed:
+			ss.State = "failed"
 		}
 		for _, a := range svc.Addrs {
 			ss.Listeners = append(ss.Listeners, admin.Listener{Network: a.Network(), Address: a.String()})
@@ -295,7 +305,7 @@ func (p *proc) streamCounters() []metrics.ServiceCounters {
 		out = append(out, metrics.ServiceCounters{Service: svc.Name,
 			Accepted: st.ConnectionsAccepted.Load(), Active: st.ConnectionsActive.Load(),
 			RefusedMaxConnections: st.RefusedMaxConnections.Load(), RefusedMaxPerPeer: st.RefusedMaxPerPeer.Load(),
-			BytesReceived: st.BytesReceived.Load(), BytesSent: st.BytesSent.Load()})
+			BytesReceived: st.BytesReceived.Load(), BytesSent: st.BytesSent.Load(), Up: !svc.Failed})
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 // loadOptions are how every command reads an application file: service
@@ -49,8 +50,11 @@ func buildUnits(file *config.File, loadErr error) (*config.File, []reactor.Unit,
 	}
 	var units []reactor.Unit
 	for _, b := range built {
-		units = append(units, reactor.Unit{Name: b.Spec.Name, Type: b.Spec.Type, Listen: b.Spec.Listen,
-			Service: b.Service, Pos: b.Spec.Pos.String(), Fingerprint: fingerprint(b.Spec.Node)})
+		spec := b.Spec
+		units = append(units, reactor.Unit{Name: spec.Name, Type: spec.Type, Listen: spec.Listen,
+			Service: b.Service, Pos: spec.Pos.String(), Fingerprint: fingerprint(spec.Node),
+			ExitOnFailure: spec.OnFailure == config.OnFailureExit,
+			New:           func() (service.Service, error) { return plugins.New(spec) }})
 	}
 	returnMemory()
 	return file, units, nil

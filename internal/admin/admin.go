@@ -51,6 +51,11 @@ type ServiceStatus struct {
 	BytesIn           int64      `json:"bytes_in"`
 	BytesOut          int64      `json:"bytes_out"`
 	Requests          int64      `json:"requests"`
+	// Error is the service's last failure after start ("" if none);
+	// Failures and Restarts count failures and restarts (on_failure).
+	Error    string `json:"error"`
+	Failures int64  `json:"failures"`
+	Restarts int64  `json:"restarts"`
 }
 
 // Listener is one real listen address.

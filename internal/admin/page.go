@@ -33,7 +33,11 @@ func writePage(w io.Writer, st Status) error {
 	b.WriteString("</p>\n<table>\n" + pageTableHead + `<tbody id="services">` + "\n")
 	for _, s := range st.Services {
 		b.WriteString("<tr>\n" + `<td data-label="Service"><b>` + esc(s.Name) + `</b></td><td data-label="Type">` + esc(s.Type) + "</td>\n")
-		b.WriteString(`<td data-label="State"><span class="badge ` + okOrBad(s.State == "running") + `">` + esc(s.State) + "</span></td>\n")
+		b.WriteString(`<td data-label="State"><span class="badge ` + okOrBad(s.State == "running") + `">` + esc(s.State) + "</span>")
+		if s.State == "failed" && s.Error != "" {
+			b.WriteString(" <small>" + esc(s.Error) + "</small>")
+		}
+		b.WriteString("</td>\n")
 		b.WriteString(`<td data-label="Listening on">`)
 		for _, l := range s.Listeners {
 			b.WriteString("<code>" + esc(l.Network) + " " + esc(l.Address) + "</code><br>")
@@ -133,7 +137,7 @@ const pageScript = `<script>
     document.getElementById("reload").innerHTML = r ? "Last reload " + esc(new Date(r.time).toISOString()) + ": " + badge(r.result === "ok", r.result) + " " + esc(r.error) : "No reload yet.";
     document.getElementById("services").innerHTML = st.services.map(function (s) {
       return "<tr><td data-label=Service><b>" + esc(s.name) + "</b></td><td data-label=Type>" + esc(s.type) + "</td>" +
-        "<td data-label=State>" + badge(s.state === "running", s.state) + "</td>" +
+        "<td data-label=State>" + badge(s.state === "running", s.state) + (s.state === "failed" && s.error ? " <small>" + esc(s.error) + "</small>" : "") + "</td>" +
         "<td data-label='Listening on'>" + s.listeners.map(function (l) { return "<code>" + esc(l.network + " " + l.address) + "</code>"; }).join("<br>") + "</td>" +
         "<td data-label=Active class=num>" + s.connections_active + "</td><td data-label=Connections class=num>" + s.connections_total + "</td>" +
         "<td data-label=In class=num>" + human(s.bytes_in) + "</td><td data-label=Out class=num>" + human(s.bytes_out) + "</td>" +

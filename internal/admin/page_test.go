@@ -33,6 +33,19 @@ func TestPageEscapesValues(t *testing.T) {
 	}
 }
 
+func TestPageShowsAFailure(t *testing.T) {
+	st := Status{State: "ready", Services: []ServiceStatus{{Name: "echo", Type: "echo", State: "failed",
+		Error: "tcp:7 (0.0.0.0:7): accept4: invalid argument <x>", Failures: 1}}}
+	var b strings.Builder
+	if err := writePage(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	want := `<span class="badge bad">failed</span> <small>tcp:7 (0.0.0.0:7): accept4: invalid argument &lt;x&gt;</small></td>`
+	if page := b.String(); !strings.Contains(page, want) {
+		t.Errorf("page lacks %q:\n%s", want, page)
+	}
+}
+
 func TestPageWithoutReload(t *testing.T) {
 	var b strings.Builder
 	if err := writePage(&b, Status{State: "stopping"}); err != nil {

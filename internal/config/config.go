@@ -112,6 +112,9 @@ type Service struct {
 	Name   string
 	Type   string
 	Listen Listen
+	// OnFailure is what a failure after start does: OnFailureRestart
+	// (the default) or OnFailureExit.
+	OnFailure string
 	// Node is the entry's mapping node; Pos is where the entry starts.
 	Node *yaml.Node
 	Pos  Pos
@@ -119,8 +122,15 @@ type Service struct {
 	file *File
 }
 
-// Decode strictly decodes the service's own keys (every key but name, type
-// and listen) into v, a pointer to a struct with yaml tags. Unknown keys,
+// The values of a service's on_failure: key. Restart is the default, as
+// suture restarts a failed service and systemd users set Restart=on-failure.
+const (
+	OnFailureRestart = "restart" // restart with backoff (1s doubling to 30s)
+	OnFailureExit    = "exit"    // stop the process, which exits 1
+)
+
+// Decode strictly decodes the service's own keys (every key but name, type,
+// listen and on_failure) into v, a pointer to a struct with yaml tags. Unknown keys,
 // wrong types, bad values and missing files are each an *Error; all of them
 // are returned at once, joined with errors.Join.
 //

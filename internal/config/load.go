@@ -17,7 +17,7 @@ var topKeys = []string{"version", "name", "process", "admin", "services"}
 
 // commonKeys are the keys of a service entry that the loader decodes;
 // Service.Decode leaves them out.
-var commonKeys = map[string]bool{"name": true, "type": true, "listen": true}
+var commonKeys = map[string]bool{"name": true, "type": true, "listen": true, "on_failure": true}
 
 // serviceName is the form of a service's name (at most 63 characters).
 var serviceName = lazyRegexp(`^[a-z0-9][a-z0-9-]*$`)
@@ -361,7 +361,7 @@ func (l *loader) entry(item *yaml.Node) *entry {
 	}
 	s := &Service{Node: n, Pos: Pos{File: l.file.Path, Line: item.Line, Col: item.Column}, file: l.file}
 	e := &entry{svc: s}
-	var nameNode, typeNode, listenNode *yaml.Node
+	var nameNode, typeNode, listenNode, failureNode *yaml.Node
 	for _, p := range l.d.pairs(n, func(k string) bool { return commonKeys[k] }, false) {
 		switch p.key.Value {
 		case "name":
@@ -370,6 +370,8 @@ func (l *loader) entry(item *yaml.Node) *entry {
 			typeNode = p.val
 		case "listen":
 			listenNode = p.val
+		case "on_failure":
+			failureNode = p.val
 		}
 	}
 	// Decode the common keys, collecting errors under the service's label.
@@ -417,6 +419,19 @@ func (l *loader) entry(item *yaml.Node) *entry {
 		for _, p := range listenItems(d, listenNode) {
 			p.owner = s
 			l.eps = append(l.eps, p)
+		}
+	}
+	s.OnFailure = OnFailureRestart
+	if failureNode != nil {
+		var v string
+		before := len(d.errs)
+		d.value(failureNode, reflect.ValueOf(&v).Elem())
+		switch fn := resolve(failureNode); {
+		case fn == nil || d.isBad(fn) || len(d.errs) > before:
+		case v == OnFailureRestart || v == OnFailureExit:
+			s.OnFailure = v
+		default:
+			d.errorf(failureNode, "on_failure: expected %s or %s, got %s", OnFailureRestart, OnFailureExit, quote(v))
 		}
 	}
 	l.d.errs = append(l.d.errs, d.errs...)

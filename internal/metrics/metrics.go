@@ -23,6 +23,10 @@ type Metrics struct {
 	// DNS services.
 	DNSQueries *prometheus.CounterVec // service, qtype, rcode
 
+	// Supervision: failures of started services, and their restarts.
+	ServiceFailures *prometheus.CounterVec // service
+	ServiceRestarts *prometheus.CounterVec // service
+
 	// The process.
 	Reloads   *prometheus.CounterVec // result: ok | failed
 	BuildInfo *prometheus.GaugeVec   // version
@@ -45,6 +49,10 @@ func New(version string) *Metrics {
 			Buckets: prometheus.DefBuckets}, []string{"service"}),
 		DNSQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_dns_queries_total", Help: "DNS queries answered, by service, query type and response code."}, []string{"service", "qtype", "rcode"}),
+		ServiceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_service_failures_total", Help: "Failures of started services (a socket died, a loop gave up; a failed restart included), by service."}, []string{"service"}),
+		ServiceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_service_restarts_total", Help: "Restarts of failed services (on_failure: restart), by service."}, []string{"service"}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_reloads_total", Help: "Reloads of the application file, by result (ok or failed)."}, []string{"result"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -66,7 +74,7 @@ func (m *Metrics) newRegistry() *prometheus.Registry {
 	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPRequestDuration, m.DNSQueries, m.Reloads, m.BuildInfo,
+		m.HTTPRequests, m.HTTPRequestDuration, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo,
 	)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -83,6 +91,8 @@ type ServiceCounters struct {
 	Accepted, Active                         int64
 	RefusedMaxConnections, RefusedMaxPerPeer int64
 	BytesReceived, BytesSent                 int64
+	// Up is false while the service is failed (twistd_service_up).
+	Up bool
 }
 
 // WatchServices registers the collector of twistd_connections_accepted_total,
@@ -106,6 +116,7 @@ var (
 	descRefused  = prometheus.NewDesc("twistd_connections_refused_total", "Connections refused by a policy, by service and reason (the policy's key).", []string{"service", "reason"}, nil)
 	descReceived = prometheus.NewDesc("twistd_bytes_received_total", "Bytes read from clients, by service.", []string{"service"}, nil)
 	descSent     = prometheus.NewDesc("twistd_bytes_sent_total", "Bytes written to clients, by service.", []string{"service"}, nil)
+	descUp       = prometheus.NewDesc("twistd_service_up", "1 while the service serves, 0 while it is failed (awaiting its restart), by service.", []string{"service"}, nil)
 )
 
 type servicesCollector struct {
@@ -113,7 +124,7 @@ type servicesCollector struct {
 }
 
 func (c *servicesCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAccepted, descActive, descRefused, descReceived, descSent} {
+	for _, d := range []*prometheus.Desc{descAccepted, descActive, descRefused, descReceived, descSent, descUp} {
 		ch <- d
 	}
 }
@@ -126,5 +137,10 @@ func (c *servicesCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedMaxPerPeer), s.Service, "max_connections_per_peer")
 		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(s.BytesReceived), s.Service)
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.BytesSent), s.Service)
+		up := 0.0
+		if s.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, s.Service)
 	}
 }

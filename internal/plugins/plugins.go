@@ -104,6 +104,17 @@ func Build(f *config.File) ([]Built, error) {
 	return built, config.Join(errs...)
 }
 
+// New makes a fresh service from an entry Build made one from before: a
+// restart after a failure takes a new instance, since Start runs at most
+// once per instance.
+func New(s *config.Service) (service.Service, error) {
+	m, ok := Lookup(s.Type)
+	if !ok {
+		return nil, fmt.Errorf("unknown service type %q", s.Type)
+	}
+	return m.New(s)
+}
+
 // listsEndpoints reports whether s's entry writes any endpoint under
 // listen:, valid or not.
 func listsEndpoints(s *config.Service) bool {

@@ -57,7 +57,7 @@ func (r *Reactor) eventLoops() ([]*loop, error) {
 // nil and no error when the socket is not one the loops can drive (not
 // plain TCP or unix), and an error when the loops are unavailable; either
 // way the caller serves the socket with goroutines instead.
-func (r *Reactor) serveEvented(l service.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) (eventServer, error) {
+func (r *Reactor) serveEvented(l service.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats, fail func(error)) (eventServer, error) {
 	fd, isUnix, ok := rawListener(l.Stream)
 	if !ok {
 		return nil, nil
@@ -71,6 +71,7 @@ func (r *Reactor) serveEvented(l service.Listener, f protocol.Factory, log *zap.
 		return nil, err
 	}
 	s.proxyProtocol = l.ProxyProtocol
+	s.ep, s.fail = l.Endpoint, fail
 	return s, nil
 }
 

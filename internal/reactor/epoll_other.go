@@ -22,7 +22,7 @@ type epollState struct{}
 var errNoEpoll = errors.New("the epoll reactor needs Linux")
 
 // serveEvented always fails: the caller serves with goroutines.
-func (r *Reactor) serveEvented(service.Listener, protocol.Factory, *zap.Logger, *service.Stats) (eventServer, error) {
+func (r *Reactor) serveEvented(service.Listener, protocol.Factory, *zap.Logger, *service.Stats, func(error)) (eventServer, error) {
 	return nil, errNoEpoll
 }
 

@@ -3,6 +3,7 @@ package reactor
 import (
 	"context"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -31,6 +33,9 @@ type estreamServer struct {
 	// proxyProtocol: each connection starts with a PROXY header; its
 	// protocol is built once the header names the real client.
 	proxyProtocol bool
+	// ep is the listener's endpoint; fail reports its socket dead.
+	ep   endpoint.Endpoint
+	fail func(error)
 
 	unlistened sync.Once
 	conns      *connSet[*econn]
@@ -84,6 +89,13 @@ func (s *estreamServer) accept(l *loop) {
 		case err == unix.EAGAIN:
 			return
 		case err == unix.EINTR || err == unix.ECONNABORTED:
+		case service.Permanent(err):
+			// Shut down or closed under us (epoll says hung up): no retry
+			// brings it back, and a dead socket stays "ready", so it
+			// leaves the epoll set at once. The reactor decides the rest.
+			l.drop(s)
+			s.fail(&service.SocketError{Endpoint: s.ep, Addr: s.ln.Addr(), Err: os.NewSyscallError("accept4", err)})
+			return
 		default:
 			// Out of descriptors and the like. The listening socket stays
 			// readable, so retrying at once would spin: stop watching it

@@ -254,6 +254,17 @@ func (l *loop) pauseAccepting(s *estreamServer, d time.Duration) {
 	})
 }
 
+// drop takes s's dead listening socket out of the epoll set; it runs on
+// the loop. Even unwatched, a hung-up socket would be reported on every
+// turn (EPOLLHUP and EPOLLERR ignore the event mask), so pausing is no use.
+func (l *loop) drop(s *estreamServer) {
+	if l.acceptors[int32(s.fd)] != s {
+		return
+	}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+	delete(l.acceptors, int32(s.fd))
+}
+
 // unlisten stops accepting on s's socket; when it returns, the loop no
 // longer refers to the descriptor, which may then be closed.
 func (l *loop) unlisten(s *estreamServer) {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -24,10 +25,13 @@ type packetServer struct {
 	log   *zap.Logger
 	stats *service.Stats
 	done  chan struct{}
+	// ep is the socket's endpoint; fail reports the socket dead.
+	ep   endpoint.Endpoint
+	fail func(error)
 }
 
-func newPacketServer(pc net.PacketConn, p protocol.DatagramProtocol, log *zap.Logger, stats *service.Stats) *packetServer {
-	s := &packetServer{pc: pc, proto: p, log: log, stats: stats, done: make(chan struct{})}
+func newPacketServer(l service.Listener, p protocol.DatagramProtocol, log *zap.Logger, stats *service.Stats, fail func(error)) *packetServer {
+	s := &packetServer{pc: l.Packet, proto: p, log: log, stats: stats, done: make(chan struct{}), ep: l.Endpoint, fail: fail}
 	go s.readLoop()
 	return s
 }
@@ -40,6 +44,10 @@ func (s *packetServer) readLoop() {
 		n, from, err := s.pc.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if service.Permanent(err) {
+				s.fail(&service.SocketError{Endpoint: s.ep, Addr: s.pc.LocalAddr(), Err: bindError(err)})
 				return
 			}
 			// ICMP errors surface as read errors on some systems: go on.

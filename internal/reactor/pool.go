@@ -123,6 +123,26 @@ func (p *Pool) release(s *socket) {
 	}
 }
 
+// Discard closes the socket under a handle Acquire returned, whoever else
+// borrows it, for a socket found dead (shut down or closed under the
+// process): the next Acquire of its endpoint binds a new one, on the same
+// port if asked. Its borrowers' Accept and ReadFrom return net.ErrClosed;
+// their Close is harmless. Other handles are ignored.
+func (p *Pool) Discard(handle any) {
+	var s *socket
+	switch h := handle.(type) {
+	case *sharedListener:
+		s = h.sock
+	case *sharedPacketConn:
+		s = h.sock
+	default:
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closeLocked(s)
+}
+
 // closeLocked closes s and forgets it; p.mu is held.
 func (p *Pool) closeLocked(s *socket) {
 	if s.closed {

@@ -40,6 +40,14 @@ type Unit struct {
 	Fingerprint string
 	// Internal units (the admin endpoint) are not listed by Services.
 	Internal bool
+	// New makes a fresh instance of the service, from the same
+	// configuration, for a restart after a failure (Start is called at
+	// most once per instance). Without it a failure stops the process.
+	New func() (service.Service, error)
+	// ExitOnFailure (on_failure: exit) makes a failure after start stop
+	// the process, which exits 1; by default the service is restarted
+	// with backoff (on_failure: restart).
+	ExitOnFailure bool
 }
 
 // running is a started unit with what the reactor gave it.
@@ -54,6 +62,15 @@ type running struct {
 	certs []*certificate
 	// accepting are the accept loops its runner made.
 	accepting *acceptors
+	// health is the unit's supervision record, shared with the instances
+	// that replace this one after a failure.
+	health *health
+	// failed: this instance reported a failure (guarded by health.mu);
+	// stopped: the serve loop stopped it to restart the unit.
+	failed, stopped bool
+	// stopping makes stopOne act once, whoever asks (a restart, then a
+	// reload or the final stop).
+	stopping sync.Once
 }
 
 // State is where the process is in its life.
@@ -100,6 +117,9 @@ type Options struct {
 	CPUs int
 	// Signals, when set, replaces the process's signals (for tests).
 	Signals <-chan os.Signal
+	// Backoff paces the restarts of failed services; zero means
+	// DefaultBackoff.
+	Backoff Backoff
 }
 
 // Reactor runs one application's units.
@@ -116,6 +136,10 @@ type Reactor struct {
 
 	// epoll is the event loops and their dialer (Linux; empty elsewhere).
 	epoll epollState
+
+	// events are failures and due restarts for the serve loop.
+	events  events
+	backoff Backoff
 
 	// goDialer owns outgoing connections on goroutines (their traffic is
 	// not a service's).
@@ -138,7 +162,12 @@ func New(opts Options) *Reactor {
 	if reactor == "" {
 		reactor = DefaultReactor()
 	}
-	return &Reactor{opts: opts, log: opts.Logger, pool: NewPool(), reactor: reactor}
+	backoff := opts.Backoff
+	if backoff == (Backoff{}) {
+		backoff = DefaultBackoff
+	}
+	return &Reactor{opts: opts, log: opts.Logger, pool: NewPool(), reactor: reactor, backoff: backoff,
+		events: events{ready: make(chan struct{}, 1)}}
 }
 
 // State returns the process's current state.
@@ -149,6 +178,11 @@ type ServiceInfo struct {
 	Name, Type string
 	Addrs      []net.Addr
 	Stats      *service.Stats
+	// Failed: the service failed and is not restarted yet; Error is its
+	// last failure ("" before any), Failures and Restarts count them.
+	Failed             bool
+	Error              string
+	Failures, Restarts int64
 }
 
 // Services returns the running services in file order (internal units
@@ -159,7 +193,9 @@ func (r *Reactor) Services() []ServiceInfo {
 	out := make([]ServiceInfo, 0, len(r.current))
 	for _, rn := range r.current {
 		if !rn.unit.Internal {
-			out = append(out, ServiceInfo{Name: rn.unit.Name, Type: rn.unit.Type, Addrs: rn.addrs, Stats: rn.env.Stats})
+			info := ServiceInfo{Name: rn.unit.Name, Type: rn.unit.Type, Addrs: rn.addrs, Stats: rn.env.Stats}
+			info.Failed, info.Error, info.Failures, info.Restarts = rn.health.snapshot()
+			out = append(out, info)
 		}
 	}
 	return out
@@ -226,9 +262,10 @@ func (r *Reactor) prepareOne(u Unit) (*running, error) {
 	log := r.log.Named(u.Name)
 	stats := &service.Stats{}
 	accepting := &acceptors{}
-	env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics, CPUs: r.opts.CPUs,
-		Runner: runner{r: r, log: log, stats: stats, servers: accepting}}
-	rn := &running{unit: u, env: env, written: u.Listen, accepting: accepting}
+	env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics, CPUs: r.opts.CPUs}
+	env.Runner = runner{r: r, env: env, log: log, stats: stats, servers: accepting}
+	rn := &running{unit: u, env: env, written: u.Listen, accepting: accepting, health: &health{since: time.Now()}}
+	env.OnFail = func(err error) { r.fail(rn, err) }
 	for _, ep := range u.Listen {
 		l, cert, err := r.listen(ep)
 		if cert != nil {
@@ -317,11 +354,13 @@ func takeOverPorts(u Unit, old *running) Unit {
 // stopOne stops a unit within ctx and gives its sockets back. Its accept
 // loops stop first, so no connection reaches a service that is stopping.
 func (r *Reactor) stopOne(ctx context.Context, rn *running) {
-	rn.accepting.stopAccepting()
-	if err := rn.unit.Service.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
-	}
-	rn.release()
+	rn.stopping.Do(func() {
+		rn.accepting.stopAccepting()
+		if err := rn.unit.Service.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
+		}
+		rn.release()
+	})
 }
 
 // Apply moves the running set to units (a reload): units whose name, type
@@ -370,8 +409,8 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 	r.mu.Unlock()
 
 	for _, rn := range next {
-		if !kept[rn.unit.Name] {
-			continue
+		if !kept[rn.unit.Name] || rn.stopped {
+			continue // a failed instance awaiting its restart has nothing to re-read
 		}
 		for _, c := range rn.certs {
 			if err := c.Reload(); err != nil {
@@ -444,7 +483,22 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 		var sig os.Signal
 		select {
 		case <-ctx.Done():
-			return r.stop(nil, sigs)
+			return r.stop("context cancelled", "", sigs)
+		case <-r.events.ready:
+			for _, ev := range r.events.take() {
+				if !ev.exit {
+					r.restart(ctx, ev.rn)
+					continue
+				}
+				if r.isCurrent(ev.rn) {
+					_, text, _, _ := ev.rn.health.snapshot()
+					if err := r.stop("", ev.rn.unit.Name, sigs); err != nil {
+						return err
+					}
+					return fmt.Errorf("%w: %s: service %q: %s", ErrServiceFailed, ev.rn.unit.Pos, ev.rn.unit.Name, text)
+				}
+			}
+			continue
 		case sig = <-sigs:
 		}
 		switch sig {
@@ -475,7 +529,7 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 				}
 			}
 		default:
-			return r.stop(sig, sigs)
+			return r.stop(signalName(sig), "", sigs)
 		}
 	}
 }
@@ -483,15 +537,18 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 // stop runs the graceful stop: report not-ready, wait out the shutdown
 // delay, then stop services in reverse within the shutdown timeout. A
 // second stop signal at any point forces an immediate exit.
-func (r *Reactor) stop(sig os.Signal, sigs <-chan os.Signal) error {
-	name := "context cancelled"
-	if sig != nil {
-		name = signalName(sig)
-	}
+// why is the signal's name or "context cancelled"; for a service that
+// failed (on_failure: exit), failed is its name.
+func (r *Reactor) stop(why, failed string, sigs <-chan os.Signal) error {
 	// Not ready first: whoever reads the log line finds /readyz at 503.
 	r.state.Store(int32(Stopping))
-	r.log.Info("received signal; stopping", zap.String("signal", name),
-		zap.Duration("shutdown_timeout", r.opts.ShutdownTimeout))
+	if failed != "" {
+		r.log.Info("a service failed; stopping", zap.String("failed", failed),
+			zap.Duration("shutdown_timeout", r.opts.ShutdownTimeout))
+	} else {
+		r.log.Info("received signal; stopping", zap.String("signal", why),
+			zap.Duration("shutdown_timeout", r.opts.ShutdownTimeout))
+	}
 	if h := r.opts.Hooks.Stopping; h != nil {
 		h()
 	}
@@ -542,6 +599,18 @@ func (r *Reactor) stop(sig os.Signal, sigs <-chan os.Signal) error {
 	}
 }
 
+// isCurrent reports whether rn is in the running set.
+func (r *Reactor) isCurrent(rn *running) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.current {
+		if c == rn {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Reactor) force(sig os.Signal) error {
 	r.log.Warn("received second signal; stopping now", zap.String("signal", signalName(sig)))
 	r.pool.Close()
@@ -569,6 +638,7 @@ func signalName(s os.Signal) string {
 // so the reactor can stop them before it stops the service.
 type runner struct {
 	r       *Reactor
+	env     *service.Env // its Fail reports a loop's dead socket
 	log     *zap.Logger
 	stats   *service.Stats
 	servers *acceptors
@@ -617,7 +687,7 @@ func (a *acceptors) stopAccepting() {
 // every endpoint kind the same way.
 func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Server {
 	if l.TLS == nil && r.r.reactor == Epoll {
-		s, err := r.r.serveEvented(l, f, r.log, r.stats)
+		s, err := r.r.serveEvented(l, f, r.log, r.stats, r.env.Fail)
 		if s != nil {
 			r.servers.add(s)
 			return s
@@ -626,7 +696,7 @@ func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Serv
 			r.log.Warn("event loops unavailable; serving with a goroutine per connection", zap.Error(err))
 		}
 	}
-	s := newStreamServer(l, f, r.log, r.stats)
+	s := newStreamServer(l, f, r.log, r.stats, r.env.Fail)
 	r.servers.add(s)
 	return s
 }
@@ -668,5 +738,5 @@ func (r *Reactor) drive(nc net.Conn, p protocol.Protocol) error {
 }
 
 func (r runner) ServePacket(l service.Listener, p protocol.DatagramProtocol) service.Server {
-	return newPacketServer(l.Packet, p, r.log, r.stats)
+	return newPacketServer(l, p, r.log, r.stats, r.env.Fail)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/protocol"
 	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
+	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
 )
 
@@ -41,16 +42,19 @@ type streamServer struct {
 	proxyProtocol bool
 	// tls, when set, is the server configuration of an ssl: endpoint.
 	tls *tls.Config
+	// ep is the listener's endpoint; fail reports its socket dead.
+	ep   endpoint.Endpoint
+	fail func(error)
 
 	acceptDone chan struct{}
 	starting   sync.WaitGroup // connections still reading their PROXY header
 	conns      *connSet[*conn]
 }
 
-func newStreamServer(l service.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) *streamServer {
+func newStreamServer(l service.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats, fail func(error)) *streamServer {
 	s := &streamServer{
 		l: l.Stream, factory: f, log: log, stats: stats,
-		proxyProtocol: l.ProxyProtocol, tls: l.TLS,
+		proxyProtocol: l.ProxyProtocol, tls: l.TLS, ep: l.Endpoint, fail: fail,
 		acceptDone: make(chan struct{}),
 		conns:      newConnSet[*conn](),
 	}
@@ -65,6 +69,12 @@ func (s *streamServer) acceptLoop() {
 		c, err := s.l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if service.Permanent(err) {
+				// The socket was shut down or closed under us: no retry
+				// brings it back. The reactor decides what happens next.
+				s.fail(&service.SocketError{Endpoint: s.ep, Addr: s.l.Addr(), Err: bindError(err)})
 				return
 			}
 			// Out of file descriptors and similar: back off and retry,

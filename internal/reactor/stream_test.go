@@ -46,7 +46,7 @@ func serveStream(t *testing.T, f protocol.Factory) (service.Server, string, *ser
 	if driver == Epoll {
 		s = epollServer(t, ln, f, zap.New(core), stats)
 	} else {
-		s = newStreamServer(service.Listener{Stream: ln}, f, zap.New(core), stats)
+		s = newStreamServer(service.Listener{Stream: ln}, f, zap.New(core), stats, func(error) {})
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -6,7 +6,10 @@ package service
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"net"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,6 +31,17 @@ import (
 // sockets it was given (the reactor owns them, so a replacement can take
 // them over), is called only after a successful Start, and returns nil
 // after a clean drain and ctx.Err() after a forced one.
+//
+// A service that can no longer serve once started — a socket died under
+// it, a loop of its met an error it cannot get past — says so with
+// Env.Fail rather than only logging it: a dead service is never silently
+// "running". The reactor then reports it failed (/status, /readyz, the
+// twistd_service_* metrics, one error line) and, by the service's
+// on_failure, stops the process or restarts the service: Stop on this
+// instance, then Start on a fresh one made from the same configuration,
+// on freshly bound sockets where the old ones died. The reactor's own
+// accept and read loops (ServeStream, ServePacket) report their sockets'
+// failures themselves.
 type Service interface {
 	Start(ctx context.Context, env *Env) error
 	Stop(ctx context.Context) error
@@ -51,6 +65,60 @@ type Env struct {
 	// CPUs is how many CPUs the process was given: how many readers keep
 	// a datagram socket busy without crowding one another.
 	CPUs int
+	// OnFail is the reactor's side of Fail; services call Fail.
+	OnFail func(err error)
+}
+
+// Fail reports that the service can no longer serve (see Service). It is
+// safe from any goroutine and any number of times: the first report of a
+// started instance counts, later ones are ignored. Wrap a socket's
+// failure in a *SocketError so the endpoint is named and bound anew on a
+// restart. With no OnFail (an Env made by a test) the failure is logged.
+func (e *Env) Fail(err error) {
+	if e.OnFail != nil {
+		e.OnFail(err)
+		return
+	}
+	if e.Logger != nil {
+		e.Logger.Error("service failed", zap.Error(err))
+	}
+}
+
+// SocketError is the failure of one of a service's sockets, for Env.Fail:
+// it names the endpoint, and tells the reactor that socket is dead, so a
+// restart binds the endpoint again instead of reusing it.
+type SocketError struct {
+	Endpoint endpoint.Endpoint
+	// Addr is the socket's real address, when known.
+	Addr net.Addr
+	Err  error
+}
+
+func (e *SocketError) Error() string {
+	if e.Addr != nil {
+		return fmt.Sprintf("%s (%s): %v", e.Endpoint, e.Addr, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Endpoint, e.Err)
+}
+
+func (e *SocketError) Unwrap() error { return e.Err }
+
+// Permanent reports whether err, from accepting on or reading a bound
+// socket, means that socket will never work again — it was closed or shut
+// down under its user (EBADF, EINVAL, ENOTSOCK, EOPNOTSUPP), as opposed
+// to a passing condition such as running out of descriptors (EMFILE),
+// which is worth a pause and a retry. net.ErrClosed is not permanent: it
+// is the socket's own user closing it.
+func Permanent(err error) bool {
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	for _, e := range []syscall.Errno{syscall.EBADF, syscall.EINVAL, syscall.ENOTSOCK, syscall.EOPNOTSUPP} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Reloader is implemented by services that re-read their data files

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
@@ -8,6 +9,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 // maxUDPQuery is the largest datagram read; larger ones are cut and fail to parse.
@@ -45,6 +48,9 @@ func (s *Server) readUDP(pc net.PacketConn) {
 		if err != nil {
 			switch {
 			case errClosed(err) || closed():
+				return
+			case service.Permanent(err):
+				s.udpFailed(pc, err)
 				return
 			case isTimeout(err):
 				// Another borrower's Close woke us; the deadline clears soon.
@@ -115,6 +121,18 @@ func (s *Server) writeUDP(pc net.PacketConn, b []byte, addr net.Addr) {
 	if err != nil && !errClosed(err) {
 		s.log.Debug("udp write failed", zap.Stringer("client", addr), zap.Error(err))
 	}
+}
+
+// udpFailed reports pc's socket dead (closed or shut down under us, not
+// by us): the reactor restarts the service on a new socket, or stops.
+func (s *Server) udpFailed(pc net.PacketConn, err error) {
+	for _, l := range s.env.Listeners {
+		if l.Packet == pc {
+			s.env.Fail(&service.SocketError{Endpoint: l.Endpoint, Addr: pc.LocalAddr(), Err: err})
+			return
+		}
+	}
+	s.env.Fail(fmt.Errorf("udp %s: %w", pc.LocalAddr(), err))
 }
 
 // handleClosed returns a function telling whether pc's handle was given

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -11,6 +12,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 const (
@@ -194,6 +197,9 @@ func (s *Server) readUDPBatch(pc net.PacketConn, b *batchSocket, closed func() b
 		if err != nil {
 			switch {
 			case errClosed(err) || closed():
+				return
+			case service.Permanent(err):
+				s.udpFailed(pc, os.NewSyscallError("recvmmsg", err))
 				return
 			case isTimeout(err):
 				// Another borrower's Close woke us; the deadline clears soon.
