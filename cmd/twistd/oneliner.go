@@ -15,7 +15,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/reactor"
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 // newPluginCommand makes a one-liner (twistd echo ...): its flags describe
@@ -50,19 +50,19 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 		if err != nil {
 			return withCode(exitFailure, err)
 		}
-		load := func() (*config.File, []reactor.Unit, error) {
+		load := func() (*config.File, []service.Spec, error) {
 			parsed, perr := config.Parse(commandLine, cwd, doc, loadOptions)
-			file, units, err := buildUnits(parsed, perr)
+			file, specs, err := buildServices(parsed, perr)
 			if err != nil {
 				return nil, nil, flagErrors(parsed, cmd.Flags(), keyFlags(m), err)
 			}
-			return file, units, nil
+			return file, specs, nil
 		}
-		file, units, err := load()
+		file, specs, err := load()
 		if err != nil {
 			return withCode(exitUsage, err)
 		}
-		return runApp(cmd, v, file, units, load)
+		return runApp(cmd, v, file, specs, load)
 	}
 	return cmd
 }

@@ -53,7 +53,7 @@ func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Not
 
 // serve is the running process, in twistd's order: umask and rundir,
 // pidfile, logs, bind, chroot and credentials, start, ready.
-func (p *proc) serve(units []reactor.Unit) error {
+func (p *proc) serve(specs []service.Spec) error {
 	s := p.s
 	if s.umask >= 0 {
 		syscall.Umask(s.umask)
@@ -115,7 +115,7 @@ func (p *proc) serve(units []reactor.Unit) error {
 		stop := p.watchdog(sec)
 		defer stop()
 	}
-	err = p.r.Run(context.Background(), p.units(p.file, units))
+	err = p.r.Run(context.Background(), p.services(p.file, specs))
 	switch {
 	case err == reactor.ErrForced:
 		p.log.Warn("stopped without draining")
@@ -127,28 +127,28 @@ func (p *proc) serve(units []reactor.Unit) error {
 	return err
 }
 
-// adminUnit is the admin endpoint's unit name: a service name can never
-// start with an underscore, so it cannot clash.
-const adminUnit = "_admin"
+// adminName is the admin endpoint's service name: a service name can
+// never start with an underscore, so it cannot clash.
+const adminName = "_admin"
 
-// units puts the file's admin endpoint, reporting on this process, before
-// its services, so it starts first and stops last.
-func (p *proc) units(file *config.File, services []reactor.Unit) []reactor.Unit {
+// services puts the file's admin endpoint, reporting on this process,
+// before its services, so it starts first and stops last.
+func (p *proc) services(file *config.File, specs []service.Spec) []service.Spec {
 	if file.Admin == nil {
-		return services
+		return specs
 	}
 	fp, _ := json.Marshal(struct {
 		Listen []string
 		Pprof  bool
 	}{file.Admin.Listen.Strings(), file.Admin.Pprof})
 	opts := admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof}
-	unit := reactor.Unit{Name: adminUnit, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
+	spec := service.Spec{Name: adminName, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
 		Fingerprint: string(fp), Internal: true, Service: admin.New(opts),
 		New: func() (service.Service, error) { return admin.New(opts), nil }}
 	if file.Admin.Pprof {
 		enableHeapProfile()
 	}
-	return append([]reactor.Unit{unit}, services...)
+	return append([]service.Spec{spec}, specs...)
 }
 
 // reload re-reads the application file and applies it (SIGHUP). The
@@ -187,14 +187,14 @@ func (p *proc) reload(ctx context.Context) error {
 // flags) and moves the reactor to it: unchanged services re-read their
 // data files.
 func (p *proc) applyFile(ctx context.Context) error {
-	file, units, err := p.load()
+	file, specs, err := p.load()
 	if err != nil && p.file.Path == commandLine {
 		return fmt.Errorf("invalid service:\n%w", err)
 	}
 	if err != nil {
 		return fmt.Errorf("invalid application file:\n%w", err)
 	}
-	err = p.r.Apply(ctx, p.units(file, units))
+	err = p.r.Apply(ctx, p.services(file, specs))
 	returnMemory()
 	if err != nil {
 		return err

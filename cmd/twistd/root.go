@@ -18,6 +18,7 @@ import (
 	"github.com/twistd-go/twistd/internal/logging"
 	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/reactor"
+	"github.com/twistd-go/twistd/internal/service"
 )
 
 // Global flag names (twistd's), also the viper keys and, upper-cased with
@@ -79,11 +80,11 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if path == "" {
 				return withCode(exitUsage, fmt.Errorf("no application file: use -c FILE, or a plugin (twistd plugins lists them)"))
 			}
-			file, units, err := loadFile(path)
+			file, specs, err := loadFile(path)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			return runApp(cmd, v, file, units, func() (*config.File, []reactor.Unit, error) { return loadFile(path) })
+			return runApp(cmd, v, file, specs, func() (*config.File, []service.Spec, error) { return loadFile(path) })
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })

@@ -77,8 +77,8 @@ func All() []Maker {
 
 // Build makes the services of a loaded file, collecting every plugin's
 // errors. A service whose maker fails is left out of the result.
-func Build(f *config.File) ([]Built, error) {
-	var built []Built
+func Build(f *config.File) ([]service.Spec, error) {
+	var specs []service.Spec
 	var errs []error
 	for _, s := range f.Services {
 		m, ok := Lookup(s.Type)
@@ -99,20 +99,21 @@ func Build(f *config.File) ([]Built, error) {
 		if err != nil || len(s.Listen) == 0 {
 			continue
 		}
-		built = append(built, Built{Spec: s, Service: svc})
+		specs = append(specs, Spec(s, m, svc))
 	}
-	return built, config.Join(errs...)
+	return specs, config.Join(errs...)
 }
 
-// New makes a fresh service from an entry Build made one from before: a
-// restart after a failure takes a new instance, since Start runs at most
-// once per instance.
-func New(s *config.Service) (service.Service, error) {
-	m, ok := Lookup(s.Type)
-	if !ok {
-		return nil, fmt.Errorf("unknown service type %q", s.Type)
+// Spec describes the service m made from entry s as svc; a restart makes
+// the next instance with m from the same entry.
+func Spec(s *config.Service, m Maker, svc service.Service) service.Spec {
+	return service.Spec{
+		Name: s.Name, Type: s.Type, Pos: s.Pos.String(), Listen: s.Listen,
+		Fingerprint:   s.Fingerprint(),
+		ExitOnFailure: s.OnFailure == config.OnFailureExit,
+		Service:       svc,
+		New:           func() (service.Service, error) { return m.New(s) },
 	}
-	return m.New(s)
 }
 
 // listsEndpoints reports whether s's entry writes any endpoint under
@@ -120,10 +121,4 @@ func New(s *config.Service) (service.Service, error) {
 func listsEndpoints(s *config.Service) bool {
 	n := s.Value("listen")
 	return n != nil && (n.Kind == yaml.ScalarNode && n.Value != "" || len(n.Content) > 0)
-}
-
-// Built is one service made from its file entry.
-type Built struct {
-	Spec    *config.Service
-	Service service.Service
 }

@@ -28,49 +28,55 @@ import (
 // ErrForced is returned by Run when a second stop signal cut the drain short.
 var ErrForced = errors.New("forced stop")
 
-// Unit is one service to run, with the endpoints it listens on.
-type Unit struct {
-	Name, Type string
-	// Pos is where the unit is defined (file:line:col), for messages.
-	Pos     string
-	Listen  []endpoint.Endpoint
-	Service service.Service
-	// Fingerprint is the unit's configuration in canonical form: a reload
-	// keeps a running unit whose name, type and fingerprint are unchanged.
-	Fingerprint string
-	// Internal units (the admin endpoint) are not listed by Services.
-	Internal bool
-	// New makes a fresh instance of the service, from the same
-	// configuration, for a restart after a failure (Start is called at
-	// most once per instance). Without it a failure stops the process.
-	New func() (service.Service, error)
-	// ExitOnFailure (on_failure: exit) makes a failure after start stop
-	// the process, which exits 1; by default the service is restarted
-	// with backoff (on_failure: restart).
-	ExitOnFailure bool
-}
-
-// running is a started unit with what the reactor gave it.
+// running is one instance of a service with what the reactor gave it. It
+// is a service itself, the child of the reactor's tree (service.Multi):
+// its Stop stops the accept loops, then the instance, then gives the
+// sockets back.
 type running struct {
-	unit  Unit
+	spec service.Spec
+	// svc is the instance: spec.Service, or one spec.New made for a
+	// restart.
+	svc   service.Service
 	env   *service.Env
 	addrs []net.Addr
-	// written is the unit's endpoints as the file has them (port 0 kept),
-	// what the next reload compares against.
-	written []endpoint.Endpoint
+	// listen is what the instance was bound to: spec.Listen with the
+	// ports of a predecessor's port-0 endpoints filled in.
+	listen []endpoint.Endpoint
 	// certs are its ssl endpoints' key pairs, re-read when a reload keeps it.
 	certs []*certificate
 	// accepting are the accept loops its runner made.
 	accepting *acceptors
-	// health is the unit's supervision record, shared with the instances
-	// that replace this one after a failure.
+	// health is the service's supervision record, shared with the
+	// instances that replace this one after a failure.
 	health *health
 	// failed: this instance reported a failure (guarded by health.mu);
-	// stopped: the serve loop stopped it to restart the unit.
+	// stopped: the serve loop stopped it to restart the service.
 	failed, stopped bool
-	// stopping makes stopOne act once, whoever asks (a restart, then a
+	// stopping makes Stop act once, whoever asks (a restart, then a
 	// reload or the final stop).
 	stopping sync.Once
+}
+
+// child is rn as a member of the reactor's tree.
+func (rn *running) child() service.Child {
+	return service.Child{Name: rn.spec.Name, Service: rn, Env: rn.env}
+}
+
+// Start starts the instance.
+func (rn *running) Start(ctx context.Context, env *service.Env) error { return rn.svc.Start(ctx, env) }
+
+// Stop stops the instance within ctx and gives its sockets back. Its
+// accept loops stop first, so no connection reaches a service that is
+// stopping. It acts once; a drain cut short by ctx is only logged.
+func (rn *running) Stop(ctx context.Context) error {
+	rn.stopping.Do(func() {
+		rn.accepting.stopAccepting()
+		if err := rn.svc.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
+		}
+		rn.release()
+	})
+	return nil
 }
 
 // State is where the process is in its life.
@@ -122,7 +128,7 @@ type Options struct {
 	Backoff Backoff
 }
 
-// Reactor runs one application's units.
+// Reactor runs one application's services.
 type Reactor struct {
 	opts    Options
 	reactor string // Epoll or Goroutines
@@ -130,8 +136,8 @@ type Reactor struct {
 	pool    *Pool
 	state   atomic.Int32
 
-	mu       sync.Mutex
-	current  []*running // in file order
+	// tree is the running services in file order, each a *running.
+	tree     service.Multi
 	draining sync.WaitGroup
 
 	// epoll is the event loops and their dialer (Linux; empty elsewhere).
@@ -185,15 +191,14 @@ type ServiceInfo struct {
 	Failures, Restarts int64
 }
 
-// Services returns the running services in file order (internal units
+// Services returns the running services in file order (internal ones
 // left out). The Stats are live counters.
 func (r *Reactor) Services() []ServiceInfo {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]ServiceInfo, 0, len(r.current))
-	for _, rn := range r.current {
-		if !rn.unit.Internal {
-			info := ServiceInfo{Name: rn.unit.Name, Type: rn.unit.Type, Addrs: rn.addrs, Stats: rn.env.Stats}
+	current := r.running()
+	out := make([]ServiceInfo, 0, len(current))
+	for _, rn := range current {
+		if !rn.spec.Internal {
+			info := ServiceInfo{Name: rn.spec.Name, Type: rn.spec.Type, Addrs: rn.addrs, Stats: rn.env.Stats}
 			info.Failed, info.Error, info.Failures, info.Restarts = rn.health.snapshot()
 			out = append(out, info)
 		}
@@ -201,12 +206,22 @@ func (r *Reactor) Services() []ServiceInfo {
 	return out
 }
 
-// Run binds, starts and serves units until ctx is cancelled or a stop
+// running returns the running instances, in file order.
+func (r *Reactor) running() []*running {
+	children := r.tree.Children()
+	out := make([]*running, len(children))
+	for i, c := range children {
+		out[i] = c.Service.(*running)
+	}
+	return out
+}
+
+// Run binds, starts and serves services until ctx is cancelled or a stop
 // signal arrives, then stops them gracefully. It returns nil after a clean
 // stop (a drain that hit the shutdown timeout included), ErrForced after a
 // second stop signal, and an error naming the service and endpoint when
 // something failed to start — in which case nothing is left bound or running.
-func (r *Reactor) Run(ctx context.Context, units []Unit) error {
+func (r *Reactor) Run(ctx context.Context, specs []service.Spec) error {
 	sigs := r.opts.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
@@ -215,7 +230,7 @@ func (r *Reactor) Run(ctx context.Context, units []Unit) error {
 		sigs = ch
 	}
 
-	prepared, err := r.prepare(units)
+	prepared, err := r.prepare(specs)
 	if err != nil {
 		r.pool.Close()
 		return err
@@ -230,9 +245,6 @@ func (r *Reactor) Run(ctx context.Context, units []Unit) error {
 		r.pool.Close()
 		return err
 	}
-	r.mu.Lock()
-	r.current = prepared
-	r.mu.Unlock()
 	r.state.Store(int32(Ready))
 	r.log.Info("ready", zap.Int("services", len(r.Services())))
 	if h := r.opts.Hooks.Ready; h != nil {
@@ -241,12 +253,12 @@ func (r *Reactor) Run(ctx context.Context, units []Unit) error {
 	return r.serve(ctx, sigs)
 }
 
-// prepare binds every unit's sockets, logging each real address. On
+// prepare binds every service's sockets, logging each real address. On
 // failure the sockets bound so far are released.
-func (r *Reactor) prepare(units []Unit) ([]*running, error) {
+func (r *Reactor) prepare(specs []service.Spec) ([]*running, error) {
 	var out []*running
-	for _, u := range units {
-		rn, err := r.prepareOne(u)
+	for _, spec := range specs {
+		rn, err := r.prepareOne(spec, spec.Service, spec.Listen)
 		if err != nil {
 			for _, p := range out {
 				p.release()
@@ -258,22 +270,24 @@ func (r *Reactor) prepare(units []Unit) ([]*running, error) {
 	return out, nil
 }
 
-func (r *Reactor) prepareOne(u Unit) (*running, error) {
-	log := r.log.Named(u.Name)
+// prepareOne binds the sockets of one instance of spec's service on
+// listen (spec.Listen, or that with a predecessor's ports).
+func (r *Reactor) prepareOne(spec service.Spec, svc service.Service, listen []endpoint.Endpoint) (*running, error) {
+	log := r.log.Named(spec.Name)
 	stats := &service.Stats{}
 	accepting := &acceptors{}
-	env := &service.Env{Name: u.Name, Type: u.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics, CPUs: r.opts.CPUs}
+	env := &service.Env{Name: spec.Name, Type: spec.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics, CPUs: r.opts.CPUs}
 	env.Runner = runner{r: r, env: env, log: log, stats: stats, servers: accepting}
-	rn := &running{unit: u, env: env, written: u.Listen, accepting: accepting, health: &health{since: time.Now()}}
+	rn := &running{spec: spec, svc: svc, env: env, listen: listen, accepting: accepting, health: &health{since: time.Now()}}
 	env.OnFail = func(err error) { r.fail(rn, err) }
-	for _, ep := range u.Listen {
+	for _, ep := range listen {
 		l, cert, err := r.listen(ep)
 		if cert != nil {
 			rn.certs = append(rn.certs, cert)
 		}
 		if err != nil {
 			rn.release()
-			return nil, fmt.Errorf("%s: service %q: listen %s: %w", u.Pos, u.Name, ep, bindError(err))
+			return nil, fmt.Errorf("%s: service %q: listen %s: %w", spec.Pos, spec.Name, ep, bindError(err))
 		}
 		var addr net.Addr
 		if l.Stream != nil {
@@ -288,7 +302,7 @@ func (r *Reactor) prepareOne(u Unit) (*running, error) {
 	return rn, nil
 }
 
-// release gives back the unit's borrowed sockets.
+// release gives back the instance's borrowed sockets.
 func (rn *running) release() {
 	for _, l := range rn.env.Listeners {
 		if l.Stream != nil {
@@ -300,16 +314,25 @@ func (rn *running) release() {
 	}
 }
 
-// start starts prepared units in order; if one fails, the ones started are
-// stopped in reverse, every prepared socket is released, and the error
-// names the unit's position.
+// start adds prepared instances to the tree, starting them in order; if
+// one fails, the ones started are stopped in reverse, every prepared
+// socket is released, and the error names the service's position.
 func (r *Reactor) start(ctx context.Context, prepared []*running) error {
-	children := make([]service.Child, len(prepared))
-	for i, rn := range prepared {
-		children[i] = service.Child{Name: rn.unit.Name, Service: rn.unit.Service, Env: rn.env}
+	return r.startErr(prepared, r.tree.Start(ctx, children(prepared)))
+}
+
+// children returns instances as members of the tree.
+func children(rns []*running) []service.Child {
+	out := make([]service.Child, len(rns))
+	for i, rn := range rns {
+		out[i] = rn.child()
 	}
-	var m service.Multi
-	err := m.Start(ctx, children)
+	return out
+}
+
+// startErr releases the sockets of instances prepared for a start that
+// failed with err, and names the failed service's position in it.
+func (r *Reactor) startErr(prepared []*running, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -319,24 +342,24 @@ func (r *Reactor) start(ctx context.Context, prepared []*running) error {
 	var se *service.StartError
 	if errors.As(err, &se) {
 		for _, rn := range prepared {
-			if rn.unit.Name == se.Service {
-				return fmt.Errorf("%s: %w", rn.unit.Pos, err)
+			if rn.spec.Name == se.Service {
+				return fmt.Errorf("%s: %w", rn.spec.Pos, err)
 			}
 		}
 	}
 	return err
 }
 
-// takeOverPorts makes a replacement's port-0 endpoints ask for the ports
-// its predecessor got for the same endpoints, so it takes those sockets
-// over instead of binding new ones.
-func takeOverPorts(u Unit, old *running) Unit {
-	listen := append([]endpoint.Endpoint(nil), u.Listen...)
+// takeOverPorts returns listen with the port-0 endpoints asking for the
+// ports old got for the same endpoints, so a replacement takes those
+// sockets over instead of binding new ones.
+func takeOverPorts(listen []endpoint.Endpoint, old *running) []endpoint.Endpoint {
+	listen = append([]endpoint.Endpoint(nil), listen...)
 	for i, ep := range listen {
 		if ep.Port != 0 {
 			continue
 		}
-		for j, oep := range old.written {
+		for j, oep := range old.spec.Listen {
 			if oep == ep && j < len(old.addrs) {
 				switch a := old.addrs[j].(type) {
 				case *net.TCPAddr:
@@ -347,69 +370,49 @@ func takeOverPorts(u Unit, old *running) Unit {
 			}
 		}
 	}
-	u.Listen = listen
-	return u
+	return listen
 }
 
-// stopOne stops a unit within ctx and gives its sockets back. Its accept
-// loops stop first, so no connection reaches a service that is stopping.
-func (r *Reactor) stopOne(ctx context.Context, rn *running) {
-	rn.stopping.Do(func() {
-		rn.accepting.stopAccepting()
-		if err := rn.unit.Service.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			rn.env.Logger.Warn("service did not stop cleanly", zap.Error(err))
-		}
-		rn.release()
-	})
-}
-
-// Apply moves the running set to units (a reload): units whose name, type
-// and fingerprint are unchanged keep running untouched and re-read their
-// data files; new and changed ones start — taking over the sockets of the
-// ones they replace, so no connection is refused — and removed and
+// Apply moves the running set to specs (a reload): services whose name,
+// type and fingerprint are unchanged keep running untouched and re-read
+// their data files; new and changed ones start — taking over the sockets
+// of the ones they replace, so no connection is refused — and removed and
 // replaced ones then stop gracefully in the background. If anything fails
 // to bind or start, the running set is left exactly as it was.
-func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
+func (r *Reactor) Apply(ctx context.Context, specs []service.Spec) error {
 	began := time.Now()
-	r.mu.Lock()
-	old := r.current
-	r.mu.Unlock()
-	byName := make(map[string]*running, len(old))
-	for _, rn := range old {
-		byName[rn.unit.Name] = rn
+	byName := make(map[string]*running)
+	for _, rn := range r.running() {
+		byName[rn.spec.Name] = rn
 	}
-	kept := make(map[string]bool)
-	var next, fresh []*running
-	for _, u := range units {
-		if o := byName[u.Name]; o != nil && o.unit.Type == u.Type && o.unit.Fingerprint == u.Fingerprint {
+	var next, fresh, kept []*running
+	for _, spec := range specs {
+		o := byName[spec.Name]
+		if o != nil && o.spec.Type == spec.Type && o.spec.Fingerprint == spec.Fingerprint {
 			next = append(next, o)
-			kept[u.Name] = true
+			kept = append(kept, o)
 			continue
 		}
-		written := u.Listen
-		if o := byName[u.Name]; o != nil {
-			u = takeOverPorts(u, o)
+		listen := spec.Listen
+		if o != nil {
+			listen = takeOverPorts(listen, o)
 		}
-		rn, err := r.prepareOne(u)
+		rn, err := r.prepareOne(spec, spec.Service, listen)
 		if err != nil {
 			for _, p := range fresh {
 				p.release()
 			}
 			return err
 		}
-		rn.written = written
 		next = append(next, rn)
 		fresh = append(fresh, rn)
 	}
-	if err := r.start(ctx, fresh); err != nil {
+	gone, err := r.tree.Replace(ctx, children(next))
+	if err := r.startErr(fresh, err); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	r.current = next
-	r.mu.Unlock()
-
-	for _, rn := range next {
-		if !kept[rn.unit.Name] || rn.stopped {
+	for _, rn := range kept {
+		if rn.stopped {
 			continue // a failed instance awaiting its restart has nothing to re-read
 		}
 		for _, c := range rn.certs {
@@ -417,16 +420,10 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 				rn.env.Logger.Error("re-reading a certificate failed; serving the previous one", zap.Error(err))
 			}
 		}
-		if rl, ok := rn.unit.Service.(service.Reloader); ok {
+		if rl, ok := rn.svc.(service.Reloader); ok {
 			if err := rl.Reload(ctx); err != nil {
 				rn.env.Logger.Error("re-reading data files failed; serving the previous data", zap.Error(err))
 			}
-		}
-	}
-	var gone []*running
-	for _, rn := range old {
-		if !kept[rn.unit.Name] {
-			gone = append(gone, rn)
 		}
 	}
 	r.draining.Add(1)
@@ -434,9 +431,7 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 		defer r.draining.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.ShutdownTimeout)
 		defer cancel()
-		for i := len(gone) - 1; i >= 0; i-- {
-			r.stopOne(ctx, gone[i])
-		}
+		_ = service.StopAll(ctx, gone)
 	}()
 	r.log.Info("reload applied", zap.Int("kept", len(kept)), zap.Int("started", len(fresh)), zap.Int("stopped", len(gone)),
 		zap.Duration("took", time.Since(began)))
@@ -444,7 +439,7 @@ func (r *Reactor) Apply(ctx context.Context, units []Unit) error {
 }
 
 // listen borrows ep's socket; for an ssl endpoint it also loads the key
-// pair (before privileges drop), which the unit keeps to re-read on reload.
+// pair (before privileges drop), which the instance keeps to re-read on reload.
 func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, *certificate, error) {
 	if ep.HAProxy && !ep.IsStream() {
 		return service.Listener{}, nil, errors.New("PROXY protocol needs a stream endpoint")
@@ -492,10 +487,10 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 				}
 				if r.isCurrent(ev.rn) {
 					_, text, _, _ := ev.rn.health.snapshot()
-					if err := r.stop("", ev.rn.unit.Name, sigs); err != nil {
+					if err := r.stop("", ev.rn.spec.Name, sigs); err != nil {
 						return err
 					}
-					return fmt.Errorf("%w: %s: service %q: %s", ErrServiceFailed, ev.rn.unit.Pos, ev.rn.unit.Name, text)
+					return fmt.Errorf("%w: %s: service %q: %s", ErrServiceFailed, ev.rn.spec.Pos, ev.rn.spec.Name, text)
 				}
 			}
 			continue
@@ -518,11 +513,8 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 					r.log.Info("logs reopened")
 				}
 			}
-			r.mu.Lock()
-			current := r.current
-			r.mu.Unlock()
-			for _, rn := range current {
-				if ro, ok := rn.unit.Service.(service.Reopener); ok {
+			for _, rn := range r.running() {
+				if ro, ok := rn.svc.(service.Reopener); ok {
 					if err := ro.Reopen(); err != nil {
 						rn.env.Logger.Error("reopening logs failed", zap.Error(err))
 					}
@@ -572,14 +564,9 @@ func (r *Reactor) stop(why, failed string, sigs <-chan os.Signal) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		r.mu.Lock()
-		current := r.current
-		r.mu.Unlock()
-		for i := len(current) - 1; i >= 0; i-- {
-			r.stopOne(ctx, current[i])
-		}
+		err := r.tree.Stop(ctx)
 		r.draining.Wait()
-		done <- nil
+		done <- err
 	}()
 	for {
 		select {
@@ -601,9 +588,7 @@ func (r *Reactor) stop(why, failed string, sigs <-chan os.Signal) error {
 
 // isCurrent reports whether rn is in the running set.
 func (r *Reactor) isCurrent(rn *running) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.current {
+	for _, c := range r.running() {
 		if c == rn {
 			return true
 		}

@@ -38,7 +38,7 @@ func (b Backoff) next(last, up time.Duration) time.Duration {
 	return min(2*last, b.Max)
 }
 
-// health is a unit's supervision record. It outlives the unit's
+// health is a service's supervision record. It outlives the service's
 // instances: a restarted instance shares its predecessor's.
 type health struct {
 	mu       sync.Mutex
@@ -60,7 +60,7 @@ func (h *health) snapshot() (failed bool, errText string, failures, restarts int
 	return h.failed, errText, h.failures, h.restarts
 }
 
-// event is a failed unit for the serve loop: to stop the process for
+// event is a failed instance for the serve loop: to stop the process for
 // (exit) or to restart now (its backoff is over).
 type event struct {
 	rn   *running
@@ -92,9 +92,9 @@ func (e *events) take() []event {
 	return q
 }
 
-// fail is a unit instance's Env.Fail: it marks the unit failed, counts
+// fail is an instance's Env.Fail: it marks the service failed, counts
 // and logs the failure once, forgets the sockets found dead, and has the
-// serve loop stop the process or restart the unit after its backoff.
+// serve loop stop the process or restart the service after its backoff.
 func (r *Reactor) fail(rn *running, err error) {
 	if err == nil {
 		err = errors.New("failed without saying why")
@@ -123,8 +123,8 @@ func (r *Reactor) fail(rn *running, err error) {
 			fields = append(fields, zap.String("addr", se.Addr.String()))
 		}
 	}
-	r.opts.Metrics.ServiceFailures.WithLabelValues(rn.unit.Name).Inc()
-	if rn.unit.ExitOnFailure || rn.unit.New == nil {
+	r.opts.Metrics.ServiceFailures.WithLabelValues(rn.spec.Name).Inc()
+	if rn.spec.ExitOnFailure || rn.spec.New == nil {
 		rn.env.Logger.Error("service failed; stopping the process (on_failure: exit)", fields...)
 		r.events.push(event{rn: rn, exit: true})
 		return
@@ -133,21 +133,13 @@ func (r *Reactor) fail(rn *running, err error) {
 	time.AfterFunc(delay, func() { r.events.push(event{rn: rn}) })
 }
 
-// restart replaces a failed unit instance with a fresh one, on the serve
-// loop (so never beside a reload). The old instance stops accepting at
-// once and drains in the background; the new one binds the endpoints
-// whose sockets died and shares the others. If the new one fails to
-// start, it is retried after the next backoff.
+// restart replaces a failed instance with a fresh one, on the serve loop
+// (so never beside a reload). The old instance stops accepting at once
+// and drains in the background; the new one binds the endpoints whose
+// sockets died and shares the others. If the new one fails to start, it
+// is retried after the next backoff.
 func (r *Reactor) restart(ctx context.Context, rn *running) {
-	r.mu.Lock()
-	at := -1
-	for i, c := range r.current {
-		if c == rn {
-			at = i
-		}
-	}
-	r.mu.Unlock()
-	if at < 0 || r.State() == Stopping {
+	if !r.isCurrent(rn) || r.State() == Stopping {
 		return // a reload replaced or removed it meanwhile
 	}
 	if !rn.stopped {
@@ -178,7 +170,7 @@ func (r *Reactor) restart(ctx context.Context, rn *running) {
 			defer r.draining.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), r.opts.ShutdownTimeout)
 			defer cancel()
-			r.stopOne(ctx, rn)
+			_ = rn.Stop(ctx)
 		}()
 	}
 	nrn, err := r.renew(ctx, rn)
@@ -190,7 +182,7 @@ func (r *Reactor) restart(ctx context.Context, rn *running) {
 		delay := r.backoff.next(h.delay, 0)
 		h.delay = delay
 		h.mu.Unlock()
-		r.opts.Metrics.ServiceFailures.WithLabelValues(rn.unit.Name).Inc()
+		r.opts.Metrics.ServiceFailures.WithLabelValues(rn.spec.Name).Inc()
 		rn.env.Logger.Error("restart failed; retrying in "+delay.String(), zap.Error(err))
 		time.AfterFunc(delay, func() { r.events.push(event{rn: rn}) })
 		return
@@ -200,45 +192,39 @@ func (r *Reactor) restart(ctx context.Context, rn *running) {
 	h.restarts++
 	h.since = time.Now()
 	h.mu.Unlock()
-	r.mu.Lock()
-	// A new slice: readers iterate their copy of r.current unlocked.
-	next := append([]*running(nil), r.current...)
-	next[at] = nrn
-	r.current = next
-	r.mu.Unlock()
-	r.opts.Metrics.ServiceRestarts.WithLabelValues(rn.unit.Name).Inc()
+	r.opts.Metrics.ServiceRestarts.WithLabelValues(rn.spec.Name).Inc()
 	nrn.env.Logger.Info("service restarted")
 }
 
-// renew binds and starts a fresh instance of rn's unit on rn's ports.
+// renew binds and starts a fresh instance of rn's service on rn's ports,
+// in rn's place in the tree.
 func (r *Reactor) renew(ctx context.Context, rn *running) (*running, error) {
-	svc, err := rn.unit.New()
+	svc, err := rn.spec.New()
 	if err != nil {
-		return nil, fmt.Errorf("%s: service %q: %w", rn.unit.Pos, rn.unit.Name, err)
+		return nil, fmt.Errorf("%s: service %q: %w", rn.spec.Pos, rn.spec.Name, err)
 	}
-	u := rn.unit
-	u.Service = svc
-	u.Listen = rn.written
-	u = takeOverPorts(u, rn)
-	nrn, err := r.prepareOne(u)
+	nrn, err := r.prepareOne(rn.spec, svc, takeOverPorts(rn.spec.Listen, rn))
 	if err != nil {
 		return nil, err
 	}
-	nrn.written = rn.written
 	nrn.health = rn.health
-	if err := r.start(ctx, []*running{nrn}); err != nil {
-		return nil, err
+	next := r.running()
+	for i, c := range next {
+		if c == rn {
+			next[i] = nrn
+		}
+	}
+	// rn is stopping already: what Replace hands back is not stopped again.
+	if _, err := r.tree.Replace(ctx, children(next)); err != nil {
+		return nil, r.startErr([]*running{nrn}, err)
 	}
 	return nrn, nil
 }
 
-// Failed reports whether any unit is failed now (and not yet restarted):
+// Failed reports whether any service is failed now (and not yet restarted):
 // the process is not ready while one is.
 func (r *Reactor) Failed() bool {
-	r.mu.Lock()
-	current := r.current
-	r.mu.Unlock()
-	for _, rn := range current {
+	for _, rn := range r.running() {
 		if failed, _, _, _ := rn.health.snapshot(); failed {
 			return true
 		}

@@ -124,20 +124,20 @@ func (f failing) Start(_ context.Context, env *service.Env) error {
 }
 func (failing) Stop(context.Context) error { return nil }
 
-// runUnit runs one unit of failing services on a port-0 TCP endpoint
+// runUnit runs one service of failing instances on a port-0 TCP endpoint
 // until the returned cancel; the Envs of its instances arrive on envs.
 func runUnit(t *testing.T, exit bool) (r *Reactor, envs chan *service.Env, done chan error, cancel func()) {
 	t.Helper()
 	envs = make(chan *service.Env, 8)
 	ep, _ := endpoint.Parse("tcp:0:interface=127.0.0.1")
-	u := Unit{Name: "svc", Type: "test", Pos: "app.yaml:1:1", Listen: []endpoint.Endpoint{ep},
+	u := service.Spec{Name: "svc", Type: "test", Pos: "app.yaml:1:1", Listen: []endpoint.Endpoint{ep},
 		Service: failing{envs}, ExitOnFailure: exit,
 		New: func() (service.Service, error) { return failing{envs}, nil }}
 	r = New(Options{Reactor: Goroutines, ShutdownTimeout: time.Second, Signals: make(chan os.Signal),
 		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond, Reset: time.Hour}})
 	ctx, stop := context.WithCancel(context.Background())
 	done = make(chan error, 1)
-	go func() { done <- r.Run(ctx, []Unit{u}) }()
+	go func() { done <- r.Run(ctx, []service.Spec{u}) }()
 	t.Cleanup(stop)
 	return r, envs, done, stop
 }

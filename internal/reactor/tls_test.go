@@ -44,8 +44,8 @@ func TestReloadRereadsCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := func() []Unit {
-		return []Unit{{Name: "tls", Type: "echo", Listen: []endpoint.Endpoint{ep}, Fingerprint: "same",
+	unit := func() []service.Spec {
+		return []service.Spec{{Name: "tls", Type: "echo", Listen: []endpoint.Endpoint{ep}, Fingerprint: "same",
 			Service: &service.Protocols{Stream: protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} })}}}
 	}
 	r := New(Options{Logger: zap.NewNop(), ShutdownTimeout: time.Second})
@@ -56,9 +56,8 @@ func TestReloadRereadsCertificates(t *testing.T) {
 	if err := r.start(context.Background(), prepared); err != nil {
 		t.Fatal(err)
 	}
-	r.current = prepared
 	defer func() {
-		r.stopOne(context.Background(), r.current[0])
+		_ = r.tree.Stop(context.Background())
 		r.pool.Close()
 	}()
 	addr := prepared[0].addrs[0].String()

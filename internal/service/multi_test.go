@@ -95,3 +95,56 @@ func TestMultiStopGoesOnPastErrors(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestMultiReplaceStartsTheNewAndReturnsTheGone(t *testing.T) {
+	var log []string
+	var m Multi
+	a := Child{Name: "a", Service: &fakeService{name: "a", log: &log}}
+	b := Child{Name: "b", Service: &fakeService{name: "b", log: &log}}
+	b2 := Child{Name: "b", Service: &fakeService{name: "b2", log: &log}}
+	c := Child{Name: "c", Service: &fakeService{name: "c", log: &log}}
+	if err := m.Start(context.Background(), []Child{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := m.Replace(context.Background(), []Child{a, b2, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gone) != 1 || gone[0] != b {
+		t.Fatalf("gone = %v, want b", gone)
+	}
+	if got := strings.Join(log, ","); got != "start a,start b,start b2,start c" {
+		t.Fatalf("got %s: a kept service was touched or b stopped early", got)
+	}
+	if err := StopAll(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(log[4:], ","); got != "stop b,stop c,stop b2,stop a" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestMultiReplaceLeavesTheSetOnAFailedStart(t *testing.T) {
+	var log []string
+	var m Multi
+	a := Child{Name: "a", Service: &fakeService{name: "a", log: &log}}
+	if err := m.Start(context.Background(), []Child{a}); err != nil {
+		t.Fatal(err)
+	}
+	b := Child{Name: "b", Service: &fakeService{name: "b", log: &log}}
+	bad := Child{Name: "c", Service: &fakeService{name: "c", log: &log, failing: true}}
+	gone, err := m.Replace(context.Background(), []Child{b, bad})
+	var se *StartError
+	if !errors.As(err, &se) || se.Service != "c" || gone != nil {
+		t.Fatalf("err = %v, gone = %v, want a StartError for c", err, gone)
+	}
+	if got := strings.Join(log, ","); got != "start a,start b,fail c,stop b" {
+		t.Fatalf("got %s", got)
+	}
+	if ch := m.Children(); len(ch) != 1 || ch[0] != a {
+		t.Fatalf("children = %v, want a alone", ch)
+	}
+}

@@ -1,6 +1,7 @@
-// Package service defines the Service lifecycle and Multi, an ordered
-// collection that starts its children in order, stops them in reverse and
-// rolls back a failed start (Twisted's IService and MultiService).
+// Package service defines the Service lifecycle, Spec (what describes one
+// service to the reactor) and Multi, the ordered tree of running services
+// that starts its children in order, stops them in reverse and rolls back
+// a failed start (Twisted's IService and MultiService).
 package service
 
 import (

@@ -1,0 +1,32 @@
+package service
+
+import "github.com/twistd-go/twistd/internal/reactor/endpoint"
+
+// Spec describes one service of an application: everything the reactor
+// needs to bind, start, supervise, reload and report it. The plugin
+// registry makes one from each entry of the application file; the admin
+// endpoint's is made by the process.
+type Spec struct {
+	// Name is the service's name in the file, Type its plugin's name.
+	Name, Type string
+	// Pos is where the service is defined (file:line:col), for messages.
+	Pos string
+	// Listen are its endpoints, in the order of its listen:.
+	Listen []endpoint.Endpoint
+	// Fingerprint is its configuration in canonical form: a reload keeps
+	// a running service whose name, type and fingerprint are unchanged.
+	Fingerprint string
+	// Internal services (the admin endpoint) are left out of /status.
+	Internal bool
+	// ExitOnFailure (on_failure: exit) makes a failure after start stop
+	// the process, which exits 1; otherwise the service is restarted with
+	// backoff (on_failure: restart).
+	ExitOnFailure bool
+	// Service is the instance made when the configuration was loaded: the
+	// first one the reactor starts.
+	Service Service
+	// New makes a fresh instance from the same configuration, for a
+	// restart after a failure (Start runs at most once per instance).
+	// Without it a failure stops the process.
+	New func() (Service, error)
+}
