@@ -222,13 +222,17 @@ func (r *Reactor) running() []*running {
 // second stop signal, and an error naming the service and endpoint when
 // something failed to start — in which case nothing is left bound or running.
 func (r *Reactor) Run(ctx context.Context, specs []service.Spec) error {
-	sigs := r.opts.Signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 4)
+	in := r.opts.Signals
+	if in == nil {
+		ch := make(chan os.Signal, 16)
 		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
-		defer signal.Stop(ch)
-		sigs = ch
+		defer func() {
+			signal.Stop(ch)
+			close(ch) // nothing sends on it after Stop: ends newSignals' reader
+		}()
+		in = ch
 	}
+	sigs := newSignals(in)
 
 	prepared, err := r.prepare(specs)
 	if err != nil {
@@ -472,10 +476,11 @@ func bindError(err error) error {
 	return err
 }
 
-// serve waits for signals until a stop, then drains.
-func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
+// serve waits for signals until a stop, then drains. Signals are taken
+// most urgent first, so a stop that arrived during a slow reload is the
+// next thing done, ahead of the reloads queued behind it.
+func (r *Reactor) serve(ctx context.Context, sigs *signals) error {
 	for {
-		var sig os.Signal
 		select {
 		case <-ctx.Done():
 			return r.stop("context cancelled", "", sigs)
@@ -494,34 +499,46 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 				}
 			}
 			continue
-		case sig = <-sigs:
+		case <-sigs.pending:
 		}
-		switch sig {
-		case syscall.SIGHUP:
-			r.log.Info("received signal", zap.String("signal", "SIGHUP"))
-			if h := r.opts.Hooks.Reload; h != nil {
-				if err := h(ctx); err != nil {
-					r.log.Error("reload failed; still running the previous configuration", zap.Error(err))
+		for {
+			sig, ok := sigs.next()
+			if !ok {
+				break
+			}
+			if isStop(sig) {
+				return r.stop(signalName(sig), "", sigs)
+			}
+			r.handle(ctx, sig)
+		}
+	}
+}
+
+// handle acts on a reload or reopen signal.
+func (r *Reactor) handle(ctx context.Context, sig os.Signal) {
+	switch sig {
+	case syscall.SIGHUP:
+		r.log.Info("received signal", zap.String("signal", "SIGHUP"))
+		if h := r.opts.Hooks.Reload; h != nil {
+			if err := h(ctx); err != nil {
+				r.log.Error("reload failed; still running the previous configuration", zap.Error(err))
+			}
+		}
+	case syscall.SIGUSR1:
+		r.log.Info("received signal; reopening logs", zap.String("signal", "SIGUSR1"))
+		if h := r.opts.Hooks.Reopen; h != nil {
+			if err := h(); err != nil {
+				r.log.Error("reopening logs failed", zap.Error(err))
+			} else {
+				r.log.Info("logs reopened")
+			}
+		}
+		for _, rn := range r.running() {
+			if ro, ok := rn.svc.(service.Reopener); ok {
+				if err := ro.Reopen(); err != nil {
+					rn.env.Logger.Error("reopening logs failed", zap.Error(err))
 				}
 			}
-		case syscall.SIGUSR1:
-			r.log.Info("received signal; reopening logs", zap.String("signal", "SIGUSR1"))
-			if h := r.opts.Hooks.Reopen; h != nil {
-				if err := h(); err != nil {
-					r.log.Error("reopening logs failed", zap.Error(err))
-				} else {
-					r.log.Info("logs reopened")
-				}
-			}
-			for _, rn := range r.running() {
-				if ro, ok := rn.svc.(service.Reopener); ok {
-					if err := ro.Reopen(); err != nil {
-						rn.env.Logger.Error("reopening logs failed", zap.Error(err))
-					}
-				}
-			}
-		default:
-			return r.stop(signalName(sig), "", sigs)
 		}
 	}
 }
@@ -531,7 +548,7 @@ func (r *Reactor) serve(ctx context.Context, sigs <-chan os.Signal) error {
 // second stop signal at any point forces an immediate exit.
 // why is the signal's name or "context cancelled"; for a service that
 // failed (on_failure: exit), failed is its name.
-func (r *Reactor) stop(why, failed string, sigs <-chan os.Signal) error {
+func (r *Reactor) stop(why, failed string, sigs *signals) error {
 	// Not ready first: whoever reads the log line finds /readyz at 503.
 	r.state.Store(int32(Stopping))
 	if failed != "" {
@@ -553,8 +570,8 @@ func (r *Reactor) stop(why, failed string, sigs <-chan os.Signal) error {
 			select {
 			case <-timer.C:
 				break wait
-			case s := <-sigs:
-				if isStop(s) {
+			case <-sigs.pending:
+				if s, ok := sigs.nextStop(); ok {
 					return r.force(s)
 				}
 			}
@@ -578,8 +595,8 @@ func (r *Reactor) stop(why, failed string, sigs <-chan os.Signal) error {
 			r.stopLoops()
 			r.log.Info("shutdown complete")
 			return nil
-		case s := <-sigs:
-			if isStop(s) {
+		case <-sigs.pending:
+			if s, ok := sigs.nextStop(); ok {
 				return r.force(s)
 			}
 		}
