@@ -274,7 +274,7 @@ func TestReloadWaitsForTheVerdict(t *testing.T) {
 		t.Fatal("the daemon died on a failed reload")
 	}
 	twistd(t, dir, nil, "stop")
-	if _, err := os.Stat(filepath.Join(dir, "twistd.pid.reload")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, "twistd.pid.state")); !os.IsNotExist(err) {
 		t.Fatalf("reload verdict file left behind: %v", err)
 	}
 }

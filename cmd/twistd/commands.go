@@ -138,21 +138,56 @@ func newStatusCommand(v *viper.Viper) *cobra.Command {
 
 func newStopCommand(v *viper.Viper) *cobra.Command {
 	var timeout time.Duration
+	var force bool
 	cmd := &cobra.Command{
-		Use:   "stop [--pidfile F | -c app.yaml] [--timeout D]",
+		Use:   "stop [--pidfile F | -c app.yaml] [--timeout D] [--force]",
 		Short: "Stop the daemon gracefully (SIGTERM) and wait for it to exit",
-		Args:  cobra.NoArgs,
+		Long: `Stop the daemon gracefully (SIGTERM) and wait for it to exit: 0 once it has,
+1 if it still runs after --timeout or the --pidfile given does not exist. A
+daemon already stopping (a stop that timed out before) is only waited for,
+never cut short; --force stops it at once, cutting the connections still
+draining (a second SIGTERM).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pidfile, st, pid, err := daemonState(cmd, v, exitFailure)
+			pidfile, err := pidfileOf(cmd, v)
 			if err != nil {
 				return err
+			}
+			// A pidfile named on the command line must be there: a wrong
+			// path is not "not running". The default one is gone once its
+			// daemon stopped, and stopping twice is fine.
+			if f := cmd.Flags().Lookup(flagPidfile); f.Changed {
+				if _, err := os.Stat(pidfile); errors.Is(err, os.ErrNotExist) {
+					return withCode(exitFailure, fmt.Errorf("pidfile %s does not exist: no daemon writes it", f.Value))
+				}
+			}
+			st, pid, err := process.Check(pidfile)
+			if err != nil {
+				return withCode(exitFailure, err)
 			}
 			if st != process.Running {
 				fmt.Println("not running")
 				return nil
 			}
-			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-				return withCode(exitFailure, fmt.Errorf("stop pid %d: %w", pid, err))
+			state, _ := process.ReadState(pidfile)
+			stopping := state.PID == pid && state.Stopping
+			signals := 1 // a graceful stop
+			switch {
+			case stopping && force:
+				fmt.Printf("already stopping (pid %d); forcing\n", pid)
+			case stopping:
+				fmt.Printf("already stopping (pid %d); waiting for its drain\n", pid)
+				signals = 0
+			case force:
+				signals = 2 // the second forces
+			}
+			for i := 0; i < signals; i++ {
+				if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+					return withCode(exitFailure, fmt.Errorf("stop pid %d: %w", pid, err))
+				}
+				if i == 0 && signals == 2 {
+					waitStopping(pidfile, pid, time.Second)
+				}
 			}
 			deadline := time.Now().Add(timeout)
 			for time.Now().Before(deadline) {
@@ -168,7 +203,18 @@ func newStopCommand(v *viper.Viper) *cobra.Command {
 	cmd.Flags().String(flagPidfile, "twistd.pid", "pid file of the daemon")
 	cmd.Flags().StringP(flagConfig, "c", "", "the daemon's application file: its process: pidfile names the daemon")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the daemon to exit")
+	cmd.Flags().BoolVar(&force, "force", false, "stop at once, without waiting for in-flight work to drain")
 	return cmd
+}
+
+// waitStopping waits up to d for pid's state file to say it is stopping,
+// so the signal that follows is taken as the second one.
+func waitStopping(pidfile string, pid int, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if st, _ := process.ReadState(pidfile); st.PID == pid && st.Stopping {
+			return
+		}
+	}
 }
 
 func newPluginsCommand() *cobra.Command {

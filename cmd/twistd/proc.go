@@ -39,6 +39,10 @@ type proc struct {
 	logger  *logging.Logger
 	log     *zap.Logger
 	pidfile *process.Pidfile
+	// state is the file beside the pidfile that twistd stop and twistd
+	// reload read (nil without a pidfile); daemon is what it says.
+	state  *process.StateFile
+	daemon process.DaemonState
 	r       *reactor.Reactor
 
 	mu         sync.Mutex
@@ -68,7 +72,16 @@ func (p *proc) serve(specs []service.Spec) error {
 			return err
 		}
 		defer p.pidfile.Release()
-		defer process.RemoveReloadStatus(p.pidfile.Path())
+		// Opened now, before chroot and credentials, and written through
+		// the open descriptor: it works whatever they take away.
+		if p.state, err = process.CreateState(p.pidfile.Path()); err != nil {
+			return err
+		}
+		defer p.state.Remove()
+		p.daemon.PID = os.Getpid()
+		if err := p.state.Write(p.daemon); err != nil {
+			return err
+		}
 	}
 	logger, err := logging.New(logging.Options{File: s.logfile, Format: s.logFormat, Level: s.logLevel,
 		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups})
@@ -103,7 +116,10 @@ func (p *proc) serve(specs []service.Spec) error {
 				p.notify.Ready()
 				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
 			},
-			Stopping: func() { p.sdNotify("STOPPING=1\nSTATUS=stopping") },
+			Stopping: func() {
+				p.sdNotify("STOPPING=1\nSTATUS=stopping")
+				p.writeState(func(st *process.DaemonState) { st.Stopping = true })
+			},
 			Reload:   p.reload,
 			Reopen:   logger.Reopen,
 		},
@@ -151,6 +167,20 @@ func (p *proc) services(file *config.File, specs []service.Spec) []service.Spec 
 	return append([]service.Spec{spec}, specs...)
 }
 
+// writeState changes what the state file says, if there is one.
+func (p *proc) writeState(change func(*process.DaemonState)) {
+	if p.state == nil {
+		return
+	}
+	p.mu.Lock()
+	change(&p.daemon)
+	st := p.daemon
+	p.mu.Unlock()
+	if err := p.state.Write(st); err != nil {
+		p.log.Warn("cannot record the daemon's state for twistd stop and reload", zap.Error(err))
+	}
+}
+
 // reload re-reads the application file and applies it (SIGHUP). The
 // verdict goes to the log, /status, metrics, systemd and the file
 // `twistd reload` waits on.
@@ -169,13 +199,10 @@ func (p *proc) reload(ctx context.Context) error {
 	if err != nil {
 		p.lastReload.Error = err.Error()
 	}
-	verdict := process.ReloadStatus{PID: os.Getpid(), Seq: p.reloads, Time: now, Result: result, Error: p.lastReload.Error}
+	verdict := process.Reload{Time: now, Result: result, Error: p.lastReload.Error}
+	seq := p.reloads
 	p.mu.Unlock()
-	if p.pidfile != nil {
-		if werr := process.WriteReloadStatus(p.pidfile.Path(), verdict); werr != nil {
-			p.log.Warn("cannot record the reload outcome for twistd reload", zap.Error(werr))
-		}
-	}
+	p.writeState(func(st *process.DaemonState) { st.Reloads, st.LastReload = seq, &verdict })
 	if err == nil {
 		p.log.Info("reload succeeded", zap.String("file", p.file.Path))
 	}

@@ -91,17 +91,17 @@ func newReloadCommand(v *viper.Viper) *cobra.Command {
 // there is no way to learn it.
 func verdictWatcher(pidfile string, usePidfile bool, file *config.File, pid int) (func() (bool, error), error) {
 	if usePidfile && pidfile != "" {
-		before, _ := process.ReadReloadStatus(pidfile)
+		before, _ := process.ReadState(pidfile)
 		if before.PID != pid {
-			before.Seq = 0
+			before.Reloads = 0
 		}
 		return func() (bool, error) {
-			v, err := process.ReadReloadStatus(pidfile)
-			if err != nil || v.PID != pid || v.Seq <= before.Seq {
+			v, err := process.ReadState(pidfile)
+			if err != nil || v.PID != pid || v.Reloads <= before.Reloads || v.LastReload == nil {
 				return false, nil
 			}
-			if v.Result != "ok" {
-				return true, errors.New(v.Error)
+			if v.LastReload.Result != "ok" {
+				return true, errors.New(v.LastReload.Error)
 			}
 			return true, nil
 		}, nil
