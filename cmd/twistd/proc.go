@@ -43,7 +43,7 @@ type proc struct {
 	// reload read (nil without a pidfile); daemon is what it says.
 	state  *process.StateFile
 	daemon process.DaemonState
-	r       *reactor.Reactor
+	r      *reactor.Reactor
 
 	mu         sync.Mutex
 	file       *config.File
@@ -120,8 +120,8 @@ func (p *proc) serve(specs []service.Spec) error {
 				p.sdNotify("STOPPING=1\nSTATUS=stopping")
 				p.writeState(func(st *process.DaemonState) { st.Stopping = true })
 			},
-			Reload:   p.reload,
-			Reopen:   logger.Reopen,
+			Reload: p.reload,
+			Reopen: logger.Reopen,
 		},
 	})
 	p.metrics.WatchServices(p.streamCounters)
