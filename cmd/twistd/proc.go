@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -55,6 +56,11 @@ func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Not
 // pidfile, logs, bind, chroot and credentials, start, ready.
 func (p *proc) serve(units []reactor.Unit) error {
 	s := p.s
+	// A reader of our standard output that went away (`twistd -n | head`)
+	// must cost log lines, not the process: ignored, SIGPIPE turns into
+	// EPIPE on every descriptor, 1 and 2 included, which Go would
+	// otherwise answer by dying of the signal (as nginx, we ignore it).
+	signal.Ignore(syscall.SIGPIPE)
 	if s.umask >= 0 {
 		syscall.Umask(s.umask)
 	}
@@ -71,7 +77,8 @@ func (p *proc) serve(units []reactor.Unit) error {
 		defer process.RemoveReloadStatus(p.pidfile.Path())
 	}
 	logger, err := logging.New(logging.Options{File: s.logfile, Format: s.logFormat, Level: s.logLevel,
-		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups})
+		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups,
+		WriteErrors: p.metrics.LogWriteErrors})
 	if err != nil {
 		return err
 	}

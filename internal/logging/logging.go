@@ -31,7 +31,12 @@ type Options struct {
 	MaxSizeMiB, MaxBackups int
 	// Stdout replaces os.Stdout (for tests).
 	Stdout io.Writer
+	// WriteErrors, if set, counts the lines that could not be written.
+	WriteErrors Counter
 }
+
+// Counter counts events; a prometheus.Counter is one.
+type Counter interface{ Inc() }
 
 // Logger is the process's logger and the handle to reopen its file.
 type Logger struct {
@@ -68,6 +73,10 @@ func New(o Options) (*Logger, error) {
 		return nil, err
 	}
 	var out output
+	// zap reports its own failures (a line that could not be written) to
+	// errOut: standard error when the log is standard output, so a reader
+	// that went away does not swallow the report too.
+	var errOut zapcore.WriteSyncer
 	switch {
 	case o.Syslog:
 		w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, o.Prefix)
@@ -78,7 +87,7 @@ func New(o Options) (*Logger, error) {
 	case o.File == "" || o.File == "-":
 		w := o.Stdout
 		if w == nil {
-			w = os.Stdout
+			w, errOut = os.Stdout, zapcore.Lock(os.Stderr)
 		}
 		out = nopReopen{zapcore.AddSync(w)}
 	case o.MaxSizeMiB > 0:
@@ -90,9 +99,12 @@ func New(o Options) (*Logger, error) {
 		}
 		out = f
 	}
+	if errOut == nil {
+		errOut = out
+	}
 	level := zap.NewAtomicLevelAt(lvl)
-	core := newSwitchCore(enc, out, level)
-	return &Logger{Logger: zap.New(core, zap.ErrorOutput(out)), Level: level, out: out, core: core}, nil
+	core := newSwitchCore(enc, &sink{WriteSyncer: out, errs: o.WriteErrors}, level)
+	return &Logger{Logger: zap.New(core, zap.ErrorOutput(errOut)), Level: level, out: out, core: core}, nil
 }
 
 // Encoder returns the encoder for a log format: console lines like
