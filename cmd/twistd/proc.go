@@ -61,6 +61,8 @@ func (p *proc) serve(units []reactor.Unit) error {
 	// EPIPE on every descriptor, 1 and 2 included, which Go would
 	// otherwise answer by dying of the signal (as nginx, we ignore it).
 	signal.Ignore(syscall.SIGPIPE)
+	startDump, stopDump := dumpOnSIGQUIT()
+	defer stopDump()
 	if s.umask >= 0 {
 		syscall.Umask(s.umask)
 	}
@@ -84,6 +86,7 @@ func (p *proc) serve(units []reactor.Unit) error {
 	}
 	defer logger.Close()
 	p.logger, p.log = logger, logger.Logger
+	startDump(p.log)
 
 	p.log.Info("twistd starting", zap.String("version", version), zap.Int("pid", os.Getpid()),
 		zap.String("file", p.file.Path), zap.String("app", p.file.Name))
