@@ -80,7 +80,7 @@ func (p *proc) serve(units []reactor.Unit) error {
 	}
 	logger, err := logging.New(logging.Options{File: s.logfile, Format: s.logFormat, Level: s.logLevel,
 		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups,
-		WriteErrors: p.metrics.LogWriteErrors})
+		Stdio: !s.nodaemon, WriteErrors: p.metrics.LogWriteErrors})
 	if err != nil {
 		return err
 	}

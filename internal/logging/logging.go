@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/syslog"
 	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,6 +32,12 @@ type Options struct {
 	MaxSizeMiB, MaxBackups int
 	// Stdout replaces os.Stdout (for tests).
 	Stdout io.Writer
+	// Stdio points the process's standard output and error at the log
+	// file, on every open and reopen (and size rotation), as a daemon's
+	// are: what bypasses the logger (a panic, an access log "-") then
+	// lands in the current file, and no moved or deleted file stays open.
+	// It applies to a File only, not to stdout or syslog.
+	Stdio bool
 	// WriteErrors, if set, counts the lines that could not be written.
 	WriteErrors Counter
 }
@@ -91,9 +98,13 @@ func New(o Options) (*Logger, error) {
 		}
 		out = nopReopen{zapcore.AddSync(w)}
 	case o.MaxSizeMiB > 0:
-		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups}}
+		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups}, stdio: o.Stdio}
 	default:
-		f, err := OpenFile(o.File)
+		open := OpenFile
+		if o.Stdio {
+			open = openStdioFile
+		}
+		f, err := open(o.File)
 		if err != nil {
 			return nil, fmt.Errorf("open log file: %w", err)
 		}
@@ -171,10 +182,47 @@ func (l *Logger) Close() error {
 // rotating is a size-rotated log file (lumberjack names old files with a timestamp).
 type rotating struct {
 	lj *lumberjack.Logger
+	// stdio: standard output and error follow the file lumberjack
+	// writes to (a daemon's process log, see Options.Stdio).
+	stdio bool
+	mu    sync.Mutex
+	cur   os.FileInfo // the file they refer to; nil before the first line
 }
 
-func (r *rotating) Write(p []byte) (int, error) { return r.lj.Write(p) }
-func (r *rotating) Sync() error                 { return nil }
+func (r *rotating) Write(p []byte) (int, error) {
+	n, err := r.lj.Write(p)
+	if r.stdio {
+		r.follow()
+	}
+	return n, err
+}
+
+// follow points standard output and error at the file at the log's path
+// when it is not the one they refer to: lumberjack rotated, or reopened
+// the path after SIGUSR1. It costs a stat(2) per line; the process log is
+// not a hot path. A failure leaves them where they were, to be retried
+// with the next line.
+func (r *rotating) follow() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if fi, err := os.Stat(r.lj.Filename); err != nil || (r.cur != nil && os.SameFile(fi, r.cur)) {
+		return
+	}
+	f, err := openAppend(r.lj.Filename)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	if redirectStdio(f) == nil {
+		r.cur = fi
+	}
+}
+
+func (r *rotating) Sync() error { return nil }
 
 // Reopen closes the file; lumberjack opens its path again on the next write.
 func (r *rotating) Reopen() error { return r.lj.Close() }
