@@ -26,8 +26,18 @@ type sink struct {
 	failing atomic.Bool
 }
 
-func (s *sink) write(p []byte) error {
-	_, err := s.Write(p)
+// levelWriter is an output that records each entry's level itself (syslog's severity).
+type levelWriter interface {
+	WriteLevel(l zapcore.Level, p []byte) error
+}
+
+func (s *sink) write(l zapcore.Level, p []byte) error {
+	var err error
+	if lw, ok := s.WriteSyncer.(levelWriter); ok {
+		err = lw.WriteLevel(l, p)
+	} else {
+		_, err = s.Write(p)
+	}
 	if err == nil {
 		s.failing.Store(false)
 		return nil
@@ -69,7 +79,7 @@ func (c *switchCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	if err != nil {
 		return err
 	}
-	err = c.out.write(buf.Bytes())
+	err = c.out.write(ent.Level, buf.Bytes())
 	buf.Free()
 	if ent.Level > zapcore.ErrorLevel {
 		_ = c.out.Sync()

@@ -6,7 +6,6 @@ package logging
 import (
 	"fmt"
 	"io"
-	"log/syslog"
 	"os"
 	"sync"
 	"time"
@@ -27,6 +26,9 @@ type Options struct {
 	// Syslog sends lines to the local syslog daemon tagged Prefix instead of File.
 	Syslog bool
 	Prefix string
+	// SyslogSocket is the syslog daemon's socket; empty tries /dev/log,
+	// /var/run/syslog and /var/run/log.
+	SyslogSocket string
 	// MaxSizeMiB rotates the file when it grows past this many MiB (0 = never),
 	// keeping MaxBackups old files.
 	MaxSizeMiB, MaxBackups int
@@ -86,11 +88,15 @@ func New(o Options) (*Logger, error) {
 	var errOut zapcore.WriteSyncer
 	switch {
 	case o.Syslog:
-		w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, o.Prefix)
-		if err != nil {
-			return nil, fmt.Errorf("syslog: %w", err)
+		sockets := syslogSockets
+		if o.SyslogSocket != "" {
+			sockets = []string{o.SyslogSocket}
 		}
-		out = &syslogOutput{w: w}
+		w, err := dialSyslog(sockets, o.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		out = w
 	case o.File == "" || o.File == "-":
 		w := o.Stdout
 		if w == nil {
@@ -232,10 +238,3 @@ type nopReopen struct{ zapcore.WriteSyncer }
 
 func (nopReopen) Reopen() error { return nil }
 func (nopReopen) Close() error  { return nil }
-
-type syslogOutput struct{ w *syslog.Writer }
-
-func (s *syslogOutput) Write(p []byte) (int, error) { return s.w.Write(p) }
-func (s *syslogOutput) Sync() error                 { return nil }
-func (s *syslogOutput) Reopen() error               { return nil }
-func (s *syslogOutput) Close() error                { return s.w.Close() }
