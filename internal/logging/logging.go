@@ -1,6 +1,6 @@
 // Package logging builds the process's zap logger: console or JSON lines
 // to stdout, a file (reopened on SIGUSR1, optionally rotated by size) or
-// syslog.
+// syslog, with repeated warnings and errors rate-limited.
 package logging
 
 import (
@@ -121,7 +121,7 @@ func New(o Options) (*Logger, error) {
 	}
 	level := zap.NewAtomicLevelAt(lvl)
 	core := newSwitchCore(enc, &sink{WriteSyncer: out, errs: o.WriteErrors}, level)
-	return &Logger{Logger: zap.New(core, zap.ErrorOutput(errOut)), Level: level, out: out, core: core}, nil
+	return &Logger{Logger: zap.New(newLimitCore(core), zap.ErrorOutput(errOut)), Level: level, out: out, core: core}, nil
 }
 
 // Encoder returns the encoder for a log format: console lines like
