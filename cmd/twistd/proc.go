@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -59,6 +60,13 @@ func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Not
 // pidfile, logs, bind, chroot and credentials, start, ready.
 func (p *proc) serve(specs []service.Spec) error {
 	s := p.s
+	// A reader of our standard output that went away (`twistd -n | head`)
+	// must cost log lines, not the process: ignored, SIGPIPE turns into
+	// EPIPE on every descriptor, 1 and 2 included, which Go would
+	// otherwise answer by dying of the signal (as nginx, we ignore it).
+	signal.Ignore(syscall.SIGPIPE)
+	startDump, stopDump := dumpOnSIGQUIT()
+	defer stopDump()
 	if s.umask >= 0 {
 		syscall.Umask(s.umask)
 	}
@@ -84,12 +92,14 @@ func (p *proc) serve(specs []service.Spec) error {
 		}
 	}
 	logger, err := logging.New(logging.Options{File: s.logfile, Format: s.logFormat, Level: s.logLevel,
-		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups})
+		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups,
+		Stdio: !s.nodaemon, WriteErrors: p.metrics.LogWriteErrors})
 	if err != nil {
 		return err
 	}
 	defer logger.Close()
 	p.logger, p.log = logger, logger.Logger
+	startDump(p.log)
 
 	p.log.Info("twistd starting", zap.String("version", version), zap.Int("pid", os.Getpid()),
 		zap.String("file", p.file.Path), zap.String("app", p.file.Name))

@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"fmt"
 	"os"
 	"sync"
 )
@@ -12,8 +13,11 @@ import (
 // which Reopen and Close leave alone.
 type File struct {
 	path string
-	mu   sync.Mutex
-	f    *os.File
+	// stdio: standard output and error follow the file (a daemon's
+	// process log, see Options.Stdio).
+	stdio bool
+	mu    sync.Mutex
+	f     *os.File
 }
 
 // OpenFile opens path for appending, creating it if need be.
@@ -28,8 +32,33 @@ func OpenFile(path string) (*File, error) {
 	return &File{path: path, f: f}, nil
 }
 
+// openStdioFile opens the process log of a daemon, pointing standard
+// output and error at it.
+func openStdioFile(path string) (*File, error) {
+	l, err := OpenFile(path)
+	if err != nil || path == "-" {
+		return l, err
+	}
+	l.stdio = true
+	if err := l.redirect(l.f); err != nil {
+		l.f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
 func openAppend(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}
+
+func (l *File) redirect(f *os.File) error {
+	if !l.stdio {
+		return nil
+	}
+	if err := redirectStdio(f); err != nil {
+		return fmt.Errorf("point standard output and error at %s: %w", l.path, err)
+	}
+	return nil
 }
 
 // Write writes p with one write(2).
@@ -46,7 +75,9 @@ func (l *File) Sync() error {
 	return l.f.Sync()
 }
 
-// Reopen opens the path anew and closes the old file.
+// Reopen opens the path anew and closes the old file. A daemon's process
+// log points standard output and error at the new file first; if that
+// fails the log is reopened all the same, and the error says what did not.
 func (l *File) Reopen() error {
 	if l.path == "-" {
 		return nil
@@ -55,11 +86,15 @@ func (l *File) Reopen() error {
 	if err != nil {
 		return err
 	}
+	rerr := l.redirect(f)
 	l.mu.Lock()
 	old := l.f
 	l.f = f
 	l.mu.Unlock()
-	return old.Close()
+	if err := old.Close(); err != nil {
+		return err
+	}
+	return rerr
 }
 
 // Close closes the file.

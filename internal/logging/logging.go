@@ -1,13 +1,13 @@
 // Package logging builds the process's zap logger: console or JSON lines
 // to stdout, a file (reopened on SIGUSR1, optionally rotated by size) or
-// syslog.
+// syslog, with repeated warnings and errors rate-limited.
 package logging
 
 import (
 	"fmt"
 	"io"
-	"log/syslog"
 	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,12 +26,26 @@ type Options struct {
 	// Syslog sends lines to the local syslog daemon tagged Prefix instead of File.
 	Syslog bool
 	Prefix string
+	// SyslogSocket is the syslog daemon's socket; empty tries /dev/log,
+	// /var/run/syslog and /var/run/log.
+	SyslogSocket string
 	// MaxSizeMiB rotates the file when it grows past this many MiB (0 = never),
 	// keeping MaxBackups old files.
 	MaxSizeMiB, MaxBackups int
 	// Stdout replaces os.Stdout (for tests).
 	Stdout io.Writer
+	// Stdio points the process's standard output and error at the log
+	// file, on every open and reopen (and size rotation), as a daemon's
+	// are: what bypasses the logger (a panic, an access log "-") then
+	// lands in the current file, and no moved or deleted file stays open.
+	// It applies to a File only, not to stdout or syslog.
+	Stdio bool
+	// WriteErrors, if set, counts the lines that could not be written.
+	WriteErrors Counter
 }
+
+// Counter counts events; a prometheus.Counter is one.
+type Counter interface{ Inc() }
 
 // Logger is the process's logger and the handle to reopen its file.
 type Logger struct {
@@ -68,31 +82,46 @@ func New(o Options) (*Logger, error) {
 		return nil, err
 	}
 	var out output
+	// zap reports its own failures (a line that could not be written) to
+	// errOut: standard error when the log is standard output, so a reader
+	// that went away does not swallow the report too.
+	var errOut zapcore.WriteSyncer
 	switch {
 	case o.Syslog:
-		w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, o.Prefix)
-		if err != nil {
-			return nil, fmt.Errorf("syslog: %w", err)
+		sockets := syslogSockets
+		if o.SyslogSocket != "" {
+			sockets = []string{o.SyslogSocket}
 		}
-		out = &syslogOutput{w: w}
+		w, err := dialSyslog(sockets, o.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		out = w
 	case o.File == "" || o.File == "-":
 		w := o.Stdout
 		if w == nil {
-			w = os.Stdout
+			w, errOut = os.Stdout, zapcore.Lock(os.Stderr)
 		}
 		out = nopReopen{zapcore.AddSync(w)}
 	case o.MaxSizeMiB > 0:
-		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups}}
+		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups}, stdio: o.Stdio}
 	default:
-		f, err := OpenFile(o.File)
+		open := OpenFile
+		if o.Stdio {
+			open = openStdioFile
+		}
+		f, err := open(o.File)
 		if err != nil {
 			return nil, fmt.Errorf("open log file: %w", err)
 		}
 		out = f
 	}
+	if errOut == nil {
+		errOut = out
+	}
 	level := zap.NewAtomicLevelAt(lvl)
-	core := newSwitchCore(enc, out, level)
-	return &Logger{Logger: zap.New(core, zap.ErrorOutput(out)), Level: level, out: out, core: core}, nil
+	core := newSwitchCore(enc, &sink{WriteSyncer: out, errs: o.WriteErrors}, level)
+	return &Logger{Logger: zap.New(newLimitCore(core), zap.ErrorOutput(errOut)), Level: level, out: out, core: core}, nil
 }
 
 // Encoder returns the encoder for a log format: console lines like
@@ -159,10 +188,47 @@ func (l *Logger) Close() error {
 // rotating is a size-rotated log file (lumberjack names old files with a timestamp).
 type rotating struct {
 	lj *lumberjack.Logger
+	// stdio: standard output and error follow the file lumberjack
+	// writes to (a daemon's process log, see Options.Stdio).
+	stdio bool
+	mu    sync.Mutex
+	cur   os.FileInfo // the file they refer to; nil before the first line
 }
 
-func (r *rotating) Write(p []byte) (int, error) { return r.lj.Write(p) }
-func (r *rotating) Sync() error                 { return nil }
+func (r *rotating) Write(p []byte) (int, error) {
+	n, err := r.lj.Write(p)
+	if r.stdio {
+		r.follow()
+	}
+	return n, err
+}
+
+// follow points standard output and error at the file at the log's path
+// when it is not the one they refer to: lumberjack rotated, or reopened
+// the path after SIGUSR1. It costs a stat(2) per line; the process log is
+// not a hot path. A failure leaves them where they were, to be retried
+// with the next line.
+func (r *rotating) follow() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if fi, err := os.Stat(r.lj.Filename); err != nil || (r.cur != nil && os.SameFile(fi, r.cur)) {
+		return
+	}
+	f, err := openAppend(r.lj.Filename)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	if redirectStdio(f) == nil {
+		r.cur = fi
+	}
+}
+
+func (r *rotating) Sync() error { return nil }
 
 // Reopen closes the file; lumberjack opens its path again on the next write.
 func (r *rotating) Reopen() error { return r.lj.Close() }
@@ -172,10 +238,3 @@ type nopReopen struct{ zapcore.WriteSyncer }
 
 func (nopReopen) Reopen() error { return nil }
 func (nopReopen) Close() error  { return nil }
-
-type syslogOutput struct{ w *syslog.Writer }
-
-func (s *syslogOutput) Write(p []byte) (int, error) { return s.w.Write(p) }
-func (s *syslogOutput) Sync() error                 { return nil }
-func (s *syslogOutput) Reopen() error               { return nil }
-func (s *syslogOutput) Close() error                { return s.w.Close() }

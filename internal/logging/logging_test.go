@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func TestConsoleFormat(t *testing.T) {
@@ -96,5 +97,33 @@ func TestLiveFormatAndLevel(t *testing.T) {
 	}
 	if m["msg"] != "shown" || m["service"] != "site" || m["k"] != "v" {
 		t.Fatalf("got %v", m)
+	}
+}
+
+type count int
+
+func (c *count) Inc() { *c++ }
+
+type failing struct{ writes int }
+
+func (f *failing) Write(p []byte) (int, error) { f.writes++; return 0, os.ErrClosed }
+
+func TestWriteErrorsCounted(t *testing.T) {
+	var errs count
+	var reported bytes.Buffer
+	w := &failing{}
+	l, err := New(Options{Format: "console", Level: "info", Stdout: w, WriteErrors: &errs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Logger = l.WithOptions(zap.ErrorOutput(zapcore.AddSync(&reported)))
+	for i := 0; i < 5; i++ {
+		l.Info("lost")
+	}
+	if errs != 5 || w.writes != 5 {
+		t.Fatalf("counted %d failed writes of %d, want 5", errs, w.writes)
+	}
+	if n := strings.Count(reported.String(), "write error"); n != 1 {
+		t.Fatalf("a run of failures reported %d times, want once: %q", n, reported.String())
 	}
 }

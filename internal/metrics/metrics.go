@@ -30,6 +30,9 @@ type Metrics struct {
 	// The process.
 	Reloads   *prometheus.CounterVec // result: ok | failed
 	BuildInfo *prometheus.GaugeVec   // version
+	// LogWriteErrors counts process log lines that could not be written
+	// (a full disk, a reader of standard output gone away).
+	LogWriteErrors prometheus.Counter
 
 	registry func() *prometheus.Registry
 
@@ -55,6 +58,8 @@ func New(version string) *Metrics {
 			Name: "twistd_service_restarts_total", Help: "Restarts of failed services (on_failure: restart), by service."}, []string{"service"}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_reloads_total", Help: "Reloads of the application file, by result (ok or failed)."}, []string{"result"}),
+		LogWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "twistd_log_write_errors_total", Help: "Process log lines lost because writing them failed."}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "twistd_build_info", Help: "Always 1; the version label names the build."}, []string{"version"}),
 	}
@@ -74,7 +79,7 @@ func (m *Metrics) newRegistry() *prometheus.Registry {
 	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPRequestDuration, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo,
+		m.HTTPRequests, m.HTTPRequestDuration, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
 	)
 	m.mu.Lock()
 	defer m.mu.Unlock()
