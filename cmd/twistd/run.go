@@ -54,6 +54,7 @@ func buildUnits(file *config.File, loadErr error) (*config.File, []reactor.Unit,
 		units = append(units, reactor.Unit{Name: spec.Name, Type: spec.Type, Listen: spec.Listen,
 			Service: b.Service, Pos: spec.Pos.String(), Fingerprint: fingerprint(spec.Node),
 			ExitOnFailure: spec.OnFailure == config.OnFailureExit,
+			Access:        plugins.Access(spec),
 			New:           func() (service.Service, error) { return plugins.New(spec) }})
 	}
 	returnMemory()

@@ -33,7 +33,7 @@ func epollServer(t *testing.T, ln net.Listener, f protocol.Factory, log *zap.Log
 	if !ok {
 		t.Fatal("no raw listener")
 	}
-	es, err := newEstreamServer(fd, isUnix, ln, f, []*loop{l, l2}, log, stats)
+	es, err := newEstreamServer(fd, isUnix, service.Listener{Stream: ln}, f, []*loop{l, l2}, log, stats, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +52,8 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 	}
 	defer l.stop()
 	fd, isUnix, _ := rawListener(ln)
-	s, err := newEstreamServer(fd, isUnix, ln, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} }),
-		[]*loop{l}, nopLogger(), &service.Stats{})
+	s, err := newEstreamServer(fd, isUnix, service.Listener{Stream: ln}, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} }),
+		[]*loop{l}, nopLogger(), &service.Stats{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
 )
@@ -48,6 +49,8 @@ type Unit struct {
 	// the process, which exits 1; by default the service is restarted
 	// with backoff (on_failure: restart).
 	ExitOnFailure bool
+	// Access is the service's allow:/deny:, checked on every listener.
+	Access *policy.Access
 }
 
 // running is a started unit with what the reactor gave it.
@@ -283,7 +286,7 @@ func (r *Reactor) prepareOne(u Unit) (*running, error) {
 		}
 		rn.addrs = append(rn.addrs, addr)
 		log.Info("listening on "+addr.String(), zap.String("endpoint", ep.String()), zap.String("network", addr.Network()))
-		env.Listeners = append(env.Listeners, l)
+		env.Listeners = append(env.Listeners, guard(l, u.Access, log, stats))
 	}
 	return rn, nil
 }
