@@ -342,6 +342,8 @@ func (p *proc) streamCounters() []metrics.ServiceCounters {
 		out = append(out, metrics.ServiceCounters{Service: svc.Name,
 			Accepted: st.ConnectionsAccepted.Load(), Active: st.ConnectionsActive.Load(),
 			RefusedMaxConnections: st.RefusedMaxConnections.Load(), RefusedMaxPerPeer: st.RefusedMaxPerPeer.Load(),
+			RefusedRatePerPeer: st.RefusedRatePerPeer.Load(), RefusedAllow: st.RefusedAllow.Load(),
+			RefusedDeny: st.RefusedDeny.Load(), RefusedTrusted: st.RefusedTrusted.Load(),
 			BytesReceived: st.BytesReceived.Load(), BytesSent: st.BytesSent.Load(), Up: !svc.Failed})
 	}
 	return out

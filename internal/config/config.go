@@ -106,8 +106,8 @@ type Admin struct {
 }
 
 // Service is one entry of services:. The loader decodes the keys common to
-// every service (name, type, listen); the plugin named by Type decodes the
-// rest of Node with Decode.
+// every service (name, type, listen, on_failure, allow, deny); the plugin
+// named by Type decodes the rest of Node with Decode.
 type Service struct {
 	Name   string
 	Type   string
@@ -115,6 +115,10 @@ type Service struct {
 	// OnFailure is what a failure after start does: OnFailureRestart
 	// (the default) or OnFailureExit.
 	OnFailure string
+	// Allow and Deny are the source-address rules (allow:, deny:): a peer
+	// in Deny is refused; if Allow is not empty, only peers in it are
+	// admitted. The reactor enforces them at accept, for every service.
+	Allow, Deny Prefixes
 	// Node is the entry's mapping node; Pos is where the entry starts.
 	Node *yaml.Node
 	Pos  Pos
@@ -130,7 +134,7 @@ const (
 )
 
 // Decode strictly decodes the service's own keys (every key but name, type,
-// listen and on_failure) into v, a pointer to a struct with yaml tags. Unknown keys,
+// listen, on_failure, allow and deny) into v, a pointer to a struct with yaml tags. Unknown keys,
 // wrong types, bad values and missing files are each an *Error; all of them
 // are returned at once, joined with errors.Join.
 //

@@ -17,7 +17,7 @@ var topKeys = []string{"version", "name", "process", "admin", "services"}
 
 // commonKeys are the keys of a service entry that the loader decodes;
 // Service.Decode leaves them out.
-var commonKeys = map[string]bool{"name": true, "type": true, "listen": true, "on_failure": true}
+var commonKeys = map[string]bool{"name": true, "type": true, "listen": true, "on_failure": true, "allow": true, "deny": true}
 
 // serviceName is the form of a service's name (at most 63 characters).
 var serviceName = lazyRegexp(`^[a-z0-9][a-z0-9-]*$`)
@@ -362,7 +362,11 @@ func (l *loader) entry(item *yaml.Node) *entry {
 	s := &Service{Node: n, Pos: Pos{File: l.file.Path, Line: item.Line, Col: item.Column}, file: l.file}
 	e := &entry{svc: s}
 	var nameNode, typeNode, listenNode, failureNode *yaml.Node
+	rules := map[string]*yaml.Node{}
 	for _, p := range l.d.pairs(n, func(k string) bool { return commonKeys[k] }, false) {
+		if accessKeys[p.key.Value] {
+			rules[p.key.Value] = p.val
+		}
 		switch p.key.Value {
 		case "name":
 			nameNode = p.val
@@ -419,6 +423,11 @@ func (l *loader) entry(item *yaml.Node) *entry {
 		for _, p := range listenItems(d, listenNode) {
 			p.owner = s
 			l.eps = append(l.eps, p)
+		}
+	}
+	for _, key := range []string{"allow", "deny"} {
+		if rules[key] != nil {
+			access(d, s, key, rules[key])
 		}
 	}
 	s.OnFailure = OnFailureRestart

@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -17,6 +20,9 @@ type Policies struct {
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerPeer refuses a peer's connections beyond this many; 0 = unlimited.
 	MaxConnectionsPerPeer int `yaml:"max_connections_per_peer"`
+	// MaxConnectionRatePerPeer refuses a peer's connections beyond this
+	// rate (xinetd's cps), such as 10/s; zero = unlimited.
+	MaxConnectionRatePerPeer Rate `yaml:"max_connection_rate_per_peer"`
 	// ReadLimit and WriteLimit are bytes per second for the whole service; 0 = off.
 	ReadLimit  Size `yaml:"read_limit"`
 	WriteLimit Size `yaml:"write_limit"`
@@ -51,6 +57,48 @@ func (c *Policies) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 	return errors.Join(errs...)
 }
 
+// Rate is a number of events per period, written N/s, N/m or N/h (a bare
+// number is per second, 0 is none): 10/s, 100/m, 0.5/s.
+type Rate struct {
+	N   float64
+	Per time.Duration
+}
+
+// ParseRate parses a Rate.
+func ParseRate(s string) (Rate, error) {
+	num, unit, hasUnit := strings.Cut(strings.TrimSpace(s), "/")
+	per := time.Second
+	if hasUnit {
+		var ok bool
+		if per, ok = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[strings.TrimSpace(unit)]; !ok {
+			return Rate{}, fmt.Errorf("bad rate %s: the period must be s, m or h (such as 10/s or 100/m)", quote(s))
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	switch {
+	case err != nil || n != n || n > 1e9:
+		return Rate{}, fmt.Errorf("bad rate %s: want a number per period, such as 10/s or 100/m", quote(s))
+	case n < 0:
+		return Rate{}, fmt.Errorf("rate %s is negative", quote(s))
+	case n == 0:
+		return Rate{}, nil
+	}
+	return Rate{N: n, Per: per}, nil
+}
+
+// UnmarshalConfig decodes a rate with ParseRate.
+func (r *Rate) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return d.Errorf(n, "expected a rate such as 10/s, got %s", describe(n))
+	}
+	v, err := ParseRate(n.Value)
+	if err != nil {
+		return d.Errorf(n, "%v", err)
+	}
+	*r = v
+	return nil
+}
+
 // valueOf returns the value node of key in mapping n, else n itself.
 func valueOf(n *yaml.Node, key string) *yaml.Node {
 	if n != nil && n.Kind == yaml.MappingNode {
@@ -63,4 +111,7 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 	return n
 }
 
-var _ Unmarshaler = (*Policies)(nil)
+var (
+	_ Unmarshaler = (*Policies)(nil)
+	_ Unmarshaler = (*Rate)(nil)
+)

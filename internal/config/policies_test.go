@@ -17,6 +17,9 @@ func TestPoliciesReportEveryMistakeAtItsKey(t *testing.T) {
 		{name: "value errors beside type errors", yaml: "{max_connections_per_peer: -1, idle_timeout: 5, colour: red}",
 			want: []string{`4:42: service "x": policies: max_connections_per_peer`, `4:60: service "x": duration "5"`, `4:63: service "x": unknown key "colour"`}},
 		{name: "negative idle_timeout", yaml: "{idle_timeout: -1s}", want: []string{`4:30: service "x": policies: idle_timeout`}},
+		{name: "rate", yaml: "{max_connection_rate_per_peer: 10/s}"},
+		{name: "bad rate", yaml: "{max_connection_rate_per_peer: 10/week}", want: []string{`4:46: service "x": bad rate "10/week"`}},
+		{name: "rate as a list", yaml: "{max_connection_rate_per_peer: [1]}", want: []string{`4:46: service "x": expected a rate such as 10/s`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

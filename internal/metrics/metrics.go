@@ -98,6 +98,10 @@ type ServiceCounters struct {
 	BytesReceived, BytesSent                 int64
 	// Up is false while the service is failed (twistd_service_up).
 	Up bool
+
+	// RefusedRatePerPeer is max_connection_rate_per_peer's; RefusedAllow,
+	// RefusedDeny and RefusedTrusted the source-address rules'.
+	RefusedRatePerPeer, RefusedAllow, RefusedDeny, RefusedTrusted int64
 }
 
 // WatchServices registers the collector of twistd_connections_accepted_total,
@@ -118,7 +122,7 @@ func (m *Metrics) WatchServices(f func() []ServiceCounters) {
 var (
 	descAccepted = prometheus.NewDesc("twistd_connections_accepted_total", "Connections accepted, by service.", []string{"service"}, nil)
 	descActive   = prometheus.NewDesc("twistd_connections_active", "Connections open now, by service.", []string{"service"}, nil)
-	descRefused  = prometheus.NewDesc("twistd_connections_refused_total", "Connections refused by a policy, by service and reason (the policy's key).", []string{"service", "reason"}, nil)
+	descRefused  = prometheus.NewDesc("twistd_connections_refused_total", "Connections refused by a policy or a source-address rule (a refused datagram counts one), by service and reason (the key of the rule).", []string{"service", "reason"}, nil)
 	descReceived = prometheus.NewDesc("twistd_bytes_received_total", "Bytes read from clients, by service.", []string{"service"}, nil)
 	descSent     = prometheus.NewDesc("twistd_bytes_sent_total", "Bytes written to clients, by service.", []string{"service"}, nil)
 	descUp       = prometheus.NewDesc("twistd_service_up", "1 while the service serves, 0 while it is failed (awaiting its restart), by service.", []string{"service"}, nil)
@@ -140,6 +144,10 @@ func (c *servicesCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(s.Active), s.Service)
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedMaxConnections), s.Service, "max_connections")
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedMaxPerPeer), s.Service, "max_connections_per_peer")
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedRatePerPeer), s.Service, "max_connection_rate_per_peer")
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedAllow), s.Service, "allow")
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedDeny), s.Service, "deny")
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedTrusted), s.Service, "trusted")
 		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(s.BytesReceived), s.Service)
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.BytesSent), s.Service)
 		up := 0.0

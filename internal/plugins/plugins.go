@@ -110,6 +110,7 @@ func Spec(s *config.Service, m Maker, svc service.Service) service.Spec {
 	return service.Spec{
 		Name: s.Name, Type: s.Type, Pos: s.Pos.String(), Listen: s.Listen,
 		Fingerprint:   s.Fingerprint(),
+		Access:        Access(s),
 		ExitOnFailure: s.OnFailure == config.OnFailureExit,
 		Service:       svc,
 		New:           func() (service.Service, error) { return m.New(s) },

@@ -66,12 +66,10 @@ func (r *Reactor) serveEvented(l service.Listener, f protocol.Factory, log *zap.
 	if err != nil {
 		return nil, err
 	}
-	s, err := newEstreamServer(fd, isUnix, l.Stream, f, loops, log, stats)
+	s, err := newEstreamServer(fd, isUnix, l, f, loops, log, stats, fail)
 	if err != nil {
 		return nil, err
 	}
-	s.proxyProtocol = l.ProxyProtocol
-	s.ep, s.fail = l.Endpoint, fail
 	return s, nil
 }
 

@@ -20,6 +20,12 @@ const maxRead = max(readBuffer, loopReadBuffer)
 // connections are handed from the accepting loop to the other.
 func epollServer(t *testing.T, ln net.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) service.Server {
 	t.Helper()
+	return epollListener(t, service.Listener{Stream: ln}, f, log, stats)
+}
+
+// epollListener is epollServer for a listener with its endpoint and rules.
+func epollListener(t *testing.T, ln service.Listener, f protocol.Factory, log *zap.Logger, stats *service.Stats) service.Server {
+	t.Helper()
 	l, err := newLoop(log)
 	if err != nil {
 		t.Fatal(err)
@@ -29,11 +35,11 @@ func epollServer(t *testing.T, ln net.Listener, f protocol.Factory, log *zap.Log
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.stop(); l2.stop() })
-	fd, isUnix, ok := rawListener(ln)
+	fd, isUnix, ok := rawListener(ln.Stream)
 	if !ok {
 		t.Fatal("no raw listener")
 	}
-	es, err := newEstreamServer(fd, isUnix, ln, f, []*loop{l, l2}, log, stats)
+	es, err := newEstreamServer(fd, isUnix, ln, f, []*loop{l, l2}, log, stats, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +58,8 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 	}
 	defer l.stop()
 	fd, isUnix, _ := rawListener(ln)
-	s, err := newEstreamServer(fd, isUnix, ln, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} }),
-		[]*loop{l}, nopLogger(), &service.Stats{})
+	s, err := newEstreamServer(fd, isUnix, service.Listener{Stream: ln}, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} }),
+		[]*loop{l}, nopLogger(), &service.Stats{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

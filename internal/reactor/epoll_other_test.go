@@ -20,3 +20,9 @@ func epollServer(t *testing.T, _ net.Listener, _ protocol.Factory, _ *zap.Logger
 	t.Skip("the epoll reactor needs Linux")
 	return nil
 }
+
+// epollListener is never reached either.
+func epollListener(t *testing.T, _ service.Listener, _ protocol.Factory, _ *zap.Logger, _ *service.Stats) service.Server {
+	t.Skip("the epoll reactor needs Linux")
+	return nil
+}

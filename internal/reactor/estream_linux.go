@@ -3,6 +3,7 @@ package reactor
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
 )
@@ -19,7 +21,9 @@ import (
 // estreamServer accepts connections on one listener and hands each to an
 // event loop: the listening socket sits in one loop's epoll set (Go's own
 // Accept is never called on it) and new connections are spread over the
-// loops in turn.
+// loops in turn. The service's source-address rules are checked as a
+// connection is accepted (or, behind a PROXY header, once the header names
+// the client): a refused one is closed before anything is read or written.
 type estreamServer struct {
 	fd      int
 	ln      net.Listener // the borrowed handle, released on Shutdown
@@ -36,6 +40,11 @@ type estreamServer struct {
 	// ep is the listener's endpoint; fail reports its socket dead.
 	ep   endpoint.Endpoint
 	fail func(error)
+	// access is the service's allow:/deny: (nil admits all); trusted is
+	// the endpoint's trusted= (nil trusts every peer with a header).
+	access  *policy.Access
+	trusted []netip.Prefix
+	refused *policy.Refusals
 
 	unlistened sync.Once
 	conns      *connSet[*econn]
@@ -66,8 +75,13 @@ func rawListener(l net.Listener) (fd int, isUnix bool, ok bool) {
 	return fd, isUnix, true
 }
 
-func newEstreamServer(fd int, isUnix bool, ln net.Listener, f protocol.Factory, loops []*loop, log *zap.Logger, stats *service.Stats) (*estreamServer, error) {
-	s := &estreamServer{fd: fd, ln: ln, factory: f, log: log, stats: stats, loops: loops, unix: isUnix,
+// newEstreamServer serves l (whose raw socket is fd) on the loops; every
+// field is set before the socket joins the epoll set.
+func newEstreamServer(fd int, isUnix bool, l service.Listener, f protocol.Factory, loops []*loop, log *zap.Logger, stats *service.Stats,
+	fail func(error)) (*estreamServer, error) {
+	s := &estreamServer{fd: fd, ln: l.Stream, factory: f, log: log, stats: stats, loops: loops, unix: isUnix,
+		proxyProtocol: l.ProxyProtocol, ep: l.Endpoint, fail: fail,
+		access: l.Access, trusted: l.Endpoint.TrustedPrefixes(), refused: policy.NewRefusals(log, stats),
 		conns: newConnSet[*econn]()}
 	if err := loops[0].listen(s); err != nil {
 		return nil, err
@@ -116,8 +130,14 @@ func (s *estreamServer) handle(l *loop, fd int, sa unix.Sockaddr) {
 	if s.unix {
 		peer = &net.UnixAddr{Net: "unix"}
 	} else {
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		peer = sockaddrToAddr(sa)
+	}
+	if s.proxyProtocol && !trusts(s.trusted, s.refused, peer) || !s.proxyProtocol && !admit(s.access, s.refused, peer) {
+		unix.Close(fd)
+		return
+	}
+	if !s.unix {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 	s.next = (s.next + 1) % len(s.loops)
 	target := s.loops[s.next]

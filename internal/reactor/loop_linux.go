@@ -321,6 +321,10 @@ func (l *loop) headerReceived(c *econn, data []byte) {
 	if addr != nil {
 		peer = addr
 	}
+	if !admit(c.srv.access, c.srv.refused, peer) {
+		l.close(c, nil)
+		return
+	}
 	rest := append([]byte(nil), c.header[n:]...)
 	p := c.srv.build(peer)
 	if p == nil {

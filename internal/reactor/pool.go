@@ -129,6 +129,9 @@ func (p *Pool) release(s *socket) {
 // port if asked. Its borrowers' Accept and ReadFrom return net.ErrClosed;
 // their Close is harmless. Other handles are ignored.
 func (p *Pool) Discard(handle any) {
+	if w, ok := handle.(interface{ Unwrap() net.PacketConn }); ok {
+		handle = w.Unwrap() // a guarded datagram socket (access.go)
+	}
 	var s *socket
 	switch h := handle.(type) {
 	case *sharedListener:

@@ -301,7 +301,7 @@ func (r *Reactor) prepareOne(spec service.Spec, svc service.Service, listen []en
 		}
 		rn.addrs = append(rn.addrs, addr)
 		log.Info("listening on "+addr.String(), zap.String("endpoint", ep.String()), zap.String("network", addr.Network()))
-		env.Listeners = append(env.Listeners, l)
+		env.Listeners = append(env.Listeners, guard(l, spec.Access, log, stats))
 	}
 	return rn, nil
 }

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 	"github.com/twistd-go/twistd/internal/service"
@@ -33,6 +36,12 @@ const (
 // A connection's own goroutine reads its PROXY header (haproxy: endpoints)
 // before the factory sees it, so one slow client never holds up the
 // accept loop; TLS (ssl: endpoints) is put over the connection then.
+//
+// The service's source-address rules are checked first of all: a refused
+// peer is closed before a byte is read or written — before the PROXY
+// header, the TLS handshake and the factory. On a haproxy: endpoint the
+// socket's peer must be trusted to send the header, and the rules judge
+// the client the header names.
 type streamServer struct {
 	l       net.Listener
 	factory protocol.Factory
@@ -45,6 +54,11 @@ type streamServer struct {
 	// ep is the listener's endpoint; fail reports its socket dead.
 	ep   endpoint.Endpoint
 	fail func(error)
+	// access is the service's allow:/deny: (nil admits all); trusted is
+	// the endpoint's trusted= (nil trusts every peer with a header).
+	access  *policy.Access
+	trusted []netip.Prefix
+	refused *policy.Refusals
 
 	acceptDone chan struct{}
 	starting   sync.WaitGroup // connections still reading their PROXY header
@@ -55,6 +69,7 @@ func newStreamServer(l service.Listener, f protocol.Factory, log *zap.Logger, st
 	s := &streamServer{
 		l: l.Stream, factory: f, log: log, stats: stats,
 		proxyProtocol: l.ProxyProtocol, tls: l.TLS, ep: l.Endpoint, fail: fail,
+		access: l.Access, trusted: l.Endpoint.TrustedPrefixes(), refused: policy.NewRefusals(log, stats),
 		acceptDone: make(chan struct{}),
 		conns:      newConnSet[*conn](),
 	}
@@ -94,7 +109,15 @@ func (s *streamServer) acceptLoop() {
 
 func (s *streamServer) handle(nc net.Conn) {
 	if !s.proxyProtocol {
+		if !s.admit(nc.RemoteAddr()) {
+			nc.Close()
+			return
+		}
 		s.start(s.secure(nc))
+		return
+	}
+	if !s.trusts(nc.RemoteAddr()) {
+		nc.Close()
 		return
 	}
 	s.starting.Add(1)
@@ -106,8 +129,46 @@ func (s *streamServer) handle(nc net.Conn) {
 			nc.Close()
 			return
 		}
+		if !s.admit(pc.RemoteAddr()) {
+			nc.Close()
+			return
+		}
 		s.start(s.secure(pc))
 	}()
+}
+
+// admit checks the service's allow:/deny: for peer, counting and logging
+// a refusal.
+func (s *streamServer) admit(peer net.Addr) bool {
+	return admit(s.access, s.refused, peer)
+}
+
+// trusts checks that peer may send a PROXY header (trusted=).
+func (s *streamServer) trusts(peer net.Addr) bool {
+	return trusts(s.trusted, s.refused, peer)
+}
+
+// admit is the accept-time check of both drivers: whether the service's
+// source-address rules admit peer. A refusal is counted under its rule's
+// key and logged at debug level (a few lines a second at most).
+func admit(a *policy.Access, refused *policy.Refusals, peer net.Addr) bool {
+	reason := a.Check(peer)
+	if reason == "" {
+		return true
+	}
+	refused.Refuse(zapcore.DebugLevel, "connection refused", reason, peer)
+	return false
+}
+
+// trusts is the haproxy: endpoint's check of both drivers: whether peer
+// may send a PROXY header. A refusal is logged at info level, since it is
+// either a misconfigured balancer or a client forging its address.
+func trusts(trusted []netip.Prefix, refused *policy.Refusals, peer net.Addr) bool {
+	if policy.Trusts(trusted, peer) {
+		return true
+	}
+	refused.Refuse(zapcore.InfoLevel, "PROXY header from an untrusted peer; connection closed", policy.ReasonTrusted, peer)
+	return false
 }
 
 // secure puts TLS over nc on an ssl: endpoint. The handshake runs with

@@ -17,6 +17,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/internal/protocol/policy"
 	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 )
 
@@ -153,6 +154,10 @@ type Listener struct {
 	// ProxyProtocol (haproxy: endpoints) means every connection starts
 	// with a PROXY header naming the real client.
 	ProxyProtocol bool
+	// Access is the service's allow:/deny: (nil admits every peer). The
+	// reactor enforces it: ServeStream at accept, and Packet, when set, is
+	// already a socket whose ReadFrom drops refused sources' datagrams.
+	Access *policy.Access
 }
 
 // WithALPN returns l offering protos by ALPN on its TLS handshakes, most

@@ -1,6 +1,9 @@
 package service
 
-import "github.com/twistd-go/twistd/internal/reactor/endpoint"
+import (
+	"github.com/twistd-go/twistd/internal/protocol/policy"
+	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+)
 
 // Spec describes one service of an application: everything the reactor
 // needs to bind, start, supervise, reload and report it. The plugin
@@ -16,6 +19,9 @@ type Spec struct {
 	// Fingerprint is its configuration in canonical form: a reload keeps
 	// a running service whose name, type and fingerprint are unchanged.
 	Fingerprint string
+	// Access is the service's allow:/deny:, checked on every listener
+	// (nil admits everyone).
+	Access *policy.Access
 	// Internal services (the admin endpoint) are left out of /status.
 	Internal bool
 	// ExitOnFailure (on_failure: exit) makes a failure after start stop

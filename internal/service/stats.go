@@ -14,6 +14,10 @@ type Stats struct {
 	// key (SPEC §6: twistd_connections_refused_total{reason}).
 	RefusedMaxConnections atomic.Int64
 	RefusedMaxPerPeer     atomic.Int64
+	RefusedRatePerPeer    atomic.Int64 // max_connection_rate_per_peer
+	// RefusedAllow, RefusedDeny and RefusedTrusted count peers refused by
+	// the source-address rules (datagrams one each).
+	RefusedAllow, RefusedDeny, RefusedTrusted atomic.Int64
 }
 
 // Refused counts a connection a policy refused; reason is the policy's key.
@@ -23,5 +27,13 @@ func (s *Stats) Refused(reason string) {
 		s.RefusedMaxConnections.Add(1)
 	case "max_connections_per_peer":
 		s.RefusedMaxPerPeer.Add(1)
+	case "max_connection_rate_per_peer":
+		s.RefusedRatePerPeer.Add(1)
+	case "allow":
+		s.RefusedAllow.Add(1)
+	case "deny":
+		s.RefusedDeny.Add(1)
+	case "trusted":
+		s.RefusedTrusted.Add(1)
 	}
 }

@@ -1,6 +1,8 @@
 // Package policy applies twisted.protocols.policies to any stream service:
-// idle timeouts, connection limits (total and per peer), service-wide read
-// and write rate limits, and a traffic log. It wraps a protocol.Factory
+// idle timeouts, connection limits (total and per peer), a per-peer
+// connection rate, service-wide read and write rate limits, and a traffic
+// log; and it holds the source-address rules (allow:, deny:, trusted=)
+// the reactor checks at accept. It wraps a protocol.Factory
 // (Twisted's WrappingFactory), so no service implements a policy itself.
 package policy
 
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // DefaultMaxConnections is max_connections when the file does not set it.
@@ -23,8 +26,8 @@ const (
 )
 
 // Config is a service's policies (SPEC §2). The zero value means: no
-// idle timeout, DefaultMaxConnections, no per-peer limit, no rate limits,
-// no traffic log.
+// idle timeout, DefaultMaxConnections, no per-peer limit, no connection
+// rate, no rate limits, no traffic log.
 type Config struct {
 	// IdleTimeout closes a connection idle (nothing read or written) this long.
 	IdleTimeout time.Duration
@@ -32,6 +35,10 @@ type Config struct {
 	MaxConnections int
 	// MaxConnectionsPerPeer refuses a peer's connections beyond this many; 0 = unlimited.
 	MaxConnectionsPerPeer int
+	// MaxConnectionRatePerPeer refuses a peer's connections beyond this
+	// rate (xinetd's cps): each peer may open N at once, then N per
+	// period, the allowance refilling continuously. Zero = unlimited.
+	MaxConnectionRatePerPeer Rate
 	// ReadLimit and WriteLimit are bytes per second for the whole service; 0 = off.
 	ReadLimit, WriteLimit int64
 	// TrafficLog names a file getting one line per closed connection.
@@ -50,12 +57,13 @@ func (c Config) Validate() error {
 	case c.ReadLimit < 0 || c.WriteLimit < 0:
 		return fmt.Errorf("read_limit and write_limit must not be negative")
 	}
-	return nil
+	return c.MaxConnectionRatePerPeer.validate()
 }
 
 // Counters counts what the policies refuse; *service.Stats implements it.
-// Refused gets ReasonMaxConnections or ReasonMaxConnectionsPerPeer. (The
-// reactor counts connections and bytes.)
+// Refused gets the reason's constant (ReasonMaxConnections, ReasonDeny,
+// ...): the key of the rule that refused. (The reactor counts connections
+// and bytes.)
 type Counters interface {
 	Refused(reason string)
 }
@@ -65,9 +73,10 @@ type Counters interface {
 type Policy struct {
 	cfg     Config
 	log     *zap.Logger
-	cnt     Counters
+	refused *Refusals
 	max     int
-	read    *bucket // nil when unlimited
+	rate    *peerRate // nil when unlimited
+	read    *bucket   // nil when unlimited
 	write   *bucket
 	traffic *trafficLog // nil when off
 
@@ -85,9 +94,12 @@ func New(cfg Config, log *zap.Logger, cnt Counters) (*Policy, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	p := &Policy{cfg: cfg, log: log, cnt: cnt, max: cfg.MaxConnections, perPeer: make(map[string]int)}
+	p := &Policy{cfg: cfg, log: log, refused: NewRefusals(log, cnt), max: cfg.MaxConnections, perPeer: make(map[string]int)}
 	if p.max == 0 {
 		p.max = DefaultMaxConnections
+	}
+	if r := cfg.MaxConnectionRatePerPeer; !r.IsZero() {
+		p.rate = newPeerRate(r, time.Now)
 	}
 	if cfg.ReadLimit > 0 {
 		p.read = newBucket(cfg.ReadLimit, time.Now)
@@ -116,6 +128,9 @@ func (p *Policy) admit(peer net.Addr) (release func(), refused bool) {
 		reason = ReasonMaxConnections
 	case p.cfg.MaxConnectionsPerPeer > 0 && p.perPeer[host] >= p.cfg.MaxConnectionsPerPeer:
 		reason = ReasonMaxConnectionsPerPeer
+	case p.rate != nil && !p.rate.take(host):
+		// Only a connection the limits above admit spends an allowance.
+		reason = ReasonMaxConnectionRatePerPeer
 	default:
 		p.open++
 		if p.cfg.MaxConnectionsPerPeer > 0 {
@@ -124,10 +139,7 @@ func (p *Policy) admit(peer net.Addr) (release func(), refused bool) {
 	}
 	p.mu.Unlock()
 	if reason != "" {
-		if p.cnt != nil {
-			p.cnt.Refused(reason)
-		}
-		p.log.Debug("connection refused", zap.String("reason", reason), zap.Stringer("peer", peer))
+		p.refused.Refuse(zapcore.DebugLevel, "connection refused", reason, peer)
 		return nil, true
 	}
 	var once sync.Once

@@ -61,6 +61,11 @@ type Endpoint struct {
 	// HAProxy wraps the endpoint: every connection starts with a PROXY
 	// protocol v1 or v2 header that gives the real client address.
 	HAProxy bool
+	// Trusted is a haproxy endpoint's trusted= option: the peers allowed
+	// to send a PROXY header, as canonical comma-separated CIDR prefixes
+	// (see TrustedPrefixes). Empty means any peer may, which lets a
+	// client that reaches the socket directly forge its address.
+	Trusted string
 }
 
 // String returns the canonical endpoint string, with defaults left out and
@@ -112,6 +117,9 @@ func (e Endpoint) String() string {
 		return ""
 	}
 	if e.HAProxy {
+		if e.Trusted != "" {
+			opt("trusted", e.Trusted)
+		}
 		return "haproxy:" + b.String()
 	}
 	return b.String()

@@ -87,6 +87,14 @@ var parseTests = []struct {
 	{name: "haproxy tcp6", in: "haproxy:tcp6:80", want: Endpoint{Kind: TCP6, Port: 80, HAProxy: true}},
 	{name: "haproxy systemd", in: "haproxy:systemd:name=web", want: Endpoint{Kind: Systemd, SystemdName: "web", HAProxy: true}},
 	{name: "haproxy shorthand", in: "haproxy:8080", want: Endpoint{Kind: TCP, Port: 8080, HAProxy: true}, str: "haproxy:tcp:8080"},
+	{name: "haproxy trusted", in: "haproxy:tcp:80:trusted=10.0.0.0/8", want: Endpoint{Kind: TCP, Port: 80, HAProxy: true, Trusted: "10.0.0.0/8"}},
+	{name: "haproxy trusted list", in: "haproxy:tcp:80:trusted=10.0.0.0/8,192.0.2.1,\\:\\:1:interface=127.0.0.1",
+		want: Endpoint{Kind: TCP, Port: 80, Interface: "127.0.0.1", HAProxy: true, Trusted: "10.0.0.0/8,192.0.2.1/32,::1/128"},
+		str:  "haproxy:tcp:80:interface=127.0.0.1:trusted=10.0.0.0/8,192.0.2.1/32,\\:\\:1/128"},
+	{name: "haproxy trusted first", in: "haproxy:trusted=192.0.2.0/24:unix:/run/x.sock",
+		want: Endpoint{Kind: Unix, Path: "/run/x.sock", HAProxy: true, Trusted: "192.0.2.0/24"}, str: "haproxy:unix:/run/x.sock:trusted=192.0.2.0/24"},
+	{name: "haproxy trusted mapped", in: "haproxy:8080:trusted=\\:\\:ffff\\:10.0.0.0/104,10.0.0.0/8",
+		want: Endpoint{Kind: TCP, Port: 8080, HAProxy: true, Trusted: "10.0.0.0/8"}, str: "haproxy:tcp:8080:trusted=10.0.0.0/8"},
 
 	// shorthands
 	{name: "bare port", in: "8080", want: Endpoint{Kind: TCP, Port: 8080}, str: "tcp:8080"},
@@ -218,6 +226,12 @@ var badTests = []struct {
 	{name: "haproxy udp", in: "haproxy:udp:53", err: "haproxy needs a stream endpoint, not udp"},
 	{name: "haproxy twice", in: "haproxy:haproxy:tcp:80", err: "haproxy cannot wrap haproxy"},
 	{name: "haproxy inner error", in: "haproxy:tcp:x", err: `endpoint "haproxy:tcp:x": port "x" is not a number`},
+	{name: "haproxy trusted bad", in: "haproxy:tcp:80:trusted=10.0.0.300", err: `trusted=: "10.0.0.300" is not an IP address`},
+	{name: "haproxy trusted host bits", in: "haproxy:tcp:80:trusted=10.1.0.0/8", err: `write 10.0.0.0/8`},
+	{name: "haproxy trusted empty item", in: "haproxy:tcp:80:trusted=10.0.0.0/8,", err: "empty item"},
+	{name: "haproxy trusted empty", in: "haproxy:tcp:80:trusted=", err: "empty value for trusted"},
+	{name: "haproxy trusted twice", in: "haproxy:tcp:80:trusted=10.0.0.1:trusted=10.0.0.2", err: "trusted given twice"},
+	{name: "trusted without haproxy", in: "tcp:80:trusted=10.0.0.1", err: "trusted= is an option of haproxy: endpoints"},
 
 	// shorthands
 	{name: "colon alone", in: ":", err: "missing port"},

@@ -130,7 +130,11 @@ func parseHAProxy(rest string) (Endpoint, error) {
 	if typ, _, _, _ := cut(rest); typ == "haproxy" {
 		return Endpoint{}, errors.New("haproxy cannot wrap haproxy")
 	}
-	e, err := parse(rest)
+	inner, trusted, err := takeTrusted(rest)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e, err := parse(inner)
 	switch {
 	case err != nil:
 		return Endpoint{}, err
@@ -138,7 +142,54 @@ func parseHAProxy(rest string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("haproxy needs a stream endpoint, not %s", e.Kind)
 	}
 	e.HAProxy = true
+	if trusted != nil {
+		if e.Trusted, err = parsePrefixList(*trusted); err != nil {
+			return Endpoint{}, err
+		}
+	}
 	return e, nil
+}
+
+// takeTrusted removes the trusted= option, haproxy's own, from the raw
+// fields of the endpoint it wraps; it returns the rest as written and the
+// option's unescaped value (nil when absent).
+func takeTrusted(rest string) (inner string, trusted *string, err error) {
+	var kept []string
+	for _, raw := range rawFields(rest) {
+		fs, err := split(raw)
+		if err != nil {
+			return "", nil, err
+		}
+		if f := fs[0]; f.keyed && f.key == "trusted" {
+			if trusted != nil {
+				return "", nil, errors.New("trusted given twice")
+			}
+			if f.value == "" {
+				return "", nil, errors.New("empty value for trusted")
+			}
+			v := f.value
+			trusted = &v
+			continue
+		}
+		kept = append(kept, raw)
+	}
+	return strings.Join(kept, ":"), trusted, nil
+}
+
+// rawFields splits s at its unescaped colons, keeping escapes as written.
+func rawFields(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case ':':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 // parseInet parses tcp, tcp6, udp and ssl; name is the type as written
@@ -328,6 +379,9 @@ func bind(typ string, fields []field, positional string, keys ...string) (*optio
 		} else {
 			if name == "" {
 				return nil, fmt.Errorf("option =%s has no name", f.value)
+			}
+			if name == "trusted" {
+				return nil, fmt.Errorf("trusted= is an option of haproxy: endpoints (haproxy:%s:...:trusted=CIDR,...)", typ)
 			}
 			if !slices.Contains(keys, name) {
 				return nil, fmt.Errorf("unknown option %q for %s", name, typ)
