@@ -95,6 +95,15 @@ func (h *handler) sendEntry(w *recorder, r *http.Request, s *site, name string, 
 		// manager: answer with the whole representation instead.
 		r.Header.Del("Range")
 	}
+	if rg := r.Header["Range"]; len(rg) == 1 {
+		// The unit is case-insensitive; one we do not know is ignored
+		// (RFC 9110 §14.2), which http.ServeContent would answer 416.
+		if len(rg[0]) >= 6 && strings.EqualFold(rg[0][:6], "bytes=") {
+			rg[0] = "bytes=" + rg[0][6:]
+		} else {
+			r.Header.Del("Range")
+		}
+	}
 	plain := true
 	for _, k := range conditionalHeader {
 		if _, ok := r.Header[k]; ok {

@@ -46,6 +46,7 @@ type conn struct {
 	served  bool    // a request arrived (a fresh connection has none)
 	timer   *time.Timer
 	expiry  time.Time // when the parked connection times out; zero: never
+	fr      framer    // the framing of what goes to net/http
 
 	// h2 is the HTTP/2 connection this one became; nil: HTTP/1. Set
 	// under mu in a callback; the callbacks read it without.
@@ -102,7 +103,7 @@ func (c *conn) DataReceived(data []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if (c.act == nil || c.act.waiting) && len(c.in) == 0 && c.s.fast != nil && !c.full && !c.eof && !c.s.stopping.Load() {
+	if (c.act == nil || c.act.waiting) && len(c.in) == 0 && c.fr.idle() && c.s.fast != nil && !c.full && !c.eof && !c.s.stopping.Load() {
 		// Parked, or with net/http only lingering for a next request
 		// (its response is out, it holds nothing of a next one): the
 		// loop answers what the fast path takes, and a lingering
@@ -118,7 +119,12 @@ func (c *conn) DataReceived(data []byte) {
 			return
 		}
 	}
-	c.in = append(c.in, data...)
+	before := len(c.in)
+	c.in, _ = c.fr.feed(c.in, data)
+	if len(c.in) == before && c.fr.state == frameRefused {
+		c.mu.Unlock() // what follows a refused head is dropped
+		return
+	}
 	if !c.paused && len(c.in) >= maxBuffered {
 		// Under c.mu, so that a Read's resume cannot overtake it.
 		c.paused = true
@@ -187,6 +193,7 @@ func (c *conn) ReadConnectionLost() {
 	}
 	c.mu.Lock()
 	c.eof = true
+	c.in = c.fr.flush(c.in)
 	idle := c.act == nil && !c.closing
 	if idle {
 		c.closing = true
@@ -302,9 +309,15 @@ type stater interface{ state(http.ConnState) }
 func (a *active) state(st http.ConnState) {
 	a.c.mu.Lock()
 	defer a.c.mu.Unlock()
-	if st == http.StateIdle {
+	switch st {
+	case http.StateIdle:
 		a.idle = 1
-	} else {
+	case http.StateHijacked:
+		// No longer HTTP: what is held and what comes goes as it is.
+		a.c.in = a.c.fr.flush(a.c.in)
+		a.c.fr.off()
+		a.idle = 0
+	default:
 		a.idle = 0
 	}
 	a.lingerUntil = time.Time{}
@@ -341,7 +354,7 @@ func (a *active) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, io.EOF
 		}
-		if a.idle > 0 && len(p) >= bufioSize {
+		if a.idle > 0 && len(p) >= bufioSize && len(c.fr.held) == 0 {
 			// net/http waits for a next request and holds none of it.
 			// Linger a little (a busy client's next request comes
 			// soon), then park: net/http sees the end of the
@@ -372,7 +385,7 @@ func (a *active) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
 		}
-		a.waiting = a.idle > 0 && len(p) >= bufioSize
+		a.waiting = a.idle > 0 && len(p) >= bufioSize && len(c.fr.held) == 0
 		a.cond.Wait()
 		a.waiting = false
 	}

@@ -66,6 +66,9 @@ type Server struct {
 	// before it parks: a busy client's next request finds it ready.
 	linger   time.Duration
 	fast     FastHandler // srv.Handler's fast path; nil: none
+	// headLimit is the longest request head net/http reads before it
+	// answers 431.
+	headLimit int
 	stopping atomic.Bool
 	h2       h2Server // the TLS connections that chose HTTP/2
 
@@ -93,6 +96,11 @@ func New(srv *http.Server) *Server {
 		s.firstRequest = srv.ReadTimeout
 	}
 	s.fast, _ = srv.Handler.(FastHandler)
+	s.headLimit = srv.MaxHeaderBytes
+	if s.headLimit <= 0 {
+		s.headLimit = http.DefaultMaxHeaderBytes
+	}
+	s.headLimit += 4096 // net/http's slack for its bufio.Reader
 	s.h2 = newH2(srv)
 	user := srv.ConnState
 	srv.ConnState = func(nc net.Conn, st http.ConnState) {
@@ -120,6 +128,7 @@ func (s *Server) Factory() protocol.Factory {
 			return nil
 		}
 		c := &conn{s: s}
+		c.fr.limit = s.headLimit
 		s.conns[c] = struct{}{}
 		return c
 	})
