@@ -64,13 +64,13 @@ type Server struct {
 	idle, firstRequest time.Duration
 	// linger is how long net/http keeps a connection after a response
 	// before it parks: a busy client's next request finds it ready.
-	linger   time.Duration
-	fast     FastHandler // srv.Handler's fast path; nil: none
+	linger time.Duration
+	fast   FastHandler // srv.Handler's fast path; nil: none
 	// headLimit is the longest request head net/http reads before it
 	// answers 431.
 	headLimit int
-	stopping atomic.Bool
-	h2       h2Server // the TLS connections that chose HTTP/2
+	stopping  atomic.Bool
+	h2        h2Server // the TLS connections that chose HTTP/2
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
