@@ -277,6 +277,10 @@ type active struct {
 	// back while Read was waiting.
 	handedBack bool
 	idle       int // 1 after StateIdle, 2 once net/http set its idle deadline
+	// handled: a handler began on the current request, so writes are
+	// its answer; a write without is net/http's own refusal.
+	handled bool
+	began   time.Time // when the current request's first bytes came
 	rdl, wdl   time.Time
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
 	lingerUntil time.Time
@@ -312,6 +316,7 @@ func (a *active) state(st http.ConnState) {
 	switch st {
 	case http.StateIdle:
 		a.idle = 1
+		a.handled = false
 	case http.StateHijacked:
 		// No longer HTTP: what is held and what comes goes as it is.
 		a.c.in = a.c.fr.flush(a.c.in)
@@ -346,6 +351,9 @@ func (a *active) Read(p []byte) (int, error) {
 			if c.paused && len(c.in) < maxBuffered/2 {
 				c.paused = false
 				c.t.ResumeReading()
+			}
+			if a.idle > 0 || a.began.IsZero() {
+				a.began = time.Now()
 			}
 			a.lingerUntil = time.Time{}
 			c.mu.Unlock()
@@ -402,8 +410,15 @@ func (a *active) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	resumes := c.resumes
+	handled, line, began := a.handled, c.fr.request, a.began
+	if !handled {
+		a.handled = true // one report per refusal
+	}
 	c.mu.Unlock()
 	c.t.Write(p)
+	if !handled {
+		a.rejected(p, line, began)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.full && c.resumes != resumes {

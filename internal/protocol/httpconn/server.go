@@ -66,6 +66,8 @@ type Server struct {
 	// before it parks: a busy client's next request finds it ready.
 	linger time.Duration
 	fast   FastHandler // srv.Handler's fast path; nil: none
+	// reject learns of the requests net/http refuses; nil: none.
+	reject RejectHandler
 	// headLimit is the longest request head net/http reads before it
 	// answers 431.
 	headLimit int
@@ -96,6 +98,16 @@ func New(srv *http.Server) *Server {
 		s.firstRequest = srv.ReadTimeout
 	}
 	s.fast, _ = srv.Handler.(FastHandler)
+	s.reject, _ = srv.Handler.(RejectHandler)
+	srv.Handler = markHandled(srv.Handler)
+	userCtx := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
+		ctx = connContext(ctx, nc)
+		if userCtx != nil {
+			ctx = userCtx(ctx, nc)
+		}
+		return ctx
+	}
 	s.headLimit = srv.MaxHeaderBytes
 	if s.headLimit <= 0 {
 		s.headLimit = http.DefaultMaxHeaderBytes
