@@ -279,9 +279,9 @@ type active struct {
 	idle       int // 1 after StateIdle, 2 once net/http set its idle deadline
 	// handled: a handler began on the current request, so writes are
 	// its answer; a write without is net/http's own refusal.
-	handled bool
-	began   time.Time // when the current request's first bytes came
-	rdl, wdl   time.Time
+	handled  bool
+	began    time.Time // when the current request's first bytes came
+	rdl, wdl time.Time
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
 	lingerUntil time.Time
 	timer       *time.Timer // wakes waiters at a deadline
