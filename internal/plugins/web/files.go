@@ -45,7 +45,11 @@ func (h *handler) serveFile(w *recorder, r *http.Request, s *site, name string, 
 					h.sendEntry(w, r, s, name, gz, e.hdrCType)
 					return
 				}
-				if e.data == nil {
+				if e.data == nil && h.gzipSlots.acquire() {
+					// Beyond the slots the file goes as it is: a
+					// compressor is ~800 KB, held while the client
+					// takes its time.
+					defer h.gzipSlots.release()
 					h.sendGzipStream(w, r, s, name, e)
 					return
 				}

@@ -71,22 +71,44 @@ type BasicAuth struct {
 	Paths []string `yaml:"paths"`
 }
 
-// Timeouts are the http.Server timeouts; zero disables one.
+// Timeouts bound slow and stalled clients; zero disables one. The
+// defaults are in nginx's range (DefaultOptions).
 type Timeouts struct {
+	// ReadHeader bounds the time from a request's first byte (or the
+	// connection's start) to the end of its head (nginx's
+	// client_header_timeout).
 	ReadHeader time.Duration `yaml:"read_header"`
-	Read       time.Duration `yaml:"read"`
-	Write      time.Duration `yaml:"write"`
-	Idle       time.Duration `yaml:"idle"`
+	// Read ends a request whose client sends nothing of its head or body
+	// for this long (nginx's client_body_timeout): a body that never
+	// comes no longer holds its connection.
+	Read time.Duration `yaml:"read"`
+	// Write drops a client that takes nothing of a response for this
+	// long (nginx's send_timeout); a slow download that makes progress
+	// goes on.
+	Write time.Duration `yaml:"write"`
+	// Idle closes a keep-alive connection with no request this long
+	// (nginx's keepalive_timeout).
+	Idle time.Duration `yaml:"idle"`
 }
+
+// Default timeouts (nginx: client_header_timeout and client_body_timeout
+// 60s, send_timeout 60s, keepalive_timeout 75s; the header gets less).
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 75 * time.Second
+)
 
 // DefaultOptions returns the options of an entry that sets nothing.
 func DefaultOptions() Options {
 	return Options{
-		Index:          []string{"index.html", "index.htm"},
-		Listing:        true,
-		Hidden:         []string{".*"},
-		Compress:       true,
-		Timeouts:       Timeouts{ReadHeader: 10 * time.Second, Idle: 120 * time.Second},
+		Index:    []string{"index.html", "index.htm"},
+		Listing:  true,
+		Hidden:   []string{".*"},
+		Compress: true,
+		Timeouts: Timeouts{ReadHeader: DefaultReadHeaderTimeout, Read: DefaultReadTimeout,
+			Write: DefaultWriteTimeout, Idle: DefaultIdleTimeout},
 		MaxHeaderBytes: 64 << 10,
 	}
 }

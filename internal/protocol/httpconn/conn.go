@@ -171,6 +171,23 @@ func (c *conn) parkLocked(d time.Duration) {
 	}
 }
 
+// lose closes the connection once what is queued is sent, and aborts it
+// if that takes longer than the write timeout: a peer that never reads
+// would otherwise hold it, and its queue, forever.
+func (c *conn) lose() {
+	c.t.LoseConnection()
+	if d := c.s.writeIdle; d > 0 {
+		time.AfterFunc(d, func() {
+			c.mu.Lock()
+			lost := c.lost
+			c.mu.Unlock()
+			if !lost {
+				c.t.Abort()
+			}
+		})
+	}
+}
+
 // expire closes a connection parked too long.
 func (c *conn) expire() {
 	c.mu.Lock()
@@ -180,7 +197,7 @@ func (c *conn) expire() {
 	}
 	c.mu.Unlock()
 	if due {
-		c.t.LoseConnection()
+		c.lose()
 	}
 }
 
@@ -202,7 +219,7 @@ func (c *conn) ReadConnectionLost() {
 	}
 	c.mu.Unlock()
 	if idle {
-		c.t.LoseConnection()
+		c.lose()
 	}
 }
 
@@ -248,7 +265,7 @@ func (c *conn) stop(fresh bool) {
 	}
 	c.mu.Unlock()
 	if idle {
-		c.t.LoseConnection()
+		c.lose()
 	}
 }
 
@@ -282,6 +299,10 @@ type active struct {
 	handled  bool
 	began    time.Time // when the current request's first bytes came
 	rdl, wdl time.Time
+	// readBy and writeBy end a Read waiting for the peer's bytes and a
+	// Write waiting for the peer to take the queued ones (the read and
+	// write timeouts); zero: not waiting.
+	readBy, writeBy time.Time
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
 	lingerUntil time.Time
 	timer       *time.Timer // wakes waiters at a deadline
@@ -355,6 +376,7 @@ func (a *active) Read(p []byte) (int, error) {
 			if a.idle > 0 || a.began.IsZero() {
 				a.began = time.Now()
 			}
+			a.readBy = time.Time{}
 			a.lingerUntil = time.Time{}
 			c.mu.Unlock()
 			return n, nil
@@ -384,7 +406,7 @@ func (a *active) Read(p []byte) (int, error) {
 				c.parkLocked(c.s.idle)
 				c.mu.Unlock()
 				if stopping {
-					c.t.LoseConnection()
+					c.lose()
 				}
 				return 0, io.EOF
 			}
@@ -392,6 +414,20 @@ func (a *active) Read(p []byte) (int, error) {
 		if !a.rdl.IsZero() && !time.Now().Before(a.rdl) {
 			c.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
+		}
+		if a.idle == 0 && len(p) > 1 && c.s.readIdle > 0 {
+			// A request (head or body) waits for its peer's next
+			// bytes. (net/http's one-byte reads watch for the peer
+			// going away while a handler runs: not a wait for them.)
+			switch now := time.Now(); {
+			case a.readBy.IsZero():
+				a.readBy = now.Add(c.s.readIdle)
+				a.armLocked()
+			case !now.Before(a.readBy):
+				a.readBy = time.Time{}
+				c.mu.Unlock()
+				return 0, os.ErrDeadlineExceeded
+			}
 		}
 		a.waiting = a.idle > 0 && len(p) >= bufioSize && len(c.fr.held) == 0
 		a.cond.Wait()
@@ -403,6 +439,22 @@ func (a *active) Read(p []byte) (int, error) {
 // mostly go straight to the socket), then Write waits while the queue is
 // over its high water mark.
 func (a *active) Write(p []byte) (int, error) {
+	// In pieces, each queued once the one before has drained below the
+	// transport's high water mark: what a connection holds for a peer
+	// that does not read stays bounded by that mark plus one piece,
+	// whatever the size of net/http's writes.
+	for n := 0; ; {
+		m, err := a.write(p[n:min(len(p), n+maxWrite)])
+		if n += m; err != nil || n == len(p) {
+			return n, err
+		}
+	}
+}
+
+// maxWrite is the most one Write queues on the transport at once.
+const maxWrite = 32 << 10
+
+func (a *active) write(p []byte) (int, error) {
 	c := a.c
 	c.mu.Lock()
 	if err := a.writableLocked(); err != nil {
@@ -428,13 +480,43 @@ func (a *active) Write(p []byte) (int, error) {
 		// it did: the queue has drained already.
 		c.full = false
 	}
+	if err := a.drainLocked(); err != nil {
+		return len(p), err
+	}
+	return len(p), nil
+}
+
+// drainLocked waits while the transport's queue is full, up to the write
+// timeout. A peer that takes nothing that long, or past the write
+// deadline, gets its connection aborted: closing it gracefully would wait
+// for queued bytes that never drain. c.mu is held on entry and on return;
+// it is released to abort.
+func (a *active) drainLocked() error {
+	c := a.c
+	defer func() { a.writeBy = time.Time{} }()
 	for c.full {
-		if err := a.writableLocked(); err != nil {
-			return len(p), err
+		err := a.writableLocked()
+		if err == nil && c.s.writeIdle > 0 {
+			switch now := time.Now(); {
+			case a.writeBy.IsZero():
+				a.writeBy = now.Add(c.s.writeIdle)
+				a.armLocked()
+			case !now.Before(a.writeBy):
+				err = os.ErrDeadlineExceeded
+			}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.closing = true
+			c.mu.Unlock()
+			c.t.Abort()
+			c.mu.Lock()
+		}
+		if err != nil {
+			return err
 		}
 		a.cond.Wait()
 	}
-	return len(p), nil
+	return nil
 }
 
 func (a *active) writableLocked() error {
@@ -448,8 +530,9 @@ func (a *active) writableLocked() error {
 }
 
 // copyBuffers hold a response body on its way from a reader (a file) to
-// the transport: bigger than net/http's 32 KiB, for fewer system calls.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+// the transport, one Write piece at a time: a connection waiting for a
+// peer that does not read holds one.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, maxWrite); return &b }}
 
 // ReadFrom implements io.ReaderFrom: net/http hands it a response body
 // once the headers are out. A file (alone or under an io.LimitedReader,
@@ -549,12 +632,9 @@ func (a *active) sendFile(fs protocol.FileSender, r io.Reader) (sent int64, done
 		if c.full && c.resumes != resumes {
 			c.full = false // as in Write: a resume overtook the pause
 		}
-		for c.full {
-			if err := a.writableLocked(); err != nil {
-				c.mu.Unlock()
-				return sent, true, err
-			}
-			a.cond.Wait()
+		if err := a.drainLocked(); err != nil {
+			c.mu.Unlock()
+			return sent, true, err
 		}
 		if m == 0 && !waited && c.resumes == resumes {
 			spins++
@@ -603,7 +683,7 @@ func (a *active) Close() error {
 	}
 	a.cond.Broadcast()
 	c.mu.Unlock()
-	c.t.LoseConnection()
+	c.lose()
 	return nil
 }
 
@@ -665,7 +745,7 @@ func (a *active) SetWriteDeadline(t time.Time) error {
 func (a *active) armLocked() {
 	a.cond.Broadcast()
 	var next time.Time
-	for _, t := range [3]time.Time{a.rdl, a.wdl, a.lingerUntil} {
+	for _, t := range [5]time.Time{a.rdl, a.wdl, a.lingerUntil, a.readBy, a.writeBy} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}

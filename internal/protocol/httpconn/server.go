@@ -65,7 +65,9 @@ type Server struct {
 	// linger is how long net/http keeps a connection after a response
 	// before it parks: a busy client's next request finds it ready.
 	linger time.Duration
-	fast   FastHandler // srv.Handler's fast path; nil: none
+	// readIdle and writeIdle are Options' ReadIdle and WriteIdle.
+	readIdle, writeIdle time.Duration
+	fast                FastHandler // srv.Handler's fast path; nil: none
 	// reject learns of the requests net/http refuses; nil: none.
 	reject RejectHandler
 	// headLimit is the longest request head net/http reads before it
@@ -87,8 +89,27 @@ type Server struct {
 // (or ReadTimeout) closes a new connection that sends nothing (or does
 // not finish its TLS handshake). HTTP/2 connections get its ReadTimeout
 // and WriteTimeout per stream, IdleTimeout, MaxHeaderBytes and ErrorLog.
-func New(srv *http.Server) *Server {
+func New(srv *http.Server) *Server { return NewServer(srv, Options{}) }
+
+// Options are a Server's settings beyond its http.Server's. net/http's
+// ReadTimeout and WriteTimeout bound a whole request and a whole response,
+// which a large upload or download on a slow link outlasts; these bound
+// the time a peer makes no progress, as nginx's client_body_timeout and
+// send_timeout do.
+type Options struct {
+	// ReadIdle ends a request whose peer sends none of its head or body
+	// for this long (net/http then closes the connection); 0: never.
+	ReadIdle time.Duration
+	// WriteIdle aborts a connection whose peer takes none of a response
+	// for this long (the transport's queue stays full), and one closed
+	// with bytes still queued after this long; 0: never.
+	WriteIdle time.Duration
+}
+
+// NewServer is New with opts.
+func NewServer(srv *http.Server, opts Options) *Server {
 	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}), linger: Linger,
+		readIdle: opts.ReadIdle, writeIdle: opts.WriteIdle,
 		gone: make(chan struct{}), served: make(chan struct{})}
 	s.idle, s.firstRequest = srv.IdleTimeout, srv.ReadHeaderTimeout
 	if s.idle == 0 {
