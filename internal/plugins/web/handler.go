@@ -112,7 +112,7 @@ func (h *handler) route(w *recorder, r *http.Request) (user string) {
 	}
 	for _, p := range h.proxies {
 		if p.matches(clean) {
-			p.rp.ServeHTTP(w, r)
+			p.serve(w, r, clean)
 			return user
 		}
 	}

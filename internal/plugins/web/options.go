@@ -59,9 +59,36 @@ type Options struct {
 type ProxyRoute struct {
 	Prefix string `yaml:"prefix,required"`
 	To     string `yaml:"to,required"`
-	// StripPrefix removes Prefix (but its final slash) before forwarding.
+	// StripPrefix removes Prefix (but its final slash) from the cleaned
+	// path before forwarding.
 	StripPrefix bool `yaml:"strip_prefix"`
+	// WebSocket forwards protocol upgrades (Upgrade: websocket); without
+	// it the Upgrade header is dropped and the request goes as a plain one.
+	WebSocket bool `yaml:"websocket"`
+	// Timeouts bound the upstream; one left out (or zero) is its default.
+	Timeouts ProxyTimeouts `yaml:"timeouts"`
 }
+
+// ProxyTimeouts bound a proxy route's upstream.
+type ProxyTimeouts struct {
+	// Connect bounds connecting to the upstream (nginx's
+	// proxy_connect_timeout); past it, 504.
+	Connect time.Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for the upstream's response head
+	// once the request is sent (nginx's proxy_read_timeout, 60s); past
+	// it, 504.
+	ResponseHeader time.Duration `yaml:"response_header"`
+	// Idle closes a kept-alive upstream connection unused this long.
+	Idle time.Duration `yaml:"idle"`
+}
+
+// Default proxy timeouts: a silent upstream is answered 504 after a
+// minute, as nginx does.
+const (
+	DefaultProxyConnectTimeout        = 10 * time.Second
+	DefaultProxyResponseHeaderTimeout = 60 * time.Second
+	DefaultProxyIdleTimeout           = 90 * time.Second
+)
 
 // BasicAuth is HTTP basic authentication against an htpasswd file.
 type BasicAuth struct {
@@ -150,6 +177,10 @@ func (o *Options) validate(s *config.Service) []error {
 		}
 	}
 	for i, p := range o.Proxy {
+		pt := &o.Proxy[i].Timeouts
+		if pt.Connect < 0 || pt.ResponseHeader < 0 || pt.Idle < 0 {
+			errs = append(errs, s.Errorf(at("proxy"), "proxy[%d]: timeouts may not be negative", i))
+		}
 		if !strings.HasPrefix(p.Prefix, "/") {
 			errs = append(errs, s.Errorf(at("proxy"), "proxy[%d]: prefix %q must start with /", i, p.Prefix))
 		}
