@@ -52,6 +52,8 @@ func (a *accessLog) log(r *http.Request, user string, status int, size int64, wh
 }
 
 // logLine writes a request's line from its parts; remote is host:port.
+// A request line that did not parse is given whole as method, with uri
+// and proto empty.
 func (a *accessLog) logLine(remote, user, method, uri, proto, referer, agent string, status int, size int64, when time.Time) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -63,10 +65,12 @@ func (a *accessLog) logLine(remote, user, method, uri, proto, referer, agent str
 	b = when.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
 	b = append(b, "] \""...)
 	b = appendEscaped(b, method)
-	b = append(b, ' ')
-	b = appendEscaped(b, uri)
-	b = append(b, ' ')
-	b = appendEscaped(b, proto)
+	if uri != "" || proto != "" {
+		b = append(b, ' ')
+		b = appendEscaped(b, uri)
+		b = append(b, ' ')
+		b = appendEscaped(b, proto)
+	}
 	b = append(b, "\" "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,13 @@ type basicAuth struct {
 	challenge []string // WWW-Authenticate value
 	paths     []string
 	users     atomic.Pointer[htpasswd]
-	dummy     string // a bcrypt hash to check unknown users against
+	// dummy is a hash to check unknown users against, of the highest
+	// cost in the file, so they take as long as a wrong password.
+	dummy atomic.Pointer[string]
+	// bcrypts bounds the bcrypt checks running at once (GOMAXPROCS), so
+	// a burst of failed logins does not take every CPU from other
+	// requests.
+	bcrypts chan struct{}
 
 	mu sync.Mutex
 	ok map[[32]byte]struct{}
@@ -35,16 +42,40 @@ func newBasicAuth(cfg *BasicAuth) (*basicAuth, error) {
 		realm = "restricted"
 	}
 	a := &basicAuth{file: string(cfg.Htpasswd), paths: cfg.Paths, ok: make(map[[32]byte]struct{}),
-		challenge: []string{`Basic realm="` + realm + `", charset="UTF-8"`}}
+		challenge: []string{`Basic realm="` + realm + `", charset="UTF-8"`},
+		bcrypts:   make(chan struct{}, runtime.GOMAXPROCS(0))}
 	if err := a.load(); err != nil {
 		return nil, err
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("twistd"), bcrypt.DefaultCost)
-	if err != nil {
-		return nil, fmt.Errorf("basic_auth: %w", err)
-	}
-	a.dummy = string(dummy)
 	return a, nil
+}
+
+// dummyFor returns a hash like the slowest of users': bcrypt of their
+// highest cost, or {SHA} when none is bcrypt.
+func dummyFor(users htpasswd) (string, error) {
+	cost := 0
+	for _, h := range users {
+		if c, err := bcrypt.Cost([]byte(h)); err == nil && c > cost {
+			cost = c
+		}
+	}
+	if cost == 0 {
+		return "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", nil
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("twistd"), cost)
+	if err != nil {
+		return "", fmt.Errorf("basic_auth: %w", err)
+	}
+	return string(h), nil
+}
+
+// verify checks password against hash, bcrypt within a.bcrypts.
+func (a *basicAuth) verify(hash, password string) bool {
+	if !strings.HasPrefix(hash, "{SHA}") {
+		a.bcrypts <- struct{}{}
+		defer func() { <-a.bcrypts }()
+	}
+	return verify(hash, password)
 }
 
 // load (re-)reads the htpasswd file; on error the previous users stay.
@@ -58,6 +89,11 @@ func (a *basicAuth) load() error {
 	if err != nil {
 		return fmt.Errorf("htpasswd %s: %w", a.file, err)
 	}
+	dummy, err := dummyFor(users)
+	if err != nil {
+		return err
+	}
+	a.dummy.Store(&dummy)
 	a.users.Store(&users)
 	a.mu.Lock()
 	a.ok = make(map[[32]byte]struct{})
@@ -88,7 +124,7 @@ func (a *basicAuth) check(r *http.Request) (user string, ok bool) {
 	hash, known := users[user]
 	if !known {
 		// Spend the time a real check would, so timing tells no names.
-		verify(a.dummy, pass)
+		a.verify(*a.dummy.Load(), pass)
 		return "", false
 	}
 	key := sha256.Sum256([]byte(user + "\x00" + pass + "\x00" + hash))
@@ -98,7 +134,7 @@ func (a *basicAuth) check(r *http.Request) (user string, ok bool) {
 	if seen {
 		return user, true
 	}
-	if !verify(hash, pass) {
+	if !a.verify(hash, pass) {
 		return "", false
 	}
 	a.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,3 +85,20 @@ func (e *entry) gzipped(pool *gzipPool) *entry {
 	})
 	return e.gz
 }
+
+// slots bounds work done at once: acquire takes a slot if one is free.
+type slots chan struct{}
+
+// newGzipSlots bounds the gzip streams in flight: four per CPU.
+func newGzipSlots() slots { return make(slots, 4*runtime.GOMAXPROCS(0)) }
+
+func (s slots) acquire() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s slots) release() { <-s }

@@ -138,7 +138,36 @@ func hostOnly(addr string) string {
 	return addr
 }
 
-var _ httpconn.FastHandler = (*handler)(nil)
+// ServeRejected implements httpconn.RejectHandler: a request net/http
+// refused before the handler is counted and logged as any other, with
+// the request line as it came ("-" when none did).
+func (h *handler) ServeRejected(r *httpconn.RejectedRequest) {
+	start := r.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	h.count(r.Status, start)
+	a := h.access.Load()
+	if a == nil {
+		return
+	}
+	var peer string
+	if r.Peer != nil {
+		peer = r.Peer.String()
+	}
+	line := r.RequestLine
+	if line == "" {
+		line = "-"
+	}
+	if err := a.logLine(peer, "", line, "", "", "", "", r.Status, r.Size, start); err != nil {
+		h.log.Warn("writing the access log", zap.Error(err))
+	}
+}
+
+var (
+	_ httpconn.FastHandler   = (*handler)(nil)
+	_ httpconn.RejectHandler = (*handler)(nil)
+)
 
 // fastSlot is the rendered response an entry keeps for the fast path.
 type fastSlot = atomic.Pointer[fastResponse]

@@ -45,7 +45,11 @@ func (h *handler) serveFile(w *recorder, r *http.Request, s *site, name string, 
 					h.sendEntry(w, r, s, name, gz, e.hdrCType)
 					return
 				}
-				if e.data == nil {
+				if e.data == nil && h.gzipSlots.acquire() {
+					// Beyond the slots the file goes as it is: a
+					// compressor is ~800 KB, held while the client
+					// takes its time.
+					defer h.gzipSlots.release()
 					h.sendGzipStream(w, r, s, name, e)
 					return
 				}
@@ -94,6 +98,15 @@ func (h *handler) sendEntry(w *recorder, r *http.Request, s *site, name string, 
 		// Hundreds of tiny ranges are an amplification attack, not a download
 		// manager: answer with the whole representation instead.
 		r.Header.Del("Range")
+	}
+	if rg := r.Header["Range"]; len(rg) == 1 {
+		// The unit is case-insensitive; one we do not know is ignored
+		// (RFC 9110 §14.2), which http.ServeContent would answer 416.
+		if len(rg[0]) >= 6 && strings.EqualFold(rg[0][:6], "bytes=") {
+			rg[0] = "bytes=" + rg[0][6:]
+		} else {
+			r.Header.Del("Range")
+		}
 	}
 	plain := true
 	for _, k := range conditionalHeader {

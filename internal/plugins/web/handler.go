@@ -28,6 +28,7 @@ type handler struct {
 	errorPages atomic.Pointer[errorPages]
 	access     atomic.Pointer[accessLog] // nil pointer: no access log
 	gzip       gzipPool
+	gzipSlots  slots // the gzip streams that may run at once
 
 	// Counters, set by bind once the service knows its name and metrics.
 	stats    *service.Stats
@@ -111,7 +112,7 @@ func (h *handler) route(w *recorder, r *http.Request) (user string) {
 	}
 	for _, p := range h.proxies {
 		if p.matches(clean) {
-			p.rp.ServeHTTP(w, r)
+			p.serve(w, r, clean)
 			return user
 		}
 	}

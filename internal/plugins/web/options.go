@@ -59,9 +59,36 @@ type Options struct {
 type ProxyRoute struct {
 	Prefix string `yaml:"prefix,required"`
 	To     string `yaml:"to,required"`
-	// StripPrefix removes Prefix (but its final slash) before forwarding.
+	// StripPrefix removes Prefix (but its final slash) from the cleaned
+	// path before forwarding.
 	StripPrefix bool `yaml:"strip_prefix"`
+	// WebSocket forwards protocol upgrades (Upgrade: websocket); without
+	// it the Upgrade header is dropped and the request goes as a plain one.
+	WebSocket bool `yaml:"websocket"`
+	// Timeouts bound the upstream; one left out (or zero) is its default.
+	Timeouts ProxyTimeouts `yaml:"timeouts"`
 }
+
+// ProxyTimeouts bound a proxy route's upstream.
+type ProxyTimeouts struct {
+	// Connect bounds connecting to the upstream (nginx's
+	// proxy_connect_timeout); past it, 504.
+	Connect time.Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for the upstream's response head
+	// once the request is sent (nginx's proxy_read_timeout, 60s); past
+	// it, 504.
+	ResponseHeader time.Duration `yaml:"response_header"`
+	// Idle closes a kept-alive upstream connection unused this long.
+	Idle time.Duration `yaml:"idle"`
+}
+
+// Default proxy timeouts: a silent upstream is answered 504 after a
+// minute, as nginx does.
+const (
+	DefaultProxyConnectTimeout        = 10 * time.Second
+	DefaultProxyResponseHeaderTimeout = 60 * time.Second
+	DefaultProxyIdleTimeout           = 90 * time.Second
+)
 
 // BasicAuth is HTTP basic authentication against an htpasswd file.
 type BasicAuth struct {
@@ -71,22 +98,44 @@ type BasicAuth struct {
 	Paths []string `yaml:"paths"`
 }
 
-// Timeouts are the http.Server timeouts; zero disables one.
+// Timeouts bound slow and stalled clients; zero disables one. The
+// defaults are in nginx's range (DefaultOptions).
 type Timeouts struct {
+	// ReadHeader bounds the time from a request's first byte (or the
+	// connection's start) to the end of its head (nginx's
+	// client_header_timeout).
 	ReadHeader time.Duration `yaml:"read_header"`
-	Read       time.Duration `yaml:"read"`
-	Write      time.Duration `yaml:"write"`
-	Idle       time.Duration `yaml:"idle"`
+	// Read ends a request whose client sends nothing of its head or body
+	// for this long (nginx's client_body_timeout): a body that never
+	// comes no longer holds its connection.
+	Read time.Duration `yaml:"read"`
+	// Write drops a client that takes nothing of a response for this
+	// long (nginx's send_timeout); a slow download that makes progress
+	// goes on.
+	Write time.Duration `yaml:"write"`
+	// Idle closes a keep-alive connection with no request this long
+	// (nginx's keepalive_timeout).
+	Idle time.Duration `yaml:"idle"`
 }
+
+// Default timeouts (nginx: client_header_timeout and client_body_timeout
+// 60s, send_timeout 60s, keepalive_timeout 75s; the header gets less).
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 75 * time.Second
+)
 
 // DefaultOptions returns the options of an entry that sets nothing.
 func DefaultOptions() Options {
 	return Options{
-		Index:          []string{"index.html", "index.htm"},
-		Listing:        true,
-		Hidden:         []string{".*"},
-		Compress:       true,
-		Timeouts:       Timeouts{ReadHeader: 10 * time.Second, Idle: 120 * time.Second},
+		Index:    []string{"index.html", "index.htm"},
+		Listing:  true,
+		Hidden:   []string{".*"},
+		Compress: true,
+		Timeouts: Timeouts{ReadHeader: DefaultReadHeaderTimeout, Read: DefaultReadTimeout,
+			Write: DefaultWriteTimeout, Idle: DefaultIdleTimeout},
 		MaxHeaderBytes: 64 << 10,
 	}
 }
@@ -128,6 +177,10 @@ func (o *Options) validate(s *config.Service) []error {
 		}
 	}
 	for i, p := range o.Proxy {
+		pt := &o.Proxy[i].Timeouts
+		if pt.Connect < 0 || pt.ResponseHeader < 0 || pt.Idle < 0 {
+			errs = append(errs, s.Errorf(at("proxy"), "proxy[%d]: timeouts may not be negative", i))
+		}
 		if !strings.HasPrefix(p.Prefix, "/") {
 			errs = append(errs, s.Errorf(at("proxy"), "proxy[%d]: prefix %q must start with /", i, p.Prefix))
 		}

@@ -3,11 +3,13 @@ package web
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -17,8 +19,10 @@ type proxyRoute struct {
 	log    atomic.Pointer[zap.Logger]
 	prefix string
 	strip  bool
-	target *url.URL
-	rp     *httputil.ReverseProxy
+	// upgrade forwards protocol upgrades (websocket: true).
+	upgrade bool
+	target  *url.URL
+	rp      *httputil.ReverseProxy
 }
 
 func newProxyRoute(p ProxyRoute, log *zap.Logger) (*proxyRoute, error) {
@@ -26,17 +30,18 @@ func newProxyRoute(p ProxyRoute, log *zap.Logger) (*proxyRoute, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr := &proxyRoute{prefix: p.Prefix, strip: p.StripPrefix, target: target}
+	pr := &proxyRoute{prefix: p.Prefix, strip: p.StripPrefix, upgrade: p.WebSocket, target: target}
 	pr.log.Store(log)
 	upstream := target.String()
+	t := p.Timeouts
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.ResponseHeaderTimeout = 0
+	dialer := &net.Dialer{Timeout: orDefault(t.Connect, DefaultProxyConnectTimeout), KeepAlive: 30 * time.Second}
+	transport.DialContext = dialer.DialContext
+	transport.ResponseHeaderTimeout = orDefault(t.ResponseHeader, DefaultProxyResponseHeaderTimeout)
+	transport.IdleConnTimeout = orDefault(t.Idle, DefaultProxyIdleTimeout)
 	transport.MaxIdleConnsPerHost = 64
 	pr.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr2 *httputil.ProxyRequest) {
-			if pr.strip {
-				stripPrefix(pr2.Out.URL, pr.prefix)
-			}
 			pr2.SetURL(target)
 			pr2.SetXForwarded()
 			pr2.Out.Host = pr2.In.Host // the site's name, as nginx's proxy_set_header Host $host
@@ -47,7 +52,8 @@ func newProxyRoute(p ProxyRoute, log *zap.Logger) (*proxyRoute, error) {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log := pr.log.Load()
 			code := http.StatusBadGateway
-			if errors.Is(err, context.DeadlineExceeded) {
+			var ne net.Error
+			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 				code = http.StatusGatewayTimeout
 			}
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -62,6 +68,42 @@ func newProxyRoute(p ProxyRoute, log *zap.Logger) (*proxyRoute, error) {
 		},
 	}
 	return pr, nil
+}
+
+// serve forwards a request whose clean path is clean. TRACE is not
+// forwarded (it would echo what the proxy adds, credentials included);
+// an upgrade goes through only where the route enables it; strip_prefix
+// strips the cleaned path, so //api/x is /x past an /api/ prefix.
+func (pr *proxyRoute) serve(w http.ResponseWriter, r *http.Request, clean string) {
+	if r.Method == http.MethodTrace {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	if !pr.upgrade && (r.Header.Get("Upgrade") != "" || r.Method == http.MethodConnect) {
+		if r.Method == http.MethodConnect {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		// ReverseProxy forwards Upgrade with Connection: upgrade; a
+		// plain request it is.
+		r.Header.Del("Upgrade")
+		r.Header.Del("Connection")
+	}
+	if pr.strip {
+		u := *r.URL
+		u.Path, u.RawPath = clean, ""
+		stripPrefix(&u, pr.prefix)
+		r.URL = &u
+	}
+	pr.rp.ServeHTTP(w, r)
+}
+
+// orDefault is d, or def when d is zero.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // matches reports whether a clean request path falls under the route:

@@ -47,7 +47,7 @@ type Server struct {
 // nothing.
 func newServer(opts *Options, listen config.Listen) (*Server, error) {
 	t := newTypes(opts.MimeTypes, opts.MimeType)
-	h := &handler{opts: opts, log: zap.NewNop()}
+	h := &handler{opts: opts, log: zap.NewNop(), gzipSlots: newGzipSlots()}
 	var err error
 	if h.site, err = openSite(string(opts.Path), t); err != nil {
 		return nil, err
@@ -99,11 +99,12 @@ func (h *handler) loadErrorPages() error {
 // httpServer is an http.Server with the service's handler and limits.
 func (s *Server) httpServer(log *zap.Logger) *http.Server {
 	t := s.opts.Timeouts
+	// read and write are httpconn's inactivity timeouts, not net/http's
+	// whole-request and whole-response ones: a long download or upload
+	// that makes progress is never cut off.
 	srv := &http.Server{
 		Handler:           s.h,
 		ReadHeaderTimeout: t.ReadHeader,
-		ReadTimeout:       t.Read,
-		WriteTimeout:      t.Write,
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    int(s.opts.MaxHeaderBytes),
 		ErrorLog:          zap.NewStdLog(log.WithOptions(zap.IncreaseLevel(zap.InfoLevel))),
@@ -144,7 +145,8 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		s.closeLogs()
 		return fmt.Errorf("policies: %w", err)
 	}
-	conns := httpconn.New(s.httpServer(env.Logger))
+	conns := httpconn.NewServer(s.httpServer(env.Logger),
+		httpconn.Options{ReadIdle: s.opts.Timeouts.Read, WriteIdle: s.opts.Timeouts.Write})
 	f := pol.WrapFactory(conns.Factory())
 	servers := make([]service.Server, 0, len(env.Listeners))
 	for _, l := range env.Listeners {

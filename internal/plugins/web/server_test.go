@@ -159,3 +159,11 @@ func TestParseHtpasswd(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultTimeoutsAreNginxLike(t *testing.T) {
+	got := DefaultOptions().Timeouts
+	want := Timeouts{ReadHeader: 10 * time.Second, Read: 60 * time.Second, Write: 60 * time.Second, Idle: 75 * time.Second}
+	if got != want {
+		t.Fatalf("default timeouts %+v, want %+v", got, want)
+	}
+}

@@ -46,6 +46,7 @@ type conn struct {
 	served  bool    // a request arrived (a fresh connection has none)
 	timer   *time.Timer
 	expiry  time.Time // when the parked connection times out; zero: never
+	fr      framer    // the framing of what goes to net/http
 
 	// h2 is the HTTP/2 connection this one became; nil: HTTP/1. Set
 	// under mu in a callback; the callbacks read it without.
@@ -102,7 +103,7 @@ func (c *conn) DataReceived(data []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if (c.act == nil || c.act.waiting) && len(c.in) == 0 && c.s.fast != nil && !c.full && !c.eof && !c.s.stopping.Load() {
+	if (c.act == nil || c.act.waiting) && len(c.in) == 0 && c.fr.idle() && c.s.fast != nil && !c.full && !c.eof && !c.s.stopping.Load() {
 		// Parked, or with net/http only lingering for a next request
 		// (its response is out, it holds nothing of a next one): the
 		// loop answers what the fast path takes, and a lingering
@@ -118,7 +119,12 @@ func (c *conn) DataReceived(data []byte) {
 			return
 		}
 	}
-	c.in = append(c.in, data...)
+	before := len(c.in)
+	c.in, _ = c.fr.feed(c.in, data)
+	if len(c.in) == before && c.fr.state == frameRefused {
+		c.mu.Unlock() // what follows a refused head is dropped
+		return
+	}
 	if !c.paused && len(c.in) >= maxBuffered {
 		// Under c.mu, so that a Read's resume cannot overtake it.
 		c.paused = true
@@ -165,6 +171,23 @@ func (c *conn) parkLocked(d time.Duration) {
 	}
 }
 
+// lose closes the connection once what is queued is sent, and aborts it
+// if that takes longer than the write timeout: a peer that never reads
+// would otherwise hold it, and its queue, forever.
+func (c *conn) lose() {
+	c.t.LoseConnection()
+	if d := c.s.writeIdle; d > 0 {
+		time.AfterFunc(d, func() {
+			c.mu.Lock()
+			lost := c.lost
+			c.mu.Unlock()
+			if !lost {
+				c.t.Abort()
+			}
+		})
+	}
+}
+
 // expire closes a connection parked too long.
 func (c *conn) expire() {
 	c.mu.Lock()
@@ -174,7 +197,7 @@ func (c *conn) expire() {
 	}
 	c.mu.Unlock()
 	if due {
-		c.t.LoseConnection()
+		c.lose()
 	}
 }
 
@@ -187,6 +210,7 @@ func (c *conn) ReadConnectionLost() {
 	}
 	c.mu.Lock()
 	c.eof = true
+	c.in = c.fr.flush(c.in)
 	idle := c.act == nil && !c.closing
 	if idle {
 		c.closing = true
@@ -195,7 +219,7 @@ func (c *conn) ReadConnectionLost() {
 	}
 	c.mu.Unlock()
 	if idle {
-		c.t.LoseConnection()
+		c.lose()
 	}
 }
 
@@ -241,7 +265,7 @@ func (c *conn) stop(fresh bool) {
 	}
 	c.mu.Unlock()
 	if idle {
-		c.t.LoseConnection()
+		c.lose()
 	}
 }
 
@@ -270,7 +294,15 @@ type active struct {
 	// back while Read was waiting.
 	handedBack bool
 	idle       int // 1 after StateIdle, 2 once net/http set its idle deadline
-	rdl, wdl   time.Time
+	// handled: a handler began on the current request, so writes are
+	// its answer; a write without is net/http's own refusal.
+	handled  bool
+	began    time.Time // when the current request's first bytes came
+	rdl, wdl time.Time
+	// readBy and writeBy end a Read waiting for the peer's bytes and a
+	// Write waiting for the peer to take the queued ones (the read and
+	// write timeouts); zero: not waiting.
+	readBy, writeBy time.Time
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
 	lingerUntil time.Time
 	timer       *time.Timer // wakes waiters at a deadline
@@ -302,9 +334,16 @@ type stater interface{ state(http.ConnState) }
 func (a *active) state(st http.ConnState) {
 	a.c.mu.Lock()
 	defer a.c.mu.Unlock()
-	if st == http.StateIdle {
+	switch st {
+	case http.StateIdle:
 		a.idle = 1
-	} else {
+		a.handled = false
+	case http.StateHijacked:
+		// No longer HTTP: what is held and what comes goes as it is.
+		a.c.in = a.c.fr.flush(a.c.in)
+		a.c.fr.off()
+		a.idle = 0
+	default:
 		a.idle = 0
 	}
 	a.lingerUntil = time.Time{}
@@ -334,6 +373,10 @@ func (a *active) Read(p []byte) (int, error) {
 				c.paused = false
 				c.t.ResumeReading()
 			}
+			if a.idle > 0 || a.began.IsZero() {
+				a.began = time.Now()
+			}
+			a.readBy = time.Time{}
 			a.lingerUntil = time.Time{}
 			c.mu.Unlock()
 			return n, nil
@@ -341,7 +384,7 @@ func (a *active) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, io.EOF
 		}
-		if a.idle > 0 && len(p) >= bufioSize {
+		if a.idle > 0 && len(p) >= bufioSize && len(c.fr.held) == 0 {
 			// net/http waits for a next request and holds none of it.
 			// Linger a little (a busy client's next request comes
 			// soon), then park: net/http sees the end of the
@@ -363,7 +406,7 @@ func (a *active) Read(p []byte) (int, error) {
 				c.parkLocked(c.s.idle)
 				c.mu.Unlock()
 				if stopping {
-					c.t.LoseConnection()
+					c.lose()
 				}
 				return 0, io.EOF
 			}
@@ -372,7 +415,21 @@ func (a *active) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, os.ErrDeadlineExceeded
 		}
-		a.waiting = a.idle > 0 && len(p) >= bufioSize
+		if a.idle == 0 && len(p) > 1 && c.s.readIdle > 0 {
+			// A request (head or body) waits for its peer's next
+			// bytes. (net/http's one-byte reads watch for the peer
+			// going away while a handler runs: not a wait for them.)
+			switch now := time.Now(); {
+			case a.readBy.IsZero():
+				a.readBy = now.Add(c.s.readIdle)
+				a.armLocked()
+			case !now.Before(a.readBy):
+				a.readBy = time.Time{}
+				c.mu.Unlock()
+				return 0, os.ErrDeadlineExceeded
+			}
+		}
+		a.waiting = a.idle > 0 && len(p) >= bufioSize && len(c.fr.held) == 0
 		a.cond.Wait()
 		a.waiting = false
 	}
@@ -382,6 +439,22 @@ func (a *active) Read(p []byte) (int, error) {
 // mostly go straight to the socket), then Write waits while the queue is
 // over its high water mark.
 func (a *active) Write(p []byte) (int, error) {
+	// In pieces, each queued once the one before has drained below the
+	// transport's high water mark: what a connection holds for a peer
+	// that does not read stays bounded by that mark plus one piece,
+	// whatever the size of net/http's writes.
+	for n := 0; ; {
+		m, err := a.write(p[n:min(len(p), n+maxWrite)])
+		if n += m; err != nil || n == len(p) {
+			return n, err
+		}
+	}
+}
+
+// maxWrite is the most one Write queues on the transport at once.
+const maxWrite = 32 << 10
+
+func (a *active) write(p []byte) (int, error) {
 	c := a.c
 	c.mu.Lock()
 	if err := a.writableLocked(); err != nil {
@@ -389,8 +462,15 @@ func (a *active) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	resumes := c.resumes
+	handled, line, began := a.handled, c.fr.request, a.began
+	if !handled {
+		a.handled = true // one report per refusal
+	}
 	c.mu.Unlock()
 	c.t.Write(p)
+	if !handled {
+		a.rejected(p, line, began)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.full && c.resumes != resumes {
@@ -400,13 +480,43 @@ func (a *active) Write(p []byte) (int, error) {
 		// it did: the queue has drained already.
 		c.full = false
 	}
+	if err := a.drainLocked(); err != nil {
+		return len(p), err
+	}
+	return len(p), nil
+}
+
+// drainLocked waits while the transport's queue is full, up to the write
+// timeout. A peer that takes nothing that long, or past the write
+// deadline, gets its connection aborted: closing it gracefully would wait
+// for queued bytes that never drain. c.mu is held on entry and on return;
+// it is released to abort.
+func (a *active) drainLocked() error {
+	c := a.c
+	defer func() { a.writeBy = time.Time{} }()
 	for c.full {
-		if err := a.writableLocked(); err != nil {
-			return len(p), err
+		err := a.writableLocked()
+		if err == nil && c.s.writeIdle > 0 {
+			switch now := time.Now(); {
+			case a.writeBy.IsZero():
+				a.writeBy = now.Add(c.s.writeIdle)
+				a.armLocked()
+			case !now.Before(a.writeBy):
+				err = os.ErrDeadlineExceeded
+			}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.closing = true
+			c.mu.Unlock()
+			c.t.Abort()
+			c.mu.Lock()
+		}
+		if err != nil {
+			return err
 		}
 		a.cond.Wait()
 	}
-	return len(p), nil
+	return nil
 }
 
 func (a *active) writableLocked() error {
@@ -420,8 +530,9 @@ func (a *active) writableLocked() error {
 }
 
 // copyBuffers hold a response body on its way from a reader (a file) to
-// the transport: bigger than net/http's 32 KiB, for fewer system calls.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+// the transport, one Write piece at a time: a connection waiting for a
+// peer that does not read holds one.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, maxWrite); return &b }}
 
 // ReadFrom implements io.ReaderFrom: net/http hands it a response body
 // once the headers are out. A file (alone or under an io.LimitedReader,
@@ -521,12 +632,9 @@ func (a *active) sendFile(fs protocol.FileSender, r io.Reader) (sent int64, done
 		if c.full && c.resumes != resumes {
 			c.full = false // as in Write: a resume overtook the pause
 		}
-		for c.full {
-			if err := a.writableLocked(); err != nil {
-				c.mu.Unlock()
-				return sent, true, err
-			}
-			a.cond.Wait()
+		if err := a.drainLocked(); err != nil {
+			c.mu.Unlock()
+			return sent, true, err
 		}
 		if m == 0 && !waited && c.resumes == resumes {
 			spins++
@@ -575,7 +683,7 @@ func (a *active) Close() error {
 	}
 	a.cond.Broadcast()
 	c.mu.Unlock()
-	c.t.LoseConnection()
+	c.lose()
 	return nil
 }
 
@@ -637,7 +745,7 @@ func (a *active) SetWriteDeadline(t time.Time) error {
 func (a *active) armLocked() {
 	a.cond.Broadcast()
 	var next time.Time
-	for _, t := range [3]time.Time{a.rdl, a.wdl, a.lingerUntil} {
+	for _, t := range [5]time.Time{a.rdl, a.wdl, a.lingerUntil, a.readBy, a.writeBy} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}

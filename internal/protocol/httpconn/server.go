@@ -64,10 +64,17 @@ type Server struct {
 	idle, firstRequest time.Duration
 	// linger is how long net/http keeps a connection after a response
 	// before it parks: a busy client's next request finds it ready.
-	linger   time.Duration
-	fast     FastHandler // srv.Handler's fast path; nil: none
-	stopping atomic.Bool
-	h2       h2Server // the TLS connections that chose HTTP/2
+	linger time.Duration
+	// readIdle and writeIdle are Options' ReadIdle and WriteIdle.
+	readIdle, writeIdle time.Duration
+	fast                FastHandler // srv.Handler's fast path; nil: none
+	// reject learns of the requests net/http refuses; nil: none.
+	reject RejectHandler
+	// headLimit is the longest request head net/http reads before it
+	// answers 431.
+	headLimit int
+	stopping  atomic.Bool
+	h2        h2Server // the TLS connections that chose HTTP/2
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -82,8 +89,27 @@ type Server struct {
 // (or ReadTimeout) closes a new connection that sends nothing (or does
 // not finish its TLS handshake). HTTP/2 connections get its ReadTimeout
 // and WriteTimeout per stream, IdleTimeout, MaxHeaderBytes and ErrorLog.
-func New(srv *http.Server) *Server {
+func New(srv *http.Server) *Server { return NewServer(srv, Options{}) }
+
+// Options are a Server's settings beyond its http.Server's. net/http's
+// ReadTimeout and WriteTimeout bound a whole request and a whole response,
+// which a large upload or download on a slow link outlasts; these bound
+// the time a peer makes no progress, as nginx's client_body_timeout and
+// send_timeout do.
+type Options struct {
+	// ReadIdle ends a request whose peer sends none of its head or body
+	// for this long (net/http then closes the connection); 0: never.
+	ReadIdle time.Duration
+	// WriteIdle aborts a connection whose peer takes none of a response
+	// for this long (the transport's queue stays full), and one closed
+	// with bytes still queued after this long; 0: never.
+	WriteIdle time.Duration
+}
+
+// NewServer is New with opts.
+func NewServer(srv *http.Server, opts Options) *Server {
 	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}), linger: Linger,
+		readIdle: opts.ReadIdle, writeIdle: opts.WriteIdle,
 		gone: make(chan struct{}), served: make(chan struct{})}
 	s.idle, s.firstRequest = srv.IdleTimeout, srv.ReadHeaderTimeout
 	if s.idle == 0 {
@@ -93,6 +119,21 @@ func New(srv *http.Server) *Server {
 		s.firstRequest = srv.ReadTimeout
 	}
 	s.fast, _ = srv.Handler.(FastHandler)
+	s.reject, _ = srv.Handler.(RejectHandler)
+	srv.Handler = markHandled(srv.Handler)
+	userCtx := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
+		ctx = connContext(ctx, nc)
+		if userCtx != nil {
+			ctx = userCtx(ctx, nc)
+		}
+		return ctx
+	}
+	s.headLimit = srv.MaxHeaderBytes
+	if s.headLimit <= 0 {
+		s.headLimit = http.DefaultMaxHeaderBytes
+	}
+	s.headLimit += 4096 // net/http's slack for its bufio.Reader
 	s.h2 = newH2(srv)
 	user := srv.ConnState
 	srv.ConnState = func(nc net.Conn, st http.ConnState) {
@@ -120,6 +161,7 @@ func (s *Server) Factory() protocol.Factory {
 			return nil
 		}
 		c := &conn{s: s}
+		c.fr.limit = s.headLimit
 		s.conns[c] = struct{}{}
 		return c
 	})
