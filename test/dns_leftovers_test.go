@@ -1,0 +1,73 @@
+package test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// countLines returns how many of s's log lines match pattern.
+func (s *server) countLines(pattern string) int {
+	re := regexp.MustCompile(pattern)
+	n := 0
+	for _, l := range strings.Split(s.output(), "\n") {
+		if re.MatchString(l) {
+			n++
+		}
+	}
+	return n
+}
+
+// reload sends SIGHUP and waits for the reload to be applied: every line
+// a kept service logs while re-reading its files comes before that one.
+func (s *server) reload() {
+	s.t.Helper()
+	n := s.countLines(`reload applied`)
+	s.signal(syscall.SIGHUP)
+	eventually(s.t, 10*time.Second, "the reload to be applied", func() bool { return s.countLines(`reload applied`) > n })
+}
+
+// TestDNSSerialWarningOnce: a zone file whose records change while its
+// serial does not is warned about once per reload, also when the zone
+// has secondaries to notify; a file rewritten with the same records is
+// not warned about at all.
+func TestDNSSerialWarningOnce(t *testing.T) {
+	dir := t.TempDir()
+	// A secondary that is never there: the NOTIFYs go unanswered.
+	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	zone := "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 3600 600 86400 60\nwww A 192.0.2.1\n"
+	writeFile(t, dir, "z.zone", zone)
+	s := startDNS(t, dir, "    zones: [z.zone]\n    also_notify: [\""+sink.LocalAddr().String()+"\"]\n")
+	const warning = `changed but its serial( 1)? did not`
+
+	writeFile(t, dir, "z.zone", zone+"new A 192.0.2.3\n")
+	s.reload()
+	if n := s.countLines(warning); n != 1 {
+		t.Errorf("changed records, same serial: warned %d times, want once", n)
+	}
+
+	// The same records again, the file newer: nothing to warn about.
+	writeFile(t, dir, "z.zone", zone+"new A 192.0.2.3\n")
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, "z.zone"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	s.reload()
+	if n := s.countLines(warning); n != 1 {
+		t.Errorf("a file rewritten with the same records: %d warnings in all, want still 1", n)
+	}
+	if r := dnsAsk(t, "udp", s.udp, "new.example.com.", dns.TypeA); len(r.Answer) != 1 {
+		t.Fatalf("the changed zone is not served: %v", r)
+	}
+}
