@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,5 +70,47 @@ func TestDNSSerialWarningOnce(t *testing.T) {
 	}
 	if r := dnsAsk(t, "udp", s.udp, "new.example.com.", dns.TypeA); len(r.Answer) != 1 {
 		t.Fatalf("the changed zone is not served: %v", r)
+	}
+}
+
+// TestDNSOneLinerVerbose: twistd dns's -v is --verbose (SPEC §11, as in
+// twistd, where it may be repeated): each logs every query; without it
+// no query is logged.
+func TestDNSOneLinerVerbose(t *testing.T) {
+	dir := t.TempDir()
+	dnsTestdata(t, dir, "example.com.zone")
+	for _, tt := range []struct {
+		name string
+		flag []string
+		logs bool
+	}{
+		{name: "short", flag: []string{"-v"}, logs: true},
+		{name: "long", flag: []string{"--verbose"}, logs: true},
+		{name: "twice", flag: []string{"-vv"}, logs: true},
+		{name: "none", logs: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			port := strconv.Itoa(dnsFreePort(t))
+			args := append([]string{"-n", "--pidfile=", "dns", "-i", "127.0.0.1", "-p", port, "--bindzone", "example.com.zone"}, tt.flag...)
+			s := start(t, dir, nil, args...)
+			addr := "127.0.0.1:" + port
+			if r := dnsAsk(t, "udp", addr, "www.example.com.", dns.TypeA); len(r.Answer) != 2 {
+				t.Fatalf("udp: %v", r)
+			}
+			if r := dnsAsk(t, "tcp", addr, "mail.example.com.", dns.TypeA); len(r.Answer) != 1 {
+				t.Fatalf("tcp: %v", r)
+			}
+			if tt.logs {
+				s.waitFor(`query.*"proto": "udp".*www\.example\.com\.`, 5*time.Second)
+				s.waitFor(`query.*"proto": "tcp".*mail\.example\.com\.`, 5*time.Second)
+				return
+			}
+			// A query's line is written before its answer is sent; the
+			// reload's lines come after it in the same log.
+			s.reload()
+			if n := s.countLines(`\bquery\b.*example\.com\.`); n != 0 {
+				t.Errorf("without -v, %d query lines logged", n)
+			}
+		})
 	}
 }
