@@ -114,3 +114,46 @@ func TestDNSOneLinerVerbose(t *testing.T) {
 		})
 	}
 }
+
+// TestDNSIXFRWithoutSOAIsFormErr: an IXFR query carries the client's SOA
+// in its authority section (RFC 1995 §3), first and owned by the zone;
+// one without it is malformed, over UDP and TCP, as Knot answers.
+func TestDNSIXFRWithoutSOAIsFormErr(t *testing.T) {
+	dir := t.TempDir()
+	dnsTestdata(t, dir, "correct.test.zone")
+	knot := startKnot(t, dir, map[string]string{"correct.test": "correct.test.zone"})
+	s := startDNS(t, dir, "    zones: [correct.test.zone]\n    axfr_allow: [127.0.0.1]\n")
+	rr := func(s string) dns.RR {
+		r, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ns := rr("correct.test. 60 IN NS ns.correct.test.")
+	soa := rr("correct.test. 60 IN SOA ns.correct.test. hostmaster.correct.test. 4 3600 600 86400 60")
+	other := rr("other.test. 60 IN SOA ns.other.test. hostmaster.other.test. 4 3600 600 86400 60")
+	for _, tt := range []struct {
+		name      string
+		authority []dns.RR
+	}{
+		{name: "no authority"},
+		{name: "NS instead of SOA", authority: []dns.RR{ns}},
+		{name: "NS before the SOA", authority: []dns.RR{ns, soa}},
+		{name: "another zone's SOA", authority: []dns.RR{other}},
+	} {
+		for _, netw := range []string{"udp", "tcp"} {
+			m := new(dns.Msg)
+			m.SetQuestion("correct.test.", dns.TypeIXFR)
+			m.Ns = tt.authority
+			want := dnsSummary(dnsExchange(t, netw, knot, m))
+			r := dnsExchange(t, netw, s.udpOrTCP(netw), m)
+			if got := dnsSummary(r); got != want {
+				t.Errorf("IXFR, %s, over %s:\ntwistd:\n%s\nknot:\n%s", tt.name, netw, got, want)
+			}
+			if r.Rcode != dns.RcodeFormatError {
+				t.Errorf("IXFR, %s, over %s: %s, want FORMERR", tt.name, netw, dns.RcodeToString[r.Rcode])
+			}
+		}
+	}
+}
