@@ -157,3 +157,69 @@ func TestDNSIXFRWithoutSOAIsFormErr(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSGlueTruncation: a referral whose in-domain glue does not all
+// fit sets TC (RFC 9471 §3: glue for name servers below the delegation
+// is not optional); glue of sibling and parent-side names may be left
+// out without TC. Without EDNS (512 bytes) and with a small EDNS buffer,
+// as Knot answers.
+func TestDNSGlueTruncation(t *testing.T) {
+	dir := t.TempDir()
+	dnsTestdata(t, dir, "glue.test.zone")
+	knot := startKnot(t, dir, map[string]string{"glue.test": "glue.test.zone"})
+	s := startDNS(t, dir, "    zones: [glue.test.zone]\n")
+	for _, tt := range []struct {
+		name   string
+		edns   uint16 // 0: none
+		wantTC bool
+	}{
+		{name: "www.big.glue.test.", wantTC: true},
+		{name: "www.big.glue.test.", edns: 600, wantTC: true},
+		{name: "www.big.glue.test.", edns: 1232},
+		{name: "www.sib.glue.test."},
+		{name: "www.auth.glue.test."},
+		{name: "www.mix.glue.test.", wantTC: true},
+		{name: "www.mix.glue.test.", edns: 1232},
+		{name: "www.small.glue.test."},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(tt.name, dns.TypeA)
+		m.RecursionDesired = false
+		if tt.edns != 0 {
+			m.SetEdns0(tt.edns, false)
+		}
+		c := &dns.Client{Timeout: 3 * time.Second, UDPSize: tt.edns}
+		kr, _, err := c.Exchange(m, knot)
+		if err != nil {
+			t.Fatalf("knot %s: %v", tt.name, err)
+		}
+		r, _, err := c.Exchange(m, s.udp)
+		if err != nil {
+			t.Fatalf("twistd %s: %v", tt.name, err)
+		}
+		// Knot compresses the NS targets less (not against the question
+		// name), so it may fit a glue record fewer: the additional
+		// section is compared as ours ⊇ Knot's, and with TC ours holds
+		// only the required, in-domain, glue.
+		extra, kextra := r.Extra, kr.Extra
+		r.Extra, kr.Extra = nil, nil
+		if got, want := dnsSummary(r), dnsSummary(kr); got != want {
+			t.Errorf("%s edns=%d:\ntwistd:\n%s\nknot:\n%s", tt.name, tt.edns, got, want)
+		}
+		got, want := dnsSummary(&dns.Msg{Answer: extra}), dnsSummary(&dns.Msg{Answer: kextra})
+		for _, line := range strings.Split(want, "\n")[2:] {
+			if strings.TrimSpace(line) != "" && !strings.Contains(got, line) {
+				t.Errorf("%s edns=%d: knot's glue %q is missing:\ntwistd:\n%s\nknot:\n%s", tt.name, tt.edns, line, got, want)
+			}
+		}
+		cut := strings.TrimPrefix(tt.name, "www.")
+		for _, rr := range extra {
+			if r.Truncated && rr.Header().Rrtype != dns.TypeOPT && !dns.IsSubDomain(cut, rr.Header().Name) {
+				t.Errorf("%s edns=%d: truncated, yet optional glue %s is sent", tt.name, tt.edns, rr.Header().Name)
+			}
+		}
+		if r.Truncated != tt.wantTC || len(r.Ns) == 0 {
+			t.Errorf("%s edns=%d: tc=%v with %d NS, want tc=%v and the NS set", tt.name, tt.edns, r.Truncated, len(r.Ns), tt.wantTC)
+		}
+	}
+}

@@ -11,6 +11,9 @@ type result struct {
 	authoritative bool // false for a referral
 	answer, ns    []dns.RR
 	extra         []dns.RR
+	// glue is how many of extra's first records a referral cannot go
+	// without: see referral.
+	glue int
 	// cname is the canonical name to go on with when the answer ends in a CNAME.
 	cname string
 }
@@ -37,7 +40,7 @@ func (z *Zone) lookup(qname string, qtype uint16) result {
 			break
 		}
 		if n.cut && !(i == 0 && qtype == dns.TypeDS) {
-			return z.referral(n)
+			return z.referral(name, n)
 		}
 		if dn := n.get(dns.TypeDNAME); dn != nil && i > 0 {
 			return z.dname(dn[0].(*dns.DNAME), qname)
@@ -128,12 +131,25 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16) result {
 	return res
 }
 
-// referral answers for names at or below a delegation: its NS records in
-// the authority section, their addresses from the zone (glue) in the
-// additional section, without AA.
-func (z *Zone) referral(n *node) result {
+// referral answers for names at or below the delegation at cut: its NS
+// records in the authority section, their addresses from the zone in the
+// additional section, without AA. The addresses of name servers at or
+// below cut come first: without them the child cannot be reached, so
+// when they do not all fit the reply is truncated (RFC 9471 §3); those
+// of other names (sibling glue, the parent's own names) may be left out.
+// Knot orders and truncates them the same way.
+func (z *Zone) referral(cut string, n *node) result {
 	ns := n.get(dns.TypeNS)
-	return result{rcode: dns.RcodeSuccess, ns: ns, extra: z.addresses(ns)}
+	var inDomain, other []dns.RR
+	for _, rr := range ns {
+		if dns.IsSubDomain(cut, nameKey(rr.(*dns.NS).Ns)) {
+			inDomain = append(inDomain, rr)
+		} else {
+			other = append(other, rr)
+		}
+	}
+	glue := z.addresses(inDomain)
+	return result{rcode: dns.RcodeSuccess, ns: ns, extra: append(glue, z.addresses(other)...), glue: len(glue)}
 }
 
 // additional returns the in-zone addresses of the names an answer's NS,

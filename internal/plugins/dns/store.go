@@ -90,11 +90,11 @@ func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
 		if !next.authoritative {
 			// A delegated target: the referral tells the client whom to
 			// ask (RFC 1034 §4.3.2 step 3b).
-			res.ns, res.extra, res.cname = next.ns, next.extra, ""
+			res.ns, res.extra, res.glue, res.cname = next.ns, next.extra, next.glue, ""
 			break
 		}
 		res.answer = append(res.answer, next.answer...)
-		res.ns, res.extra, res.rcode, res.cname = next.ns, next.extra, next.rcode, next.cname
+		res.ns, res.extra, res.glue, res.rcode, res.cname = next.ns, next.extra, next.glue, next.rcode, next.cname
 	}
 	return res, true
 }

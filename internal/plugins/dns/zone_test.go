@@ -340,3 +340,21 @@ func TestParseZoneMessages(t *testing.T) {
 		})
 	}
 }
+
+// A referral's in-domain glue (name servers below the cut) comes first
+// and is counted as required; sibling glue and the parent's own names
+// follow as optional.
+func TestReferralGlue(t *testing.T) {
+	z := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n"+
+		"sub NS ns.other\nsub NS ns.sib\nsub NS ns.sub\nsub NS ns.deep.sub\nsub NS ns.elsewhere.net.\n"+
+		"ns.other A 192.0.2.1\nsib NS ns.sib\nns.sib A 192.0.2.2\nns.sub A 192.0.2.3\nns.sub AAAA 2001:db8::3\nns.deep.sub A 192.0.2.4\n")
+	res := z.lookup("www.sub.example.com.", dns.TypeA)
+	var names []string
+	for _, rr := range res.extra {
+		names = append(names, rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype])
+	}
+	want := "ns.sub.example.com. A,ns.sub.example.com. AAAA,ns.deep.sub.example.com. A,ns.other.example.com. A,ns.sib.example.com. A"
+	if res.authoritative || len(res.ns) != 5 || strings.Join(names, ",") != want || res.glue != 3 {
+		t.Fatalf("referral: aa %v, %d NS, glue %d, additional %s; want 3 required of %s", res.authoritative, len(res.ns), res.glue, strings.Join(names, ","), want)
+	}
+}
