@@ -223,3 +223,45 @@ func TestDNSGlueTruncation(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSDSFromParentOfUntransferredSecondary: DS at a delegation point
+// is the parent's (RFC 4035 §3.1.4.1), so when we serve the parent it
+// answers even while the child, a secondary zone of ours, has no data
+// yet: as Knot serving the parent alone answers. The child's own names
+// are SERVFAIL meanwhile.
+func TestDNSDSFromParentOfUntransferredSecondary(t *testing.T) {
+	dir := t.TempDir()
+	dnsTestdata(t, dir, "correct.test.zone")
+	knot := startKnot(t, dir, map[string]string{"correct.test": "correct.test.zone"})
+	// A primary that is not there: the transfers fail.
+	primary := "127.0.0.1:" + strconv.Itoa(dnsFreePort(t))
+	s := startDNS(t, dir, "    zones: [correct.test.zone]\n    secondary:\n"+
+		"      - {zone: sub.correct.test, primary: \""+primary+"\"}\n"+
+		"      - {zone: other.correct.test, primary: \""+primary+"\"}\n")
+	for _, name := range []string{"sub.correct.test.", "other.correct.test.", "SUB.Correct.Test."} {
+		for _, edns := range []bool{false, true} {
+			m := new(dns.Msg)
+			m.SetQuestion(name, dns.TypeDS)
+			m.RecursionDesired = false
+			if edns {
+				m.SetEdns0(1232, false)
+			}
+			want := dnsSummary(dnsExchange(t, "udp", knot, m))
+			r := dnsExchange(t, "udp", s.udp, m)
+			if got := dnsSummary(r); got != want {
+				t.Errorf("%s DS edns=%v:\ntwistd:\n%s\nknot:\n%s", name, edns, got, want)
+			}
+			if !r.Authoritative {
+				t.Errorf("%s DS: not authoritative", name)
+			}
+		}
+	}
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"sub.correct.test.", dns.TypeSOA}, {"sub.correct.test.", dns.TypeNS}, {"www.sub.correct.test.", dns.TypeA}} {
+		if r := dnsAsk(t, "udp", s.udp, q.name, q.qtype); r.Rcode != dns.RcodeServerFailure {
+			t.Errorf("%s %s of the untransferred child: %s, want SERVFAIL", q.name, dns.TypeToString[q.qtype], dns.RcodeToString[r.Rcode])
+		}
+	}
+}

@@ -47,9 +47,10 @@ func (s *store) zoneFor(lname string) (z *Zone, ok bool) {
 func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
 	lname := nameKey(qname)
 	z, inZone := s.zoneFor(lname)
-	if inZone && qtype == dns.TypeDS && z != nil && lname == z.Origin && lname != "." {
+	if _, apex := s.zones[lname]; apex && qtype == dns.TypeDS && lname != "." {
 		// DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): when
-		// the parent is ours too, it answers.
+		// the parent is ours too, it answers — also while the child is a
+		// secondary zone without data (not transferred yet, or expired).
 		i, _ := dns.NextLabel(lname, 0)
 		if pz, ok := s.zoneFor(lname[i:]); ok && pz != nil {
 			z = pz
