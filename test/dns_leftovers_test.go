@@ -265,3 +265,36 @@ func TestDNSDSFromParentOfUntransferredSecondary(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSWildcardDNAMEMatchesKnot asks twistd and knotd about names under
+// DNAME records at wildcard owners (*.wd.test. and *.w.wd.test.), where
+// RFC 6672 and RFC 4592 leave the answer undefined in places: we answer
+// as Knot does.
+func TestDNSWildcardDNAMEMatchesKnot(t *testing.T) {
+	dir := t.TempDir()
+	dnsTestdata(t, dir, "wildcard-dname.test.zone")
+	knot := startKnot(t, dir, map[string]string{"wd.test": "wildcard-dname.test.zone"})
+	s := startDNS(t, dir, "    zones: [wildcard-dname.test.zone]\n")
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"a.wd.test.", dns.TypeA}, {"b.a.wd.test.", dns.TypeA}, {"a.wd.test.", dns.TypeDNAME},
+		{"a.wd.test.", dns.TypeCNAME}, {"a.wd.test.", dns.TypeANY},
+		{"*.wd.test.", dns.TypeDNAME}, {"*.wd.test.", dns.TypeA}, {"x.*.wd.test.", dns.TypeA},
+		{"x.*.wd.test.", dns.TypeDNAME}, {"x.*.wd.test.", dns.TypeCNAME}, {"y.x.*.wd.test.", dns.TypeA},
+		{"y.w.wd.test.", dns.TypeA}, {"www.y.w.wd.test.", dns.TypeA}, {"www.x.w.wd.test.", dns.TypeA},
+		{"x.w.wd.test.", dns.TypeA}, {"y.w.wd.test.", dns.TypeDNAME}, {"*.w.wd.test.", dns.TypeA},
+		{"www.*.w.wd.test.", dns.TypeA}, {"w.wd.test.", dns.TypeA}, {"www.t.wd.test.", dns.TypeA},
+		{"ns.wd.test.", dns.TypeA}, {"nx.ns.wd.test.", dns.TypeA},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		m.RecursionDesired = false
+		m.SetEdns0(1232, false)
+		want := dnsSummary(dnsExchange(t, "udp", knot, m))
+		if got := dnsSummary(dnsExchange(t, "udp", s.udp, m)); got != want {
+			t.Errorf("%s %s:\ntwistd:\n%s\nknot:\n%s", q.name, dns.TypeToString[q.qtype], got, want)
+		}
+	}
+}

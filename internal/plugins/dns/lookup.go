@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"strings"
+
 	"github.com/miekg/dns"
 )
 
@@ -60,8 +62,21 @@ func (z *Zone) lookup(qname string, qtype uint16) result {
 // CNAME from qname to qname with the DNAME's owner replaced by its
 // target, with the DNAME's TTL, to be followed as CNAMEs are. A name
 // that would grow longer than a name can be is YXDOMAIN (§2.2).
+//
+// A DNAME at a wildcard owner (*.example. DNAME target.) is where RFC
+// 6672 §3.3 and RFC 4592 §4.4 leave the answer undefined. We answer as
+// Knot does: a name that matches the wildcard (a.example.) is
+// synthesised from it like any wildcard answer — the DNAME with the name
+// as its owner for type DNAME, else NODATA, as it redirects nothing at
+// its own owner — and a name below the literal * label (a.*.example.)
+// is redirected by the DNAME, which is then sent with the name asked as
+// its owner, as wildcard records are.
 func (z *Zone) dname(d *dns.DNAME, qname string) result {
-	res := result{rcode: dns.RcodeSuccess, authoritative: true, answer: []dns.RR{d}}
+	answer := []dns.RR{d}
+	if strings.HasPrefix(d.Hdr.Name, "*.") {
+		answer = withOwner(answer, qname)
+	}
+	res := result{rcode: dns.RcodeSuccess, authoritative: true, answer: answer}
 	// qname's labels above the DNAME's owner, as asked.
 	prefix := dns.SplitDomainName(qname)
 	prefix = prefix[:len(prefix)-dns.CountLabel(d.Hdr.Name)]
