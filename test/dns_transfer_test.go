@@ -168,5 +168,5 @@ func TestDNSAlsoNotify(t *testing.T) {
 	// would not transfer it anyway.
 	writeFile(t, adir, "example.com.zone", zone(2, "new A 192.0.2.81\nnewer A 192.0.2.82\n"))
 	a.signal(syscall.SIGHUP)
-	a.waitFor(`serial did not`, 5*time.Second)
+	a.waitFor(`example.com.zone: zone example.com. changed but its serial 2 did not`, 5*time.Second)
 }

@@ -54,6 +54,7 @@ type reply struct {
 	msg     *dns.Msg // nil: send nothing
 	src     source
 	forward bool // msg is only the question: ask upstream
+	glue    int  // msg.Extra's first records that must fit, or TC (a referral's in-domain glue)
 	qname   string
 	qtype   uint16
 	// cache is the answer cache as it was before the data was read: an
@@ -125,6 +126,7 @@ func (h *Handler) decide(raw []byte, src netip.AddrPort, tcp bool) (req *dns.Msg
 		m.Rcode = res.rcode
 		m.Authoritative = res.authoritative
 		m.Answer, m.Ns, m.Extra = res.answer, res.ns, res.extra
+		rep.glue = res.glue
 	case h.fwd != nil:
 		rep.forward, rep.src = true, fromUpstream
 	default:
@@ -146,8 +148,9 @@ func formErr(raw []byte) *dns.Msg {
 
 // pack finishes a reply to req for its transport — our OPT record when
 // the client sent one, truncation to the client's UDP size — and packs it
-// into buf (reused when large enough).
-func pack(req, m *dns.Msg, tcp bool, buf []byte) ([]byte, error) {
+// into buf (reused when large enough). The first glue records of
+// m.Extra are required: see truncate.
+func pack(req, m *dns.Msg, tcp bool, glue int, buf []byte) ([]byte, error) {
 	size := plainSize
 	if tcp {
 		size = dns.MaxMsgSize
@@ -162,16 +165,18 @@ func pack(req, m *dns.Msg, tcp bool, buf []byte) ([]byte, error) {
 		}
 	}
 	m.Compress = true
-	truncate(m, size)
+	truncate(m, size, glue)
 	return m.PackBuffer(buf)
 }
 
 // truncate makes m fit in size bytes. Additional records that do not fit
 // are left out without TC: they are optional, and TC would send the
-// client to TCP for nothing (RFC 2181 §9). When the answer or authority
-// section does not fit, TC is set and the message ends with the last
-// whole RRset that fits: no RRset is sent in part. m.Compress must be set.
-func truncate(m *dns.Msg, size int) {
+// client to TCP for nothing (RFC 2181 §9) — all but the first glue ones,
+// a referral's in-domain glue, which are not (RFC 9471 §3). When the
+// answer or authority section or the required glue does not fit, TC is
+// set and the message ends with the last whole RRset that fits: no RRset
+// is sent in part. m.Compress must be set.
+func truncate(m *dns.Msg, size, glue int) {
 	if m.Len() <= size {
 		return
 	}
@@ -181,8 +186,9 @@ func truncate(m *dns.Msg, size int) {
 		opt, extra = extra[n-1:], extra[:n-1]
 		size -= dns.Len(opt[0]) // at the root: compression does not shorten it
 	}
-	from := [...][]dns.RR{m.Answer, m.Ns, extra}
-	to := [...]*[]dns.RR{&m.Answer, &m.Ns, &m.Extra}
+	glue = min(glue, len(extra))
+	from := [...][]dns.RR{m.Answer, m.Ns, extra[:glue], extra[glue:]}
+	to := [...]*[]dns.RR{&m.Answer, &m.Ns, &m.Extra, &m.Extra}
 	m.Answer, m.Ns, m.Extra = nil, nil, nil
 sections:
 	for i, sec := range to {
@@ -193,11 +199,11 @@ sections:
 				continue
 			}
 			*sec = (*sec)[:n]
-			if sec != &m.Extra {
+			if i < len(to)-1 {
 				m.Truncated = true
 				break sections
 			}
-			// A smaller additional RRset further on may still fit (as Knot fills it).
+			// A smaller optional RRset further on may still fit (as Knot fills it).
 		}
 	}
 	m.Extra = append(m.Extra, opt...)
@@ -263,14 +269,14 @@ func (h *Handler) respond(ctx context.Context, req *dns.Msg, rep reply, raw []by
 	if rep.forward {
 		rep.msg = h.fwd.resolve(ctx, req)
 	}
-	out, err := pack(req, rep.msg, tcp, buf)
+	out, err := pack(req, rep.msg, tcp, rep.glue, buf)
 	if err != nil {
 		h.log.Debug("cannot pack reply", zap.Error(err), zap.String("name", rep.qname))
 		if req == nil {
 			return nil
 		}
 		rep.msg = serverFailure(req)
-		if out, err = pack(req, rep.msg, tcp, buf); err != nil {
+		if out, err = pack(req, rep.msg, tcp, 0, buf); err != nil {
 			return nil
 		}
 	}

@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"strings"
+
 	"github.com/miekg/dns"
 )
 
@@ -11,6 +13,9 @@ type result struct {
 	authoritative bool // false for a referral
 	answer, ns    []dns.RR
 	extra         []dns.RR
+	// glue is how many of extra's first records a referral cannot go
+	// without: see referral.
+	glue int
 	// cname is the canonical name to go on with when the answer ends in a CNAME.
 	cname string
 }
@@ -37,7 +42,7 @@ func (z *Zone) lookup(qname string, qtype uint16) result {
 			break
 		}
 		if n.cut && !(i == 0 && qtype == dns.TypeDS) {
-			return z.referral(n)
+			return z.referral(name, n)
 		}
 		if dn := n.get(dns.TypeDNAME); dn != nil && i > 0 {
 			return z.dname(dn[0].(*dns.DNAME), qname)
@@ -57,8 +62,21 @@ func (z *Zone) lookup(qname string, qtype uint16) result {
 // CNAME from qname to qname with the DNAME's owner replaced by its
 // target, with the DNAME's TTL, to be followed as CNAMEs are. A name
 // that would grow longer than a name can be is YXDOMAIN (§2.2).
+//
+// A DNAME at a wildcard owner (*.example. DNAME target.) is where RFC
+// 6672 §3.3 and RFC 4592 §4.4 leave the answer undefined. We answer as
+// Knot does: a name that matches the wildcard (a.example.) is
+// synthesised from it like any wildcard answer — the DNAME with the name
+// as its owner for type DNAME, else NODATA, as it redirects nothing at
+// its own owner — and a name below the literal * label (a.*.example.)
+// is redirected by the DNAME, which is then sent with the name asked as
+// its owner, as wildcard records are.
 func (z *Zone) dname(d *dns.DNAME, qname string) result {
-	res := result{rcode: dns.RcodeSuccess, authoritative: true, answer: []dns.RR{d}}
+	answer := []dns.RR{d}
+	if strings.HasPrefix(d.Hdr.Name, "*.") {
+		answer = withOwner(answer, qname)
+	}
+	res := result{rcode: dns.RcodeSuccess, authoritative: true, answer: answer}
 	// qname's labels above the DNAME's owner, as asked.
 	prefix := dns.SplitDomainName(qname)
 	prefix = prefix[:len(prefix)-dns.CountLabel(d.Hdr.Name)]
@@ -128,12 +146,25 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16) result {
 	return res
 }
 
-// referral answers for names at or below a delegation: its NS records in
-// the authority section, their addresses from the zone (glue) in the
-// additional section, without AA.
-func (z *Zone) referral(n *node) result {
+// referral answers for names at or below the delegation at cut: its NS
+// records in the authority section, their addresses from the zone in the
+// additional section, without AA. The addresses of name servers at or
+// below cut come first: without them the child cannot be reached, so
+// when they do not all fit the reply is truncated (RFC 9471 §3); those
+// of other names (sibling glue, the parent's own names) may be left out.
+// Knot orders and truncates them the same way.
+func (z *Zone) referral(cut string, n *node) result {
 	ns := n.get(dns.TypeNS)
-	return result{rcode: dns.RcodeSuccess, ns: ns, extra: z.addresses(ns)}
+	var inDomain, other []dns.RR
+	for _, rr := range ns {
+		if dns.IsSubDomain(cut, nameKey(rr.(*dns.NS).Ns)) {
+			inDomain = append(inDomain, rr)
+		} else {
+			other = append(other, rr)
+		}
+	}
+	glue := z.addresses(inDomain)
+	return result{rcode: dns.RcodeSuccess, ns: ns, extra: append(glue, z.addresses(other)...), glue: len(glue)}
 }
 
 // additional returns the in-zone addresses of the names an answer's NS,

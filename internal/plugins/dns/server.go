@@ -205,15 +205,12 @@ func (s *Server) Reload(context.Context) error {
 	}
 	s.h.setData(st)
 	s.log.Info("reloaded zones and hosts file", zap.Int("zones", len(st.zones)), zap.Int("hosts", st.hosts.Len()))
+	// A zone whose records changed under the same serial is not
+	// notified: files.load has warned about it, with its file, once.
 	for origin, z := range st.zones {
 		prev := old.zones[origin]
-		switch {
-		case s.seconds[origin] != nil || z == prev:
-		case prev == nil || z.Serial() != prev.Serial():
+		if s.seconds[origin] == nil && z != prev && (prev == nil || z.Serial() != prev.Serial()) {
 			s.notifyAll(z)
-		case s.notifier != nil:
-			s.log.Warn("zone file changed but its serial did not: secondaries keep the old data",
-				zap.String("zone", origin), zap.Uint32("serial", z.Serial()))
 		}
 	}
 	return err

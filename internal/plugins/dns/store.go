@@ -47,9 +47,10 @@ func (s *store) zoneFor(lname string) (z *Zone, ok bool) {
 func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
 	lname := nameKey(qname)
 	z, inZone := s.zoneFor(lname)
-	if inZone && qtype == dns.TypeDS && z != nil && lname == z.Origin && lname != "." {
+	if _, apex := s.zones[lname]; apex && qtype == dns.TypeDS && lname != "." {
 		// DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): when
-		// the parent is ours too, it answers.
+		// the parent is ours too, it answers — also while the child is a
+		// secondary zone without data (not transferred yet, or expired).
 		i, _ := dns.NextLabel(lname, 0)
 		if pz, ok := s.zoneFor(lname[i:]); ok && pz != nil {
 			z = pz
@@ -90,11 +91,11 @@ func (s *store) resolve(qname string, qtype uint16) (res result, ok bool) {
 		if !next.authoritative {
 			// A delegated target: the referral tells the client whom to
 			// ask (RFC 1034 §4.3.2 step 3b).
-			res.ns, res.extra, res.cname = next.ns, next.extra, ""
+			res.ns, res.extra, res.glue, res.cname = next.ns, next.extra, next.glue, ""
 			break
 		}
 		res.answer = append(res.answer, next.answer...)
-		res.ns, res.extra, res.rcode, res.cname = next.ns, next.extra, next.rcode, next.cname
+		res.ns, res.extra, res.glue, res.rcode, res.cname = next.ns, next.extra, next.glue, next.rcode, next.cname
 	}
 	return res, true
 }

@@ -79,7 +79,9 @@ func (s *Server) transferOut(w io.Writer, req *dns.Msg, src netip.AddrPort) erro
 		m.Rcode = dns.RcodeNotAuth
 	case z == nil:
 		m.Rcode = dns.RcodeServerFailure
-	case q.Qtype == dns.TypeIXFR && upToDate(req, z):
+	case q.Qtype == dns.TypeIXFR && clientSOA(req) == nil:
+		m.Rcode = dns.RcodeFormatError
+	case q.Qtype == dns.TypeIXFR && upToDate(clientSOA(req), z):
 		// Nothing newer to send: our SOA alone says so (RFC 1995 §2),
 		// without AA, as Knot answers.
 		m.Answer = []dns.RR{z.SOA}
@@ -111,16 +113,25 @@ func (s *Server) transferOut(w io.Writer, req *dns.Msg, src netip.AddrPort) erro
 	return s.writeMsg(w, m)
 }
 
-// upToDate reports whether an IXFR query's SOA (in its authority
-// section) has z's serial or a later one, in serial number arithmetic
-// (RFC 1982).
-func upToDate(req *dns.Msg, z *Zone) bool {
-	for _, rr := range req.Ns {
-		if soa, ok := rr.(*dns.SOA); ok {
-			return int32(soa.Serial-z.Serial()) >= 0
-		}
+// clientSOA returns the SOA an IXFR query carries, the first record of
+// its authority section and owned by the zone asked for (RFC 1995 §3);
+// nil when it has none, which makes the query malformed (FORMERR, as
+// Knot answers: checked after the client's right to transfer the zone).
+func clientSOA(req *dns.Msg) *dns.SOA {
+	if len(req.Ns) == 0 {
+		return nil
 	}
-	return false
+	soa, ok := req.Ns[0].(*dns.SOA)
+	if !ok || nameKey(soa.Hdr.Name) != nameKey(req.Question[0].Name) {
+		return nil
+	}
+	return soa
+}
+
+// upToDate reports whether the client's SOA has z's serial or a later
+// one, in serial number arithmetic (RFC 1982).
+func upToDate(soa *dns.SOA, z *Zone) bool {
+	return int32(soa.Serial-z.Serial()) >= 0
 }
 
 // ixfrOverUDP answers an IXFR over UDP as RFC 1995 §2 allows: with our
@@ -136,6 +147,8 @@ func (h *Handler) ixfrOverUDP(req, m *dns.Msg, src netip.AddrPort) {
 		m.Rcode = dns.RcodeNotAuth
 	case z == nil:
 		m.Rcode = dns.RcodeServerFailure
+	case clientSOA(req) == nil:
+		m.Rcode = dns.RcodeFormatError
 	default:
 		m.Answer = []dns.RR{z.SOA} // without AA, as over TCP
 	}

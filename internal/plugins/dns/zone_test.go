@@ -340,3 +340,40 @@ func TestParseZoneMessages(t *testing.T) {
 		})
 	}
 }
+
+// A referral's in-domain glue (name servers below the cut) comes first
+// and is counted as required; sibling glue and the parent's own names
+// follow as optional.
+func TestReferralGlue(t *testing.T) {
+	z := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n"+
+		"sub NS ns.other\nsub NS ns.sib\nsub NS ns.sub\nsub NS ns.deep.sub\nsub NS ns.elsewhere.net.\n"+
+		"ns.other A 192.0.2.1\nsib NS ns.sib\nns.sib A 192.0.2.2\nns.sub A 192.0.2.3\nns.sub AAAA 2001:db8::3\nns.deep.sub A 192.0.2.4\n")
+	res := z.lookup("www.sub.example.com.", dns.TypeA)
+	var names []string
+	for _, rr := range res.extra {
+		names = append(names, rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype])
+	}
+	want := "ns.sub.example.com. A,ns.sub.example.com. AAAA,ns.deep.sub.example.com. A,ns.other.example.com. A,ns.sib.example.com. A"
+	if res.authoritative || len(res.ns) != 5 || strings.Join(names, ",") != want || res.glue != 3 {
+		t.Fatalf("referral: aa %v, %d NS, glue %d, additional %s; want 3 required of %s", res.authoritative, len(res.ns), res.glue, strings.Join(names, ","), want)
+	}
+}
+
+// DS at the apex of a secondary zone without data is the parent's too;
+// the child's other names are SERVFAIL.
+func TestDSFromParentOfEmptySecondary(t *testing.T) {
+	parent := parseTestZone(t, "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nsub NS ns.sub\nns.sub A 192.0.2.1\n"+
+		"sub DS 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n")
+	s := &store{zones: map[string]*Zone{parent.Origin: parent, "sub.example.com.": nil}}
+	if res, _ := s.resolve("Sub.Example.com.", dns.TypeDS); !res.authoritative || len(res.answer) != 1 || res.answer[0].Header().Rrtype != dns.TypeDS {
+		t.Fatalf("DS: %s aa %v answer %v", dns.RcodeToString[res.rcode], res.authoritative, answerNames(res.answer))
+	}
+	if res, _ := s.resolve("sub.example.com.", dns.TypeSOA); res.rcode != dns.RcodeServerFailure {
+		t.Fatalf("SOA of the empty child: %s", dns.RcodeToString[res.rcode])
+	}
+	// Without the parent, nothing else can answer.
+	s = &store{zones: map[string]*Zone{"sub.example.com.": nil}}
+	if res, _ := s.resolve("sub.example.com.", dns.TypeDS); res.rcode != dns.RcodeServerFailure {
+		t.Fatalf("DS of an empty zone without its parent: %s", dns.RcodeToString[res.rcode])
+	}
+}
