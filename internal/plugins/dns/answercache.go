@@ -11,8 +11,11 @@ import (
 // parsing and no allocation. It only holds answers that depend on the
 // question alone (our own data), and is replaced whole when the data
 // changes. Each shard holds at most perShard entries and about
-// bytesPerShard bytes (see answerCost); a full shard is emptied, so a
-// flood of random names cannot grow it.
+// bytesPerShard bytes (see answerCost); a full shard is emptied. An
+// answer is only kept the second time its question is seen (a doorkeeper
+// of question hashes, TinyLFU's): a flood of unique random names passes
+// through without filling the cache, so it neither grows the memory nor
+// pushes the popular answers out.
 type answerCache struct {
 	seed          maphash.Seed
 	perShard      int
@@ -36,7 +39,13 @@ type answerShard struct {
 	mu    sync.RWMutex
 	m     map[string]*cachedAnswer
 	bytes int // the answerCost of the entries in m
+	// seen holds the hashes of questions asked once, one per slot: a
+	// question is admitted when its hash is found in its slot.
+	seen [doorkeeperSlots]uint64
 }
+
+// doorkeeperSlots is the doorkeeper's size per shard (8 bytes each).
+const doorkeeperSlots = 4096
 
 // cachedAnswer is one packed answer and what the counters need to know about it.
 type cachedAnswer struct {
@@ -87,9 +96,16 @@ func (c *answerCache) put(query, answer []byte, qname string, qtype uint16, rcod
 	if cost > c.bytesPerShard {
 		return
 	}
-	a := &cachedAnswer{wire: append([]byte(nil), answer...), qname: qname, qtype: qtype, rcode: rcode}
-	s := c.shard(key)
+	h := maphash.Bytes(c.seed, key)
+	s := &c.shards[h%answerShards]
+	slot := &s.seen[(h/answerShards)%doorkeeperSlots]
 	s.mu.Lock()
+	if *slot != h {
+		*slot = h // asked once: kept if asked again
+		s.mu.Unlock()
+		return
+	}
+	a := &cachedAnswer{wire: append([]byte(nil), answer...), qname: qname, qtype: qtype, rcode: rcode}
 	if old := s.m[string(key)]; old != nil {
 		s.bytes -= answerCost(len(key), len(old.wire), len(old.qname))
 		delete(s.m, string(key))

@@ -18,13 +18,47 @@ func TestAnswerCacheBoundedByBytes(t *testing.T) {
 		q := new(dns.Msg)
 		q.SetQuestion("random-"+strconv.Itoa(i)+".big.test.", dns.TypeA)
 		raw, _ := q.Pack()
-		c.put(raw, answer, q.Question[0].Name, dns.TypeA, dns.RcodeNameError)
+		for range 2 { // the second time is kept
+			c.put(raw, answer, q.Question[0].Name, dns.TypeA, dns.RcodeNameError)
+		}
 		if b := c.bytes(); b > bound {
 			t.Fatalf("after %d answers the cache holds %d bytes, over its bound of %d", i+1, b, bound)
 		}
 	}
 	if c.bytes() < bound/4 {
 		t.Errorf("cache holds %d bytes: the bound of %d is not used", c.bytes(), bound)
+	}
+}
+
+// A question asked once is not kept, so a flood of unique names leaves
+// the cache (nearly) empty, and the popular answers in it stay.
+func TestAnswerCacheKeepsOnlyRepeatedQuestions(t *testing.T) {
+	c := newAnswerCache(100_000, 16<<20)
+	pack := func(name string) []byte {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		raw, _ := q.Pack()
+		return raw
+	}
+	answer := make([]byte, 100)
+	hot := pack("www.big.test.")
+	c.put(hot, answer, "www.big.test.", dns.TypeA, 0)
+	if c.get(hot) != nil {
+		t.Fatal("kept after one question")
+	}
+	c.put(hot, answer, "www.big.test.", dns.TypeA, 0)
+	if c.get(hot) == nil {
+		t.Fatal("not kept after two")
+	}
+	for i := range 200_000 {
+		name := "r" + strconv.Itoa(i) + ".big.test."
+		c.put(pack(name), answer, name, dns.TypeA, dns.RcodeNameError)
+	}
+	if b := c.bytes(); b > 64<<10 {
+		t.Fatalf("a flood of unique names filled the cache to %d bytes", b)
+	}
+	if c.get(hot) == nil {
+		t.Fatal("the flood pushed the popular answer out")
 	}
 }
 

@@ -92,6 +92,7 @@ func TestHandlerTransport(t *testing.T) {
 	})
 	t.Run("cached answer keeps the id", func(t *testing.T) {
 		m := q("mail.example.com.", dns.TypeAAAA, 0)
+		query(t, h, m, false) // kept the second time it is asked
 		first := query(t, h, m, false)
 		raw, _ := m.Pack()
 		if h.answers.Load().get(raw) == nil {
