@@ -187,15 +187,12 @@ func (s *Server) Reopen() error {
 
 // Reload re-reads the zone files and hosts file that changed (by mtime or
 // size). A file that no longer parses keeps its previous contents; its
-// error is logged and returned.
+// error is returned, for the reactor to log once.
 func (s *Server) Reload(context.Context) error {
 	s.dataMu.Lock()
 	defer s.dataMu.Unlock()
 	old := s.h.data.Load()
 	st, err := s.files.load(old, false)
-	if err != nil {
-		s.log.Error("reload: keeping the previous data of what failed", zap.Error(err))
-	}
 	if st == old {
 		return err
 	}
