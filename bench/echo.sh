@@ -1,6 +1,6 @@
 #!/bin/bash
-# Echo servers side by side, in one run, as issue 3's "Speed and size" asks:
-# ours (bin/twistd echo), the C epoll server (bench/cecho), the plain Go
+# Echo servers side by side, in one run: ours (bin/twistd echo, on the
+# epoll reactor and again with -r goroutines), the C epoll server (bench/cecho), the plain Go
 # server (bench/goecho) and Python Twisted (bench/twisted_echo.py). Each
 # server is pinned to one CPU and bench/echoload to another; each runs
 # ping-pong with 64-byte messages over 1, 64 and 1000 connections, stream
@@ -11,7 +11,7 @@
 #   DURATION=2s bench/echo.sh                    # a quick look
 #
 # Environment: DURATION (10s), REPEAT (1; best of N per test), HOLD (6s),
-# IDLE_CONNS (10000), SERVERS ("ours c go twisted"), SERVER_CPU (0),
+# IDLE_CONNS (10000), SERVERS ("ours ours-g c go twisted"), SERVER_CPU (0),
 # LOAD_CPU (1), PYTHON (/usr/bin/python3).
 # Runs as root or with a hard open-file limit of at least IDLE_CONNS+100.
 set -uo pipefail
@@ -21,7 +21,7 @@ DURATION=${DURATION:-10s}
 HOLD=${HOLD:-6s}
 REPEAT=${REPEAT:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
-SERVERS=${SERVERS:-ours c go twisted}
+SERVERS=${SERVERS:-ours ours-g c go twisted}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PY=${PYTHON:-/usr/bin/python3}
@@ -60,12 +60,13 @@ fi
 # The command that starts each server; {port} is replaced at start.
 declare -A CMD=(
 	[ours]="$ROOT/bin/twistd -n --pidfile= echo --listen tcp:{port}:interface=127.0.0.1"
+	[ours-g]="$ROOT/bin/twistd -n --pidfile= -r goroutines echo --listen tcp:{port}:interface=127.0.0.1"
 	[c]="$TMP/cecho {port}"
 	[go]="$TMP/goecho -addr 127.0.0.1:{port}"
 	[twisted]="$PY $ROOT/bench/twisted_echo.py {port}"
 	[base]="${BASE:-false} -n --pidfile= echo --listen tcp:{port}:interface=127.0.0.1"
 )
-declare -A LABEL=([ours]=ours [c]="C epoll" [go]="plain Go" [twisted]=Twisted [base]=baseline)
+declare -A LABEL=([ours]=ours [ours-g]="ours -r goroutines" [c]="C epoll" [go]="plain Go" [twisted]=Twisted [base]=baseline)
 
 freeport() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -262,16 +263,17 @@ num() {
 row() { # row TITLE KEY
 	local title=$1 key=$2 name line
 	line=$(printf '%-26s' "$title")
-	for name in ours c go twisted; do
+	for name in ours ours-g c go twisted; do
 		line+=$(printf ' %12s' "$(num "${R[$name.$key]:-}")")
 	done
 	for name in c go twisted; do
 		line+=$(printf ' %10s' "$(ratio "${R[ours.$key]:-}" "${R[$name.$key]:-}")")
 	done
+	line+=$(printf ' %10s' "$(ratio "${R[ours-g.$key]:-}" "${R[ours.$key]:-}")")
 	echo "$line"
 }
 
-printf '%-26s %12s %12s %12s %12s %10s %10s %10s\n' "" ours "C epoll" "plain Go" Twisted ours/C ours/Go ours/Twstd
+printf '%-26s %12s %12s %12s %12s %12s %10s %10s %10s %10s\n' "" ours "goroutines" "C epoll" "plain Go" Twisted ours/C ours/Go ours/Twstd gor/epoll
 row "pingpong 1 conn msgs/s" pingpong-1.msgs
 row "pingpong 64 conns msgs/s" pingpong-64.msgs
 row "pingpong 1000 conns msgs/s" pingpong-1000.msgs

@@ -81,14 +81,16 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 echo "dns load run: $(date -u +%FT%TZ), $(nproc) CPUs, ${secs}s each, server on CPU $scpu, dnsperf ${perfargs[*]} on CPU $ccpu"
 echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
 
-for mode in bindzone hosts-file; do
-	p=$(port)
-	if [ $mode = bindzone ]; then arg=(--bindzone "$work/bench.test.zone"); else arg=(--hosts-file "$work/hosts"); fi
-	taskset -c "$scpu" "$twistd" -n --pidfile= --logfile="$work/twistd.log" dns --interface 127.0.0.1 -p "$p" "${arg[@]}" &
-	pid=$!; pids+=($pid)
-	wait_answer "$p"
-	run "twistd (Go) --$mode" "$p" "$pid"
-	stop "$pid"
+for reactor in epoll goroutines; do
+	for mode in bindzone hosts-file; do
+		p=$(port)
+		if [ $mode = bindzone ]; then arg=(--bindzone "$work/bench.test.zone"); else arg=(--hosts-file "$work/hosts"); fi
+		taskset -c "$scpu" "$twistd" -n --pidfile= --logfile="$work/twistd.log" -r "$reactor" dns --interface 127.0.0.1 -p "$p" "${arg[@]}" &
+		pid=$!; pids+=($pid)
+		wait_answer "$p"
+		run "twistd -r $reactor --$mode" "$p" "$pid"
+		stop "$pid"
+	done
 done
 
 if command -v knotd >/dev/null; then
