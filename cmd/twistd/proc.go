@@ -106,6 +106,9 @@ func (p *proc) serve(specs []service.Spec) error {
 	if stale != 0 {
 		p.log.Warn("removed stale pidfile", zap.String("file", s.pidfile), zap.Int("pid", stale))
 	}
+	for _, w := range chrootWarnings(p.file, s.chroot) {
+		p.log.Warn("outside the chroot", zap.String("warning", w))
+	}
 	creds, err := process.LookupCredentials(s.uid, s.gid)
 	if err != nil {
 		p.log.Error("start failed", zap.Error(err))
@@ -224,7 +227,8 @@ func (p *proc) reload(ctx context.Context) error {
 // flags) and moves the reactor to it: unchanged services re-read their
 // data files.
 func (p *proc) applyFile(ctx context.Context) error {
-	file, specs, err := p.load()
+	// A reload always comes after the chroot, if any.
+	file, specs, err := p.load(p.s.chroot)
 	if err != nil && p.file.Path == commandLine {
 		return fmt.Errorf("invalid service:\n%w", err)
 	}
