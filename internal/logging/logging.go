@@ -314,8 +314,17 @@ func (r *rotating) follow() {
 
 func (r *rotating) Sync() error { return nil }
 
-// Reopen closes the file; lumberjack opens its path again on the next write.
-func (r *rotating) Reopen() error { return r.Close() }
+// Reopen closes the file; lumberjack opens its path again on the next
+// write. If the path cannot be opened (logrotate created a file this
+// user may not write), the file is kept, and lines go on to it.
+func (r *rotating) Reopen() error {
+	f, err := openAppend(r.lj.Filename)
+	if err != nil {
+		return reopenError(r.lj.Filename, err)
+	}
+	f.Close()
+	return r.Close()
+}
 
 func (r *rotating) Close() error {
 	r.mu.Lock()
