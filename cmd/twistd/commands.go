@@ -22,7 +22,7 @@ import (
 // file is known by in messages.
 const commandLine = "command line"
 
-func newCheckCommand() *cobra.Command {
+func newCheckCommand(v *viper.Viper) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "check -c app.yaml",
@@ -40,6 +40,9 @@ func newCheckCommand() *cobra.Command {
 				fmt.Fprintln(os.Stderr, err)
 				fmt.Fprintf(os.Stderr, "%s: invalid\n", path)
 				return silentExit(exitUsage)
+			}
+			for _, w := range chrootWarnings(file, checkChroot(v, file)) {
+				fmt.Fprintln(os.Stderr, "warning: "+w)
 			}
 			fmt.Printf("%s: ok (%d services)\n", path, len(file.Services))
 			return nil

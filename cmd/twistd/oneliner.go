@@ -50,15 +50,15 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 		if err != nil {
 			return withCode(exitFailure, err)
 		}
-		load := func() (*config.File, []service.Spec, error) {
-			parsed, perr := config.Parse(commandLine, cwd, doc, loadOptions)
+		load := func(chroot string) (*config.File, []service.Spec, error) {
+			parsed, perr := config.Parse(commandLine, cwd, doc, optionsIn(chroot))
 			file, specs, err := buildServices(parsed, perr)
 			if err != nil {
 				return nil, nil, flagErrors(parsed, cmd.Flags(), keyFlags(m), err)
 			}
 			return file, specs, nil
 		}
-		file, specs, err := load()
+		file, specs, err := load("")
 		if err != nil {
 			return withCode(exitUsage, err)
 		}

@@ -91,9 +91,17 @@ func (p *proc) serve(specs []service.Spec) error {
 			return err
 		}
 	}
+	// Before the chroot hides /etc/passwd.
+	creds, err := process.LookupCredentials(s.uid, s.gid)
+	if err != nil {
+		return err
+	}
+	if err := s.checkRotation(creds); err != nil {
+		return err
+	}
 	logger, err := logging.New(logging.Options{File: s.logfile, Format: s.logFormat, Level: s.logLevel,
 		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups,
-		Stdio: !s.nodaemon, WriteErrors: p.metrics.LogWriteErrors})
+		Stdio: !s.nodaemon, WriteErrors: p.metrics.LogWriteErrors, Owner: logOwner(creds)})
 	if err != nil {
 		return err
 	}
@@ -106,10 +114,8 @@ func (p *proc) serve(specs []service.Spec) error {
 	if stale != 0 {
 		p.log.Warn("removed stale pidfile", zap.String("file", s.pidfile), zap.Int("pid", stale))
 	}
-	creds, err := process.LookupCredentials(s.uid, s.gid)
-	if err != nil {
-		p.log.Error("start failed", zap.Error(err))
-		return err
+	for _, w := range chrootWarnings(p.file, s.chroot) {
+		p.log.Warn("outside the chroot", zap.String("warning", w))
 	}
 
 	tuneRuntime(cmp.Or(s.reactor, reactor.DefaultReactor()))
@@ -151,6 +157,42 @@ func (p *proc) serve(specs []service.Spec) error {
 		p.log.Error("start failed", zap.Error(err))
 	}
 	return err
+}
+
+// checkRotation refuses --log-max-size where rotation could not work
+// after the chroot or the switch to creds: rather than lose lines later,
+// start fails and says what to change.
+func (s *settings) checkRotation(creds *process.Credentials) error {
+	if s.logMaxSizeMiB == 0 || s.syslog || s.logfile == "-" {
+		return nil
+	}
+	if s.chroot != "" {
+		return fmt.Errorf("--log-max-size: the log %s cannot be rotated after --chroot %s: rotate it with logrotate and SIGUSR1 instead",
+			s.logfile, s.chroot)
+	}
+	if creds == nil {
+		return nil
+	}
+	dir := filepath.Dir(s.logfile)
+	ok, err := creds.CanWrite(dir)
+	if err != nil {
+		return fmt.Errorf("--log-max-size: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("--log-max-size: user %q (uid %d, gid %d) cannot rotate %s: it may not write the directory %s; "+
+			"make it writable by that user, or rotate with logrotate and SIGUSR1 instead", cmp.Or(s.uid, s.gid),
+			creds.UID, creds.GID, s.logfile, dir)
+	}
+	return nil
+}
+
+// logOwner is who the log file is given to: the user twistd switches
+// to, if any.
+func logOwner(creds *process.Credentials) *logging.Owner {
+	if creds == nil {
+		return nil
+	}
+	return &logging.Owner{UID: creds.UID, GID: creds.GID}
 }
 
 // adminName is the admin endpoint's service name: a service name can
@@ -224,7 +266,8 @@ func (p *proc) reload(ctx context.Context) error {
 // flags) and moves the reactor to it: unchanged services re-read their
 // data files.
 func (p *proc) applyFile(ctx context.Context) error {
-	file, specs, err := p.load()
+	// A reload always comes after the chroot, if any.
+	file, specs, err := p.load(p.s.chroot)
 	if err != nil && p.file.Path == commandLine {
 		return fmt.Errorf("invalid service:\n%w", err)
 	}

@@ -80,11 +80,18 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if path == "" {
 				return withCode(exitUsage, fmt.Errorf("no application file: use -c FILE, or a plugin (twistd plugins lists them)"))
 			}
+			// Resolved once, before --rundir and --chroot move us: every
+			// reload reads the file from where it really is.
+			if path, err = filepath.Abs(path); err != nil {
+				return withCode(exitUsage, fmt.Errorf("-c: %w", err))
+			}
 			file, specs, err := loadFile(path)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			return runApp(cmd, v, file, specs, func() (*config.File, []service.Spec, error) { return loadFile(path) })
+			return runApp(cmd, v, file, specs, func(chroot string) (*config.File, []service.Spec, error) {
+				return loadFileIn(path, chroot)
+			})
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
@@ -122,7 +129,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 	v.AutomaticEnv()
 
 	root.AddCommand(
-		newCheckCommand(),
+		newCheckCommand(v),
 		newStopCommand(v),
 		newReloadCommand(v),
 		newStatusCommand(v),

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -20,9 +21,42 @@ var loadOptions = config.Options{KnownType: plugins.Known, CheckReactor: reactor
 
 // loadFile reads an application file and builds its services; every
 // problem is reported at once.
-func loadFile(path string) (*config.File, []service.Spec, error) {
-	file, err := config.Load(path, loadOptions)
+func loadFile(path string) (*config.File, []service.Spec, error) { return loadFileIn(path, "") }
+
+// loadFileIn is loadFile for a process chrooted into chroot ("" for
+// none): the file, and the files its services read, are found inside the
+// jail (see config.Options.Chroot); path must then be absolute.
+func loadFileIn(path, chroot string) (*config.File, []service.Spec, error) {
+	file, err := config.Load(path, optionsIn(chroot))
 	return buildServices(file, err)
+}
+
+// optionsIn are loadOptions for a process chrooted into chroot.
+func optionsIn(chroot string) config.Options {
+	opts := loadOptions
+	opts.Chroot = chroot
+	return opts
+}
+
+// chrootWarnings are the reasons a reload under --chroot dir would fail
+// to read what the application names: the file itself, or a service's
+// file outside the jail. None without a chroot.
+func chrootWarnings(file *config.File, dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	var out []string
+	if file.Path != commandLine {
+		if abs, err := filepath.Abs(file.Path); err == nil {
+			if _, err := config.InChroot(dir, abs); err != nil {
+				out = append(out, "application file "+err.Error()+": no reload can read it")
+			}
+		}
+	}
+	for _, w := range file.OutsideChroot(dir) {
+		out = append(out, w.Error())
+	}
+	return out
 }
 
 // buildServices lets each plugin decode its services, joining its errors
@@ -51,8 +85,9 @@ func buildServices(file *config.File, loadErr error) (*config.File, []service.Sp
 }
 
 // loader builds an application anew: from its file, or from a one-liner's
-// flags. A reload calls it again.
-type loader func() (*config.File, []service.Spec, error)
+// flags, as a process chrooted into chroot ("" for none) finds their
+// files. A reload calls it again.
+type loader func(chroot string) (*config.File, []service.Spec, error)
 
 // runApp runs a loaded application: daemonize, pidfile, logs, then the
 // reactor until a stop signal; SIGHUP reloads it with load.
@@ -93,4 +128,19 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []servi
 		return withCode(exitFailure, err)
 	}
 	return nil
+}
+
+// checkChroot is the jail twistd check warns about: --chroot (or
+// TWISTD_CHROOT), made absolute, else the file's process: chroot.
+func checkChroot(v *viper.Viper, file *config.File) string {
+	if dir := v.GetString(flagChroot); dir != "" {
+		if abs, err := filepath.Abs(dir); err == nil {
+			return abs
+		}
+		return dir
+	}
+	if file.Process.Chroot != nil {
+		return *file.Process.Chroot
+	}
+	return ""
 }

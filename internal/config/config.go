@@ -27,9 +27,23 @@ type File struct {
 	Admin    *Admin // nil when the file has no admin: section
 	Services []*Service
 
+	// Paths are the files and directories the services name (their
+	// paths and endpoints' key files), resolved as on the host, in the
+	// order they were decoded: what OutsideChroot looks at.
+	Paths []PathUse
+
 	// bad holds the nodes whose ${VAR} substitution failed: the error is
 	// already reported, so decoders skip them silently.
 	bad map[*yaml.Node]bool
+	// root is Options.Chroot.
+	root string
+}
+
+// PathUse is one path a service names, where it is written.
+type PathUse struct {
+	Pos     Pos
+	Service string
+	Path    string
 }
 
 // Process holds the file's process: section: global flags in snake_case.
@@ -233,6 +247,14 @@ type Options struct {
 	CheckReactor func(name string) error
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Chroot is the directory this process is chrooted into ("" for
+	// none), for a reload after --chroot. The file and the paths in it are
+	// still named and resolved as on the host, and reported so; they are
+	// read, checked and given to services at their place inside the jail
+	// (the host path less the jail's own), and one outside the jail is an
+	// error, since nothing there can be reached. Load's path must then be
+	// absolute.
+	Chroot string
 }
 
 // Load reads and checks an application file. On a YAML syntax error it
@@ -246,11 +268,53 @@ type Options struct {
 // before anything is decoded; those errors, like I/O errors, come alone
 // and with a nil File.
 func Load(path string, opts Options) (*File, error) {
-	data, err := readFile(path)
+	at := path
+	if opts.Chroot != "" {
+		if !filepath.IsAbs(path) {
+			return nil, fmt.Errorf("%s: inside the chroot %s, the application file's path must be absolute", path, opts.Chroot)
+		}
+		var err error
+		if at, err = InChroot(opts.Chroot, path); err != nil {
+			return nil, fmt.Errorf("application file %w: a reload cannot read it", err)
+		}
+	}
+	data, err := readFile(at)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, filepath.Dir(path), data, opts)
+}
+
+// inRoot returns where a process chrooted into root finds the host path
+// p (absolute and clean): p less root, or an error when p lies outside.
+// An empty root, and "-" (standard output), give p.
+func InChroot(root, p string) (string, error) {
+	if root == "" || p == "-" {
+		return p, nil
+	}
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s lies outside the chroot %s", p, root)
+	}
+	return filepath.Join(string(filepath.Separator), rel), nil
+}
+
+// OutsideChroot returns a warning for each path the services name that
+// lies outside the jail dir (a --chroot): twistd opens such a file at
+// start, before the chroot, but no reload can read it again. An empty dir
+// gives none.
+func (f *File) OutsideChroot(dir string) []*Error {
+	if dir == "" {
+		return nil
+	}
+	var out []*Error
+	for _, u := range f.Paths {
+		if _, err := InChroot(dir, u.Path); err != nil {
+			out = append(out, &Error{Pos: u.Pos, Service: u.Service,
+				Msg: err.Error() + ": it is read at start, before the chroot, but no reload can read it"})
+		}
+	}
+	return out
 }
 
 // readFile reads path, refusing files over maxFileSize without reading them whole.

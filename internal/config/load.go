@@ -43,6 +43,7 @@ func Parse(path, dir string, data []byte, opts Options) (*File, error) {
 		Dir:  dir,
 		Name: strings.TrimSuffix(base, filepath.Ext(base)),
 		bad:  make(map[*yaml.Node]bool),
+		root: opts.Chroot,
 	}
 	root, err := parseYAML(path, data)
 	if err != nil {

@@ -48,10 +48,14 @@ func (l *Listen) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 		}
 		e = e.Rebase(d.Dir())
 		for _, f := range e.Files() {
-			if msg := checkPath(relTo(d.Dir(), f), f, false); msg != "" {
+			local, err := d.place(at, f)
+			if err != nil {
+				errs = append(errs, d.Errorf(at, "endpoint %s: %v", quote(it.Value), err))
+			} else if msg := checkPath(relTo(d.Dir(), f), f, local, false); msg != "" {
 				errs = append(errs, d.Errorf(at, "endpoint %s: %s", quote(it.Value), msg))
 			}
 		}
+		e.PrivateKey, e.CertKey = d.local(e.PrivateKey), d.local(e.CertKey)
 		// Port 0 asks for a fresh ephemeral port each time: never a duplicate.
 		if first, dup := seen[e]; dup && (e.Port != 0 || e.Kind == endpoint.Unix || e.Kind == endpoint.Systemd) {
 			errs = append(errs, d.Errorf(at, "endpoint %s is listed twice (first at line %d)", quote(it.Value), first.Line))
@@ -179,9 +183,33 @@ func relTo(dir, p string) string {
 	return p
 }
 
+// place records host, a path at node n, among the file's Paths, and
+// returns where this process finds it (inside a chroot: its place in the
+// jail; outside the jail: an error).
+func (d *Decoder) place(n *yaml.Node, host string) (string, error) {
+	if d.file == nil || host == "-" {
+		return host, nil
+	}
+	d.file.Paths = append(d.file.Paths, PathUse{Pos: d.pos(n), Service: d.service, Path: host})
+	return InChroot(d.file.root, host)
+}
+
+// local is where this process finds host, or host when it cannot (the
+// error is reported by place).
+func (d *Decoder) local(host string) string {
+	if d.file == nil || host == "" {
+		return host
+	}
+	if p, err := InChroot(d.file.root, host); err == nil {
+		return p
+	}
+	return host
+}
+
 // checkPath returns what is wrong with the file (or, with dir, directory)
-// at resolved, written as written in the file; "" if nothing is.
-func checkPath(written, resolved string, dir bool) string {
+// at resolved, written as written in the file, and found by this process
+// at local; "" if nothing is.
+func checkPath(written, resolved, local string, dir bool) string {
 	where := ""
 	if written != resolved {
 		where = " (" + resolved + ")"
@@ -190,7 +218,7 @@ func checkPath(written, resolved string, dir bool) string {
 	if dir {
 		what = "directory"
 	}
-	fi, err := os.Stat(resolved)
+	fi, err := os.Stat(local)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Sprintf("no such %s %s%s", what, quote(written), where)
@@ -225,10 +253,15 @@ func (d *Decoder) path(n *yaml.Node) (written, resolved string, err error) {
 // ("~" is not expanded; "-", standard output by convention, is kept).
 func (p *Path) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 	_, r, err := d.path(n)
-	if err == nil {
-		*p = Path(r)
+	if err != nil {
+		return err
 	}
-	return err
+	local, err := d.place(n, r)
+	if err != nil {
+		return d.Errorf(n, "%v", err)
+	}
+	*p = Path(local)
+	return nil
 }
 
 // UnmarshalConfig resolves the path like Path and checks that it names an
@@ -241,8 +274,12 @@ func (p *FilePath) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 	if r == "-" {
 		r = filepath.Join(d.Dir(), r)
 	}
-	*p = FilePath(r)
-	if msg := checkPath(w, r, false); msg != "" {
+	local, err := d.place(n, r)
+	if err != nil {
+		return d.Errorf(n, "%v", err)
+	}
+	*p = FilePath(local)
+	if msg := checkPath(w, r, local, false); msg != "" {
 		return d.Errorf(n, "%s", msg)
 	}
 	return nil
@@ -258,8 +295,12 @@ func (p *DirPath) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 	if r == "-" {
 		r = filepath.Join(d.Dir(), r)
 	}
-	*p = DirPath(r)
-	if msg := checkPath(w, r, true); msg != "" {
+	local, err := d.place(n, r)
+	if err != nil {
+		return d.Errorf(n, "%v", err)
+	}
+	*p = DirPath(local)
+	if msg := checkPath(w, r, local, true); msg != "" {
 		return d.Errorf(n, "%s", msg)
 	}
 	return nil

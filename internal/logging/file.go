@@ -1,8 +1,12 @@
 package logging
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/user"
+	"strconv"
 	"sync"
 )
 
@@ -84,7 +88,7 @@ func (l *File) Reopen() error {
 	}
 	f, err := openAppend(l.path)
 	if err != nil {
-		return err
+		return reopenError(l.path, err)
 	}
 	rerr := l.redirect(f)
 	l.mu.Lock()
@@ -105,4 +109,22 @@ func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f.Close()
+}
+
+// reopenError says why path could not be opened anew, that lines go on to
+// the file it was moved to, and, when this process may not write the new
+// file (logrotate created it for root after -u), what to configure.
+func reopenError(path string, err error) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("reopen %s: %w; still writing to the file it was moved to", path, err)
+	}
+	uid, gid := strconv.Itoa(os.Geteuid()), strconv.Itoa(os.Getegid())
+	if u, err := user.LookupId(uid); err == nil {
+		uid = u.Username
+	}
+	if g, err := user.LookupGroupId(gid); err == nil {
+		gid = g.Name
+	}
+	return fmt.Errorf("reopen %s as user %s: %w; still writing to the file it was moved to: "+
+		"have logrotate create the new file for this user (create 0640 %s %s) or use copytruncate", path, uid, err, uid, gid)
 }

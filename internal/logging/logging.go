@@ -40,9 +40,18 @@ type Options struct {
 	// lands in the current file, and no moved or deleted file stays open.
 	// It applies to a File only, not to stdout or syslog.
 	Stdio bool
-	// WriteErrors, if set, counts the lines that could not be written.
+	// WriteErrors, if set, counts the lines that could not be written,
+	// and the failed size rotations.
 	WriteErrors Counter
+	// Owner, if set, is the user the process will switch to: the log file
+	// is given to it (as nginx gives its logs to its workers' user), so
+	// that after the switch it can rotate the file, and a logrotate
+	// "create" without an owner makes the new file the user's too.
+	Owner *Owner
 }
+
+// Owner is a user and group to give files to.
+type Owner struct{ UID, GID int }
 
 // Counter counts events; a prometheus.Counter is one.
 type Counter interface{ Inc() }
@@ -104,7 +113,11 @@ func New(o Options) (*Logger, error) {
 		}
 		out = nopReopen{zapcore.AddSync(w)}
 	case o.MaxSizeMiB > 0:
-		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups}, stdio: o.Stdio}
+		if err := giveTo(o.File, o.Owner); err != nil {
+			return nil, err
+		}
+		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups},
+			stdio: o.Stdio, errs: o.WriteErrors}
 	default:
 		open := OpenFile
 		if o.Stdio {
@@ -114,6 +127,10 @@ func New(o Options) (*Logger, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open log file: %w", err)
 		}
+		if err := giveTo(o.File, o.Owner); err != nil {
+			f.Close()
+			return nil, err
+		}
 		out = f
 	}
 	if errOut == nil {
@@ -121,7 +138,28 @@ func New(o Options) (*Logger, error) {
 	}
 	level := zap.NewAtomicLevelAt(lvl)
 	core := newSwitchCore(enc, &sink{WriteSyncer: out, errs: o.WriteErrors}, level)
-	return &Logger{Logger: zap.New(newLimitCore(core), zap.ErrorOutput(errOut)), Level: level, out: out, core: core}, nil
+	l := &Logger{Logger: zap.New(newLimitCore(core), zap.ErrorOutput(errOut)), Level: level, out: out, core: core}
+	if r, ok := out.(*rotating); ok {
+		r.log = l.Logger
+	}
+	return l, nil
+}
+
+// giveTo creates the log file at path if need be and gives it to owner
+// (nil: leaves it as it is).
+func giveTo(path string, owner *Owner) error {
+	if owner == nil {
+		return nil
+	}
+	f, err := openAppend(path)
+	if err != nil {
+		return fmt.Errorf("open log file: %w", err)
+	}
+	defer f.Close()
+	if err := f.Chown(owner.UID, owner.GID); err != nil {
+		return fmt.Errorf("log file %s: give it to uid %d gid %d: %w", path, owner.UID, owner.GID, err)
+	}
+	return nil
 }
 
 // Encoder returns the encoder for a log format: console lines like
@@ -185,22 +223,68 @@ func (l *Logger) Close() error {
 	return l.out.Close()
 }
 
-// rotating is a size-rotated log file (lumberjack names old files with a timestamp).
+// rotating is a size-rotated log file (lumberjack names old files with a
+// timestamp). When lumberjack cannot rotate (its directory is not
+// writable: after -u, or someone changed it), no line is lost: each goes
+// on to the end of the file at the path, unrotated, and the failure is
+// logged once (and counted) until a rotation succeeds again; lumberjack
+// tries again with every line.
 type rotating struct {
 	lj *lumberjack.Logger
 	// stdio: standard output and error follow the file lumberjack
 	// writes to (a daemon's process log, see Options.Stdio).
 	stdio bool
-	mu    sync.Mutex
-	cur   os.FileInfo // the file they refer to; nil before the first line
+	errs  Counter
+	log   *zap.Logger // reports a failed rotation
+
+	mu  sync.Mutex
+	cur os.FileInfo // the file they refer to; nil before the first line
+	// stuck is the file written to while rotation fails, nil otherwise.
+	stuck *os.File
 }
 
 func (r *rotating) Write(p []byte) (int, error) {
 	n, err := r.lj.Write(p)
+	if err != nil && len(p) > 0 {
+		return r.writeUnrotated(p, err)
+	}
+	r.mu.Lock()
+	if r.stuck != nil {
+		r.stuck.Close()
+		r.stuck = nil
+	}
+	r.mu.Unlock()
 	if r.stdio {
 		r.follow()
 	}
 	return n, err
+}
+
+// writeUnrotated appends p to the file at the path after lumberjack
+// failed with err, reporting the failure when it is new.
+func (r *rotating) writeUnrotated(p []byte, err error) (int, error) {
+	r.mu.Lock()
+	first := r.stuck == nil
+	if first {
+		f, oerr := openAppend(r.lj.Filename)
+		if oerr != nil {
+			r.mu.Unlock()
+			return 0, fmt.Errorf("%w; and cannot write on unrotated: %w", err, oerr)
+		}
+		r.stuck = f
+	}
+	n, werr := r.stuck.Write(p)
+	r.mu.Unlock()
+	if first {
+		if r.errs != nil {
+			r.errs.Inc()
+		}
+		if r.log != nil {
+			r.log.Error("cannot rotate the log file; writing on to it unrotated until rotation works again",
+				zap.String("file", r.lj.Filename), zap.Int("uid", os.Geteuid()), zap.Error(err))
+		}
+	}
+	return n, werr
 }
 
 // follow points standard output and error at the file at the log's path
@@ -230,9 +314,27 @@ func (r *rotating) follow() {
 
 func (r *rotating) Sync() error { return nil }
 
-// Reopen closes the file; lumberjack opens its path again on the next write.
-func (r *rotating) Reopen() error { return r.lj.Close() }
-func (r *rotating) Close() error  { return r.lj.Close() }
+// Reopen closes the file; lumberjack opens its path again on the next
+// write. If the path cannot be opened (logrotate created a file this
+// user may not write), the file is kept, and lines go on to it.
+func (r *rotating) Reopen() error {
+	f, err := openAppend(r.lj.Filename)
+	if err != nil {
+		return reopenError(r.lj.Filename, err)
+	}
+	f.Close()
+	return r.Close()
+}
+
+func (r *rotating) Close() error {
+	r.mu.Lock()
+	if r.stuck != nil {
+		r.stuck.Close()
+		r.stuck = nil
+	}
+	r.mu.Unlock()
+	return r.lj.Close()
+}
 
 type nopReopen struct{ zapcore.WriteSyncer }
 

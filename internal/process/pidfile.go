@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,43 @@ var ErrRunning = errors.New("another twistd is running")
 type Pidfile struct {
 	path string
 	f    *os.File
+	dir  *dirHandle
+}
+
+// dirHandle is a file's directory, opened before chroot so the file can
+// be removed at exit even from inside the jail. The switch to another
+// user still decides: the kernel checks the right to write the directory
+// at the removal.
+type dirHandle struct {
+	d    *os.File // nil if the directory could not be opened
+	name string
+	path string
+}
+
+func openDir(path string) *dirHandle {
+	h := &dirHandle{name: filepath.Base(path), path: path}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		h.d = d
+	}
+	return h
+}
+
+// remove removes the file (a missing one is no error) and closes the directory.
+func (h *dirHandle) remove() error {
+	var err error
+	if h.d != nil {
+		err = unix.Unlinkat(int(h.d.Fd()), h.name, 0)
+		h.d.Close()
+	} else {
+		err = os.Remove(h.path)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", h.path, err)
+	}
+	return nil
 }
 
 // AcquirePidfile locks path and writes the current pid into it. If a live
@@ -57,20 +95,18 @@ func AcquirePidfile(path string) (p *Pidfile, stale int, err error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("pidfile %s: %w", path, err)
 	}
-	return &Pidfile{path: path, f: f}, stale, nil
+	return &Pidfile{path: path, f: f, dir: openDir(path)}, stale, nil
 }
 
 // Path returns the pidfile's path.
 func (p *Pidfile) Path() string { return p.path }
 
-// Release removes the pidfile (where the directory still allows it) and
-// lets go of the lock.
+// Release removes the pidfile (where the directory still allows it:
+// after a chroot too, not after a switch to a user who may not write the
+// directory) and lets go of the lock.
 func (p *Pidfile) Release() error {
-	err := os.Remove(p.path)
+	err := p.dir.remove()
 	p.f.Close()
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	return err
 }
 

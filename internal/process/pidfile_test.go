@@ -75,3 +75,32 @@ func TestLookupCredentials(t *testing.T) {
 		t.Fatal("unknown group accepted")
 	}
 }
+
+func TestCanWrite(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name  string
+		mode  os.FileMode
+		creds Credentials
+		want  bool
+	}{
+		{name: "root", mode: 0o500, creds: Credentials{UID: 0, GID: 0}, want: true},
+		{name: "owner", mode: 0o700, creds: Credentials{UID: os.Getuid(), GID: 12345}, want: true},
+		{name: "group without w", mode: 0o750, creds: Credentials{UID: os.Getuid() + 1000, GID: os.Getgid()}, want: false},
+		{name: "group", mode: 0o070, creds: Credentials{UID: 54321, GID: os.Getgid()}, want: true},
+		{name: "other", mode: 0o755, creds: Credentials{UID: 54321, GID: 54321}, want: false},
+		{name: "world", mode: 0o777, creds: Credentials{UID: 54321, GID: 54321}, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.Chmod(dir, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			got, err := tt.creds.CanWrite(dir)
+			if err != nil || got != tt.want {
+				t.Fatalf("CanWrite = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	os.Chmod(dir, 0o700)
+}

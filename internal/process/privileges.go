@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -92,4 +93,23 @@ func Confine(chroot string, creds *Credentials) error {
 		return fmt.Errorf("setuid %d: %w", creds.UID, err)
 	}
 	return nil
+}
+
+// CanWrite reports whether these credentials may create and rename files
+// in dir, by its owner, group and mode bits (ACLs are not consulted).
+func (c *Credentials) CanWrite(dir string) (bool, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return false, fmt.Errorf("stat %s: %w", dir, err)
+	}
+	mode := st.Mode & 0o7777
+	switch {
+	case c.UID == 0:
+		return true, nil
+	case int(st.Uid) == c.UID:
+		return mode&0o300 == 0o300, nil
+	case slices.Contains(c.Groups, int(st.Gid)) || int(st.Gid) == c.GID:
+		return mode&0o030 == 0o030, nil
+	}
+	return mode&0o003 == 0o003, nil
 }

@@ -41,6 +41,7 @@ func StatePath(pidfile string) string { return pidfile + ".state" }
 type StateFile struct {
 	mu   sync.Mutex
 	f    *os.File
+	dir  *dirHandle
 	size int64
 }
 
@@ -52,7 +53,7 @@ func CreateState(pidfile string) (*StateFile, error) {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
 	_ = f.Chmod(0o644) // whatever the umask
-	return &StateFile{f: f}, nil
+	return &StateFile{f: f, dir: openDir(StatePath(pidfile))}, nil
 }
 
 // Write replaces the state. The new text is written over the old one,
@@ -82,10 +83,10 @@ func (s *StateFile) Write(st DaemonState) error {
 }
 
 // Remove deletes the state file where the directory still allows it (not
-// after a chroot or a switch to a user who cannot write there: the next
-// start empties it) and closes it.
+// after a switch to a user who cannot write there: the next start empties
+// it) and closes it.
 func (s *StateFile) Remove() {
-	_ = os.Remove(s.f.Name())
+	_ = s.dir.remove()
 	_ = s.f.Close()
 }
 

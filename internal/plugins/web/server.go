@@ -42,9 +42,9 @@ type Server struct {
 }
 
 // newServer prepares a service from validated options: it opens the
-// roots, reads the htpasswd file and the error pages (before privileges
-// are dropped; the reactor loads ssl endpoints' key pairs), and starts
-// nothing.
+// roots and the access log, reads the htpasswd file and the error pages
+// (before privileges are dropped; the reactor loads ssl endpoints' key
+// pairs), and starts nothing.
 func newServer(opts *Options, listen config.Listen) (*Server, error) {
 	t := newTypes(opts.MimeTypes, opts.MimeType)
 	h := &handler{opts: opts, log: zap.NewNop(), gzipSlots: newGzipSlots()}
@@ -79,6 +79,13 @@ func newServer(opts *Options, listen config.Listen) (*Server, error) {
 	}
 	if err := h.loadErrorPages(); err != nil {
 		return nil, err
+	}
+	if opts.AccessLog != "" {
+		a, err := openAccessLog(string(opts.AccessLog))
+		if err != nil {
+			return nil, err
+		}
+		h.access.Store(a)
 	}
 	return &Server{opts: opts, h: h, endpoints: len(listen), log: zap.NewNop()}, nil
 }
@@ -132,13 +139,6 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 		if l.Stream == nil {
 			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
 		}
-	}
-	if s.opts.AccessLog != "" {
-		a, err := openAccessLog(string(s.opts.AccessLog))
-		if err != nil {
-			return err
-		}
-		s.h.access.Store(a)
 	}
 	pol, err := policy.New(plugins.Policies(s.opts.Policies), env.Logger, env.Stats)
 	if err != nil {
