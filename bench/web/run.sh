@@ -116,18 +116,32 @@ start_server() { # name port → sets server_pid
 	pids+=("$server_pid")
 }
 
-# run_wrk url → prints "req/s p99"
+# cpu_ticks PID: CPU time (user+system, in clock ticks) of PID and its
+# children (nginx's worker is the master's child).
+cpu_ticks() {
+	local t=0 p
+	for p in "$1" $(pgrep -P "$1"); do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
+# run_wrk url → prints "req/s p99 µs-CPU-per-request" (the server's CPU:
+# steadier than req/s on a shared machine)
 run_wrk() {
-	local out
+	local out t0 t1
+	t0=$(cpu_ticks "$server_pid")
 	out=$(taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$1")
-	local rps p99
+	t1=$(cpu_ticks "$server_pid")
+	local rps p99 n
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-	echo "$rps $p99"
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	echo "$rps $p99 $(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "n/a" }')"
 }
 
 echo "# bench/web $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DURATION"
-printf '%-14s %12s %10s %12s %10s\n' server "4KiB req/s" "4KiB p99" "1MiB req/s" "1MiB p99"
+printf '%-18s %12s %10s %8s %12s %10s %8s\n' server "4KiB req/s" "4KiB p99" "µs CPU" "1MiB req/s" "1MiB p99" "µs CPU"
 for round in $(seq 1 "$ROUNDS"); do
 [ "$ROUNDS" -gt 1 ] && echo "# round $round"
 for name in $SERVERS; do
@@ -138,9 +152,9 @@ for name in $SERVERS; do
 	fi
 	wait_port "$port"
 	taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
-	read -r r4 p4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
-	read -r r1 p1 <<<"$(run_wrk "http://127.0.0.1:$port/file1m.bin")"
-	printf '%-14s %12s %10s %12s %10s\n' "$name" "$r4" "$p4" "$r1" "$p1"
+	read -r r4 p4 c4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
+	read -r r1 p1 c1 <<<"$(run_wrk "http://127.0.0.1:$port/file1m.bin")"
+	printf '%-18s %12s %10s %8s %12s %10s %8s\n' "$name" "$r4" "$p4" "$c4" "$r1" "$p1" "$c1"
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 done
@@ -152,7 +166,7 @@ if [ -n "$HOG_SERVERS" ]; then
 	hog_pid=$!
 	pids+=("$hog_pid")
 	echo "# CPU hog: a busy loop pinned to CPU $SERVER_CPU beside the server, load $(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-14s %12s %10s\n' server "4KiB req/s" "4KiB p99"
+	printf '%-18s %12s %10s %8s\n' server "4KiB req/s" "4KiB p99" "µs CPU"
 	for name in $HOG_SERVERS; do
 		port=$(free_port)
 		if ! start_server "$name" "$port"; then
@@ -161,8 +175,8 @@ if [ -n "$HOG_SERVERS" ]; then
 		fi
 		wait_port "$port"
 		taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
-		read -r r4 p4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
-		printf '%-14s %12s %10s\n' "$name+hog" "$r4" "$p4"
+		read -r r4 p4 c4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
+		printf '%-18s %12s %10s %8s\n' "$name+hog" "$r4" "$p4" "$c4"
 		kill "$server_pid" 2>/dev/null || true
 		wait "$server_pid" 2>/dev/null || true
 	done
