@@ -306,6 +306,13 @@ type active struct {
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
 	lingerUntil time.Time
 	timer       *time.Timer // wakes waiters at a deadline
+
+	// inRequest: net/http holds a request it has not answered yet, from
+	// the Read that handed it bytes (heads go on whole) or its
+	// StateActive until its StateIdle or StateClosed. closeLater: a Close
+	// came meanwhile, while stopping, and waits for that (see Close).
+	inRequest, closeLater bool
+	hijacked              bool // a handler took the connection over
 }
 
 // netConn is a as net/http gets it: on a TLS transport, with the
@@ -332,21 +339,35 @@ type stater interface{ state(http.ConnState) }
 // the next request's read deadline, net/http only waits for that
 // request's first bytes.
 func (a *active) state(st http.ConnState) {
-	a.c.mu.Lock()
-	defer a.c.mu.Unlock()
+	c := a.c
+	c.mu.Lock()
 	switch st {
 	case http.StateIdle:
 		a.idle = 1
 		a.handled = false
-	case http.StateHijacked:
-		// No longer HTTP: what is held and what comes goes as it is.
-		a.c.in = a.c.fr.flush(a.c.in)
-		a.c.fr.off()
+		a.inRequest = false
+	case http.StateActive:
 		a.idle = 0
+		a.inRequest = true
+	case http.StateHijacked:
+		// No longer HTTP: what is held and what comes goes as it is,
+		// and the handler that took it closes it.
+		c.in = c.fr.flush(c.in)
+		c.fr.off()
+		a.idle = 0
+		a.hijacked, a.inRequest, a.closeLater = true, false, false
+	case http.StateClosed:
+		a.idle = 0
+		a.inRequest = false
 	default:
 		a.idle = 0
 	}
 	a.lingerUntil = time.Time{}
+	lose := a.closeLater && !a.inRequest && a.closeLocked()
+	c.mu.Unlock()
+	if lose {
+		c.lose()
+	}
 }
 
 // Read implements net.Conn.
@@ -376,6 +397,7 @@ func (a *active) Read(p []byte) (int, error) {
 			if a.idle > 0 || a.began.IsZero() {
 				a.began = time.Now()
 			}
+			a.inRequest = !a.hijacked
 			a.readBy = time.Time{}
 			a.lingerUntil = time.Time{}
 			c.mu.Unlock()
@@ -667,12 +689,38 @@ func (a *active) sendFile(fs protocol.FileSender, r io.Reader) (sent int64, done
 
 // Close implements net.Conn. After a park it does nothing: the
 // connection stays open on its loop.
+//
+// While stopping, a Close that comes while net/http holds a request it
+// has not answered closes the connection only once net/http is done with
+// that request (its StateIdle or StateClosed). Shutdown's
+// SetKeepAlivesEnabled(false) closes the connections net/http saw idle,
+// and that view can be stale: the next request may have been read since,
+// and its response be under way. Closing then would cut the response off
+// (or drop the request); net/http answers it with Connection: close and
+// closes the connection itself after it. The shutdown context still
+// bounds the wait: Shutdown aborts what is left when it ends.
 func (a *active) Close() error {
 	c := a.c
 	c.mu.Lock()
-	if a.done {
+	if !a.done && a.inRequest && c.s.stopping.Load() {
+		a.closeLater = true
 		c.mu.Unlock()
 		return nil
+	}
+	lose := a.closeLocked()
+	c.mu.Unlock()
+	if lose {
+		c.lose()
+	}
+	return nil
+}
+
+// closeLocked ends a and reports whether the connection must be lost
+// (c.lose, without c.mu); c.mu is held.
+func (a *active) closeLocked() bool {
+	c := a.c
+	if a.done {
+		return false
 	}
 	a.done = true
 	c.closing = true
@@ -682,9 +730,7 @@ func (a *active) Close() error {
 		a.timer.Stop()
 	}
 	a.cond.Broadcast()
-	c.mu.Unlock()
-	c.lose()
-	return nil
+	return true
 }
 
 // CloseWrite half-closes the connection once what is queued is sent

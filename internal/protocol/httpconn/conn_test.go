@@ -359,3 +359,82 @@ func TestShutdownForcesAfterContext(t *testing.T) {
 		t.Fatal("connection still open")
 	}
 }
+
+// Shutdown's SetKeepAlivesEnabled(false) closes the connections net/http
+// last saw idle; one whose next request net/http has read since keeps
+// its connection until net/http is done with that request, which it
+// answers in full.
+func TestStaleIdleCloseWaitsForTheRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(a *active) // how net/http lets go after the response
+	}{
+		{name: "kept alive", end: func(a *active) { a.state(http.StateIdle) }},
+		{name: "closed", end: func(a *active) { _ = a.Close(); a.state(http.StateClosed) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(&http.Server{Handler: http.NotFoundHandler()})
+			m := newMemTransport()
+			c := s.Factory().BuildProtocol(m.PeerAddr()).(*conn)
+			c.ConnectionMade(m)
+			t.Cleanup(func() {
+				c.ConnectionLost(nil)
+				_ = s.Shutdown(context.Background())
+			})
+			c.mu.Lock()
+			a := c.activateLocked()
+			c.in = []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			c.mu.Unlock()
+
+			// net/http after a response: idle, then the next request.
+			a.state(http.StateIdle)
+			if n, err := a.Read(make([]byte, bufioSize)); n == 0 || err != nil {
+				t.Fatalf("Read: %d, %v", n, err)
+			}
+			s.stopping.Store(true)
+			_ = a.Close() // closeIdleConns, from its stale view
+			if m.waitClosed(time.Now().Add(20 * time.Millisecond)) {
+				t.Fatal("closed with the request unanswered")
+			}
+			const resp = "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+			if _, err := a.Write([]byte(resp)); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			tc.end(a)
+			if !m.waitClosed(time.Now().Add(5 * time.Second)) {
+				t.Fatal("not closed once net/http let go")
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if got := m.out.String(); got != resp {
+				t.Fatalf("sent %q, want %q", got, resp)
+			}
+		})
+	}
+}
+
+// A Close while net/http waits for a next request closes at once.
+func TestIdleCloseWhileStoppingIsImmediate(t *testing.T) {
+	s := New(&http.Server{Handler: http.NotFoundHandler()})
+	m := newMemTransport()
+	c := s.Factory().BuildProtocol(m.PeerAddr()).(*conn)
+	c.ConnectionMade(m)
+	t.Cleanup(func() {
+		c.ConnectionLost(nil)
+		_ = s.Shutdown(context.Background())
+	})
+	c.mu.Lock()
+	a := c.activateLocked()
+	c.in = []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.mu.Unlock()
+	if _, err := a.Read(make([]byte, bufioSize)); err != nil {
+		t.Fatal(err)
+	}
+	a.state(http.StateActive)
+	a.state(http.StateIdle)
+	s.stopping.Store(true)
+	_ = a.Close()
+	if !m.waitClosed(time.Now().Add(time.Second)) {
+		t.Fatal("an idle connection stayed open")
+	}
+}
