@@ -19,6 +19,11 @@ type Metrics struct {
 	// Web services.
 	HTTPRequests        *prometheus.CounterVec   // service, code
 	HTTPRequestDuration *prometheus.HistogramVec // service
+	// HTTPAuthFailures counts failed basic-auth logins: credentials
+	// checked and wrong (not requests without any, nor ones refused by
+	// max_failures_per_peer, which are 429s in HTTPRequests). Per peer
+	// they are counted in memory only: a label would be unbounded.
+	HTTPAuthFailures *prometheus.CounterVec // service
 
 	// DNS services.
 	DNSQueries *prometheus.CounterVec // service, qtype, rcode
@@ -50,6 +55,8 @@ func New(version string) *Metrics {
 		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "twistd_http_request_duration_seconds", Help: "Time to answer HTTP requests, by service.",
 			Buckets: prometheus.DefBuckets}, []string{"service"}),
+		HTTPAuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_http_auth_failures_total", Help: "Failed HTTP basic-auth logins (wrong user or password), by service."}, []string{"service"}),
 		DNSQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_dns_queries_total", Help: "DNS queries answered, by service, query type and response code."}, []string{"service", "qtype", "rcode"}),
 		ServiceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -79,7 +86,7 @@ func (m *Metrics) newRegistry() *prometheus.Registry {
 	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPRequestDuration, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
+		m.HTTPRequests, m.HTTPRequestDuration, m.HTTPAuthFailures, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
 	)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -49,6 +49,9 @@ func (h *handler) bind(env *service.Env) {
 	for _, c := range commonCodes {
 		h.byCode[c] = h.codes.WithLabelValues(env.Name, strconv.Itoa(c))
 	}
+	if h.auth != nil {
+		h.auth.bind(env.Logger, env.Metrics.HTTPAuthFailures.WithLabelValues(env.Name))
+	}
 }
 
 // ServeHTTP answers one request and counts and logs it.
@@ -102,7 +105,12 @@ func (h *handler) route(w *recorder, r *http.Request) (user string) {
 		}
 	}
 	if h.auth != nil && h.auth.protects(clean) {
-		u, ok := h.auth.check(r)
+		u, ok, wait := h.auth.check(r)
+		if wait > 0 {
+			w.Header()["Retry-After"] = []string{strconv.Itoa(int((wait + time.Second - 1) / time.Second))}
+			h.fail(w, r, http.StatusTooManyRequests)
+			return ""
+		}
 		if !ok {
 			w.Header()["Www-Authenticate"] = h.auth.challenge
 			h.fail(w, r, http.StatusUnauthorized)

@@ -96,7 +96,18 @@ type BasicAuth struct {
 	Htpasswd config.FilePath `yaml:"htpasswd,required"`
 	// Paths are the protected prefixes; none protects the whole site.
 	Paths []string `yaml:"paths"`
+	// MaxFailuresPerPeer limits a client's failed logins (fail2ban in
+	// process): past it, its requests with credentials get 429 and
+	// Retry-After, without a password check, until its allowance
+	// refills. Nil is 20/m (defaultMaxFailures); the zero Rate (written
+	// 0) is no limit. IPv6 clients are limited by /64, as one host
+	// usually has a whole /64 to pick addresses from.
+	MaxFailuresPerPeer *config.Rate `yaml:"max_failures_per_peer"`
 }
+
+// defaultMaxFailures is the failed logins a client may make when
+// max_failures_per_peer is left out: 20 at once, then one every 3s.
+var defaultMaxFailures = config.Rate{N: 20, Per: time.Minute}
 
 // Timeouts bound slow and stalled clients; zero disables one. The
 // defaults are in nginx's range (DefaultOptions).
