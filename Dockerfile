@@ -18,8 +18,8 @@ ARG VERSION=0.1.0
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
-COPY cmd/ cmd/
-COPY internal/ internal/
+# The Go source only (.dockerignore lets nothing else in).
+COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/twistd ./cmd/twistd

@@ -49,16 +49,16 @@ bench: build
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/reactor/endpoint/
-	$(GO) test -run='^$$' -fuzz='^FuzzParsePrefix$$' -fuzztime=$(FUZZTIME) ./internal/reactor/endpoint/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./endpoint/
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePrefix$$' -fuzztime=$(FUZZTIME) ./endpoint/
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./internal/config/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRate$$' -fuzztime=$(FUZZTIME) ./internal/config/
-	$(GO) test -run='^$$' -fuzz='^FuzzLineReceiver$$' -fuzztime=$(FUZZTIME) ./internal/protocol/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseProxyHeader$$' -fuzztime=$(FUZZTIME) ./internal/protocol/proxyproto/
+	$(GO) test -run='^$$' -fuzz='^FuzzLineReceiver$$' -fuzztime=$(FUZZTIME) ./protocol/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseProxyHeader$$' -fuzztime=$(FUZZTIME) ./internal/proxyproto/
 	$(GO) test -run='^$$' -fuzz='^FuzzCleanPath$$' -fuzztime=$(FUZZTIME) ./internal/plugins/web/
 	$(GO) test -run='^$$' -fuzz='^FuzzConfinement$$' -fuzztime=$(FUZZTIME) ./internal/plugins/web/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseHead$$' -fuzztime=$(FUZZTIME) ./internal/protocol/httpconn/
-	$(GO) test -run='^$$' -fuzz='^FuzzConn$$' -fuzztime=$(FUZZTIME) ./internal/protocol/httpconn/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseHead$$' -fuzztime=$(FUZZTIME) ./protocol/httpconn/
+	$(GO) test -run='^$$' -fuzz='^FuzzConn$$' -fuzztime=$(FUZZTIME) ./protocol/httpconn/
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzTCPSession$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzSockaddrPort$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/

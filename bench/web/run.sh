@@ -10,7 +10,7 @@
 #   SERVERS= HOG_SERVERS="twistd nginx" bench/web/run.sh  only the CPU-hog runs
 #
 # twistd is twistd web as shipped: plain endpoints on the epoll reactor's
-# event loops (internal/protocol/httpconn), idle keep-alive connections
+# event loops (protocol/httpconn), idle keep-alive connections
 # parked there, files sent with sendfile. twistd-goroutines is the same
 # binary with -r goroutines, the reactor macOS and FreeBSD get. The idle
 # RSS section runs with IDLE_REACTOR (default epoll).

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/process"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // commandLine is the file name a one-liner's generated application
@@ -226,7 +226,7 @@ func newPluginsCommand() *cobra.Command {
 		Short: "List the built-in services",
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			for _, m := range plugins.All() {
+			for _, m := range plugin.All() {
 				fmt.Printf("%-12s %s\n", m.Name(), m.Description())
 			}
 		},

@@ -14,15 +14,15 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/internal/reactor"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // newPluginCommand makes a one-liner (twistd echo ...): its flags describe
 // one application-file entry, which then runs exactly as a file would —
 // reloads included: SIGHUP builds the entry anew, so its data files
 // (zones, hosts, certificates, htpasswd) are re-read.
-func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
+func newPluginCommand(v *viper.Viper, m plugin.Maker) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   m.Name() + " [flags]",
 		Short: m.Description(),
@@ -50,7 +50,7 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 		if err != nil {
 			return withCode(exitFailure, err)
 		}
-		load := func(chroot string) (*config.File, []service.Spec, error) {
+		load := func(chroot string) (*config.File, []reactor.Spec, error) {
 			parsed, perr := config.Parse(commandLine, cwd, doc, optionsIn(chroot))
 			file, specs, err := buildServices(parsed, perr)
 			if err != nil {
@@ -69,9 +69,9 @@ func newPluginCommand(v *viper.Viper, m plugins.Maker) *cobra.Command {
 
 // keyFlags is m's map of entry keys to the flags filling them, with the
 // listen: key every one-liner fills from --listen or --port.
-func keyFlags(m plugins.Maker) map[string][]string {
+func keyFlags(m plugin.Maker) map[string][]string {
 	keys := map[string][]string{"listen": {"listen", "port"}}
-	if n, ok := m.(plugins.FlagNamer); ok {
+	if n, ok := m.(plugin.FlagNamer); ok {
 		for k, v := range n.KeyFlags() {
 			keys[k] = v
 		}

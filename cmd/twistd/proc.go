@@ -24,7 +24,7 @@ import (
 	"github.com/twistd-go/twistd/internal/metrics"
 	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 // proc is the running process: its settings, logger, metrics and reactor,
@@ -58,7 +58,7 @@ func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Not
 
 // serve is the running process, in twistd's order: umask and rundir,
 // pidfile, logs, bind, chroot and credentials, start, ready.
-func (p *proc) serve(specs []service.Spec) error {
+func (p *proc) serve(specs []reactor.Spec) error {
 	s := p.s
 	// A reader of our standard output that went away (`twistd -n | head`)
 	// must cost log lines, not the process: ignored, SIGPIPE turns into
@@ -201,7 +201,7 @@ const adminName = "_admin"
 
 // services puts the file's admin endpoint, reporting on this process,
 // before its services, so it starts first and stops last.
-func (p *proc) services(file *config.File, specs []service.Spec) []service.Spec {
+func (p *proc) services(file *config.File, specs []reactor.Spec) []reactor.Spec {
 	if file.Admin == nil {
 		return specs
 	}
@@ -210,13 +210,13 @@ func (p *proc) services(file *config.File, specs []service.Spec) []service.Spec 
 		Pprof  bool
 	}{file.Admin.Listen.Strings(), file.Admin.Pprof})
 	opts := admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof}
-	spec := service.Spec{Name: adminName, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
+	spec := reactor.Spec{Name: adminName, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
 		Fingerprint: string(fp), Internal: true, Service: admin.New(opts),
 		New: func() (service.Service, error) { return admin.New(opts), nil }}
 	if file.Admin.Pprof {
 		enableHeapProfile()
 	}
-	return append([]service.Spec{spec}, specs...)
+	return append([]reactor.Spec{spec}, specs...)
 }
 
 // writeState changes what the state file says, if there is one.

@@ -13,10 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/internal/admin"
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/process"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
 )
 
 // newReloadCommand makes `twistd reload`: SIGHUP the daemon, then wait for

@@ -16,9 +16,8 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/logging"
-	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/reactor"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // Global flag names (twistd's), also the viper keys and, upper-cased with
@@ -89,7 +88,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			return runApp(cmd, v, file, specs, func(chroot string) (*config.File, []service.Spec, error) {
+			return runApp(cmd, v, file, specs, func(chroot string) (*config.File, []reactor.Spec, error) {
 				return loadFileIn(path, chroot)
 			})
 		},
@@ -136,7 +135,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 		newPluginsCommand(),
 		newVersionCommand(),
 	)
-	for _, m := range plugins.All() {
+	for _, m := range plugin.All() {
 		root.AddCommand(newPluginCommand(v, m))
 	}
 	return root

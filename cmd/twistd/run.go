@@ -12,21 +12,21 @@ import (
 	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // loadOptions are how every command reads an application file: service
 // types and reactors are the ones this binary has.
-var loadOptions = config.Options{KnownType: plugins.Known, CheckReactor: reactor.CheckReactor}
+var loadOptions = config.Options{KnownType: plugin.Known, CheckReactor: reactor.CheckReactor}
 
 // loadFile reads an application file and builds its services; every
 // problem is reported at once.
-func loadFile(path string) (*config.File, []service.Spec, error) { return loadFileIn(path, "") }
+func loadFile(path string) (*config.File, []reactor.Spec, error) { return loadFileIn(path, "") }
 
 // loadFileIn is loadFile for a process chrooted into chroot ("" for
 // none): the file, and the files its services read, are found inside the
 // jail (see config.Options.Chroot); path must then be absolute.
-func loadFileIn(path, chroot string) (*config.File, []service.Spec, error) {
+func loadFileIn(path, chroot string) (*config.File, []reactor.Spec, error) {
 	file, err := config.Load(path, optionsIn(chroot))
 	return buildServices(file, err)
 }
@@ -62,7 +62,7 @@ func chrootWarnings(file *config.File, dir string) []string {
 // buildServices lets each plugin decode its services, joining its errors
 // with the loader's. The admin endpoint is not among them: the running
 // process adds it (proc.services), since it reports on that process.
-func buildServices(file *config.File, loadErr error) (*config.File, []service.Spec, error) {
+func buildServices(file *config.File, loadErr error) (*config.File, []reactor.Spec, error) {
 	if file == nil {
 		return nil, nil, loadErr
 	}
@@ -87,11 +87,11 @@ func buildServices(file *config.File, loadErr error) (*config.File, []service.Sp
 // loader builds an application anew: from its file, or from a one-liner's
 // flags, as a process chrooted into chroot ("" for none) finds their
 // files. A reload calls it again.
-type loader func(chroot string) (*config.File, []service.Spec, error)
+type loader func(chroot string) (*config.File, []reactor.Spec, error)
 
 // runApp runs a loaded application: daemonize, pidfile, logs, then the
 // reactor until a stop signal; SIGHUP reloads it with load.
-func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []service.Spec, load loader) error {
+func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []reactor.Spec, load loader) error {
 	s, err := resolveSettings(cmd, v, file)
 	if err != nil {
 		return err

@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol/httpconn"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/protocol/httpconn"
+	"github.com/twistd-go/twistd/service"
 )
 
 // Status is the /status document (SPEC §6).

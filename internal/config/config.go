@@ -12,7 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+	"github.com/twistd-go/twistd/endpoint"
 )
 
 // File is a loaded application file.

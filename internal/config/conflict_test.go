@@ -3,7 +3,7 @@ package config
 import (
 	"testing"
 
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+	"github.com/twistd-go/twistd/endpoint"
 )
 
 func TestClash(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 )
 
 // Policies is a stream service's policies: block as the file writes it
-// (SPEC §2); internal/protocol/policy enforces them. The zero value sets
+// (SPEC §2); package policy enforces them. The zero value sets
 // none.
 type Policies struct {
 	// IdleTimeout closes a connection idle (nothing read or written) this long.

@@ -12,10 +12,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 // peers records the peer of every protocol a factory builds.

@@ -3,7 +3,7 @@ package reactor
 import (
 	"testing"
 
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 // BenchmarkCountersPerMessage is what the traffic counters add to one

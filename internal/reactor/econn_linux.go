@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
+	"github.com/twistd-go/twistd/internal/proxyproto"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // econn is a connection driven by a loop, and the Transport its protocol

@@ -12,10 +12,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 // estreamServer accepts connections on one listener and hands each to an

@@ -3,7 +3,7 @@ package reactor
 import (
 	"sync"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // feed is a transport's registered producer (the connection feeding it)

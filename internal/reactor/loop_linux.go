@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/twistd-go/twistd/internal/protocol/proxyproto"
+	"github.com/twistd-go/twistd/internal/proxyproto"
 )
 
 // loop is one epoll event loop. Connections live on one loop for their

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+	"github.com/twistd-go/twistd/endpoint"
 )
 
 func mustParse(t *testing.T, s string) endpoint.Endpoint {

@@ -19,10 +19,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/internal/metrics"
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 // ErrForced is returned by Run when a second stop signal cut the drain short.
@@ -33,7 +33,7 @@ var ErrForced = errors.New("forced stop")
 // its Stop stops the accept loops, then the instance, then gives the
 // sockets back.
 type running struct {
-	spec service.Spec
+	spec Spec
 	// svc is the instance: spec.Service, or one spec.New made for a
 	// restart.
 	svc   service.Service
@@ -221,7 +221,7 @@ func (r *Reactor) running() []*running {
 // stop (a drain that hit the shutdown timeout included), ErrForced after a
 // second stop signal, and an error naming the service and endpoint when
 // something failed to start — in which case nothing is left bound or running.
-func (r *Reactor) Run(ctx context.Context, specs []service.Spec) error {
+func (r *Reactor) Run(ctx context.Context, specs []Spec) error {
 	in := r.opts.Signals
 	if in == nil {
 		ch := make(chan os.Signal, 16)
@@ -259,7 +259,7 @@ func (r *Reactor) Run(ctx context.Context, specs []service.Spec) error {
 
 // prepare binds every service's sockets, logging each real address. On
 // failure the sockets bound so far are released.
-func (r *Reactor) prepare(specs []service.Spec) ([]*running, error) {
+func (r *Reactor) prepare(specs []Spec) ([]*running, error) {
 	var out []*running
 	for _, spec := range specs {
 		rn, err := r.prepareOne(spec, spec.Service, spec.Listen)
@@ -276,7 +276,7 @@ func (r *Reactor) prepare(specs []service.Spec) ([]*running, error) {
 
 // prepareOne binds the sockets of one instance of spec's service on
 // listen (spec.Listen, or that with a predecessor's ports).
-func (r *Reactor) prepareOne(spec service.Spec, svc service.Service, listen []endpoint.Endpoint) (*running, error) {
+func (r *Reactor) prepareOne(spec Spec, svc service.Service, listen []endpoint.Endpoint) (*running, error) {
 	log := r.log.Named(spec.Name)
 	stats := &service.Stats{}
 	accepting := &acceptors{}
@@ -383,7 +383,7 @@ func takeOverPorts(listen []endpoint.Endpoint, old *running) []endpoint.Endpoint
 // of the ones they replace, so no connection is refused — and removed and
 // replaced ones then stop gracefully in the background. If anything fails
 // to bind or start, the running set is left exactly as it was.
-func (r *Reactor) Apply(ctx context.Context, specs []service.Spec) error {
+func (r *Reactor) Apply(ctx context.Context, specs []Spec) error {
 	began := time.Now()
 	byName := make(map[string]*running)
 	for _, rn := range r.running() {

@@ -9,19 +9,19 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
-func echoSpecs(b *testing.B, gen int) []service.Spec {
-	specs := make([]service.Spec, 10)
+func echoSpecs(b *testing.B, gen int) []Spec {
+	specs := make([]Spec, 10)
 	for i := range specs {
 		ep, err := endpoint.Parse("tcp:0:interface=127.0.0.1")
 		if err != nil {
 			b.Fatal(err)
 		}
-		specs[i] = service.Spec{Name: fmt.Sprintf("svc%d", i), Type: "echo", Listen: []endpoint.Endpoint{ep},
+		specs[i] = Spec{Name: fmt.Sprintf("svc%d", i), Type: "echo", Listen: []endpoint.Endpoint{ep},
 			Fingerprint: fmt.Sprint(gen), Service: &service.Protocols{
 				Stream: protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} })}}
 	}

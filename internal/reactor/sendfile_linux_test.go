@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // fileSender sends a file with sendfile, going on each time the socket

@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 func TestBackoff(t *testing.T) {
@@ -130,14 +130,14 @@ func runUnit(t *testing.T, exit bool) (r *Reactor, envs chan *service.Env, done 
 	t.Helper()
 	envs = make(chan *service.Env, 8)
 	ep, _ := endpoint.Parse("tcp:0:interface=127.0.0.1")
-	u := service.Spec{Name: "svc", Type: "test", Pos: "app.yaml:1:1", Listen: []endpoint.Endpoint{ep},
+	u := Spec{Name: "svc", Type: "test", Pos: "app.yaml:1:1", Listen: []endpoint.Endpoint{ep},
 		Service: failing{envs}, ExitOnFailure: exit,
 		New: func() (service.Service, error) { return failing{envs}, nil }}
 	r = New(Options{Reactor: Goroutines, ShutdownTimeout: time.Second, Signals: make(chan os.Signal),
 		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond, Reset: time.Hour}})
 	ctx, stop := context.WithCancel(context.Background())
 	done = make(chan error, 1)
-	go func() { done <- r.Run(ctx, []service.Spec{u}) }()
+	go func() { done <- r.Run(ctx, []Spec{u}) }()
 	t.Cleanup(stop)
 	return r, envs, done, stop
 }

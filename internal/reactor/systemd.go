@@ -9,7 +9,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	"golang.org/x/sys/unix"
 
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+	"github.com/twistd-go/twistd/endpoint"
 )
 
 // inherited holds the sockets systemd passed (LISTEN_FDS), in order.

@@ -18,9 +18,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 // writeKeyPair writes a fresh self-signed pair named cn into dir.
@@ -44,8 +44,8 @@ func TestReloadRereadsCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := func() []service.Spec {
-		return []service.Spec{{Name: "tls", Type: "echo", Listen: []endpoint.Endpoint{ep}, Fingerprint: "same",
+	unit := func() []Spec {
+		return []Spec{{Name: "tls", Type: "echo", Listen: []endpoint.Endpoint{ep}, Fingerprint: "same",
 			Service: &service.Protocols{Stream: protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &echoProto{} })}}}
 	}
 	r := New(Options{Logger: zap.NewNop(), ShutdownTimeout: time.Second})

@@ -1,6 +1,6 @@
 package dns
 
-import "github.com/twistd-go/twistd/internal/plugins"
+import "github.com/twistd-go/twistd/plugin"
 
 // KeyFlags names the `twistd dns` flags behind the entry keys not named
 // like them, for the one-liner's errors (--bindzone: no such file ...).
@@ -12,4 +12,4 @@ func (maker) KeyFlags() map[string][]string {
 	}
 }
 
-var _ plugins.FlagNamer = maker{}
+var _ plugin.FlagNamer = maker{}

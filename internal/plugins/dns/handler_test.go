@@ -11,7 +11,7 @@ import (
 	"github.com/miekg/dns"
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 var testClient = netip.MustParseAddrPort("192.0.2.200:5353")

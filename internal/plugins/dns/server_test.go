@@ -17,7 +17,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/metrics"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 func TestReload(t *testing.T) {

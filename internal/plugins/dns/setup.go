@@ -14,12 +14,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/service"
 )
 
-func init() { plugins.Register(maker{}) }
+func init() { plugin.Register(maker{}) }
 
 // Defaults of the options.
 const (
@@ -137,7 +137,7 @@ type secondarySpec struct{ zone, primary string }
 // resolve validates opts, reporting every problem at its key.
 func (o Options) resolve(s *config.Service) (settings, error) {
 	cfg := settings{hostsFile: string(o.HostsFile), ttl: defaultTTL, queryLog: o.QueryLog,
-		policies: plugins.Policies(o.Policies), answerCache: defaultAnswerCache}
+		policies: plugin.Policies(o.Policies), answerCache: defaultAnswerCache}
 	var errs []error
 	bad := func(key string, format string, args ...any) {
 		errs = append(errs, s.Errorf(keyNode(s.Node, key), format, args...))
@@ -329,7 +329,7 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 // binds UDP and TCP, as twistd dns does; an endpoint string binds just
 // that endpoint, its interface given in it.
 func portEndpoints(port, iface string) ([]string, error) {
-	ep, err := plugins.PortEndpoint("port", port)
+	ep, err := plugin.PortEndpoint("port", port)
 	if err != nil {
 		return nil, err
 	}
@@ -346,4 +346,4 @@ func portEndpoints(port, iface string) ([]string, error) {
 	return []string{"udp:" + port + suffix, "tcp:" + port + suffix}, nil
 }
 
-var _ plugins.Maker = maker{}
+var _ plugin.Maker = maker{}

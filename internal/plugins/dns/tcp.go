@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/dns"
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // DNS over TCP (RFC 7766) runs as a protocol on the reactor's stream

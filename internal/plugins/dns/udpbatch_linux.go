@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 const (

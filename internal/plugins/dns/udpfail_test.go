@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/internal/metrics"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 // deadSocket is a datagram socket that was closed under its user: every

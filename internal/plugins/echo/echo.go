@@ -8,13 +8,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
 	"github.com/twistd-go/twistd/internal/plugins/tcp"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/service"
 )
 
-func init() { plugins.Register(maker{}) }
+func init() { plugin.Register(maker{}) }
 
 // Options are the keys of an echo service entry beyond name, type and listen.
 type Options struct {
@@ -32,14 +32,14 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := s.Decode(&opts); err != nil {
 		return nil, err
 	}
-	pc := plugins.Policies(opts.Policies)
+	pc := plugin.Policies(opts.Policies)
 	return New(&pc), nil
 }
 
 // Flags registers `twistd echo`'s flags: --listen ENDPOINT..., and --port N
 // (TCP and UDP on the same port). With neither, it listens on tcp:7 and udp:7.
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
-	listen := plugins.ListenFlags(fs, "tcp:7", "udp:7")
+	listen := plugin.ListenFlags(fs, "tcp:7", "udp:7")
 	return func() (map[string]any, error) {
 		eps, err := listen()
 		if err != nil {

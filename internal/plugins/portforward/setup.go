@@ -11,12 +11,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/service"
 )
 
-func init() { plugins.Register(maker{}) }
+func init() { plugin.Register(maker{}) }
 
 // DefaultConnectTimeout bounds the connection to the target when the file
 // does not say.
@@ -61,7 +61,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: plugins.Policies(opts.Policies)}, nil
+	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: plugin.Policies(opts.Policies)}, nil
 }
 
 // Flags registers twistd's portforward flags: -p/--port, -h/--host,
@@ -75,7 +75,7 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	return func() (map[string]any, error) {
 		eps := append([]string(nil), *listen...)
 		if fs.Changed("port") {
-			ep, err := plugins.PortEndpoint("port", *port)
+			ep, err := plugin.PortEndpoint("port", *port)
 			if err != nil {
 				return nil, err
 			}

@@ -9,12 +9,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/service"
 )
 
-func init() { plugins.Register(maker{}) }
+func init() { plugin.Register(maker{}) }
 
 // Options are the keys of a tcp service entry beyond name, type and listen.
 type Options struct {
@@ -40,7 +40,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := plugins.Policies(opts.Policies)
+	pc := plugin.Policies(opts.Policies)
 	return New(opts.Protocol, &pc, time.Now), nil
 }
 
@@ -48,7 +48,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 // and --port N (TCP and UDP on the same port).
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	proto := fs.String("protocol", "echo", "protocol to serve: "+strings.Join(Protocols, ", "))
-	listen := plugins.ListenFlags(fs)
+	listen := plugin.ListenFlags(fs)
 	return func() (map[string]any, error) {
 		eps, err := listen()
 		if err != nil {

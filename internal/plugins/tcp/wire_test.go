@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 func TestChargenCycle(t *testing.T) {

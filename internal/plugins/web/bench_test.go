@@ -11,7 +11,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/metrics"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 // discard is a ResponseWriter that keeps nothing, so benchmarks measure

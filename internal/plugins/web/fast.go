@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol/httpconn"
+	"github.com/twistd-go/twistd/protocol/httpconn"
 )
 
 // fastMaxBody bounds the files answered on the event loop: what the

@@ -19,8 +19,8 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/metrics"
-	"github.com/twistd-go/twistd/internal/protocol/httpconn"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/protocol/httpconn"
+	"github.com/twistd-go/twistd/service"
 )
 
 // fastSite is a handler over a few files, with add_headers and an access

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/twistd-go/twistd/internal/plugins"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // Flags registers `twistd web`'s flags (SPEC §1) and returns the function
@@ -31,7 +31,7 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	return func() (map[string]any, error) {
 		eps := append([]string(nil), *listen...)
 		if fs.Changed("port") {
-			ep, err := plugins.PortEndpoint("port", *port)
+			ep, err := plugin.PortEndpoint("port", *port)
 			if err != nil {
 				return nil, err
 			}

@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/protocol/httpconn"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol/httpconn"
+	"github.com/twistd-go/twistd/service"
 )
 
 // Server is a running web service. Every endpoint — plain or ssl:, tcp or
@@ -140,7 +140,7 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
 		}
 	}
-	pol, err := policy.New(plugins.Policies(s.opts.Policies), env.Logger, env.Stats)
+	pol, err := policy.New(plugin.Policies(s.opts.Policies), env.Logger, env.Stats)
 	if err != nil {
 		s.closeLogs()
 		return fmt.Errorf("policies: %w", err)

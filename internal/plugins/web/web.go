@@ -6,13 +6,13 @@ package web
 import (
 	"errors"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/service"
 )
 
-func init() { plugins.Register(maker{}) }
+func init() { plugin.Register(maker{}) }
 
 type maker struct{}
 

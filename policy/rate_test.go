@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 func TestPeerRateAllowsTheBurstThenTheRate(t *testing.T) {

@@ -1,8 +1,9 @@
-package service
+package reactor
 
 import (
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/service"
 )
 
 // Spec describes one service of an application: everything the reactor
@@ -30,9 +31,9 @@ type Spec struct {
 	ExitOnFailure bool
 	// Service is the instance made when the configuration was loaded: the
 	// first one the reactor starts.
-	Service Service
+	Service service.Service
 	// New makes a fresh instance from the same configuration, for a
 	// restart after a failure (Start runs at most once per instance).
 	// Without it a failure stops the process.
-	New func() (Service, error)
+	New func() (service.Service, error)
 }

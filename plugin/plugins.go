@@ -1,7 +1,7 @@
 // Package plugins is the registry of service makers: each plugin registers
 // itself in init, and the application file's type: and the one-liner
 // commands (twistd echo, twistd web, ...) look them up here.
-package plugins
+package plugin
 
 import (
 	"fmt"
@@ -9,10 +9,9 @@ import (
 	"sync"
 
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 // Maker makes one kind of service (Twisted's IServiceMaker).
@@ -73,53 +72,4 @@ func All() []Maker {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Name() < all[j].Name() })
 	return all
-}
-
-// Build makes the services of a loaded file, collecting every plugin's
-// errors. A service whose maker fails is left out of the result.
-func Build(f *config.File) ([]service.Spec, error) {
-	var specs []service.Spec
-	var errs []error
-	for _, s := range f.Services {
-		m, ok := Lookup(s.Type)
-		if !ok {
-			continue // the loader already reported the unknown type
-		}
-		svc, err := m.New(s)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		// Every service listens somewhere; the check is here, once, after
-		// the plugin's own errors so one look at the file shows them all.
-		// Endpoints written but invalid were reported by the loader.
-		if len(s.Listen) == 0 && !listsEndpoints(s) {
-			errs = append(errs, s.Errorf(nil, "listen: at least one endpoint is required"))
-			continue
-		}
-		if err != nil || len(s.Listen) == 0 {
-			continue
-		}
-		specs = append(specs, Spec(s, m, svc))
-	}
-	return specs, config.Join(errs...)
-}
-
-// Spec describes the service m made from entry s as svc; a restart makes
-// the next instance with m from the same entry.
-func Spec(s *config.Service, m Maker, svc service.Service) service.Spec {
-	return service.Spec{
-		Name: s.Name, Type: s.Type, Pos: s.Pos.String(), Listen: s.Listen,
-		Fingerprint:   s.Fingerprint(),
-		Access:        Access(s),
-		ExitOnFailure: s.OnFailure == config.OnFailureExit,
-		Service:       svc,
-		New:           func() (service.Service, error) { return m.New(s) },
-	}
-}
-
-// listsEndpoints reports whether s's entry writes any endpoint under
-// listen:, valid or not.
-func listsEndpoints(s *config.Service) bool {
-	n := s.Value("listen")
-	return n != nil && (n.Kind == yaml.ScalarNode && n.Value != "" || len(n.Content) > 0)
 }

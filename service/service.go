@@ -1,7 +1,7 @@
-// Package service defines the Service lifecycle, Spec (what describes one
-// service to the reactor) and Multi, the ordered tree of running services
-// that starts its children in order, stops them in reverse and rolls back
-// a failed start (Twisted's IService and MultiService).
+// Package service defines the Service lifecycle, the Env the reactor
+// hands a service, and Multi, the ordered tree of running services that
+// starts its children in order, stops them in reverse and rolls back a
+// failed start (Twisted's IService and MultiService).
 package service
 
 import (
@@ -15,10 +15,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/internal/metrics"
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/reactor/endpoint"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // Service is one part of an application: an echo server, a web site.

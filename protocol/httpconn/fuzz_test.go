@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // memTransport records what a protocol writes; the test delivers its

@@ -1,8 +1,8 @@
-package plugins
+package plugin
 
 import (
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
+	"github.com/twistd-go/twistd/policy"
 )
 
 // Policies turns a policies: block as decoded from the file into what the

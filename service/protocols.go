@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/twistd-go/twistd/internal/protocol"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // Protocols is a Service that runs a stream protocol on each of its stream

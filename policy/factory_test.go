@@ -5,7 +5,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // countingTransport is a Transport that only counts what is written.

@@ -1,4 +1,4 @@
-package plugins
+package plugin
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/service"
 )
 
 type fake struct{ name string }

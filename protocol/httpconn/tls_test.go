@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // tlsNetTransport is a netTransport over a *tls.Conn, offering its state

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // maxBuffered bounds what a connection holds of its peer's bytes before

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/net/http2"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // h2Server serves the connections that choose h2: x/net's server, with
