@@ -10,6 +10,7 @@ import (
 
 	_ "github.com/twistd-go/twistd/cmd/twistd/internal/earlyinit"
 	_ "github.com/twistd-go/twistd/internal/plugins/all"
+	"github.com/twistd-go/twistd/internal/process"
 )
 
 // Exit codes (SPEC §1).
@@ -45,6 +46,9 @@ type silentExit int
 func (s silentExit) Error() string { return fmt.Sprintf("exit %d", int(s)) }
 
 func main() {
+	if process.IsOpener() {
+		os.Exit(process.RunOpener())
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
