@@ -154,6 +154,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 				return process.Confine(s.chroot, creds)
 			},
 			Ready: func() {
+				process.TrimText()
 				p.notify.Ready()
 				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
 			},
