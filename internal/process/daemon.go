@@ -88,6 +88,13 @@ func Daemonize(logFile string) (*Notifier, error) {
 	child, err := ctx.Reborn()
 	unix.Close(fd)
 	os.Unsetenv(readyFDEnv)
+	if child != nil && errors.Is(err, unix.EPIPE) {
+		// go-daemon writes a trailer after the context the child reads;
+		// a child quick to put /dev/null on that pipe closes it first.
+		// The child has what it needs: whether it started is what the
+		// readiness pipe says.
+		err = nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("daemonize: %w", err)
 	}
