@@ -206,7 +206,7 @@ func (s *estreamServer) stopAccepting() {
 // that never call Accept (the event loops accept on the raw socket).
 func (l *sharedListener) release() {
 	l.once.Do(func() {
-		l.closed.Store(true)
+		l.h.closed.Store(true)
 		l.pool.release(l.sock)
 	})
 }

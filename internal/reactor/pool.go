@@ -41,6 +41,10 @@ type socket struct {
 	lock *os.File // a unix endpoint's lockfile, held while bound
 
 	closed bool
+	// leaving counts the borrowers that gave the socket back while one
+	// of their calls was blocked on it: until each of those calls has
+	// returned, the socket's deadline stays in the past (see handover).
+	leaving int
 }
 
 // socketKey identifies what is bound, regardless of how it is used: an
@@ -299,31 +303,72 @@ func removeStaleUnixSocket(path string) error {
 // borrower's Accept without closing the socket another borrower may use.
 type sharedListener struct {
 	net.Listener
-	pool   *Pool
-	sock   *socket
-	closed atomic.Bool
-	once   sync.Once
+	pool *Pool
+	sock *socket
+	h    handover
+	once sync.Once
 }
 
 type deadliner interface{ SetDeadline(time.Time) error }
 
-// wakeWindow is how long a borrower's Close keeps the shared socket's
-// deadline in the past: long enough to wake every Accept or ReadFrom
-// blocked on it; the borrowers still open just retry.
-const wakeWindow = 100 * time.Millisecond
+// handover is one borrow's side of giving a shared socket back while
+// other borrowers keep it (a reload replacing a service on its socket).
+// A call of the leaving borrower blocked on the socket (Accept, ReadFrom)
+// must end, but closing the socket would end everyone's: so the socket's
+// deadline is put in the past, which wakes every blocked call, and kept
+// there until each leaving borrower's call has returned; the others
+// retry meanwhile. Were it cleared sooner, a leaving call not yet
+// scheduled would sleep on and take the next connection, served by the
+// configuration the reload replaced. Its fields are guarded by the
+// pool's mutex.
+type handover struct {
+	closed atomic.Bool
+	// calls counts this borrower's calls in progress on the socket.
+	calls int
+	// waking: Close found a call in progress and counted this borrower
+	// in the socket's leaving.
+	waking bool
+}
 
-// wakeBorrowers wakes whatever is blocked on the shared socket, then lets
-// it block again after wakeWindow. set sets (or clears, with the zero
-// time) the socket's deadline.
-func (p *Pool) wakeBorrowers(s *socket, set func(time.Time) error) {
-	_ = set(time.Now())
-	time.AfterFunc(wakeWindow, func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if !s.closed {
-			_ = set(time.Time{})
-		}
-	})
+// enter begins a blocking call on s; false means the borrow was given back.
+func (h *handover) enter(p *Pool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h.closed.Load() {
+		return false
+	}
+	h.calls++
+	return true
+}
+
+// exit ends a call begun by enter; the last call of a leaving borrower
+// lets the socket's other borrowers block again.
+func (h *handover) exit(p *Pool, s *socket, set func(time.Time) error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h.calls--
+	if h.calls > 0 || !h.waking {
+		return
+	}
+	h.waking = false
+	s.leaving--
+	if s.leaving == 0 && !s.closed {
+		_ = set(time.Time{})
+	}
+}
+
+// leave gives the borrow back: calls in progress are woken, and the
+// socket is closed after its last borrower.
+func (h *handover) leave(p *Pool, s *socket, set func(time.Time) error) {
+	p.mu.Lock()
+	h.closed.Store(true)
+	if h.calls > 0 && s.refs > 1 && set != nil {
+		h.waking = true
+		s.leaving++
+		_ = set(time.Now())
+	}
+	p.mu.Unlock()
+	p.release(s)
 }
 
 func isTimeout(err error) bool {
@@ -331,66 +376,75 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// retryPause is how long a borrower's call woken by another's leave waits
+// before blocking again, while the deadline is still in the past.
+const retryPause = time.Millisecond
+
 func (l *sharedListener) Accept() (net.Conn, error) {
+	set := l.setDeadline()
 	for {
-		if l.closed.Load() {
+		if !l.h.enter(l.pool) {
 			return nil, net.ErrClosed
 		}
 		c, err := l.Listener.Accept()
+		l.h.exit(l.pool, l.sock, set)
 		if err == nil {
 			return c, nil
 		}
-		if l.closed.Load() {
+		if l.h.closed.Load() {
+			if c != nil {
+				c.Close()
+			}
 			return nil, net.ErrClosed
 		}
 		if isTimeout(err) {
-			// Another borrower's Close woke us; the deadline clears soon.
-			time.Sleep(time.Millisecond)
+			// Another borrower is leaving; the deadline clears once it has.
+			time.Sleep(retryPause)
 			continue
 		}
 		return nil, err
 	}
 }
 
+// setDeadline is the listener's SetDeadline, nil if it has none.
+func (l *sharedListener) setDeadline() func(time.Time) error {
+	if d, ok := l.Listener.(deadliner); ok {
+		return d.SetDeadline
+	}
+	return nil
+}
+
 // Close gives the borrow back and wakes this borrower's Accept; the socket
 // stays open while another borrower holds it.
 func (l *sharedListener) Close() error {
-	l.once.Do(func() {
-		l.closed.Store(true)
-		l.pool.mu.Lock()
-		last := l.sock.refs == 1
-		l.pool.mu.Unlock()
-		if d, ok := l.Listener.(deadliner); ok && !last {
-			l.pool.wakeBorrowers(l.sock, d.SetDeadline)
-		}
-		l.pool.release(l.sock)
-	})
+	l.once.Do(func() { l.h.leave(l.pool, l.sock, l.setDeadline()) })
 	return nil
 }
 
 // sharedPacketConn is one borrow of a datagram socket.
 type sharedPacketConn struct {
 	net.PacketConn
-	pool   *Pool
-	sock   *socket
-	closed atomic.Bool
-	once   sync.Once
+	pool *Pool
+	sock *socket
+	h    handover
+	once sync.Once
 }
 
 func (c *sharedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
-		if c.closed.Load() {
+		if !c.h.enter(c.pool) {
 			return 0, nil, net.ErrClosed
 		}
 		n, addr, err := c.PacketConn.ReadFrom(b)
+		c.h.exit(c.pool, c.sock, c.PacketConn.SetReadDeadline)
 		if err == nil {
 			return n, addr, nil
 		}
-		if c.closed.Load() {
+		if c.h.closed.Load() {
 			return 0, nil, net.ErrClosed
 		}
 		if isTimeout(err) {
-			time.Sleep(time.Millisecond)
+			time.Sleep(retryPause)
 			continue
 		}
 		return n, addr, err
@@ -409,20 +463,11 @@ func (c *sharedPacketConn) SyscallConn() (syscall.RawConn, error) {
 }
 
 // Closed reports whether this borrow was given back.
-func (c *sharedPacketConn) Closed() bool { return c.closed.Load() }
+func (c *sharedPacketConn) Closed() bool { return c.h.closed.Load() }
 
 // Close gives the borrow back and wakes this borrower's ReadFrom.
 func (c *sharedPacketConn) Close() error {
-	c.once.Do(func() {
-		c.closed.Store(true)
-		c.pool.mu.Lock()
-		last := c.sock.refs == 1
-		c.pool.mu.Unlock()
-		if !last {
-			c.pool.wakeBorrowers(c.sock, c.PacketConn.SetReadDeadline)
-		}
-		c.pool.release(c.sock)
-	})
+	c.once.Do(func() { c.h.leave(c.pool, c.sock, c.PacketConn.SetReadDeadline) })
 	return nil
 }
 

@@ -146,3 +146,99 @@ func TestSystemdEndpointWithoutLISTENFDS(t *testing.T) {
 		t.Fatal("systemd endpoint bound without inherited sockets")
 	}
 }
+
+// The hand-over when the leaving borrower's Accept is slow to run (a
+// loaded machine): woken by the leave, it is not scheduled until long
+// after. It must still find the socket's deadline in the past and take no
+// connection — one that arrives meanwhile is the remaining borrower's,
+// served by the new configuration — and the deadline clears once it has
+// returned.
+func TestPoolHandOverToASlowLeaver(t *testing.T) {
+	p := NewPool()
+	defer p.Close()
+	oldL, _, err := p.Acquire(mustParse(t, "tcp:0:interface=127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := oldL.Addr().String()
+	nextL, _, err := p.Acquire(mustParse(t, "tcp:"+portOf(t, addr)+":interface=127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, next := oldL.(*sharedListener), nextL.(*sharedListener)
+	// The old borrower's Accept has begun (entered) but is not running.
+	if !old.h.enter(p) {
+		t.Fatal("enter on an open borrow failed")
+	}
+	old.Close()
+	c, err := net.Dial("tcp", addr) // queued in the kernel
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(250 * time.Millisecond) // far longer than any fixed wake-up window
+	// Now the old Accept runs: it must not take the queued connection.
+	if got, err := old.Listener.Accept(); err == nil {
+		got.Close()
+		t.Fatal("the leaving borrower accepted a connection after it was given back")
+	} else if !isTimeout(err) {
+		t.Fatalf("the leaving borrower's Accept: %v, want a timeout", err)
+	}
+	old.h.exit(p, old.sock, old.setDeadline())
+	done := make(chan error, 1)
+	go func() {
+		got, err := next.Accept()
+		if err == nil {
+			got.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the remaining borrower: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the remaining borrower never got the queued connection: the deadline stayed in the past")
+	}
+	next.Close()
+}
+
+// A datagram borrower leaving while its ReadFrom is blocked: the read
+// ends, and the remaining borrower reads the next datagram.
+func TestPoolPacketHandOver(t *testing.T) {
+	p := NewPool()
+	defer p.Close()
+	_, oldPC, err := p.Acquire(mustParse(t, "udp:0:interface=127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := oldPC.LocalAddr().String()
+	_, nextPC, err := p.Acquire(mustParse(t, "udp:"+portOf(t, addr)+":interface=127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := oldPC.ReadFrom(make([]byte, 64))
+		read <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let ReadFrom block
+	oldPC.Close()
+	if err := <-read; err != net.ErrClosed {
+		t.Fatalf("old borrower's ReadFrom: %v, want net.ErrClosed", err)
+	}
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("ping"))
+	nextPC.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	n, _, err := nextPC.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("remaining borrower read %q, %v", buf[:n], err)
+	}
+	nextPC.Close()
+}

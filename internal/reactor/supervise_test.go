@@ -151,9 +151,9 @@ func TestRestartOnFailure(t *testing.T) {
 	addr := env.Listeners[0].Stream.Addr().String()
 	env.Fail(&service.SocketError{Endpoint: env.Listeners[0].Endpoint, Err: syscall.EINVAL})
 	env.Fail(errors.New("again")) // ignored: the same instance
-	if !r.Failed() {
-		t.Error("not failed right after the report")
-	}
+	// Failed() is true only until the restart, 10 ms later: too short a
+	// window to look into on a loaded machine. The failure count and the
+	// error after the restart below say the same thing, once.
 	var next *service.Env
 	select {
 	case next = <-envs:
