@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin/twistd
 VERSION  ?= 0.1.0
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/twistd-go/twistd/internal/cli.version=$(VERSION)
 PREFIX   ?= /usr/local
 FUZZTIME ?= 30s
 

@@ -119,7 +119,7 @@ type Options struct {
 	// CPUs is how many CPUs the process was given: the epoll reactor runs
 	// an event loop on each, and services learn it from Env.CPUs. 0 means
 	// GOMAXPROCS at New. The reactor never changes GOMAXPROCS itself: the
-	// caller gives the runtime room for the loops (cmd/twistd/knobs.go).
+	// caller gives the runtime room for the loops (internal/cli/knobs.go).
 	CPUs int
 	// Signals, when set, replaces the process's signals (for tests).
 	Signals <-chan os.Signal
