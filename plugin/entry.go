@@ -250,3 +250,15 @@ var (
 	_ Unmarshaler = (*DirPath)(nil)
 	_ Unmarshaler = (*Policies)(nil)
 )
+
+// ParseSize parses a Size as the file writes it (a flag's value, say).
+func ParseSize(s string) (Size, error) {
+	c, err := config.ParseSize(s)
+	return Size(c), err
+}
+
+// ParseRate parses a Rate as the file writes it (a flag's value, say).
+func ParseRate(s string) (Rate, error) {
+	c, err := config.ParseRate(s)
+	return Rate{N: c.N, Per: c.Per}, err
+}

@@ -2,8 +2,8 @@
 // other package initialises: it grows the main goroutine's stack once and
 // keeps heap-profile sampling off, and it reads the CPUs the process was
 // given before anything raises GOMAXPROCS. internal/cli/knobs.go says why
-// each knob is set and what it measured; import this package from main
-// only, for its side effect.
+// each knob is set and what it measured; the root package twistd (what
+// every twistd binary's main runs) imports it, for its side effect.
 //
 // It imports only the runtime, so Go initialises it among the first
 // packages, just after the runtime and before the packages whose

@@ -30,10 +30,42 @@ func Dump(root string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	dirs, err := publicDirs(root)
+	if err != nil {
+		return nil, err
+	}
 	ctxt := build.Default
 	ctxt.GOOS, ctxt.GOARCH, ctxt.CgoEnabled = "linux", "amd64", false
 	var lines []string
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	for _, p := range dirs {
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		pkg, err := ctxt.ImportDir(p, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rel, err)
+		}
+		importPath := modPath
+		if rel != "." {
+			importPath = path.Join(modPath, rel)
+		}
+		pl, err := packageAPI(p, importPath, pkg.GoFiles)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, pl...)
+	}
+	sort.Strings(lines)
+	return lines, nil
+}
+
+// publicDirs returns the directories of the module's public packages:
+// those with Go files for linux/amd64, not main, outside internal/ and
+// the directories of skipped.
+func publicDirs(root string) ([]string, error) {
+	ctxt := build.Default
+	ctxt.GOOS, ctxt.GOARCH, ctxt.CgoEnabled = "linux", "amd64", false
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
@@ -57,25 +89,12 @@ func Dump(root string) ([]string, error) {
 		if err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
-		if pkg.Name == "main" {
-			return nil
+		if pkg.Name != "main" {
+			dirs = append(dirs, p)
 		}
-		importPath := modPath
-		if rel != "." {
-			importPath = path.Join(modPath, rel)
-		}
-		pl, err := packageAPI(p, importPath, pkg.GoFiles)
-		if err != nil {
-			return err
-		}
-		lines = append(lines, pl...)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(lines)
-	return lines, nil
+	return dirs, err
 }
 
 func modulePath(gomod string) (string, error) {
