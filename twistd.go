@@ -44,7 +44,10 @@ func Main() {
 // application Run is serving in the foreground as SIGTERM does: it
 // drains, then Run returns. Run is for a program that does more than
 // twistd; call it once per process (it owns the signals, the pidfile and
-// the process's privileges while it runs).
+// the process's privileges while it runs), and early in main: with -u or
+// --chroot twistd starts this same executable again as a small root
+// helper, and in that process Run serves the helper and returns its exit
+// code, whatever args say.
 func Run(ctx context.Context, args []string) int {
 	return cli.Run(ctx, args)
 }

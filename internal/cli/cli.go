@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/twistd-go/twistd/internal/process"
 )
 
 // Exit codes (SPEC §1).
@@ -49,7 +51,14 @@ func (s silentExit) Error() string { return fmt.Sprintf("exit %d", int(s)) }
 // Run executes the command line args (without the program's name) and
 // maps its outcome to an exit code once. Cancelling ctx stops a running
 // application as SIGTERM does: it drains, then Run returns.
+//
+// A process started as the root opener (process.StartOpener runs this
+// same executable again to keep a root helper after -u/--chroot) serves
+// that instead, whatever args say.
 func Run(ctx context.Context, args []string) int {
+	if process.IsOpener() {
+		return process.RunOpener()
+	}
 	cmd := newRootCommand()
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)

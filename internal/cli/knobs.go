@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/twistd-go/twistd/internal/earlyinit"
+	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
 )
 
@@ -36,6 +37,13 @@ import (
 //     ~30 MB resident after a FreeOSMemory instead of ~85 MB at the
 //     collector's leisure. Done once the services are built and after
 //     each reload.
+//   - Trimming the text (process.TrimText). Start-up runs code once that
+//     serving never runs again: every package's initialiser, the flag,
+//     file and zone parsers. Its pages stay mapped, faulted in 64 KiB at a
+//     time: an idle echo daemon held 14.5 MB, 10.5 MB of them our own
+//     executable's code and constants. Dropping those mappings once ready
+//     and after each reload leaves 6–8 MB; the pages stay in the page
+//     cache and what serving needs comes back with minor faults.
 
 // cpus is how many CPUs the process was given, read before GOMAXPROCS changes.
 func cpus() int { return earlyinit.CPUs() }
@@ -52,4 +60,7 @@ func enableHeapProfile() { earlyinit.EnableHeapProfile() }
 
 // returnMemory gives the garbage of building or reloading services back
 // to the system now.
-func returnMemory() { debug.FreeOSMemory() }
+func returnMemory() {
+	debug.FreeOSMemory()
+	process.TrimText()
+}

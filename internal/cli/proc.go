@@ -75,6 +75,16 @@ func (p *proc) serve(specs []reactor.Spec) error {
 	if err := os.Chdir(s.rundir); err != nil {
 		return fmt.Errorf("rundir: %w", err)
 	}
+	// Before the pidfile, so that it closes after the pidfile is removed.
+	opener, err := s.startOpener()
+	if err != nil {
+		return err
+	}
+	var logOpener logging.Opener
+	if opener != nil {
+		defer opener.Close()
+		logOpener = opener
+	}
 	stale := 0
 	if s.pidfile != "" {
 		var err error
@@ -88,6 +98,14 @@ func (p *proc) serve(specs []reactor.Spec) error {
 			return err
 		}
 		defer p.state.Remove()
+		if opener != nil {
+			if err := p.pidfile.RemoveThrough(opener); err != nil {
+				return err
+			}
+			if err := p.state.RemoveThrough(opener); err != nil {
+				return err
+			}
+		}
 		p.daemon.PID = os.Getpid()
 		if err := p.state.Write(p.daemon); err != nil {
 			return err
@@ -103,7 +121,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 	}
 	logger, err := logging.New(logging.Options{File: s.logfile, Format: s.logFormat, Level: s.logLevel,
 		Syslog: s.syslog, Prefix: s.prefix, MaxSizeMiB: s.logMaxSizeMiB, MaxBackups: s.logMaxBackups,
-		Stdio: !s.nodaemon, WriteErrors: p.metrics.LogWriteErrors, Owner: logOwner(creds)})
+		Stdio: !s.nodaemon, WriteErrors: p.metrics.LogWriteErrors, Owner: logOwner(creds), Opener: logOpener})
 	if err != nil {
 		return err
 	}
@@ -129,8 +147,16 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		Reactor:         s.reactor,
 		CPUs:            cpus(),
 		Hooks: reactor.Hooks{
-			Bound: func() error { return process.Confine(s.chroot, creds) },
+			Bound: func() error {
+				if opener != nil {
+					if err := opener.Seal(); err != nil {
+						return err
+					}
+				}
+				return process.Confine(s.chroot, creds)
+			},
 			Ready: func() {
+				process.TrimText()
 				p.notify.Ready()
 				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
 			},
@@ -186,6 +212,27 @@ func (s *settings) checkRotation(creds *process.Credentials) error {
 			creds.UID, creds.GID, s.logfile, dir)
 	}
 	return nil
+}
+
+// startOpener starts the process that reopens logs and removes the
+// pidfile with root's rights after the switch of user or the chroot (nil
+// when there is neither, or we are not root), and tells it of the
+// process log.
+func (s *settings) startOpener() (*process.Opener, error) {
+	if os.Geteuid() != 0 || s.uid == "" && s.gid == "" && s.chroot == "" {
+		return nil, nil
+	}
+	o, err := process.StartOpener()
+	if err != nil {
+		return nil, err
+	}
+	if !s.syslog && s.logfile != "" && s.logfile != "-" {
+		if err := o.Allow(s.logfile); err != nil {
+			o.Close()
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // logOwner is who the log file is given to: the user twistd switches

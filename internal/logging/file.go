@@ -20,26 +20,61 @@ type File struct {
 	// stdio: standard output and error follow the file (a daemon's
 	// process log, see Options.Stdio).
 	stdio bool
-	mu    sync.Mutex
-	f     *os.File
+	// opener, if set, opens the path in this process's place.
+	opener Opener
+	mu     sync.Mutex
+	f      *os.File
+}
+
+// Opener opens a log file for appending in this process's place: with
+// the rights it had before it switched users or went into a chroot (see
+// process.Opener).
+type Opener interface {
+	OpenAppend(path string) (*os.File, error)
 }
 
 // OpenFile opens path for appending, creating it if need be.
 func OpenFile(path string) (*File, error) {
+	return OpenFileWith(path, nil)
+}
+
+// OpenFileWith opens path for appending as OpenFile does, through o when
+// it is not nil, now and on every Reopen. A path o refuses is opened by
+// this process itself.
+func OpenFileWith(path string, o Opener) (*File, error) {
 	if path == "-" {
 		return &File{path: path, f: os.Stdout}, nil
 	}
-	f, err := openAppend(path)
+	l := &File{path: path, opener: o}
+	f, err := l.open()
 	if err != nil {
 		return nil, err
 	}
-	return &File{path: path, f: f}, nil
+	l.f = f
+	return l, nil
+}
+
+// open opens the file's path for appending: through the opener if there
+// is one, else (or if it refuses) directly.
+func (l *File) open() (*os.File, error) {
+	if l.opener == nil {
+		return openAppend(l.path)
+	}
+	f, err := l.opener.OpenAppend(l.path)
+	if err == nil {
+		return f, nil
+	}
+	f, derr := openAppend(l.path)
+	if derr != nil {
+		return nil, fmt.Errorf("%w (and %v)", derr, err)
+	}
+	return f, nil
 }
 
 // openStdioFile opens the process log of a daemon, pointing standard
 // output and error at it.
-func openStdioFile(path string) (*File, error) {
-	l, err := OpenFile(path)
+func openStdioFile(path string, o Opener) (*File, error) {
+	l, err := OpenFileWith(path, o)
 	if err != nil || path == "-" {
 		return l, err
 	}
@@ -86,7 +121,7 @@ func (l *File) Reopen() error {
 	if l.path == "-" {
 		return nil
 	}
-	f, err := openAppend(l.path)
+	f, err := l.open()
 	if err != nil {
 		return reopenError(l.path, err)
 	}

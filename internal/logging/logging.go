@@ -48,6 +48,9 @@ type Options struct {
 	// that after the switch it can rotate the file, and a logrotate
 	// "create" without an owner makes the new file the user's too.
 	Owner *Owner
+	// Opener, if set, opens the file (not a size-rotated one) now and on
+	// every reopen, in this process's place.
+	Opener Opener
 }
 
 // Owner is a user and group to give files to.
@@ -119,11 +122,11 @@ func New(o Options) (*Logger, error) {
 		out = &rotating{lj: &lumberjack.Logger{Filename: o.File, MaxSize: o.MaxSizeMiB, MaxBackups: o.MaxBackups},
 			stdio: o.Stdio, errs: o.WriteErrors}
 	default:
-		open := OpenFile
+		open := OpenFileWith
 		if o.Stdio {
 			open = openStdioFile
 		}
-		f, err := open(o.File)
+		f, err := open(o.File, o.Opener)
 		if err != nil {
 			return nil, fmt.Errorf("open log file: %w", err)
 		}

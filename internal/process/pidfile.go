@@ -38,6 +38,18 @@ type dirHandle struct {
 	d    *os.File // nil if the directory could not be opened
 	name string
 	path string
+	// opener, if set, removes the file where this process may not.
+	opener *Opener
+}
+
+// removeThrough lets o remove the file where the directory no longer
+// lets this process do it (after a switch of user).
+func (h *dirHandle) removeThrough(o *Opener) error {
+	if err := o.AllowRemove(h.path); err != nil {
+		return err
+	}
+	h.opener = o
+	return nil
 }
 
 func openDir(path string) *dirHandle {
@@ -59,6 +71,9 @@ func (h *dirHandle) remove() error {
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	if errors.Is(err, os.ErrPermission) && h.opener != nil {
+		err = h.opener.Remove(h.path)
 	}
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", h.path, err)
@@ -101,9 +116,13 @@ func AcquirePidfile(path string) (p *Pidfile, stale int, err error) {
 // Path returns the pidfile's path.
 func (p *Pidfile) Path() string { return p.path }
 
-// Release removes the pidfile (where the directory still allows it:
-// after a chroot too, not after a switch to a user who may not write the
-// directory) and lets go of the lock.
+// RemoveThrough has o remove the pidfile at Release if this process may
+// no longer write its directory by then.
+func (p *Pidfile) RemoveThrough(o *Opener) error { return p.dir.removeThrough(o) }
+
+// Release removes the pidfile (after a chroot too, and after a switch to
+// a user who may not write the directory when RemoveThrough was called)
+// and lets go of the lock.
 func (p *Pidfile) Release() error {
 	err := p.dir.remove()
 	p.f.Close()

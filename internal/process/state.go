@@ -82,9 +82,13 @@ func (s *StateFile) Write(st DaemonState) error {
 	return nil
 }
 
-// Remove deletes the state file where the directory still allows it (not
-// after a switch to a user who cannot write there: the next start empties
-// it) and closes it.
+// RemoveThrough has o remove the state file at Remove if this process
+// may no longer write its directory by then.
+func (s *StateFile) RemoveThrough(o *Opener) error { return s.dir.removeThrough(o) }
+
+// Remove deletes the state file where the directory still allows it
+// (after a switch to a user who cannot write there, only if RemoveThrough
+// was called: otherwise the next start empties it) and closes it.
 func (s *StateFile) Remove() {
 	_ = s.dir.remove()
 	_ = s.f.Close()

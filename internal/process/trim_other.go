@@ -1,0 +1,6 @@
+//go:build !linux
+
+package process
+
+// TrimText does nothing where /proc/self/maps is missing.
+func TrimText() {}
