@@ -40,7 +40,8 @@ func New() *Registry { return &Registry{byKey: map[string]made{}} }
 
 // Counter returns the counter family named opts.Name (Namespace and
 // Subsystem joined as Prometheus does) with the given label names, made on
-// first use. It panics if that name was made before as another kind or
+// first use. On a nil Registry (an Env a test made without one) it
+// returns a fresh collector that nothing exposes. It panics if that name was made before as another kind or
 // with other labels: two definitions of one metric are a programming
 // error, found the first time the second one starts.
 func (r *Registry) Counter(opts prometheus.CounterOpts, labels ...string) *prometheus.CounterVec {
@@ -68,6 +69,9 @@ func (r *Registry) Histogram(opts prometheus.HistogramOpts, labels ...string) *p
 }
 
 func (r *Registry) get(name, kind string, labels []string, make func() prometheus.Collector) prometheus.Collector {
+	if r == nil {
+		return make()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m, ok := r.byKey[name]; ok {
@@ -89,6 +93,9 @@ func (r *Registry) Describe(chan<- *prometheus.Desc) {}
 
 // Collect sends the metrics of every collector made, in name order.
 func (r *Registry) Collect(ch chan<- prometheus.Metric) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	names := make([]string, 0, len(r.byKey))
 	for name := range r.byKey {

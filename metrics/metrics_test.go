@@ -35,3 +35,10 @@ func TestConflictPanics(t *testing.T) {
 	}()
 	r.Counter(prometheus.CounterOpts{Name: "y_total", Help: "y"}, "service", "code")
 }
+
+func TestNilRegistryGivesWorkingCollectors(t *testing.T) {
+	var r *Registry
+	r.Counter(prometheus.CounterOpts{Name: "z_total", Help: "z"}, "service").WithLabelValues("a").Inc()
+	r.Gauge(prometheus.GaugeOpts{Name: "z", Help: "z"}).WithLabelValues().Set(1)
+	r.Histogram(prometheus.HistogramOpts{Name: "z_seconds", Help: "z"}).WithLabelValues().Observe(1)
+}
