@@ -30,6 +30,11 @@ func TestAPIBaseline(t *testing.T) {
 	if len(baseline) == 0 {
 		t.Fatal("no baseline in api/*.txt")
 	}
+	for _, l := range current {
+		if strings.Contains(l, "// INTERNAL TYPE") {
+			t.Errorf("a public declaration names an internal package's type: %s", l)
+		}
+	}
 	removed, added := compare(baseline, current)
 	if len(removed) > 0 {
 		t.Errorf("incompatible API change: %d line(s) of the baseline (api/*.txt) removed or changed:\n- %s",

@@ -125,7 +125,20 @@ func packageAPI(dir, importPath string, files []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{fset: fset, prefix: "pkg " + importPath + ", "}
+	w := &writer{fset: fset, prefix: "pkg " + importPath + ", ", internal: map[string]bool{}}
+	for _, af := range parsed {
+		for _, imp := range af.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if !strings.Contains("/"+p+"/", "/internal/") {
+				continue
+			}
+			name := path.Base(p)
+			if imp.Name != nil {
+				name = imp.Name.Name
+			}
+			w.internal[name] = true
+		}
+	}
 	w.values("const", p.Consts)
 	w.values("var", p.Vars)
 	w.funcs("", p.Funcs)
@@ -143,10 +156,19 @@ type writer struct {
 	fset   *token.FileSet
 	prefix string
 	lines  []string
+	// internal are the names the package's files import internal
+	// packages under: a public declaration must not mention them.
+	internal map[string]bool
 }
 
 func (w *writer) add(format string, args ...any) {
-	w.lines = append(w.lines, w.prefix+fmt.Sprintf(format, args...))
+	line := fmt.Sprintf(format, args...)
+	for name := range w.internal {
+		if strings.Contains(" "+strings.NewReplacer("(", " ", "*", " ", "[", " ", "]", " ", ",", " ", "{", " ").Replace(line), " "+name+".") {
+			line += " // INTERNAL TYPE " + name
+		}
+	}
+	w.lines = append(w.lines, w.prefix+line)
 }
 
 // node prints n on one line.
