@@ -18,11 +18,19 @@ ARG VERSION=0.1.0
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
-# The Go source only (.dockerignore lets nothing else in).
-COPY . .
+COPY twistd.go ./
+COPY cmd/ cmd/
+COPY internal/ internal/
+COPY endpoint/ endpoint/
+COPY logfile/ logfile/
+COPY metrics/ metrics/
+COPY plugin/ plugin/
+COPY policy/ policy/
+COPY protocol/ protocol/
+COPY service/ service/
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/twistd ./cmd/twistd
+    go build -trimpath -ldflags "-s -w -X github.com/twistd-go/twistd/internal/cli.version=${VERSION}" -o /out/twistd ./cmd/twistd
 COPY deploy/docker/ /out/etc/twistd/
 # Refuse to build an image whose default application file is invalid (only
 # when the binary runs here, i.e. not cross-compiled).

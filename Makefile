@@ -2,11 +2,11 @@
 GO       ?= go
 BIN      := bin/twistd
 VERSION  ?= 0.1.0
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/twistd-go/twistd/internal/cli.version=$(VERSION)
 PREFIX   ?= /usr/local
 FUZZTIME ?= 30s
 
-.PHONY: build run test lint bench fuzz install clean
+.PHONY: build run test lint bench fuzz install clean api
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/twistd
@@ -20,6 +20,16 @@ test:
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 240s ./...
 	TWISTD_REACTOR=goroutines CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 240s ./test/
+
+# The public API's baseline: make api records the exported declarations
+# of the public packages that no tagged release's file has in API_NEXT, the
+# file of the release being made. TestAPIBaseline (in make test) fails on
+# any difference: a removed or changed line is an incompatible change, an
+# added one is recorded here in the same commit.
+API_NEXT ?= api/v0.2.0.txt
+
+api:
+	$(GO) run ./internal/tools/apidump -update $(API_NEXT)
 
 # The systems the project builds for: the epoll reactor on Linux, the
 # goroutine reactor alone on the others.

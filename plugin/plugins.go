@@ -1,6 +1,6 @@
-// Package plugins is the registry of service makers: each plugin registers
-// itself in init, and the application file's type: and the one-liner
-// commands (twistd echo, twistd web, ...) look them up here.
+// Package plugin is twistd's plugin system: a Maker (Twisted's
+// IServiceMaker) registered in init becomes a service type: of the
+// application file and a one-liner command (twistd NAME --flags).
 package plugin
 
 import (
@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -20,9 +19,13 @@ type Maker interface {
 	Name() string
 	// Description is the one-line summary `twistd plugins` prints.
 	Description() string
-	// New decodes the entry's own keys strictly (s.Decode) and builds the
-	// service. Its errors are *config.Error values, joined.
-	New(s *config.Service) (service.Service, error)
+	// New decodes the entry's own keys strictly (e.Decode) and builds the
+	// service; it opens what must be opened before privileges are dropped
+	// (files, not sockets: the reactor binds e.Listen). Its errors are
+	// those of e.Decode and e.Errorf, joined (Join). `twistd check` runs
+	// it and starts nothing; a restart after a failure runs it again on
+	// the same entry.
+	New(e *Entry) (service.Service, error)
 	// Flags registers the one-liner's flags on fs and returns a function
 	// that, once fs is parsed, gives the application-file entry those flags
 	// describe (keys as in a file, type: included), so a one-liner runs
@@ -43,7 +46,7 @@ func Register(m Maker) {
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := registry[m.Name()]; dup {
-		panic(fmt.Sprintf("plugins: %q registered twice", m.Name()))
+		panic(fmt.Sprintf("plugin: %q registered twice", m.Name()))
 	}
 	registry[m.Name()] = m
 }

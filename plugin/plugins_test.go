@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -13,7 +12,7 @@ type fake struct{ name string }
 
 func (f fake) Name() string                                      { return f.name }
 func (fake) Description() string                                 { return "fake" }
-func (fake) New(*config.Service) (service.Service, error)        { return nil, nil }
+func (fake) New(*Entry) (service.Service, error)                 { return nil, nil }
 func (fake) Flags(*pflag.FlagSet) func() (map[string]any, error) { return nil }
 
 func TestRegisterPanicsOnDuplicate(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/endpoint"
-	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/metrics"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/protocol"
 )
@@ -61,9 +61,10 @@ type Env struct {
 	Runner Runner
 	// Stats counts the service's traffic.
 	Stats *Stats
-	// Metrics is the process's metrics, for what Stats does not count
-	// (HTTP requests by code, DNS queries by type and rcode). Never nil.
-	Metrics *metrics.Metrics
+	// Metrics is the process's registry, for what Stats does not count
+	// (HTTP requests by code, DNS queries by type and rcode): metrics made
+	// there are served on the admin endpoint's /metrics. Never nil.
+	Metrics *metrics.Registry
 	// CPUs is how many CPUs the process was given: how many readers keep
 	// a datagram socket busy without crowding one another.
 	CPUs int

@@ -90,7 +90,7 @@ type Service struct {
 }
 
 // New returns the admin service. With Pprof, heap profiles cover only
-// what was allocated after the process turned sampling on (cmd/twistd
+// what was allocated after the process turned sampling on (internal/cli
 // keeps it off until the admin endpoint can serve them).
 func New(opts Options) *Service {
 	return &Service{opts: opts}

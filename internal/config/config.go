@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -361,6 +362,21 @@ type FilePath string
 
 // DirPath is a Path that must name an existing directory.
 type DirPath string
+
+// ForeignUnmarshal decodes n into p, a pointer to a value of a type
+// defined outside this package that decodes itself, and reports whether
+// it did (false: p's type is not one of those).
+type ForeignUnmarshal func(d *Decoder, n *yaml.Node, p any) (ok bool, err error)
+
+// foreign is the public plugin package's unmarshal hook: its value types
+// (and its users' own) decode themselves through a public wrapper of
+// Decoder, which this package cannot name.
+var foreign atomic.Pointer[ForeignUnmarshal]
+
+// SetForeignUnmarshal installs the hook for types that decode themselves
+// through an interface this package cannot import (package plugin's
+// Unmarshaler). It is called once, from that package's init.
+func SetForeignUnmarshal(f ForeignUnmarshal) { foreign.Store(&f) }
 
 // Unmarshaler is implemented by types that decode themselves from a node
 // with access to the decoder (for the file's directory and error reporting).

@@ -152,6 +152,12 @@ func (d *Decoder) value(at *yaml.Node, v reflect.Value) {
 			d.add(at, u.UnmarshalConfig(d, n))
 			return
 		}
+		if h := foreign.Load(); h != nil {
+			if ok, err := (*h)(d, n, v.Addr().Interface()); ok {
+				d.add(at, err)
+				return
+			}
+		}
 	}
 	if v.Type() == durationType {
 		d.duration(at, n, v)

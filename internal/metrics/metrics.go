@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/twistd-go/twistd/metrics"
 )
 
 // Metrics are the twistd_* collectors and the registry that exposes them.
@@ -16,17 +18,9 @@ type Metrics struct {
 	// live in each service's service.Stats, atomics read at scrape time,
 	// so the hot path never touches a label map.
 
-	// Web services.
-	HTTPRequests        *prometheus.CounterVec   // service, code
-	HTTPRequestDuration *prometheus.HistogramVec // service
-	// HTTPAuthFailures counts failed basic-auth logins: credentials
-	// checked and wrong (not requests without any, nor ones refused by
-	// max_failures_per_peer, which are 429s in HTTPRequests). Per peer
-	// they are counted in memory only: a label would be unbounded.
-	HTTPAuthFailures *prometheus.CounterVec // service
-
-	// DNS services.
-	DNSQueries *prometheus.CounterVec // service, qtype, rcode
+	// Services is what services record of their own (web's
+	// twistd_http_*, dns's twistd_dns_*), through service.Env.Metrics.
+	Services *metrics.Registry
 
 	// Supervision: failures of started services, and their restarts.
 	ServiceFailures *prometheus.CounterVec // service
@@ -50,15 +44,7 @@ type Metrics struct {
 // is made when first asked for (Registry).
 func New(version string) *Metrics {
 	m := &Metrics{
-		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "twistd_http_requests_total", Help: "HTTP requests answered, by service and status code."}, []string{"service", "code"}),
-		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "twistd_http_request_duration_seconds", Help: "Time to answer HTTP requests, by service.",
-			Buckets: prometheus.DefBuckets}, []string{"service"}),
-		HTTPAuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "twistd_http_auth_failures_total", Help: "Failed HTTP basic-auth logins (wrong user or password), by service."}, []string{"service"}),
-		DNSQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "twistd_dns_queries_total", Help: "DNS queries answered, by service, query type and response code."}, []string{"service", "qtype", "rcode"}),
+		Services: metrics.New(),
 		ServiceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_service_failures_total", Help: "Failures of started services (a socket died, a loop gave up; a failed restart included), by service."}, []string{"service"}),
 		ServiceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -86,7 +72,7 @@ func (m *Metrics) newRegistry() *prometheus.Registry {
 	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPRequestDuration, m.HTTPAuthFailures, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
+		m.Services, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
 	)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -7,7 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+var (
+	httpRequests = prometheus.CounterOpts{Name: "twistd_http_requests_total", Help: "h"}
+	httpDuration = prometheus.HistogramOpts{Name: "twistd_http_request_duration_seconds", Help: "h"}
 )
 
 func tenServices() []ServiceCounters {
@@ -21,7 +27,7 @@ func tenServices() []ServiceCounters {
 func TestServiceCountersAreExposed(t *testing.T) {
 	m := New("1.2.3")
 	m.WatchServices(tenServices)
-	m.HTTPRequests.WithLabelValues("site", "200").Inc()
+	m.Services.Counter(httpRequests, "service", "code").WithLabelValues("site", "200").Inc()
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -61,9 +67,9 @@ func BenchmarkScrape(b *testing.B) {
 	m.WatchServices(tenServices)
 	for i := 0; i < 10; i++ {
 		for _, code := range []string{"200", "304", "404"} {
-			m.HTTPRequests.WithLabelValues(fmt.Sprintf("svc%d", i), code).Inc()
+			m.Services.Counter(httpRequests, "service", "code").WithLabelValues(fmt.Sprintf("svc%d", i), code).Inc()
 		}
-		m.HTTPRequestDuration.WithLabelValues(fmt.Sprintf("svc%d", i)).Observe(0.01)
+		m.Services.Histogram(httpDuration, "service").WithLabelValues(fmt.Sprintf("svc%d", i)).Observe(0.01)
 	}
 	h := promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{})
 	req := httptest.NewRequest("GET", "/metrics", nil)

@@ -8,8 +8,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/pluginlink"
 	"github.com/twistd-go/twistd/internal/reactor"
 	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -23,7 +25,8 @@ func Build(f *config.File) ([]reactor.Spec, error) {
 		if !ok {
 			continue // the loader already reported the unknown type
 		}
-		svc, err := m.New(s)
+		e := pluginlink.Entry(s).(*plugin.Entry)
+		svc, err := m.New(e)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -37,21 +40,21 @@ func Build(f *config.File) ([]reactor.Spec, error) {
 		if err != nil || len(s.Listen) == 0 {
 			continue
 		}
-		specs = append(specs, Spec(s, m, svc))
+		specs = append(specs, spec(s, e, m, svc))
 	}
 	return specs, config.Join(errs...)
 }
 
-// Spec describes the service m made from entry s as svc; a restart makes
-// the next instance with m from the same entry.
-func Spec(s *config.Service, m plugin.Maker, svc service.Service) reactor.Spec {
+// spec describes the service m made from entry s (e, as m saw it) as
+// svc; a restart makes the next instance with m from the same entry.
+func spec(s *config.Service, e *plugin.Entry, m plugin.Maker, svc service.Service) reactor.Spec {
 	return reactor.Spec{
 		Name: s.Name, Type: s.Type, Pos: s.Pos.String(), Listen: s.Listen,
 		Fingerprint:   s.Fingerprint(),
-		Access:        plugin.Access(s),
+		Access:        policy.NewAccess(s.Allow, s.Deny),
 		ExitOnFailure: s.OnFailure == config.OnFailureExit,
 		Service:       svc,
-		New:           func() (service.Service, error) { return m.New(s) },
+		New:           func() (service.Service, error) { return m.New(e) },
 	}
 }
 

@@ -119,7 +119,7 @@ type Options struct {
 	// CPUs is how many CPUs the process was given: the epoll reactor runs
 	// an event loop on each, and services learn it from Env.CPUs. 0 means
 	// GOMAXPROCS at New. The reactor never changes GOMAXPROCS itself: the
-	// caller gives the runtime room for the loops (cmd/twistd/knobs.go).
+	// caller gives the runtime room for the loops (internal/cli/knobs.go).
 	CPUs int
 	// Signals, when set, replaces the process's signals (for tests).
 	Signals <-chan os.Signal
@@ -280,7 +280,7 @@ func (r *Reactor) prepareOne(spec Spec, svc service.Service, listen []endpoint.E
 	log := r.log.Named(spec.Name)
 	stats := &service.Stats{}
 	accepting := &acceptors{}
-	env := &service.Env{Name: spec.Name, Type: spec.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics, CPUs: r.opts.CPUs}
+	env := &service.Env{Name: spec.Name, Type: spec.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics.Services, CPUs: r.opts.CPUs}
 	env.Runner = runner{r: r, env: env, log: log, stats: stats, servers: accepting}
 	rn := &running{spec: spec, svc: svc, env: env, listen: listen, accepting: accepting, health: &health{since: time.Now()}}
 	env.OnFail = func(err error) { r.fail(rn, err) }

@@ -42,12 +42,12 @@ import (
 	"github.com/twistd-go/twistd/protocol"
 )
 
-// Linger is how long a connection stays with net/http after a response,
+// defaultLinger is how long a connection stays with net/http after a response,
 // waiting for the next request, before it parks. Parking and waking cost
 // a goroutine start and net/http's per-connection setup; a client that
 // keeps the connection busy never pays them, and an idle one is parked
 // this soon.
-const Linger = 50 * time.Millisecond
+const defaultLinger = 50 * time.Millisecond
 
 // freshGrace is how long Shutdown waits for a connection accepted before
 // the stop to send its first request: its client, unlike one on a reused
@@ -108,7 +108,7 @@ type Options struct {
 
 // NewServer is New with opts.
 func NewServer(srv *http.Server, opts Options) *Server {
-	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}), linger: Linger,
+	s := &Server{srv: srv, ln: newListener(), conns: make(map[*conn]struct{}), linger: defaultLinger,
 		readIdle: opts.ReadIdle, writeIdle: opts.WriteIdle,
 		gone: make(chan struct{}), served: make(chan struct{})}
 	s.idle, s.firstRequest = srv.IdleTimeout, srv.ReadHeaderTimeout

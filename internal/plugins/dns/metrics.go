@@ -8,6 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// dnsQueries is twistd_dns_queries_total{service,qtype,rcode} (SPEC §6).
+var dnsQueries = prometheus.CounterOpts{Name: "twistd_dns_queries_total",
+	Help: "DNS queries answered, by service, query type and response code."}
+
 // counters counts answered queries by type and rcode into
 // twistd_dns_queries_total{service,qtype,rcode}. The common combinations
 // are resolved to their counter once and kept in an array, so counting a

@@ -85,7 +85,7 @@ func (s *Server) Start(ctx context.Context, env *service.Env) error {
 	if s.h.fwd != nil {
 		s.h.fwd.log = env.Logger
 	}
-	s.h.counters = newCounters(env.Metrics.DNSQueries, env.Name)
+	s.h.counters = newCounters(env.Metrics.Counter(dnsQueries, "service", "qtype", "rcode"), env.Name)
 	for _, l := range env.Listeners {
 		if l.Stream == nil && l.Packet == nil {
 			return fmt.Errorf("listen %s: no socket", l.Endpoint)

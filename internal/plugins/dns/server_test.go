@@ -15,8 +15,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/metrics"
+	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -147,7 +147,7 @@ func TestDataWarningsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zap.WarnLevel)
-	env := &service.Env{Name: "names", Logger: zap.New(core), Stats: &service.Stats{}, Metrics: metrics.New("test")}
+	env := &service.Env{Name: "names", Logger: zap.New(core), Stats: &service.Stats{}, Metrics: metrics.New()}
 	if err := svc.Start(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
@@ -169,12 +169,12 @@ func TestDataWarningsLogged(t *testing.T) {
 
 // testService returns a dns service entry with the keys body (one line of
 // YAML) beside name, type and listen.
-func testService(t *testing.T, body string) *config.Service {
+func testService(t *testing.T, body string) *plugin.Entry {
 	t.Helper()
 	doc := "services:\n  - name: names\n    type: dns\n    listen: [udp:0]\n    " + body + "\n"
-	f, err := config.Parse("app.yaml", t.TempDir(), []byte(doc), config.Options{})
+	entries, err := plugin.ParseEntries("app.yaml", t.TempDir(), []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.Services[0]
+	return entries[0]
 }

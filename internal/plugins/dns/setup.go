@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
@@ -33,16 +32,16 @@ const (
 // Options are the keys of a dns service entry beyond name, type and listen.
 type Options struct {
 	// HostsFile is an /etc/hosts-format file: A/AAAA answers and their PTR.
-	HostsFile config.FilePath `yaml:"hosts_file"`
+	HostsFile plugin.FilePath `yaml:"hosts_file"`
 	// Zones are BIND master files served authoritatively.
-	Zones []config.FilePath `yaml:"zones"`
+	Zones []plugin.FilePath `yaml:"zones"`
 	// Secondary zones are transferred from their primary and kept fresh.
 	Secondary []SecondaryOptions `yaml:"secondary"`
 	// Forward lists upstream servers (host:port) for names outside our data.
 	Forward []string `yaml:"forward"`
 	// ResolvConf names a resolv.conf whose nameservers are upstreams; Recursive
 	// forwards to /etc/resolv.conf's when ResolvConf is not set.
-	ResolvConf config.FilePath `yaml:"resolv_conf"`
+	ResolvConf plugin.FilePath `yaml:"resolv_conf"`
 	Recursive  bool            `yaml:"recursive"`
 	// Cache keeps upstream answers; absent: no cache.
 	Cache *CacheOptions `yaml:"cache"`
@@ -61,7 +60,7 @@ type Options struct {
 	// Policies apply to the TCP connections, as to any stream service's;
 	// idle_timeout defaults to 10s here (RFC 7766 §6.2.3 asks servers to
 	// close idle connections soon).
-	Policies config.Policies `yaml:"policies"`
+	Policies plugin.Policies `yaml:"policies"`
 }
 
 // SecondaryOptions is one secondary zone and the primary it comes from.
@@ -99,13 +98,13 @@ func (maker) Description() string {
 // New decodes and validates an entry, loads its zones and hosts file, and
 // returns the service; a zone that does not parse is an error naming its
 // file and line.
-func (maker) New(s *config.Service) (service.Service, error) {
+func (maker) New(s *plugin.Entry) (service.Service, error) {
 	// A key of the wrong type leaves its zero value: the rest is still
 	// checked, so every mistake of the entry is reported in one run.
 	var opts Options
 	decodeErr := s.Decode(&opts)
 	cfg, err := opts.resolve(s)
-	if err := config.Join(decodeErr, err); err != nil {
+	if err := plugin.Join(decodeErr, err); err != nil {
 		return nil, err
 	}
 	srv, err := newServer(cfg)
@@ -135,9 +134,9 @@ type settings struct {
 type secondarySpec struct{ zone, primary string }
 
 // resolve validates opts, reporting every problem at its key.
-func (o Options) resolve(s *config.Service) (settings, error) {
+func (o Options) resolve(s *plugin.Entry) (settings, error) {
 	cfg := settings{hostsFile: string(o.HostsFile), ttl: defaultTTL, queryLog: o.QueryLog,
-		policies: plugin.Policies(o.Policies), answerCache: defaultAnswerCache}
+		policies: o.Policies.Config(), answerCache: defaultAnswerCache}
 	var errs []error
 	bad := func(key string, format string, args ...any) {
 		errs = append(errs, s.Errorf(keyNode(s.Node, key), format, args...))
@@ -223,7 +222,7 @@ func (o Options) resolve(s *config.Service) (settings, error) {
 	if cfg.policies.IdleTimeout == 0 {
 		cfg.policies.IdleTimeout = defaultTCPIdleTimeout
 	}
-	return cfg, config.Join(errs...)
+	return cfg, plugin.Join(errs...)
 }
 
 func firstKey(cond bool, a, b string) string {

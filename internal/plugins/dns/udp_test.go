@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/metrics"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -52,7 +52,7 @@ func TestUDPStopsWithItsHandle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	env := &service.Env{Name: "names", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New("test"),
+	env := &service.Env{Name: "names", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New(),
 		Listeners: []service.Listener{{Packet: &borrowed{UDPConn: pc}}}}
 	if err := s.Start(context.Background(), env); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestUDPBatchFamilies(t *testing.T) {
 			}
 			defer pc.Close()
 			core, logs := observer.New(zap.InfoLevel)
-			env := &service.Env{Name: "names", Logger: zap.New(core), Stats: &service.Stats{}, Metrics: metrics.New("test"),
+			env := &service.Env{Name: "names", Logger: zap.New(core), Stats: &service.Stats{}, Metrics: metrics.New(),
 				Listeners: []service.Listener{{Packet: &borrowed{UDPConn: pc}}}}
 			if err := s.Start(context.Background(), env); err != nil {
 				t.Fatal(err)

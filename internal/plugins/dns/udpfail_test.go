@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/endpoint"
-	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/metrics"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -47,7 +47,7 @@ func TestUDPReportsADeadSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := make(chan error, 64)
-	env := &service.Env{Name: "names", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New("test"),
+	env := &service.Env{Name: "names", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New(),
 		Listeners: []service.Listener{{Endpoint: ep, Packet: deadSocket{addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5353}}}},
 		OnFail:    func(err error) { failed <- err }}
 	if err := s.Start(context.Background(), env); err != nil {

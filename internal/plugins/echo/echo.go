@@ -7,10 +7,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins/tcp"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol/wire"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -18,7 +17,7 @@ func init() { plugin.Register(maker{}) }
 
 // Options are the keys of an echo service entry beyond name, type and listen.
 type Options struct {
-	Policies config.Policies `yaml:"policies"`
+	Policies plugin.Policies `yaml:"policies"`
 }
 
 type maker struct{}
@@ -26,13 +25,13 @@ type maker struct{}
 func (maker) Name() string        { return "echo" }
 func (maker) Description() string { return "RFC 862 echo server over TCP and UDP" }
 
-func (maker) New(s *config.Service) (service.Service, error) {
+func (maker) New(s *plugin.Entry) (service.Service, error) {
 	var opts Options
 	// Decode checks the policies' values too, each at its key.
 	if err := s.Decode(&opts); err != nil {
 		return nil, err
 	}
-	pc := plugin.Policies(opts.Policies)
+	pc := opts.Policies.Config()
 	return New(&pc), nil
 }
 
@@ -49,8 +48,13 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	}
 }
 
-// New returns an echo service under the given connection policies: the
-// tcp plugin's RFC 862 echo, under its own type name as twistd has it.
+// New returns an echo service under the given connection policies: RFC
+// 862's echo (the tcp plugin's protocol: echo), under its own type name
+// as twistd has it.
 func New(policies *policy.Config) service.Service {
-	return tcp.New("echo", policies, time.Now)
+	return &service.Protocols{
+		Stream:   wire.Factory("echo", time.Now),
+		Datagram: wire.Datagram("echo", time.Now),
+		Policies: policies,
+	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
@@ -26,7 +25,7 @@ const DefaultConnectTimeout = 10 * time.Second
 type Options struct {
 	Connect        string          `yaml:"connect,required"`
 	ConnectTimeout time.Duration   `yaml:"connect_timeout"`
-	Policies       config.Policies `yaml:"policies"`
+	Policies       plugin.Policies `yaml:"policies"`
 }
 
 type maker struct{}
@@ -34,7 +33,7 @@ type maker struct{}
 func (maker) Name() string        { return "portforward" }
 func (maker) Description() string { return "forward TCP connections to another host and port" }
 
-func (maker) New(s *config.Service) (service.Service, error) {
+func (maker) New(s *plugin.Entry) (service.Service, error) {
 	opts := Options{ConnectTimeout: DefaultConnectTimeout}
 	// Decode checks the policies' values too; the rest is checked even
 	// when some keys are wrong, so every problem shows at once.
@@ -61,7 +60,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: plugin.Policies(opts.Policies)}, nil
+	return &forwarder{target: opts.Connect, timeout: opts.ConnectTimeout, policies: opts.Policies.Config()}, nil
 }
 
 // Flags registers twistd's portforward flags: -p/--port, -h/--host,

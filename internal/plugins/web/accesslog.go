@@ -8,11 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/logging"
+	"github.com/twistd-go/twistd/logfile"
 )
 
 // accessLog writes one Combined Log Format line per request, one write
-// per line, normally to a logging.File (standard output for "-"),
+// per line, normally to a logfile.File (standard output for "-"),
 // reopened on SIGUSR1 after logrotate moved it.
 type accessLog struct {
 	w   io.Writer
@@ -21,7 +21,7 @@ type accessLog struct {
 }
 
 func openAccessLog(path string) (*accessLog, error) {
-	f, err := logging.OpenFile(path)
+	f, err := logfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}
@@ -30,7 +30,7 @@ func openAccessLog(path string) (*accessLog, error) {
 
 // Reopen opens the log's path anew and closes the old file.
 func (a *accessLog) Reopen() error {
-	if f, ok := a.w.(*logging.File); ok {
+	if f, ok := a.w.(*logfile.File); ok {
 		return f.Reopen()
 	}
 	return nil
@@ -38,7 +38,7 @@ func (a *accessLog) Reopen() error {
 
 // Close closes the file.
 func (a *accessLog) Close() error {
-	if f, ok := a.w.(*logging.File); ok {
+	if f, ok := a.w.(*logfile.File); ok {
 		return f.Close()
 	}
 	return nil

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // basicAuth checks HTTP basic credentials on protected path prefixes.
@@ -251,7 +251,7 @@ type peerFailures struct {
 // logEvery is how often a peer's failed logins are logged at most.
 const logEvery = time.Minute
 
-func newFailures(r config.Rate, maxPeers int, now func() time.Time) *failures {
+func newFailures(r plugin.Rate, maxPeers int, now func() time.Time) *failures {
 	f := &failures{now: now, epoch: now(), max: maxPeers, peers: make(map[string]*peerFailures)}
 	if r.N > 0 && r.Per > 0 {
 		f.interval = time.Duration(float64(r.Per) / r.N)

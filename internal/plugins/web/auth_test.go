@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -14,13 +14,13 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func newTestFailures(r config.Rate, max int) (*failures, *fakeClock) {
+func newTestFailures(r plugin.Rate, max int) (*failures, *fakeClock) {
 	c := &fakeClock{t: time.Unix(1e9, 0)}
 	return newFailures(r, max, c.now), c
 }
 
 func TestFailuresLimitThenRefill(t *testing.T) {
-	f, clock := newTestFailures(config.Rate{N: 3, Per: time.Minute}, 100)
+	f, clock := newTestFailures(plugin.Rate{N: 3, Per: time.Minute}, 100)
 	for i := 0; i < 3; i++ {
 		if wait, _ := f.admit("192.0.2.1"); wait != 0 {
 			t.Fatalf("attempt %d: wait %s within the limit", i+1, wait)
@@ -53,7 +53,7 @@ func TestFailuresLimitThenRefill(t *testing.T) {
 // A successful login gives its allowance back: a user who logs in all
 // day is never limited, and leaves nothing behind.
 func TestFailuresSuccessRefunds(t *testing.T) {
-	f, clock := newTestFailures(config.Rate{N: 2, Per: time.Minute}, 100)
+	f, clock := newTestFailures(plugin.Rate{N: 2, Per: time.Minute}, 100)
 	for i := 0; i < 50; i++ {
 		if wait, _ := f.admit("192.0.2.1"); wait != 0 {
 			t.Fatalf("login %d: wait %s", i+1, wait)
@@ -69,7 +69,7 @@ func TestFailuresSuccessRefunds(t *testing.T) {
 // A peer's failures are logged on its first failure, then at most once a
 // minute with the number since the last line.
 func TestFailuresLogOncePerMinute(t *testing.T) {
-	for _, r := range []config.Rate{{}, {N: 100, Per: time.Minute}} {
+	for _, r := range []plugin.Rate{{}, {N: 100, Per: time.Minute}} {
 		f, clock := newTestFailures(r, 100)
 		if log, n := f.failed("192.0.2.1"); !log || n != 1 {
 			t.Fatalf("%v: first failure: log %v, n %d", r, log, n)
@@ -89,7 +89,7 @@ func TestFailuresLogOncePerMinute(t *testing.T) {
 
 // No limit: nothing is spent, nothing waits.
 func TestFailuresUnlimited(t *testing.T) {
-	f, _ := newTestFailures(config.Rate{}, 100)
+	f, _ := newTestFailures(plugin.Rate{}, 100)
 	for i := 0; i < 1000; i++ {
 		if wait, _ := f.admit("192.0.2.1"); wait != 0 {
 			t.Fatalf("attempt %d: wait %s without a limit", i+1, wait)
@@ -101,7 +101,7 @@ func TestFailuresUnlimited(t *testing.T) {
 // The peers remembered are bounded; the oldest go first, so a peer just
 // limited stays limited through a flood of new ones.
 func TestFailuresBounded(t *testing.T) {
-	f, clock := newTestFailures(config.Rate{N: 1, Per: time.Hour}, 100)
+	f, clock := newTestFailures(plugin.Rate{N: 1, Per: time.Hour}, 100)
 	for i := 0; i < 1000; i++ {
 		peer := "10.0.0." + strconv.Itoa(i)
 		f.admit(peer)

@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/metrics"
+	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -30,12 +30,12 @@ func BenchmarkServeSmallFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	opts := DefaultOptions()
-	opts.Path = config.DirPath(dir)
+	opts.Path = plugin.DirPath(dir)
 	srv, err := newServer(&opts, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv.h.bind(&service.Env{Name: "bench", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New("bench")})
+	srv.h.bind(&service.Env{Name: "bench", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New()})
 	u, _ := url.ParseRequestURI("/file4k.bin")
 	r := &http.Request{Method: "GET", URL: u, Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
 	w := &discard{h: make(http.Header, 8)}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // confinedTree builds a root with a secret beside it, symlinks pointing
@@ -39,7 +39,7 @@ func confinedTree(t testing.TB) *handler {
 	must(os.Symlink("public.txt", filepath.Join(root, "inside")))
 	must(os.Symlink(".git", filepath.Join(root, "git-alias")))
 	opts := DefaultOptions()
-	opts.Path = config.DirPath(root)
+	opts.Path = plugin.DirPath(root)
 	opts.IgnoreExt = []string{".txt", ".html"}
 	srv, err := newServer(&opts, nil)
 	must(err)

@@ -17,8 +17,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/metrics"
+	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/protocol/httpconn"
 	"github.com/twistd-go/twistd/service"
 )
@@ -48,7 +48,7 @@ func fastSite(t *testing.T, mutate func(*Options)) (*handler, *bytes.Buffer) {
 		}
 	}
 	opts := DefaultOptions()
-	opts.Path = config.DirPath(dir)
+	opts.Path = plugin.DirPath(dir)
 	opts.AddHeaders = map[string]string{"x-frame-options": "DENY", "Cache-Control": " max-age=60 "}
 	if mutate != nil {
 		mutate(&opts)
@@ -57,7 +57,7 @@ func fastSite(t *testing.T, mutate func(*Options)) (*handler, *bytes.Buffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.h.bind(&service.Env{Name: "site", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New("test")})
+	srv.h.bind(&service.Env{Name: "site", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: metrics.New()})
 	for name := range files {
 		name = filepath.ToSlash(name)
 		if fi, err := srv.h.site.root.Stat(name); err == nil {
@@ -209,7 +209,7 @@ func TestFastPathDeclines(t *testing.T) {
 	// Virtual hosts and add_headers net/http acts on keep every request
 	// on net/http.
 	for name, mutate := range map[string]func(*Options){
-		"vhosts":            func(o *Options) { o.Vhosts = map[string]config.DirPath{"other.test": o.Path} },
+		"vhosts":            func(o *Options) { o.Vhosts = map[string]plugin.DirPath{"other.test": o.Path} },
 		"add Connection":    func(o *Options) { o.AddHeaders = map[string]string{"Connection": "close"} },
 		"add Date":          func(o *Options) { o.AddHeaders = map[string]string{"date": "today"} },
 		"add Keep-Alive":    func(o *Options) { o.AddHeaders = map[string]string{"Keep-Alive": "1"} },

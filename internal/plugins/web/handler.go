@@ -38,19 +38,33 @@ type handler struct {
 	name     string
 }
 
+// The web service's metrics (SPEC §6), made in the process's registry.
+var (
+	httpRequests = prometheus.CounterOpts{Name: "twistd_http_requests_total",
+		Help: "HTTP requests answered, by service and status code."} // service, code
+	httpDuration = prometheus.HistogramOpts{Name: "twistd_http_request_duration_seconds",
+		Help: "Time to answer HTTP requests, by service.", Buckets: prometheus.DefBuckets} // service
+	// httpAuthFailures counts failed basic-auth logins: credentials
+	// checked and wrong (not requests without any, nor ones refused by
+	// max_failures_per_peer, which are 429s in twistd_http_requests_total).
+	// Per peer they are counted in memory only: a label would be unbounded.
+	httpAuthFailures = prometheus.CounterOpts{Name: "twistd_http_auth_failures_total",
+		Help: "Failed HTTP basic-auth logins (wrong user or password), by service."} // service
+)
+
 // commonCodes get their counter looked up when the service starts.
 var commonCodes = []int{200, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408, 412, 416, 431, 500, 502, 503, 504}
 
 // bind attaches the counters of env.
 func (h *handler) bind(env *service.Env) {
 	h.stats, h.name = env.Stats, env.Name
-	h.codes = env.Metrics.HTTPRequests
-	h.duration = env.Metrics.HTTPRequestDuration.WithLabelValues(env.Name)
+	h.codes = env.Metrics.Counter(httpRequests, "service", "code")
+	h.duration = env.Metrics.Histogram(httpDuration, "service").WithLabelValues(env.Name)
 	for _, c := range commonCodes {
 		h.byCode[c] = h.codes.WithLabelValues(env.Name, strconv.Itoa(c))
 	}
 	if h.auth != nil {
-		h.auth.bind(env.Logger, env.Metrics.HTTPAuthFailures.WithLabelValues(env.Name))
+		h.auth.bind(env.Logger, env.Metrics.Counter(httpAuthFailures, "service").WithLabelValues(env.Name))
 	}
 }
 

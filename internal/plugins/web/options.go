@@ -7,14 +7,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/plugin"
 )
 
 // Options are the keys of a web service entry beyond name, type and listen
 // (SPEC §2). DefaultOptions gives the values of keys the entry leaves out.
 type Options struct {
 	// Path is the site's root directory.
-	Path config.DirPath `yaml:"path,required"`
+	Path plugin.DirPath `yaml:"path,required"`
 	// Index names the files a directory is answered with, tried in order.
 	Index []string `yaml:"index"`
 	// Listing lists a directory without an index file; otherwise it is 404.
@@ -35,7 +35,7 @@ type Options struct {
 	AddHeaders map[string]string `yaml:"add_headers"`
 	// AccessLog is a file for the Combined Log Format; "-" is standard
 	// output; "" is no access log.
-	AccessLog config.Path `yaml:"access_log"`
+	AccessLog plugin.Path `yaml:"access_log"`
 	// Compress serves precompressed .br/.gz siblings and gzips
 	// compressible types on the fly.
 	Compress bool `yaml:"compress"`
@@ -44,15 +44,15 @@ type Options struct {
 	// BasicAuth protects paths with an htpasswd file; nil is no auth.
 	BasicAuth *BasicAuth `yaml:"basic_auth"`
 	// Vhosts maps Host names to their own root; others get Path.
-	Vhosts map[string]config.DirPath `yaml:"vhosts"`
+	Vhosts map[string]plugin.DirPath `yaml:"vhosts"`
 	// Errors maps status codes to pages answered in their place.
-	Errors map[int]config.FilePath `yaml:"errors"`
+	Errors map[int]plugin.FilePath `yaml:"errors"`
 	// Timeouts bound slow clients.
 	Timeouts Timeouts `yaml:"timeouts"`
 	// MaxHeaderBytes bounds a request's header; beyond it, 431.
-	MaxHeaderBytes config.Size `yaml:"max_header_bytes"`
+	MaxHeaderBytes plugin.Size `yaml:"max_header_bytes"`
 	// Policies are the stream policies applied to every connection.
-	Policies config.Policies `yaml:"policies"`
+	Policies plugin.Policies `yaml:"policies"`
 }
 
 // ProxyRoute sends requests whose path starts with Prefix to To.
@@ -93,7 +93,7 @@ const (
 // BasicAuth is HTTP basic authentication against an htpasswd file.
 type BasicAuth struct {
 	Realm    string          `yaml:"realm"`
-	Htpasswd config.FilePath `yaml:"htpasswd,required"`
+	Htpasswd plugin.FilePath `yaml:"htpasswd,required"`
 	// Paths are the protected prefixes; none protects the whole site.
 	Paths []string `yaml:"paths"`
 	// MaxFailuresPerPeer limits a client's failed logins (fail2ban in
@@ -102,12 +102,12 @@ type BasicAuth struct {
 	// refills. Nil is 20/m (defaultMaxFailures); the zero Rate (written
 	// 0) is no limit. IPv6 clients are limited by /64, as one host
 	// usually has a whole /64 to pick addresses from.
-	MaxFailuresPerPeer *config.Rate `yaml:"max_failures_per_peer"`
+	MaxFailuresPerPeer *plugin.Rate `yaml:"max_failures_per_peer"`
 }
 
 // defaultMaxFailures is the failed logins a client may make when
 // max_failures_per_peer is left out: 20 at once, then one every 3s.
-var defaultMaxFailures = config.Rate{N: 20, Per: time.Minute}
+var defaultMaxFailures = plugin.Rate{N: 20, Per: time.Minute}
 
 // Timeouts bound slow and stalled clients; zero disables one. The
 // defaults are in nginx's range (DefaultOptions).
@@ -152,7 +152,7 @@ func DefaultOptions() Options {
 }
 
 // validate checks what decoding cannot, reporting each problem at its key.
-func (o *Options) validate(s *config.Service) []error {
+func (o *Options) validate(s *plugin.Entry) []error {
 	var errs []error
 	at := s.Value
 	for _, pat := range o.Hidden {

@@ -10,8 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/protocol/httpconn"
 	"github.com/twistd-go/twistd/service"
@@ -45,7 +44,7 @@ type Server struct {
 // roots and the access log, reads the htpasswd file and the error pages
 // (before privileges are dropped; the reactor loads ssl endpoints' key
 // pairs), and starts nothing.
-func newServer(opts *Options, listen config.Listen) (*Server, error) {
+func newServer(opts *Options, listen []endpoint.Endpoint) (*Server, error) {
 	t := newTypes(opts.MimeTypes, opts.MimeType)
 	h := &handler{opts: opts, log: zap.NewNop(), gzipSlots: newGzipSlots()}
 	var err error
@@ -140,7 +139,7 @@ func (s *Server) Start(_ context.Context, env *service.Env) error {
 			return fmt.Errorf("listen %s: the web service speaks TCP only", l.Endpoint)
 		}
 	}
-	pol, err := policy.New(plugin.Policies(s.opts.Policies), env.Logger, env.Stats)
+	pol, err := policy.New(s.opts.Policies.Config(), env.Logger, env.Stats)
 	if err != nil {
 		s.closeLogs()
 		return fmt.Errorf("policies: %w", err)

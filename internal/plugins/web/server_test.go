@@ -14,8 +14,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/metrics"
+	"github.com/twistd-go/twistd/metrics"
+	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -25,12 +25,12 @@ func TestCountsRequestsByCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := DefaultOptions()
-	opts.Path = config.DirPath(dir)
+	opts.Path = plugin.DirPath(dir)
 	srv, err := newServer(&opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New("test")
+	m := metrics.New()
 	env := &service.Env{Name: "site", Logger: zap.NewNop(), Stats: &service.Stats{}, Metrics: m}
 	srv.h.bind(env)
 	for _, p := range []string{"/a.txt", "/a.txt", "/missing", "/../x"} {
@@ -41,7 +41,7 @@ func TestCountsRequestsByCode(t *testing.T) {
 	}
 	for code, want := range map[string]float64{"200": 2, "404": 1, "400": 1} {
 		var pb dto.Metric
-		if err := m.HTTPRequests.WithLabelValues("site", code).Write(&pb); err != nil {
+		if err := m.Counter(httpRequests, "service", "code").WithLabelValues("site", code).Write(&pb); err != nil {
 			t.Fatal(err)
 		}
 		if got := pb.GetCounter().GetValue(); got != want {
@@ -49,7 +49,7 @@ func TestCountsRequestsByCode(t *testing.T) {
 		}
 	}
 	var pb dto.Metric
-	if err := m.HTTPRequestDuration.WithLabelValues("site").(prometheus.Metric).Write(&pb); err != nil {
+	if err := m.Histogram(httpDuration, "service").WithLabelValues("site").(prometheus.Metric).Write(&pb); err != nil {
 		t.Fatal(err)
 	}
 	if n := pb.GetHistogram().GetSampleCount(); n != 4 {
@@ -69,9 +69,9 @@ func TestReloadRereadsDataFiles(t *testing.T) {
 	ht := write("htpasswd", "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n") // password
 	page := write("404.html", "old page")
 	opts := DefaultOptions()
-	opts.Path = config.DirPath(dir)
-	opts.BasicAuth = &BasicAuth{Htpasswd: config.FilePath(ht)}
-	opts.Errors = map[int]config.FilePath{404: config.FilePath(page)}
+	opts.Path = plugin.DirPath(dir)
+	opts.BasicAuth = &BasicAuth{Htpasswd: plugin.FilePath(ht)}
+	opts.Errors = map[int]plugin.FilePath{404: plugin.FilePath(page)}
 	srv, err := newServer(&opts, nil)
 	if err != nil {
 		t.Fatal(err)

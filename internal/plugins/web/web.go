@@ -7,7 +7,6 @@ import (
 	"errors"
 
 	"github.com/twistd-go/twistd/endpoint"
-	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
@@ -22,7 +21,7 @@ func (maker) Description() string {
 }
 
 // New decodes a web entry strictly and builds its service.
-func (maker) New(s *config.Service) (service.Service, error) {
+func (maker) New(s *plugin.Entry) (service.Service, error) {
 	opts := DefaultOptions()
 	var errs []error
 	if err := s.Decode(&opts); err != nil {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"cmp"
@@ -30,6 +30,8 @@ import (
 // proc is the running process: its settings, logger, metrics and reactor,
 // and what the admin endpoint reports.
 type proc struct {
+	// ctx ends the application (a drain, as SIGTERM) when cancelled.
+	ctx     context.Context
 	v       *viper.Viper
 	s       *settings
 	notify  *process.Notifier
@@ -52,8 +54,8 @@ type proc struct {
 	reloads    int
 }
 
-func newProc(v *viper.Viper, s *settings, file *config.File, notify *process.Notifier, load loader) *proc {
-	return &proc{v: v, s: s, file: file, notify: notify, load: load, metrics: metrics.New(version), began: time.Now()}
+func newProc(ctx context.Context, v *viper.Viper, s *settings, file *config.File, notify *process.Notifier, load loader) *proc {
+	return &proc{ctx: ctx, v: v, s: s, file: file, notify: notify, load: load, metrics: metrics.New(version), began: time.Now()}
 }
 
 // serve is the running process, in twistd's order: umask and rundir,
@@ -173,7 +175,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		stop := p.watchdog(sec)
 		defer stop()
 	}
-	err = p.r.Run(context.Background(), p.services(p.file, specs))
+	err = p.r.Run(p.ctx, p.services(p.file, specs))
 	switch {
 	case err == reactor.ErrForced:
 		p.log.Warn("stopped without draining")

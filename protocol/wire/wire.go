@@ -1,11 +1,12 @@
-// Package tcp serves the simple wire protocols of RFCs 862–868 over TCP
-// and UDP (twisted.protocols.wire): echo, discard, chargen, daytime and
-// time — following the RFCs where Twisted deviates from them.
-package tcp
+// Package wire implements the simple wire protocols of RFCs 862–868 over
+// streams and datagrams (twisted.protocols.wire): echo, discard, chargen,
+// daytime and time — following the RFCs where Twisted deviates from them.
+package wire
 
 import (
 	"encoding/binary"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,12 +81,13 @@ func daytimeNow(now time.Time) []byte {
 // Daytime (RFC 867) sends the date and time, then closes.
 type Daytime struct {
 	protocol.Base
-	now func() time.Time
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // ConnectionMade sends the time and closes.
 func (d *Daytime) ConnectionMade(t protocol.Transport) {
-	t.Write(daytimeNow(d.now()))
+	t.Write(daytimeNow(clock(d.Now)()))
 	t.LoseConnection()
 }
 
@@ -101,12 +103,13 @@ func timeNow(now time.Time) []byte {
 // Time (RFC 868) sends the 32-bit time, then closes.
 type Time struct {
 	protocol.Base
-	now func() time.Time
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // ConnectionMade sends the time and closes.
 func (p *Time) ConnectionMade(t protocol.Transport) {
-	t.Write(timeNow(p.now()))
+	t.Write(timeNow(clock(p.Now)()))
 	t.LoseConnection()
 }
 
@@ -143,8 +146,29 @@ func (d *datagram) DatagramReceived(data []byte, from net.Addr, w protocol.Datag
 	}
 }
 
-// factory returns the stream factory of a protocol name.
-func factory(proto string, now func() time.Time) protocol.Factory {
+// clock returns now, or time.Now when it is nil.
+func clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+// Datagram returns the datagram protocol of a protocol name (one of
+// Protocols; any other answers nothing), each RFC's UDP form, with now as
+// its clock (time.Now when nil).
+func Datagram(proto string, now func() time.Time) protocol.DatagramProtocol {
+	return &datagram{proto: proto, now: clock(now)}
+}
+
+// Factory returns the stream factory of a protocol name, one of
+// Protocols, with now as its clock (time.Now when nil). For any other
+// name it returns nil.
+func Factory(proto string, now func() time.Time) protocol.Factory {
+	if !slices.Contains(Protocols, proto) {
+		return nil
+	}
+	now = clock(now)
 	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
 		switch proto {
 		case "echo":
@@ -154,9 +178,9 @@ func factory(proto string, now func() time.Time) protocol.Factory {
 		case "chargen":
 			return &Chargen{}
 		case "daytime":
-			return &Daytime{now: now}
+			return &Daytime{Now: now}
 		case "time":
-			return &Time{now: now}
+			return &Time{Now: now}
 		}
 		return nil
 	})

@@ -1,9 +1,9 @@
 // Package earlyinit sets the runtime knobs that must be set before any
 // other package initialises: it grows the main goroutine's stack once and
 // keeps heap-profile sampling off, and it reads the CPUs the process was
-// given before anything raises GOMAXPROCS. cmd/twistd/knobs.go says why
-// each knob is set and what it measured; import this package from main
-// only, for its side effect.
+// given before anything raises GOMAXPROCS. internal/cli/knobs.go says why
+// each knob is set and what it measured; the root package twistd (what
+// every twistd binary's main runs) imports it, for its side effect.
 //
 // It imports only the runtime, so Go initialises it among the first
 // packages, just after the runtime and before the packages whose

@@ -1,10 +1,10 @@
-package main
+package cli
 
 import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/twistd-go/twistd/cmd/twistd/internal/earlyinit"
+	"github.com/twistd-go/twistd/internal/earlyinit"
 	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
 )

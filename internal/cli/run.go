@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -115,7 +115,7 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []react
 		notify.Failed(err)
 		return withCode(exitFailure, err)
 	}
-	p := newProc(v, s, file, notify, load)
+	p := newProc(cmd.Context(), v, s, file, notify, load)
 	err = p.serve(specs)
 	if perr := stopProfile(); perr != nil && err == nil {
 		err = fmt.Errorf("--profile: %w", perr)
