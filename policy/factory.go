@@ -194,6 +194,10 @@ func (w *wrapped) CloseWrite()                          { w.t.CloseWrite() }
 func (w *wrapped) PeerAddr() net.Addr                   { return w.t.PeerAddr() }
 func (w *wrapped) HostAddr() net.Addr                   { return w.t.HostAddr() }
 
+// CallLater implements protocol.Transport: the transport below runs the
+// call, serialised with the connection's callbacks, which pass through here.
+func (w *wrapped) CallLater(d time.Duration, f func()) protocol.Timer { return w.t.CallLater(d, f) }
+
 // SendFile passes sendfile(2) through when the transport below offers it
 // and no write limit applies; otherwise it reports the operation
 // unsupported and the caller copies.

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/protocol/prototest"
 )
 
 // A head of lines announces a body of N bytes; the receiver reads the
@@ -74,4 +76,73 @@ func ExampleInt32Receiver() {
 	// ping
 	// pong
 	// string too long: prefix announces 2130706432 bytes, limit 1048576
+}
+
+// heartbeat writes "ping" every 30s and closes a connection that has not
+// answered for a minute; it needs no lock, since its timers run
+// serialised with DataReceived.
+type heartbeat struct {
+	protocol.LineProtocol
+	pings   *protocol.LoopingCall
+	timeout protocol.Timer
+}
+
+func newHeartbeat() *heartbeat {
+	h := &heartbeat{}
+	h.OnLine = func(line []byte) error {
+		fmt.Printf("got %q\n", line)
+		h.timeout.Reset(time.Minute) // the peer is alive
+		return nil
+	}
+	return h
+}
+
+func (h *heartbeat) ConnectionMade(t protocol.Transport) {
+	h.LineProtocol.ConnectionMade(t)
+	h.pings = protocol.NewLoopingCall(t, func() { h.SendLine([]byte("ping")) })
+	_ = h.pings.Start(30*time.Second, false)
+	h.timeout = t.CallLater(time.Minute, func() {
+		fmt.Println("no answer; closing")
+		t.LoseConnection()
+	})
+}
+
+// Timers and a LoopingCall on one connection, driven here by prototest's
+// simulated clock; under the reactor they run the same way, on the
+// connection's own loop, never during another of its callbacks.
+func ExampleLoopingCall() {
+	tr := prototest.NewTransport()
+	h := newHeartbeat()
+	h.ConnectionMade(tr)
+	tr.Advance(45 * time.Second)
+	h.DataReceived([]byte("pong\r\n"))
+	tr.Advance(50 * time.Second)
+	fmt.Printf("wrote %q\n", tr.Value())
+	tr.Advance(time.Minute)
+	lost, _ := tr.Lost()
+	fmt.Println("lost:", lost)
+	tr.Disconnect(h, nil) // every timer stops with the connection
+	fmt.Println("timers left:", tr.Pending())
+	// Output:
+	// got "pong"
+	// wrote "ping\r\nping\r\nping\r\n"
+	// no answer; closing
+	// lost: true
+	// timers left: 0
+}
+
+// A protocol of 32-bit length-prefixed messages, answering each with its
+// length.
+func ExampleStringProtocol() {
+	p := &protocol.StringProtocol{Framer: &protocol.Int32Receiver{MaxLength: 1 << 20}}
+	p.OnString = func(msg []byte) error {
+		return p.SendString([]byte(strconv.Itoa(len(msg))))
+	}
+	tr := prototest.NewTransport()
+	p.ConnectionMade(tr)
+	p.DataReceived([]byte("\x00\x00\x00\x05hello\x00\x00"))
+	p.DataReceived([]byte("\x00\x00"))
+	fmt.Printf("%q\n", tr.Value())
+	// Output:
+	// "\x00\x00\x00\x015\x00\x00\x00\x010"
 }
