@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/twistd-go/twistd/protocol"
 )
@@ -18,12 +19,32 @@ import (
 // (Twisted's WrappingFactory): a refused connection gets no protocol, so
 // the reactor closes it at once.
 func (p *Policy) WrapFactory(f protocol.Factory) protocol.Factory {
+	return p.WrapFactoryOverflow(f, nil)
+}
+
+// WrapFactoryOverflow is WrapFactory with an overflow protocol (Twisted's
+// LimitTotalConnectionsFactory.overflowProtocol): a connection over
+// MaxConnections gets a protocol from overflow, under the same idle
+// timeout and rate limits, instead of being closed at once; BusyFactory
+// is one. At most MaxConnections overflow connections are open at once,
+// the rest are closed; the other limits refuse as ever. A nil overflow
+// is WrapFactory.
+func (p *Policy) WrapFactoryOverflow(f, overflow protocol.Factory) protocol.Factory {
 	return protocol.FactoryFunc(func(peer net.Addr) protocol.Protocol {
-		release, refused := p.admit(peer)
-		if refused {
+		release, reason := p.admit(peer)
+		build := f
+		if reason == ReasonMaxConnections && overflow != nil {
+			var ok bool
+			if release, ok = p.admitOverflow(); ok {
+				reason, build = "", overflow
+				p.refused.Refuse(zapcore.DebugLevel, "connection over the limit; overflow protocol", ReasonMaxConnections, peer)
+			}
+		}
+		if reason != "" {
+			p.refused.Refuse(zapcore.DebugLevel, "connection refused", reason, peer)
 			return nil
 		}
-		inner := f.BuildProtocol(peer)
+		inner := build.BuildProtocol(peer)
 		if inner == nil {
 			release()
 			return nil
