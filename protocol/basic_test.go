@@ -372,8 +372,7 @@ func FuzzLineReceiverRawMode(f *testing.F) {
 			r := &LineReceiver{MaxLength: m}
 			var out strings.Builder
 			want := 0
-			var raw func([]byte) error
-			raw = func(b []byte) error {
+			raw := func(b []byte) error {
 				if len(b) == 0 {
 					t.Fatal("raw callback given no data")
 				}

@@ -16,8 +16,7 @@ import (
 func ExampleLineReceiver_SetRawMode() {
 	var r protocol.LineReceiver
 	remaining := 0
-	var body func([]byte) error
-	body = func(data []byte) error {
+	body := func(data []byte) error {
 		n := min(remaining, len(data))
 		fmt.Printf("body %q\n", data[:n])
 		if remaining -= n; remaining == 0 {
