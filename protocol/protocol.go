@@ -56,9 +56,10 @@ type Transport interface {
 	// as DataReceived does. d <= 0 runs f as soon as the current callback
 	// has returned. Every pending call is stopped when the connection is
 	// lost: f never runs during or after ConnectionLost, and CallLater
-	// after it returns a Timer that never fires. Calls due within a few
-	// milliseconds of each other may run in either order. A panic in f
-	// closes the connection, as one in any callback does. f must not block.
+	// after it returns a Timer that never fires. Calls run in the order
+	// they fall due, and those due at the same time in the order they
+	// were set. A panic in f closes the connection, as one in any callback
+	// does. f must not block.
 	CallLater(d time.Duration, f func()) Timer
 }
 

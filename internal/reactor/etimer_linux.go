@@ -12,42 +12,16 @@ import (
 // earliest is due (no timer, no time limit: an idle loop stays asleep)
 // and runs it on its own goroutine, like any callback of the connection.
 type etimer struct {
-	c    *econn
-	f    func()
-	when time.Time
-	i    int // index in the loop's heap; -1 when not pending
+	timerItem
+	c *econn
+	f func()
 }
 
-// timerHeap orders a loop's pending timers by when they are due.
-type timerHeap []*etimer
-
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].i, h[j].i = i, j
-}
-func (h *timerHeap) Push(x any) {
-	t := x.(*etimer)
-	t.i = len(*h)
-	*h = append(*h, t)
-}
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	t.i = -1
-	return t
-}
-
-// maxTimersPerTurn bounds the timers run in one turn of the loop, so
-// timers that keep re-arming themselves at zero delay cannot starve I/O.
-const maxTimersPerTurn = 64
+func (t *etimer) item() *timerItem { return &t.timerItem }
 
 // CallLater implements protocol.Transport.
 func (c *econn) CallLater(d time.Duration, f func()) protocol.Timer {
-	t := &etimer{c: c, f: f, i: -1}
+	t := &etimer{c: c, f: f, timerItem: timerItem{i: -1}}
 	t.Reset(d)
 	return t
 }
@@ -61,7 +35,8 @@ func (t *etimer) Reset(d time.Duration) bool {
 		return false
 	}
 	was := t.i >= 0
-	t.when = time.Now().Add(max(d, 0))
+	l.timerSeq++
+	t.when, t.seq = time.Now().Add(max(d, 0)), l.timerSeq
 	if was {
 		heap.Fix(&l.timers, t.i)
 	} else {

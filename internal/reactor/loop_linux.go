@@ -37,7 +37,8 @@ type loop struct {
 	pending  []*econn
 	adds     []*econn
 	ops      []func()
-	timers   timerHeap    // every connection's pending CallLaters
+	timers   timerHeap[*etimer] // every connection's pending CallLaters
+	timerSeq uint64
 	ntimers  atomic.Int32 // len(timers), read without the lock
 	sleeping atomic.Bool
 	stopping bool

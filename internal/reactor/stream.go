@@ -248,8 +248,10 @@ type conn struct {
 	callMu sync.Mutex // serialises protocol callbacks, timers' included
 
 	timerMu    sync.Mutex // after callMu, when both are held
-	timers     map[*gtimer]struct{}
-	timersDone bool // the connection is lost: no timer runs again
+	timers     timerHeap[*gtimer]
+	timerSeq   uint64
+	timerWake  *time.Timer // armed for the earliest of timers
+	timersDone bool        // the connection is lost: no timer runs again
 
 	mu          sync.Mutex
 	cond        *sync.Cond // signals state changes to both goroutines

@@ -1,29 +1,28 @@
 package reactor
 
 import (
+	"container/heap"
 	"time"
 
 	"github.com/twistd-go/twistd/protocol"
 )
 
-// gtimer is a CallLater of a goroutine-driven connection: a time.Timer
-// whose function takes the connection's callback lock, so it runs
-// serialised with the protocol's callbacks. Each arming gets its own
-// time.Timer and generation, so a firing that lost the race with a Stop or
-// Reset (it waits for the callback lock while a callback stops it) sees it
-// is stale and does nothing.
+// gtimer is a CallLater of a goroutine-driven connection. A connection's
+// pending timers sit in its own heap, under c.timerMu, with one
+// time.Timer armed for the earliest; when it fires, the due timers run in
+// order under the callback lock, serialised with the protocol's
+// callbacks.
 type gtimer struct {
+	timerItem
 	c *conn
 	f func()
-	// Under c.timerMu:
-	t       *time.Timer
-	gen     uint64
-	pending bool
 }
+
+func (g *gtimer) item() *timerItem { return &g.timerItem }
 
 // CallLater implements protocol.Transport.
 func (c *conn) CallLater(d time.Duration, f func()) protocol.Timer {
-	g := &gtimer{c: c, f: f}
+	g := &gtimer{c: c, f: f, timerItem: timerItem{i: -1}}
 	g.Reset(d)
 	return g
 }
@@ -36,50 +35,69 @@ func (g *gtimer) Reset(d time.Duration) bool {
 	if c.timersDone {
 		return false
 	}
-	was := g.pending
-	if g.t != nil {
-		g.t.Stop()
+	was := g.i >= 0
+	c.timerSeq++
+	g.when, g.seq = time.Now().Add(max(d, 0)), c.timerSeq
+	if was {
+		heap.Fix(&c.timers, g.i)
+	} else {
+		heap.Push(&c.timers, g)
 	}
-	g.gen++
-	gen := g.gen
-	g.pending = true
-	if c.timers == nil {
-		c.timers = make(map[*gtimer]struct{})
+	if c.timers[0] == g {
+		c.armLocked(time.Until(g.when))
 	}
-	c.timers[g] = struct{}{}
-	g.t = time.AfterFunc(max(d, 0), func() { g.fire(gen) })
 	return was
 }
 
-// Stop implements protocol.Timer.
+// Stop implements protocol.Timer. The time.Timer stays armed: when it
+// fires it finds nothing due and arms itself for the next timer.
 func (g *gtimer) Stop() bool {
 	c := g.c
 	c.timerMu.Lock()
 	defer c.timerMu.Unlock()
-	if !g.pending {
+	if g.i < 0 {
 		return false
 	}
-	g.pending = false
-	g.t.Stop()
-	delete(c.timers, g)
+	heap.Remove(&c.timers, g.i)
 	return true
 }
 
-// fire runs the call under the callback lock, unless it was stopped,
-// re-armed, or the connection lost meanwhile.
-func (g *gtimer) fire(gen uint64) {
-	c := g.c
-	c.callMu.Lock()
-	defer c.callMu.Unlock()
-	c.timerMu.Lock()
-	if c.timersDone || !g.pending || g.gen != gen {
-		c.timerMu.Unlock()
+// armLocked makes the connection's time.Timer fire in d.
+func (c *conn) armLocked(d time.Duration) {
+	if c.timerWake == nil {
+		c.timerWake = time.AfterFunc(max(d, 0), c.runTimers)
 		return
 	}
-	g.pending = false
-	delete(c.timers, g)
+	c.timerWake.Reset(max(d, 0))
+}
+
+// runTimers runs the timers due, earliest first, under the callback lock.
+func (c *conn) runTimers() {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	now := time.Now()
+	for range maxTimersPerTurn {
+		c.timerMu.Lock()
+		if c.timersDone || len(c.timers) == 0 {
+			c.timerMu.Unlock()
+			return
+		}
+		if g := c.timers[0]; g.when.After(now) {
+			c.armLocked(time.Until(g.when))
+			c.timerMu.Unlock()
+			return
+		}
+		g := heap.Pop(&c.timers).(*gtimer)
+		c.timerMu.Unlock()
+		if !c.s.safely(c, "in a timer", g.f) {
+			return
+		}
+	}
+	c.timerMu.Lock()
+	if !c.timersDone && len(c.timers) > 0 {
+		c.armLocked(0) // more are due: after the connection's I/O had a turn
+	}
 	c.timerMu.Unlock()
-	c.s.safely(c, "in a timer", g.f)
 }
 
 // stopTimers stops every pending call for good; it runs under the
@@ -88,9 +106,11 @@ func (c *conn) stopTimers() {
 	c.timerMu.Lock()
 	defer c.timerMu.Unlock()
 	c.timersDone = true
-	for g := range c.timers {
-		g.pending = false
-		g.t.Stop()
+	for _, g := range c.timers {
+		g.i = -1
 	}
 	c.timers = nil
+	if c.timerWake != nil {
+		c.timerWake.Stop()
+	}
 }

@@ -276,3 +276,61 @@ func TestCallLaterPanicClosesTheConnection(t *testing.T) {
 		})
 	})
 }
+
+// orderProto sets timers out of order from ConnectionMade and records the
+// order they run in.
+type orderProto struct {
+	protocol.Base
+	ran  []int
+	done chan []int
+}
+
+func (p *orderProto) ConnectionMade(t protocol.Transport) {
+	const n = 20
+	for i := n; i > 0; i-- { // due in reverse of the order they are set
+		t.CallLater(time.Duration(i)*time.Millisecond, func() { p.record(100 + i) })
+	}
+	for i := range n { // due at once: in the order they are set
+		t.CallLater(0, func() { p.record(i) })
+	}
+	stopped := t.CallLater(0, func() { p.record(-1) })
+	stopped.Stop()
+}
+
+func (p *orderProto) record(i int) {
+	p.ran = append(p.ran, i)
+	if len(p.ran) == 40 {
+		p.done <- p.ran
+	}
+}
+
+// Timers run in the order they fall due, and those due at the same time
+// in the order they were set (Twisted's callLater order), on either reactor.
+func TestCallLaterOrder(t *testing.T) {
+	bothDrivers(t, func(t *testing.T) {
+		done := make(chan []int, 1)
+		_, addr, _, _ := serveStream(t, protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+			return &orderProto{done: done}
+		}))
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var ran []int
+		select {
+		case ran = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the timers did not all run")
+		}
+		for i, v := range ran {
+			want := i
+			if i >= 20 {
+				want = 100 + i - 19
+			}
+			if v != want {
+				t.Fatalf("timers ran in the order %v", ran)
+			}
+		}
+	})
+}
