@@ -9,10 +9,11 @@ import (
 	"github.com/twistd-go/twistd/protocol"
 )
 
-// Each policy of SPEC's policies: block on its own, for code that builds
-// a factory (Twisted's wrapping factories in twisted.protocols.policies).
-// They compose: wrap a factory in several, the innermost applies last. A
-// service's YAML policies are New and WrapFactory, all at once.
+// The wrappers below are each policy on its own, for code that builds a
+// factory (Twisted's wrapping factories of twisted.protocols.policies).
+// They compose: wrap a factory in several, and a connection must pass the
+// outermost first. A service's YAML policies are New and WrapFactory, all
+// at once.
 
 // unlimited is MaxConnections for the single-policy wrappers: no cap but
 // the one asked for.

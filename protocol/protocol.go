@@ -7,6 +7,14 @@
 // sets with Transport.CallLater or a LoopingCall, so a protocol's own
 // state needs no lock. A Protocol must not block in any of them; it writes
 // through its Transport, which buffers and never blocks.
+//
+// Twisted's twisted.protocols.basic is here too: LineReceiver (with its
+// raw mode), NetstringReceiver and the 8, 16 and 32-bit length-prefixed
+// Int8Receiver, Int16Receiver and Int32Receiver, each a Framer that
+// splits a stream however it is chunked (Feed) and frames what is sent
+// (Append); LineProtocol and StringProtocol put them in a Protocol to
+// embed, with SendLine and SendString. Package prototest tests protocols
+// without a socket, on a simulated clock.
 package protocol
 
 import (
