@@ -414,3 +414,57 @@ func FuzzLineReceiverRawMode(f *testing.F) {
 		}
 	})
 }
+
+// The framers sit on every message: a chunk of whole messages costs no
+// allocation, and neither does framing one into a reused buffer.
+func TestFramersDoNotAllocate(t *testing.T) {
+	for _, f := range []Framer{&LineReceiver{}, &NetstringReceiver{}, &Int8Receiver{}, &Int16Receiver{}, &Int32Receiver{}} {
+		var chunk []byte
+		for range 4 {
+			chunk, _ = f.Append(chunk, []byte("a message of some length"))
+		}
+		n := 0
+		count := func([]byte) error { n++; return nil }
+		if a := testing.AllocsPerRun(100, func() { _ = f.Feed(chunk, count) }); a != 0 {
+			t.Errorf("%T: %.1f allocations per Feed", f, a)
+		}
+		if n != 101*4 {
+			t.Errorf("%T: %d messages, want %d", f, n, 101*4)
+		}
+		buf, msg := make([]byte, 0, 64), []byte("msg")
+		if a := testing.AllocsPerRun(100, func() { buf, _ = f.Append(buf[:0], msg) }); a != 0 {
+			t.Errorf("%T: %.1f allocations per Append", f, a)
+		}
+	}
+}
+
+// Raw mode through LineProtocol: the embedded receiver's switch works
+// from OnLine, and the raw callback's error closes the connection.
+func TestLineProtocolRawMode(t *testing.T) {
+	ft := &fakeTransport{}
+	p := &LineProtocol{}
+	var raw []string
+	p.OnLine = func(l []byte) error {
+		if string(l) == "raw" {
+			p.SetRawMode(func(b []byte) error {
+				raw = append(raw, string(b))
+				if bytes.Contains(b, []byte("!")) {
+					return errors.New("bang")
+				}
+				return nil
+			})
+		}
+		p.SendLine(l)
+		return nil
+	}
+	p.ConnectionMade(ft)
+	p.DataReceived([]byte("a\r\nraw\r\nxy"))
+	p.DataReceived([]byte("z\r\n"))
+	if ft.written.String() != "a\r\nraw\r\n" || strings.Join(raw, "|") != "xy|z\r\n" || ft.lost {
+		t.Fatalf("wrote %q, raw %q, lost %v", ft.written.String(), raw, ft.lost)
+	}
+	p.DataReceived([]byte("!"))
+	if !ft.lost {
+		t.Fatal("the raw callback's error did not close the connection")
+	}
+}
