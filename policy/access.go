@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // The reasons source-address rules refuse a peer, as counted in metrics:
@@ -120,4 +122,20 @@ func matches(prefixes []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// WrapFactory refuses, from code, the peers the rules refuse: for a
+// factory served outside a service (a service's allow: and deny: are
+// checked by the reactor at accept, before anything is read). A nil
+// *Access returns f.
+func (a *Access) WrapFactory(f protocol.Factory) protocol.Factory {
+	if a == nil {
+		return f
+	}
+	return protocol.FactoryFunc(func(peer net.Addr) protocol.Protocol {
+		if a.Check(peer) != "" {
+			return nil
+		}
+		return f.BuildProtocol(peer)
+	})
 }

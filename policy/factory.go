@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/twistd-go/twistd/protocol"
 )
@@ -18,12 +19,32 @@ import (
 // (Twisted's WrappingFactory): a refused connection gets no protocol, so
 // the reactor closes it at once.
 func (p *Policy) WrapFactory(f protocol.Factory) protocol.Factory {
+	return p.WrapFactoryOverflow(f, nil)
+}
+
+// WrapFactoryOverflow is WrapFactory with an overflow protocol (Twisted's
+// LimitTotalConnectionsFactory.overflowProtocol): a connection over
+// MaxConnections gets a protocol from overflow, under the same idle
+// timeout and rate limits, instead of being closed at once; BusyFactory
+// is one. At most MaxConnections overflow connections are open at once,
+// the rest are closed; the other limits refuse as ever. A nil overflow
+// is WrapFactory.
+func (p *Policy) WrapFactoryOverflow(f, overflow protocol.Factory) protocol.Factory {
 	return protocol.FactoryFunc(func(peer net.Addr) protocol.Protocol {
-		release, refused := p.admit(peer)
-		if refused {
+		release, reason := p.admit(peer)
+		build := f
+		if reason == ReasonMaxConnections && overflow != nil {
+			var ok bool
+			if release, ok = p.admitOverflow(); ok {
+				reason, build = "", overflow
+				p.refused.Refuse(zapcore.DebugLevel, "connection over the limit; overflow protocol", ReasonMaxConnections, peer)
+			}
+		}
+		if reason != "" {
+			p.refused.Refuse(zapcore.DebugLevel, "connection refused", reason, peer)
 			return nil
 		}
-		inner := f.BuildProtocol(peer)
+		inner := build.BuildProtocol(peer)
 		if inner == nil {
 			release()
 			return nil
@@ -193,6 +214,10 @@ func (w *wrapped) Abort()                               { w.t.Abort() }
 func (w *wrapped) CloseWrite()                          { w.t.CloseWrite() }
 func (w *wrapped) PeerAddr() net.Addr                   { return w.t.PeerAddr() }
 func (w *wrapped) HostAddr() net.Addr                   { return w.t.HostAddr() }
+
+// CallLater implements protocol.Transport: the transport below runs the
+// call, serialised with the connection's callbacks, which pass through here.
+func (w *wrapped) CallLater(d time.Duration, f func()) protocol.Timer { return w.t.CallLater(d, f) }
 
 // SendFile passes sendfile(2) through when the transport below offers it
 // and no write limit applies; otherwise it reports the operation

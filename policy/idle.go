@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,14 +18,18 @@ type idleWatch struct {
 	seen   uint32
 	quiet  int
 	tick   time.Duration
-	timer  *time.Timer
 	onIdle func()
 	busy   func() bool // optional: work in progress that is not idleness
+
+	mu    sync.Mutex // the timer may fire before AfterFunc has returned
+	timer *time.Timer
 }
 
 func newIdleWatch(d time.Duration, onIdle func(), busy func() bool) *idleWatch {
 	w := &idleWatch{tick: max(d/idleTicks, time.Millisecond), onIdle: onIdle, busy: busy}
+	w.mu.Lock()
 	w.timer = time.AfterFunc(w.tick, w.check)
+	w.mu.Unlock()
 	return w
 }
 
@@ -42,11 +47,15 @@ func (w *idleWatch) check() {
 		w.onIdle()
 		return
 	}
+	w.mu.Lock()
 	w.timer.Reset(w.tick)
+	w.mu.Unlock()
 }
 
 func (w *idleWatch) stop() {
 	if w != nil {
+		w.mu.Lock()
 		w.timer.Stop()
+		w.mu.Unlock()
 	}
 }

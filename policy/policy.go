@@ -4,6 +4,15 @@
 // log; and it holds the source-address rules (allow:, deny:, trusted=)
 // the reactor checks at accept. It wraps a protocol.Factory
 // (Twisted's WrappingFactory), so no service implements a policy itself.
+//
+// A service's YAML policies are New(cfg, ...).WrapFactory(f), all at
+// once. From code, each policy is also a wrapper of its own, for any
+// factory: IdleTimeout, LimitTotalConnections (with an overflow protocol,
+// such as BusyFactory), LimitConnectionsPerPeer,
+// LimitConnectionRatePerPeer, Throttle and TrafficLog; and Spew hex-dumps
+// a connection's traffic to the log for debugging. The transports they
+// hand the protocol pass every Transport method through, CallLater
+// included, so timers stay serialised with the connection's callbacks.
 package policy
 
 import (
@@ -13,7 +22,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // DefaultMaxConnections is max_connections when the file does not set it.
@@ -80,9 +88,10 @@ type Policy struct {
 	write   *bucket
 	traffic *trafficLog // nil when off
 
-	mu      sync.Mutex
-	open    int
-	perPeer map[string]int
+	mu           sync.Mutex
+	open         int
+	overflowOpen int // connections over max given the overflow protocol
+	perPeer      map[string]int
 }
 
 // New starts the policies of cfg for one service: it opens the traffic log.
@@ -117,12 +126,12 @@ func New(cfg Config, log *zap.Logger, cnt Counters) (*Policy, error) {
 	return p, nil
 }
 
-// admit counts a new connection from peer in, or says why it is refused.
-// release gives the place back when the connection closes.
-func (p *Policy) admit(peer net.Addr) (release func(), refused bool) {
+// admit counts a new connection from peer in, or says why it is refused
+// (the reason, for the caller to log and count). release gives the place back when the
+// connection closes.
+func (p *Policy) admit(peer net.Addr) (release func(), reason string) {
 	host := peerHost(peer)
 	p.mu.Lock()
-	reason := ""
 	switch {
 	case p.open >= p.max:
 		reason = ReasonMaxConnections
@@ -139,8 +148,7 @@ func (p *Policy) admit(peer net.Addr) (release func(), refused bool) {
 	}
 	p.mu.Unlock()
 	if reason != "" {
-		p.refused.Refuse(zapcore.DebugLevel, "connection refused", reason, peer)
-		return nil, true
+		return nil, reason
 	}
 	var once sync.Once
 	return func() {
@@ -154,7 +162,26 @@ func (p *Policy) admit(peer net.Addr) (release func(), refused bool) {
 			}
 			p.mu.Unlock()
 		})
-	}, false
+	}, ""
+}
+
+// admitOverflow counts a connection in over the total limit, to be given
+// the overflow protocol; at most the limit's worth at once.
+func (p *Policy) admitOverflow() (release func(), ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.overflowOpen >= p.max {
+		return nil, false
+	}
+	p.overflowOpen++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.overflowOpen--
+			p.mu.Unlock()
+		})
+	}, true
 }
 
 // peerHost is the part of an address connections are limited by: the IP

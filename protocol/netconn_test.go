@@ -177,3 +177,6 @@ func TestConnPassesTheTLSStateThrough(t *testing.T) {
 		t.Fatalf("no TLS state through the Conn: %v", ok)
 	}
 }
+
+// CallLater implements the Transport: the test does not serialise timers.
+func (*fakeTransport) CallLater(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }

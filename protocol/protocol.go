@@ -3,14 +3,25 @@
 //
 // A Protocol is driven by the reactor: it receives ConnectionMade, then
 // DataReceived for every chunk read, then ConnectionLost exactly once. The
-// calls for one connection never overlap. A Protocol must not block in any
-// of them; it writes through its Transport, which buffers and never blocks.
+// calls for one connection never overlap, nor do they with the timers it
+// sets with Transport.CallLater or a LoopingCall, so a protocol's own
+// state needs no lock. A Protocol must not block in any of them; it writes
+// through its Transport, which buffers and never blocks.
+//
+// Twisted's twisted.protocols.basic is here too: LineReceiver (with its
+// raw mode), NetstringReceiver and the 8, 16 and 32-bit length-prefixed
+// Int8Receiver, Int16Receiver and Int32Receiver, each a Framer that
+// splits a stream however it is chunked (Feed) and frames what is sent
+// (Append); LineProtocol and StringProtocol put them in a Protocol to
+// embed, with SendLine and SendString. Package prototest tests protocols
+// without a socket, on a simulated clock.
 package protocol
 
 import (
 	"crypto/tls"
 	"net"
 	"os"
+	"time"
 )
 
 // Transport is a protocol's handle on its connection. Every method is safe
@@ -47,6 +58,17 @@ type Transport interface {
 	// PeerAddr is the remote address; HostAddr the local one.
 	PeerAddr() net.Addr
 	HostAddr() net.Addr
+	// CallLater runs f once, d from now (Twisted's callLater), serialised
+	// with the protocol's callbacks: never while another callback of this
+	// connection runs, so f may use the protocol's state without a lock,
+	// as DataReceived does. d <= 0 runs f as soon as the current callback
+	// has returned. Every pending call is stopped when the connection is
+	// lost: f never runs during or after ConnectionLost, and CallLater
+	// after it returns a Timer that never fires. Calls run in the order
+	// they fall due, and those due at the same time in the order they
+	// were set. A panic in f closes the connection, as one in any callback
+	// does. f must not block.
+	CallLater(d time.Duration, f func()) Timer
 }
 
 // Producer is a source of writes that can be paused (Twisted's

@@ -42,6 +42,11 @@ type econn struct {
 	scheduled   bool
 	feed        feed // the registered producer, paused while the queue is full
 
+	// Under loop.mu: the connection's pending timers, and whether it is
+	// lost (no timer runs again).
+	timers     map[*etimer]struct{}
+	timersDone bool
+
 	// While awaiting is set (haproxy: endpoints) there is no protocol yet:
 	// the loop collects the PROXY header in header.
 	awaiting    bool

@@ -124,3 +124,13 @@ func TestIdleLoopWakes(t *testing.T) {
 	time.Sleep(30 * time.Millisecond)
 	within("stop", l.stop)
 }
+
+// loopTimers counts the timers pending on an epoll server's loops.
+func loopTimers(srv service.Server) (n int32) {
+	if es, ok := srv.(*estreamServer); ok {
+		for _, l := range es.loops {
+			n += l.ntimers.Load()
+		}
+	}
+	return n
+}

@@ -37,6 +37,9 @@ type loop struct {
 	pending  []*econn
 	adds     []*econn
 	ops      []func()
+	timers   timerHeap[*etimer] // every connection's pending CallLaters
+	timerSeq uint64
+	ntimers  atomic.Int32 // len(timers), read without the lock
 	sleeping atomic.Bool
 	stopping bool
 	done     chan struct{}
@@ -123,11 +126,15 @@ func (l *loop) run() {
 		l.mu.Lock()
 		busy := len(l.pending) > 0 || len(l.adds) > 0 || len(l.ops) > 0
 		stop := l.stopping && len(l.conns) == 0 && len(l.acceptors) == 0 && !busy
+		timeout := 0
+		if !busy {
+			timeout = l.timeoutLocked()
+		}
 		l.mu.Unlock()
 		if stop {
 			return
 		}
-		n, err := l.wait(busy)
+		n, err := l.wait(timeout)
 		l.sleeping.Store(false)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			l.log.Error("epoll_wait failed; event loop stopped", zap.Error(err))
@@ -158,11 +165,13 @@ func (l *loop) run() {
 			}
 		}
 		l.runPending()
+		l.runTimers()
 	}
 }
 
-// wait returns the ready events: at once when busy, else when the epoll
-// set has some.
+// wait returns the ready events: at once when timeout is 0 (busy, or a
+// timer is due), else when the epoll set has some or timeout milliseconds
+// have passed (-1: no timer, no limit).
 //
 // Under load the loop polls with a raw, non-blocking epoll_wait, keeping
 // its thread and its P: no hand-off through the scheduler, one system
@@ -171,27 +180,22 @@ func (l *loop) run() {
 // its P on and stops preempting it, so an idle loop costs no wake-ups
 // (holding the P in a raw wait, the runtime's preemption signals woke
 // each loop every 10 ms).
-func (l *loop) wait(busy bool) (int, error) {
+func (l *loop) wait(timeout int) (int, error) {
 	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
 		uintptr(len(l.events)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
-	if r > 0 || busy {
+	if r > 0 || timeout == 0 {
 		return int(r), nil
 	}
-	sleep := maxSleep
 	r, _, e = unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
-		uintptr(len(l.events)), uintptr(sleep), 0, 0)
+		uintptr(len(l.events)), uintptr(timeout), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), nil
 }
-
-// maxSleep bounds one sleeping epoll_wait, in milliseconds: -1, no bound
-// (the eventfd wakes the loop for anything it must do).
-const maxSleep = -1
 
 // runPending registers new connections and serves queued requests.
 func (l *loop) runPending() {
@@ -520,6 +524,7 @@ func (l *loop) close(c *econn, err error) {
 	if c.headerTimer != nil {
 		c.headerTimer.Stop()
 	}
+	l.stopTimers(c)
 	if c.proto != nil {
 		l.call(c, "in ConnectionLost", func() { c.proto.ConnectionLost(err) })
 	}

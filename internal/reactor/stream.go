@@ -245,7 +245,13 @@ type conn struct {
 	proto    protocol.Protocol
 	producer protocol.PullProducer
 
-	callMu sync.Mutex // serialises protocol callbacks
+	callMu sync.Mutex // serialises protocol callbacks, timers' included
+
+	timerMu    sync.Mutex // after callMu, when both are held
+	timers     timerHeap[*gtimer]
+	timerSeq   uint64
+	timerWake  *time.Timer // armed for the earliest of timers
+	timersDone bool        // the connection is lost: no timer runs again
 
 	mu          sync.Mutex
 	cond        *sync.Cond // signals state changes to both goroutines
@@ -294,7 +300,10 @@ func (c *conn) run() {
 		err = c.writeErr
 	}
 	c.mu.Unlock()
-	c.call("in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+	c.call("in ConnectionLost", func() {
+		c.stopTimers()
+		c.proto.ConnectionLost(err)
+	})
 }
 
 // call runs one protocol callback, serialised with the others.

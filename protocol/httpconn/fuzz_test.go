@@ -177,3 +177,6 @@ func FuzzConn(f *testing.F) {
 		}
 	})
 }
+
+// CallLater implements the Transport: the test does not serialise timers.
+func (*memTransport) CallLater(d time.Duration, f func()) protocol.Timer { return time.AfterFunc(d, f) }

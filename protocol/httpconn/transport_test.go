@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twistd-go/twistd/protocol"
 )
@@ -289,3 +290,6 @@ var (
 	_ protocol.Transport  = (*netTransport)(nil)
 	_ protocol.FileSender = (*fileTransport)(nil)
 )
+
+// CallLater implements the Transport: the test does not serialise timers.
+func (*netTransport) CallLater(d time.Duration, f func()) protocol.Timer { return time.AfterFunc(d, f) }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -195,4 +196,9 @@ func FuzzTCPSession(f *testing.F) {
 			t.Fatalf("%d replies to %d messages", n, whole)
 		}
 	})
+}
+
+// CallLater implements the Transport: the test does not serialise timers.
+func (*recordingTransport) CallLater(d time.Duration, f func()) protocol.Timer {
+	return time.AfterFunc(d, f)
 }
