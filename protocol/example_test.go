@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/twistd-go/twistd/protocol"
 )
@@ -92,4 +93,7 @@ func (*printTransport) PauseReading()                      {}
 func (*printTransport) ResumeReading()                     {}
 func (*printTransport) RegisterProducer(protocol.Producer) {}
 func (*printTransport) PeerAddr() net.Addr                 { return nil }
-func (*printTransport) HostAddr() net.Addr                 { return nil }
+func (*printTransport) CallLater(d time.Duration, f func()) protocol.Timer {
+	return time.AfterFunc(d, f)
+}
+func (*printTransport) HostAddr() net.Addr { return nil }
