@@ -25,6 +25,9 @@ type econn struct {
 	producer   protocol.PullProducer
 	halfCloser protocol.HalfCloser
 	peer       net.Addr
+	// lost, on a connection we dialed, is the factory's
+	// ClientConnectionLost, called after the protocol's ConnectionLost.
+	lost func(error)
 
 	mu          sync.Mutex
 	queue       [][]byte

@@ -73,27 +73,28 @@ func (r *Reactor) serveEvented(l service.Listener, f protocol.Factory, log *zap.
 	return s, nil
 }
 
-// adopt moves an outgoing connection onto an event loop, running p on it.
-func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
+// adopt moves an outgoing connection onto an event loop, running p on it;
+// lost, when set, is called after p's ConnectionLost.
+func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol, lost func(error)) (protocol.Transport, error) {
 	loops, err := r.eventLoops()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return fmt.Errorf("cannot drive a %T", nc)
+		return nil, fmt.Errorf("cannot drive a %T", nc)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fd := -1
 	var derr error
 	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return err
+		return nil, err
 	}
 	if derr != nil {
-		return derr
+		return nil, derr
 	}
 	peer := nc.RemoteAddr()
 	nc.Close() // the duplicate keeps the socket (and its O_NONBLOCK) alive
@@ -105,13 +106,14 @@ func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
 	d := e.dialer
 	l := loops[int(e.dialNext.Add(1))%len(loops)]
 	c := newEconn(fd, l, d, p, peer)
+	c.lost = lost
 	if !d.conns.add(c) {
 		unix.Close(fd)
-		return errors.New("stopping")
+		return nil, errors.New("stopping")
 	}
 	d.stats.ConnectionsActive.Add(1)
 	l.add(c)
-	return nil
+	return c, nil
 }
 
 // Alive reports whether every event loop answers within ctx: the

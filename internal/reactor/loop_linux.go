@@ -522,6 +522,9 @@ func (l *loop) close(c *econn, err error) {
 	}
 	if c.proto != nil {
 		l.call(c, "in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+		if c.lost != nil {
+			l.call(c, "in ClientConnectionLost", func() { c.lost(err) })
+		}
 	}
 	c.srv.remove(c)
 }

@@ -703,42 +703,6 @@ func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Serv
 	return s
 }
 
-// Dial implements service.Runner: the connection is made in a goroutine,
-// then the reactor drives it like an accepted one — on an event loop
-// under the epoll reactor, with a goroutine pair otherwise.
-func (r runner) Dial(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error)) {
-	go func() {
-		nc, err := net.DialTimeout(network, addr, timeout)
-		if err != nil {
-			failed(err)
-			return
-		}
-		if r.r.reactor != Epoll {
-			err = r.r.drive(nc, p)
-		} else {
-			err = r.r.adopt(nc, p)
-		}
-		if err != nil {
-			nc.Close()
-			failed(err)
-		}
-	}()
-}
-
-// drive runs p on an outgoing connection with a goroutine pair.
-func (r *Reactor) drive(nc net.Conn, p protocol.Protocol) error {
-	r.dialerOnce.Do(func() {
-		r.goDialer = &streamServer{log: r.log, stats: &service.Stats{}, conns: newConnSet[*conn]()}
-	})
-	c := newConn(r.goDialer, nc, p)
-	if !r.goDialer.conns.add(c) {
-		return errors.New("stopping")
-	}
-	r.goDialer.stats.ConnectionsActive.Add(1)
-	go c.run()
-	return nil
-}
-
 func (r runner) ServePacket(l service.Listener, p protocol.DatagramProtocol) service.Server {
 	return newPacketServer(l, p, r.log, r.stats, r.env.Fail)
 }

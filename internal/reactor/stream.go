@@ -244,6 +244,9 @@ type conn struct {
 	nc       net.Conn
 	proto    protocol.Protocol
 	producer protocol.PullProducer
+	// lost, on a connection we dialed, is the factory's
+	// ClientConnectionLost, called after the protocol's ConnectionLost.
+	lost func(error)
 
 	callMu sync.Mutex // serialises protocol callbacks
 
@@ -295,6 +298,9 @@ func (c *conn) run() {
 	}
 	c.mu.Unlock()
 	c.call("in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+	if c.lost != nil {
+		c.call("in ClientConnectionLost", func() { c.lost(err) })
+	}
 }
 
 // call runs one protocol callback, serialised with the others.

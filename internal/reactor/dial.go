@@ -1,0 +1,218 @@
+package reactor
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
+)
+
+// errRefusedByFactory is the failure of a Dial whose factory built no
+// protocol.
+var errRefusedByFactory = errors.New("the factory built no protocol for the connection")
+
+// Dial implements service.Runner: the connection (and for ssl the TLS
+// handshake) is made in a goroutine, then the reactor drives it like an
+// accepted one — on an event loop under the epoll reactor, with a
+// goroutine pair otherwise and for TLS.
+func (r runner) Dial(ctx context.Context, ep endpoint.Client, f protocol.Factory) service.Connector {
+	ctx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout())
+	c := &connector{cancel: cancel}
+	cf, _ := f.(protocol.ClientFactory)
+	failed := func(err error) {
+		err = fmt.Errorf("connect %s: %w", ep, err)
+		if cf == nil {
+			r.log.Warn("connection failed", zap.Stringer("endpoint", ep), zap.Error(err))
+			return
+		}
+		r.safely("in ClientConnectionFailed", func() { cf.ClientConnectionFailed(err) })
+	}
+	var lost func(error)
+	if cf != nil {
+		lost = cf.ClientConnectionLost
+	}
+	go func() {
+		defer cancel()
+		nc, err := dial(ctx, ep)
+		if err != nil {
+			failed(err)
+			return
+		}
+		var p protocol.Protocol
+		if !r.safely("building a protocol", func() { p = f.BuildProtocol(nc.RemoteAddr()) }) || p == nil {
+			nc.Close()
+			failed(errRefusedByFactory)
+			return
+		}
+		// Hand the connection over under c.mu, so that a Disconnect
+		// either comes first (and it is never driven) or finds it.
+		c.mu.Lock()
+		if c.gone {
+			err = context.Canceled
+		} else if _, isTLS := nc.(*tls.Conn); isTLS || r.r.reactor != Epoll {
+			c.t, err = r.r.drive(nc, p, lost)
+		} else {
+			c.t, err = r.r.adopt(nc, p, lost)
+		}
+		c.mu.Unlock()
+		if err != nil {
+			nc.Close()
+			failed(err)
+		}
+	}()
+	return c
+}
+
+// safely runs a callback of a factory, turning a panic into a logged
+// error; it reports whether f returned normally.
+func (r runner) safely(what string, f func()) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("factory panicked "+what,
+				zap.String("panic", fmt.Sprint(p)), zap.ByteString("stack", debug.Stack()))
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+// dial makes ep's connection within ctx: TCP from ep's bind address, unix,
+// or TLS over TCP verified for ep.Host.
+func dial(ctx context.Context, ep endpoint.Client) (net.Conn, error) {
+	d := &net.Dialer{}
+	if ep.BindAddress != "" {
+		a, err := netip.ParseAddr(ep.BindAddress)
+		if err != nil {
+			return nil, fmt.Errorf("bindAddress %q is not an IP address", ep.BindAddress)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: a.AsSlice(), Zone: a.Zone()}
+	}
+	switch ep.Kind {
+	case endpoint.TCP, endpoint.Unix:
+		return d.DialContext(ctx, ep.Network(), ep.Address())
+	case endpoint.SSL:
+		cfg, err := clientTLS(ep)
+		if err != nil {
+			return nil, err
+		}
+		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", ep.Address())
+	}
+	return nil, fmt.Errorf("cannot connect to a %q endpoint", ep.Kind)
+}
+
+// clientTLS is the TLS configuration of an ssl client endpoint: TLS 1.2
+// or later, the server's certificate verified for ep.Host against the
+// system's roots or, with caCertsDir, against the *.pem files there only;
+// a client certificate when certKey/privateKey name one.
+func clientTLS(ep endpoint.Client) (*tls.Config, error) {
+	host := strings.TrimSuffix(ep.Host, ".")
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.WithZone("").String()
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if ep.CACertsDir != "" {
+		pool, err := loadCACerts(ep.CACertsDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = pool
+	}
+	if ep.CertKey != "" {
+		key := ep.PrivateKey
+		if key == "" {
+			key = ep.CertKey
+		}
+		pair, err := tls.LoadX509KeyPair(ep.CertKey, key)
+		if err != nil {
+			return nil, fmt.Errorf("load client key pair (certKey %s, privateKey %s): %w", ep.CertKey, key, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// loadCACerts reads the certificates of every *.pem file in dir, as
+// Twisted's caCertsDir does.
+func loadCACerts(dir string) (*x509.CertPool, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.[pP][eE][mM]"))
+	if err == nil && len(files) == 0 {
+		if _, serr := os.Stat(dir); serr != nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("caCertsDir %s: %w", dir, err)
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for _, f := range files {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("caCertsDir: %w", err)
+		}
+		if pool.AppendCertsFromPEM(pem) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("caCertsDir %s: no *.pem file holds a certificate", dir)
+	}
+	return pool, nil
+}
+
+// connector is the service.Connector of one Dial.
+type connector struct {
+	cancel context.CancelFunc
+
+	mu   sync.Mutex
+	gone bool               // Disconnect or Abort was called
+	t    protocol.Transport // once connected
+}
+
+func (c *connector) Disconnect() { c.end(protocol.Transport.LoseConnection) }
+
+func (c *connector) Abort() { c.end(protocol.Transport.Abort) }
+
+func (c *connector) end(close func(protocol.Transport)) {
+	c.cancel()
+	c.mu.Lock()
+	c.gone = true
+	t := c.t
+	c.mu.Unlock()
+	if t != nil {
+		close(t)
+	}
+}
+
+// drive runs p on an outgoing connection with a goroutine pair; lost,
+// when set, is called after p's ConnectionLost.
+func (r *Reactor) drive(nc net.Conn, p protocol.Protocol, lost func(error)) (protocol.Transport, error) {
+	r.dialerOnce.Do(func() {
+		r.goDialer = &streamServer{log: r.log, stats: &service.Stats{}, conns: newConnSet[*conn]()}
+	})
+	c := newConn(r.goDialer, nc, p)
+	c.lost = lost
+	if !r.goDialer.conns.add(c) {
+		return nil, errors.New("stopping")
+	}
+	r.goDialer.stats.ConnectionsActive.Add(1)
+	go c.run()
+	return c, nil
+}
+
+var _ service.Connector = (*connector)(nil)
