@@ -20,3 +20,14 @@ type ClientFactory interface {
 	ClientConnectionFailed(err error)
 	ClientConnectionLost(err error)
 }
+
+// ConnectNotifier is implemented by a Factory given to Runner.Dial that
+// wants to know when its connection is up: ClientConnectionMade is
+// called with the connection's protocol right after that protocol's
+// ConnectionMade returned, before any DataReceived, serialised with its
+// callbacks, and must not block. A reconnecting client uses it to reset
+// its backoff and to hand the connection to whoever waits for it (Twisted's
+// ClientService.whenConnected).
+type ConnectNotifier interface {
+	ClientConnectionMade(p Protocol)
+}

@@ -41,10 +41,11 @@ func (r runner) Dial(ctx context.Context, ep endpoint.Client, f protocol.Factory
 		}
 		r.safely("in ClientConnectionFailed", func() { cf.ClientConnectionFailed(err) })
 	}
-	var lost func(error)
+	var hooks dialHooks
 	if cf != nil {
-		lost = cf.ClientConnectionLost
+		hooks.lost = cf.ClientConnectionLost
 	}
+	cn, _ := f.(protocol.ConnectNotifier)
 	go func() {
 		defer cancel()
 		nc, err := dial(ctx, ep)
@@ -58,15 +59,18 @@ func (r runner) Dial(ctx context.Context, ep endpoint.Client, f protocol.Factory
 			failed(errRefusedByFactory)
 			return
 		}
+		if cn != nil {
+			hooks.made = func() { cn.ClientConnectionMade(p) }
+		}
 		// Hand the connection over under c.mu, so that a Disconnect
 		// either comes first (and it is never driven) or finds it.
 		c.mu.Lock()
 		if c.gone {
 			err = context.Canceled
 		} else if _, isTLS := nc.(*tls.Conn); isTLS || r.r.reactor != Epoll {
-			c.t, err = r.r.drive(nc, p, lost)
+			c.t, err = r.r.drive(nc, p, hooks)
 		} else {
-			c.t, err = r.r.adopt(nc, p, lost)
+			c.t, err = r.r.adopt(nc, p, hooks)
 		}
 		c.mu.Unlock()
 		if err != nil {
@@ -199,14 +203,21 @@ func (c *connector) end(close func(protocol.Transport)) {
 	}
 }
 
-// drive runs p on an outgoing connection with a goroutine pair; lost,
-// when set, is called after p's ConnectionLost.
-func (r *Reactor) drive(nc net.Conn, p protocol.Protocol, lost func(error)) (protocol.Transport, error) {
+// dialHooks are the factory's calls on a connection it dialed, each nil
+// when the factory does not want it: made after the protocol's
+// ConnectionMade, lost after its ConnectionLost.
+type dialHooks struct {
+	made func()
+	lost func(error)
+}
+
+// drive runs p on an outgoing connection with a goroutine pair.
+func (r *Reactor) drive(nc net.Conn, p protocol.Protocol, hooks dialHooks) (protocol.Transport, error) {
 	r.dialerOnce.Do(func() {
 		r.goDialer = &streamServer{log: r.log, stats: &service.Stats{}, conns: newConnSet[*conn]()}
 	})
 	c := newConn(r.goDialer, nc, p)
-	c.lost = lost
+	c.hooks = hooks
 	if !r.goDialer.conns.add(c) {
 		return nil, errors.New("stopping")
 	}

@@ -36,7 +36,12 @@ func dialer(t *testing.T) service.Runner {
 		driver = Goroutines
 	}
 	r := New(Options{Reactor: driver, Logger: zap.NewNop(), CPUs: 1})
-	t.Cleanup(r.stopLoops)
+	t.Cleanup(func() {
+		// The loops end once their connections are gone: close what a
+		// failed test left open first.
+		closeDialed(r)
+		r.stopLoops()
+	})
 	return runner{r: r, log: r.log}
 }
 
@@ -69,6 +74,14 @@ func (p *pinger) ClientConnectionFailed(err error) {
 	}
 }
 func (p *pinger) ClientConnectionLost(err error) { p.events <- fmt.Sprintf("client lost: %v", err) }
+
+func (p *pinger) ClientConnectionMade(proto protocol.Protocol) {
+	if pp, ok := proto.(*pingProto); !ok || pp.Transport == nil {
+		p.events <- "client made before ConnectionMade"
+		return
+	}
+	p.events <- "client made"
+}
 
 type pingProto struct {
 	protocol.Base
@@ -167,7 +180,7 @@ func TestDialTCPAndUnix(t *testing.T) {
 		port := ln.Addr().(*net.TCPAddr).Port
 		p := newPinger()
 		dialer(t).Dial(context.Background(), mustClient(t, fmt.Sprintf("tcp:127.0.0.1:%d", port)), p)
-		expect(t, p.events, "made", "got pong", "lost: <nil>", "client lost: <nil>")
+		expect(t, p.events, "made", "client made", "got pong", "lost: <nil>", "client lost: <nil>")
 
 		sock := filepath.Join(t.TempDir(), "s.sock")
 		uln, err := net.Listen("unix", sock)
@@ -176,7 +189,7 @@ func TestDialTCPAndUnix(t *testing.T) {
 		}
 		ponger(t, uln)
 		dialer(t).Dial(context.Background(), mustClient(t, "unix:"+sock), p)
-		expect(t, p.events, "made", "got pong", "lost: <nil>", "client lost: <nil>")
+		expect(t, p.events, "made", "client made", "got pong", "lost: <nil>", "client lost: <nil>")
 	})
 }
 
@@ -190,7 +203,7 @@ func TestDialBindAddress(t *testing.T) {
 		p := newPinger()
 		ep := mustClient(t, fmt.Sprintf("tcp:host=127.0.0.1:port=%d:bindAddress=127.0.0.2", ln.Addr().(*net.TCPAddr).Port))
 		dialer(t).Dial(context.Background(), ep, p)
-		expect(t, p.events, "made")
+		expect(t, p.events, "made", "client made")
 		select {
 		case a := <-peers:
 			if ip := a.(*net.TCPAddr).IP.String(); ip != "127.0.0.2" {
@@ -281,7 +294,7 @@ func TestDialDisconnectConnected(t *testing.T) {
 		}()
 		p := newPinger()
 		c := dialer(t).Dial(context.Background(), mustClient(t, "tcp:"+strings.ReplaceAll(ln.Addr().String(), ":", ":port=")), p)
-		expect(t, p.events, "made")
+		expect(t, p.events, "made", "client made")
 		c.Disconnect()
 		expect(t, p.events, "lost: <nil>", "client lost: <nil>")
 		c.Abort() // idempotent
@@ -337,7 +350,7 @@ func TestDialTLS(t *testing.T) {
 
 		p := newPinger()
 		d.Dial(context.Background(), mustClient(t, fmt.Sprintf("ssl:host=localhost:port=%d:caCertsDir=%s", port, ca)), p)
-		expect(t, p.events, "made tls localhost", "got pong", "lost: <nil>", "client lost: <nil>")
+		expect(t, p.events, "made tls localhost", "client made", "got pong", "lost: <nil>", "client lost: <nil>")
 		<-peers
 
 		// The certificate is for localhost, not for 127.0.0.1.
@@ -353,7 +366,7 @@ func TestDialTLS(t *testing.T) {
 		// A client certificate is presented.
 		d.Dial(context.Background(), mustClient(t, fmt.Sprintf("ssl:host=localhost:port=%d:caCertsDir=%s:certKey=%s:privateKey=%s",
 			port, ca, filepath.Join(keys, "cert.pem"), filepath.Join(keys, "key.pem"))), p)
-		expect(t, p.events, "made tls localhost", "got pong")
+		expect(t, p.events, "made tls localhost", "client made", "got pong")
 		<-peers
 		expect(t, p.events, "lost: <nil>", "client lost: <nil>")
 		d.Dial(context.Background(), mustClient(t, fmt.Sprintf("ssl:host=localhost:port=%d:certKey=/nonexistent.pem", port)), p)

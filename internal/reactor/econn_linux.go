@@ -25,9 +25,8 @@ type econn struct {
 	producer   protocol.PullProducer
 	halfCloser protocol.HalfCloser
 	peer       net.Addr
-	// lost, on a connection we dialed, is the factory's
-	// ClientConnectionLost, called after the protocol's ConnectionLost.
-	lost func(error)
+	// hooks, on a connection we dialed, are its factory's calls.
+	hooks dialHooks
 
 	mu          sync.Mutex
 	queue       [][]byte

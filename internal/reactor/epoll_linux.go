@@ -73,9 +73,8 @@ func (r *Reactor) serveEvented(l service.Listener, f protocol.Factory, log *zap.
 	return s, nil
 }
 
-// adopt moves an outgoing connection onto an event loop, running p on it;
-// lost, when set, is called after p's ConnectionLost.
-func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol, lost func(error)) (protocol.Transport, error) {
+// adopt moves an outgoing connection onto an event loop, running p on it.
+func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol, hooks dialHooks) (protocol.Transport, error) {
 	loops, err := r.eventLoops()
 	if err != nil {
 		return nil, err
@@ -106,7 +105,7 @@ func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol, lost func(error)) (pro
 	d := e.dialer
 	l := loops[int(e.dialNext.Add(1))%len(loops)]
 	c := newEconn(fd, l, d, p, peer)
-	c.lost = lost
+	c.hooks = hooks
 	if !d.conns.add(c) {
 		unix.Close(fd)
 		return nil, errors.New("stopping")

@@ -27,7 +27,7 @@ func (r *Reactor) serveEvented(service.Listener, protocol.Factory, *zap.Logger, 
 }
 
 // adopt always fails: outgoing connections get goroutines (Dial).
-func (r *Reactor) adopt(net.Conn, protocol.Protocol, func(error)) (protocol.Transport, error) {
+func (r *Reactor) adopt(net.Conn, protocol.Protocol, dialHooks) (protocol.Transport, error) {
 	return nil, errNoEpoll
 }
 

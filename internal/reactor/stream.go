@@ -244,9 +244,8 @@ type conn struct {
 	nc       net.Conn
 	proto    protocol.Protocol
 	producer protocol.PullProducer
-	// lost, on a connection we dialed, is the factory's
-	// ClientConnectionLost, called after the protocol's ConnectionLost.
-	lost func(error)
+	// hooks, on a connection we dialed, are its factory's calls.
+	hooks dialHooks
 
 	callMu sync.Mutex // serialises protocol callbacks
 
@@ -280,6 +279,9 @@ func (c *conn) run() {
 		t = tlsTransport{c, tc}
 	}
 	c.call("in ConnectionMade", func() { c.proto.ConnectionMade(t) })
+	if c.hooks.made != nil {
+		c.call("in ClientConnectionMade", c.hooks.made)
+	}
 	if c.producer != nil {
 		c.call("in ResumeProducing", c.producer.ResumeProducing)
 	}
@@ -298,8 +300,8 @@ func (c *conn) run() {
 	}
 	c.mu.Unlock()
 	c.call("in ConnectionLost", func() { c.proto.ConnectionLost(err) })
-	if c.lost != nil {
-		c.call("in ClientConnectionLost", func() { c.lost(err) })
+	if c.hooks.lost != nil {
+		c.call("in ClientConnectionLost", func() { c.hooks.lost(err) })
 	}
 }
 
