@@ -92,8 +92,8 @@ func (s *Service) connectLocked() {
 	}
 	a := &attempt{s: s, done: make(chan struct{})}
 	s.cur, s.retry = a, nil
-	// Dial never calls back before it returns, but the callbacks take
-	// s.mu: a.conn is set before any of them can look at it.
+	// Dial may call back before it returns, from another goroutine; the
+	// callbacks take s.mu, held here, so a.conn is set before they look.
 	a.conn = s.env.Runner.Dial(context.Background(), s.Endpoint, a)
 }
 
