@@ -52,6 +52,7 @@ type Service struct {
 	retry     *time.Timer       // the pending wait
 	waits     int               // waits since the last connection
 	failures  int               // attempts in a row that failed
+	gaveUp    error             // why it stopped trying (MaxRetries)
 }
 
 // attempt is one Runner.Dial, and the ClientFactory the reactor calls
@@ -149,7 +150,10 @@ func (a *attempt) ClientConnectionFailed(err error) {
 	s.cur = nil
 	s.failures++
 	if s.MaxRetries > 0 && s.failures > s.MaxRetries {
-		s.env.Fail(fmt.Errorf("connect %s: gave up after %d attempts: %w", s.Endpoint, s.failures, err))
+		s.gaveUp = fmt.Errorf("connect %s: gave up after %d attempts: %w", s.Endpoint, s.failures, err)
+		close(s.connectedLocked()) // WhenConnected returns it
+		s.connected = nil
+		s.env.Fail(s.gaveUp)
 		return
 	}
 	s.waitLocked("connection failed", err)
@@ -180,8 +184,9 @@ func (s *Service) connectedLocked() chan struct{} {
 }
 
 // WhenConnected returns the protocol of the current connection, waiting
-// for the next one if there is none, until ctx is done (ctx.Err()) or the
-// service stops (ErrStopped). The protocol is what Factory built; its
+// for the next one if there is none, until ctx is done (ctx.Err()), the
+// service stops (ErrStopped) or gives up (MaxRetries: the error it
+// reported). The protocol is what Factory built; its
 // ConnectionMade has run. Use its Transport from any goroutine; call its
 // own methods only as its callbacks allow (it may be in one right now).
 func (s *Service) WhenConnected(ctx context.Context) (protocol.Protocol, error) {
@@ -190,6 +195,11 @@ func (s *Service) WhenConnected(ctx context.Context) (protocol.Protocol, error) 
 		if s.stopping {
 			s.mu.Unlock()
 			return nil, ErrStopped
+		}
+		if s.gaveUp != nil {
+			err := s.gaveUp
+			s.mu.Unlock()
+			return nil, err
 		}
 		if s.proto != nil {
 			p := s.proto

@@ -246,6 +246,11 @@ func TestServiceGivesUp(t *testing.T) {
 		if !strings.Contains(err.Error(), "gave up after 3 attempts") || !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("Fail(%v)", err)
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, werr := s.WhenConnected(ctx); werr == nil || werr.Error() != err.Error() {
+			t.Errorf("WhenConnected after giving up: %v, want %v", werr, err)
+		}
 		if err := s.Stop(context.Background()); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
