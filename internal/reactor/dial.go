@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -67,6 +68,8 @@ func (r runner) Dial(ctx context.Context, ep endpoint.Client, f protocol.Factory
 		c.mu.Lock()
 		if c.gone {
 			err = context.Canceled
+		} else if r.r.stopped.Load() {
+			err = errors.New("the reactor has stopped")
 		} else if _, isTLS := nc.(*tls.Conn); isTLS || r.r.reactor != Epoll {
 			c.t, err = r.r.drive(nc, p, hooks)
 		} else {
@@ -224,6 +227,25 @@ func (r *Reactor) drive(nc net.Conn, p protocol.Protocol, hooks dialHooks) (prot
 	r.goDialer.stats.ConnectionsActive.Add(1)
 	go c.run()
 	return c, nil
+}
+
+// closeDialed ends the connections the reactor dialed that their owners
+// left open when every service has stopped: they get until ctx ends to
+// close (portforward's may still be flushing what a client sent last),
+// then they are aborted. From then on Dial fails. Without it a forgotten
+// connection would keep the event loops, and so the process, running.
+func (r *Reactor) closeDialed(ctx context.Context) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+	}
+	r.stopped.Store(true)
+	r.dialerOnce.Do(func() {
+		r.goDialer = &streamServer{log: r.log, stats: &service.Stats{}, conns: newConnSet[*conn]()}
+	})
+	_ = r.goDialer.conns.drain(ctx, r.log)
+	r.closeDialedLoops(ctx)
 }
 
 var _ service.Connector = (*connector)(nil)

@@ -39,7 +39,9 @@ func dialer(t *testing.T) service.Runner {
 	t.Cleanup(func() {
 		// The loops end once their connections are gone: close what a
 		// failed test left open first.
-		closeDialed(r)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		r.closeDialed(ctx)
 		r.stopLoops()
 	})
 	return runner{r: r, log: r.log}
@@ -387,5 +389,66 @@ func TestDialPlainFactory(t *testing.T) {
 		f := protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &pingProto{events: events} })
 		dialer(t).Dial(context.Background(), mustClient(t, "tcp:host=127.0.0.1:port="+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)), f)
 		expect(t, events, "made", "got pong", "lost: <nil>")
+	})
+}
+
+// leaver dials at Start and leaves its connection open at Stop.
+type leaver struct {
+	ep     endpoint.Client
+	events chan string
+}
+
+func (l leaver) Start(_ context.Context, env *service.Env) error {
+	env.Runner.Dial(context.Background(), l.ep, &pinger{events: l.events})
+	return nil
+}
+
+func (leaver) Stop(context.Context) error { return nil }
+
+// A connection its owner forgot at Stop is closed when the reactor
+// stops, and does not keep the process running.
+func TestShutdownClosesForgottenDials(t *testing.T) {
+	bothDrivers(t, func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			if c, err := ln.Accept(); err == nil {
+				accepted <- c
+			}
+		}()
+		events := make(chan string, 16)
+		spec := Spec{Name: "leaver", Type: "test", Pos: "test:1:1",
+			Service: leaver{ep: mustClient(t, "tcp:"+strings.ReplaceAll(ln.Addr().String(), ":", ":port=")), events: events}}
+		r := New(Options{Reactor: strings.TrimPrefix(t.Name(), "TestShutdownClosesForgottenDials/"),
+			ShutdownTimeout: 200 * time.Millisecond, Signals: make(chan os.Signal), CPUs: 1})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx, []Spec{spec}) }()
+		expect(t, events, "made", "client made")
+		var c net.Conn
+		select {
+		case c = <-accepted:
+			defer c.Close()
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection")
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return with a dialed connection open")
+		}
+		expect(t, events, "lost: *", "client lost: *")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil && !isReset(err) {
+			t.Errorf("the peer read on to %v, want the connection closed", err)
+		}
 	})
 }

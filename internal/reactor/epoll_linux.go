@@ -115,6 +115,16 @@ func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol, hooks dialHooks) (prot
 	return c, nil
 }
 
+// closeDialedLoops drains the connections adopt put on the loops (see
+// closeDialed); adopt takes none after it.
+func (r *Reactor) closeDialedLoops(ctx context.Context) {
+	e := &r.epoll
+	e.dialerOnce.Do(func() {
+		e.dialer = &estreamServer{fd: -1, log: r.log, stats: &service.Stats{}, conns: newConnSet[*econn]()}
+	})
+	_ = e.dialer.conns.drain(ctx, r.log)
+}
+
 // Alive reports whether every event loop answers within ctx: the
 // watchdog pings systemd only while it does.
 func (r *Reactor) Alive(ctx context.Context) bool {

@@ -124,12 +124,3 @@ func TestIdleLoopWakes(t *testing.T) {
 	time.Sleep(30 * time.Millisecond)
 	within("stop", l.stop)
 }
-
-// closeDialed closes the connections r dialed onto its loops.
-func closeDialed(r *Reactor) {
-	if d := r.epoll.dialer; d != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = d.conns.drain(ctx, r.log)
-	}
-}

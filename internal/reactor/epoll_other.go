@@ -31,6 +31,9 @@ func (r *Reactor) adopt(net.Conn, protocol.Protocol, dialHooks) (protocol.Transp
 	return nil, errNoEpoll
 }
 
+// closeDialedLoops has no loops' connections to close.
+func (r *Reactor) closeDialedLoops(context.Context) {}
+
 // Alive reports whether every event loop answers within ctx: with no
 // loops, always.
 func (r *Reactor) Alive(context.Context) bool { return true }

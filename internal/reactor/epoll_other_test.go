@@ -26,6 +26,3 @@ func epollListener(t *testing.T, _ service.Listener, _ protocol.Factory, _ *zap.
 	t.Skip("the epoll reactor needs Linux")
 	return nil
 }
-
-// closeDialed has no loops' connections to close.
-func closeDialed(*Reactor) {}

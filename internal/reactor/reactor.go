@@ -151,6 +151,8 @@ type Reactor struct {
 	// not a service's).
 	dialerOnce sync.Once
 	goDialer   *streamServer
+	// stopped is set once the services are stopped: Dial fails from then.
+	stopped atomic.Bool
 }
 
 // New returns a reactor for opts.
@@ -592,6 +594,7 @@ func (r *Reactor) stop(why, failed string, sigs *signals) error {
 				r.log.Warn("services did not all stop cleanly", zap.Error(err))
 			}
 			r.pool.Close()
+			r.closeDialed(ctx)
 			r.stopLoops()
 			r.log.Info("shutdown complete")
 			return nil
