@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,36 @@ func FuzzParseClient(f *testing.F) {
 		_ = c.Address()
 		_ = c.Rebase("/base")
 	})
+}
+
+func TestClientTLSConfig(t *testing.T) {
+	for _, s := range []string{"tcp:a.example:1", "unix:/x.sock"} {
+		if cfg, err := mustParseClient(t, s).TLSConfig(); cfg != nil || err != nil {
+			t.Errorf("%s: TLSConfig() = %v, %v; want nil, nil", s, cfg, err)
+		}
+	}
+	cfg, err := mustParseClient(t, "ssl:host=Example.COM.:port=443").TLSConfig()
+	if err != nil || cfg.ServerName != "example.com" || cfg.MinVersion != tls.VersionTLS12 || cfg.RootCAs != nil || cfg.InsecureSkipVerify {
+		t.Errorf("TLSConfig() = %+v, %v; want ServerName example.com, TLS 1.2+, the system roots", cfg, err)
+	}
+	empty := t.TempDir()
+	bad := []struct{ in, err string }{
+		{in: "ssl:a.example:1:caCertsDir=/nonexistent", err: "caCertsDir /nonexistent: stat /nonexistent: no such file or directory"},
+		{in: "ssl:a.example:1:caCertsDir=" + empty, err: "no *.pem file holds a certificate"},
+		{in: "ssl:a.example:1:certKey=/nonexistent.pem", err: "load client key pair (certKey /nonexistent.pem, privateKey /nonexistent.pem)"},
+	}
+	for _, tt := range bad {
+		if _, err := mustParseClient(t, tt.in).TLSConfig(); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: TLSConfig() error %v, want %q", tt.in, err, tt.err)
+		}
+	}
+}
+
+func mustParseClient(t *testing.T, s string) Client {
+	t.Helper()
+	c, err := ParseClient(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -3,15 +3,11 @@ package reactor
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -113,73 +109,13 @@ func dial(ctx context.Context, ep endpoint.Client) (net.Conn, error) {
 	case endpoint.TCP, endpoint.Unix:
 		return d.DialContext(ctx, ep.Network(), ep.Address())
 	case endpoint.SSL:
-		cfg, err := clientTLS(ep)
+		cfg, err := ep.TLSConfig()
 		if err != nil {
 			return nil, err
 		}
 		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", ep.Address())
 	}
 	return nil, fmt.Errorf("cannot connect to a %q endpoint", ep.Kind)
-}
-
-// clientTLS is the TLS configuration of an ssl client endpoint: TLS 1.2
-// or later, the server's certificate verified for ep.Host against the
-// system's roots or, with caCertsDir, against the *.pem files there only;
-// a client certificate when certKey/privateKey name one.
-func clientTLS(ep endpoint.Client) (*tls.Config, error) {
-	host := strings.TrimSuffix(ep.Host, ".")
-	if a, err := netip.ParseAddr(host); err == nil {
-		host = a.WithZone("").String()
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
-	if ep.CACertsDir != "" {
-		pool, err := loadCACerts(ep.CACertsDir)
-		if err != nil {
-			return nil, err
-		}
-		cfg.RootCAs = pool
-	}
-	if ep.CertKey != "" {
-		key := ep.PrivateKey
-		if key == "" {
-			key = ep.CertKey
-		}
-		pair, err := tls.LoadX509KeyPair(ep.CertKey, key)
-		if err != nil {
-			return nil, fmt.Errorf("load client key pair (certKey %s, privateKey %s): %w", ep.CertKey, key, err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	return cfg, nil
-}
-
-// loadCACerts reads the certificates of every *.pem file in dir, as
-// Twisted's caCertsDir does.
-func loadCACerts(dir string) (*x509.CertPool, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.[pP][eE][mM]"))
-	if err == nil && len(files) == 0 {
-		if _, serr := os.Stat(dir); serr != nil {
-			err = serr
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("caCertsDir %s: %w", dir, err)
-	}
-	pool := x509.NewCertPool()
-	n := 0
-	for _, f := range files {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("caCertsDir: %w", err)
-		}
-		if pool.AppendCertsFromPEM(pem) {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("caCertsDir %s: no *.pem file holds a certificate", dir)
-	}
-	return pool, nil
 }
 
 // connector is the service.Connector of one Dial.
