@@ -71,6 +71,8 @@ func (s *Service) Start(ctx context.Context, env *service.Env) error {
 		return errors.New("client service: no Factory")
 	case s.Endpoint.Network() == "":
 		return errors.New("client service: no Endpoint")
+	case env == nil || env.Runner == nil:
+		return errors.New("client service: no Runner to dial with (start it with the Env the reactor gave)")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

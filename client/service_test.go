@@ -266,6 +266,9 @@ func TestServiceMisconfigured(t *testing.T) {
 	if err := (&client.Service{Endpoint: ep}).Start(context.Background(), env); err == nil {
 		t.Error("Start without a Factory succeeded")
 	}
+	if err := (&client.Service{Endpoint: ep, Factory: newRecorder()}).Start(context.Background(), env); err == nil {
+		t.Error("Start without a Runner succeeded")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	s := &client.Service{Endpoint: ep, Factory: newRecorder()}
