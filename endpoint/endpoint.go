@@ -1,5 +1,7 @@
-// Package endpoint parses and prints Twisted's server endpoint strings
-// (tcp:8080:interface=127.0.0.1, unix:/run/app.sock:mode=0660, ssl:8443:privateKey=key.pem, ...).
+// Package endpoint parses and prints Twisted's endpoint strings: server
+// ones to listen on (tcp:8080:interface=127.0.0.1, unix:/run/app.sock:mode=0660,
+// ssl:8443:privateKey=key.pem, ...) and client ones to connect to
+// (tcp:host=example.com:port=80, ssl:host=example.com:port=443, unix:path=/run/app.sock).
 package endpoint
 
 import (

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -182,11 +181,31 @@ type Runner interface {
 	ServeStream(l Listener, f protocol.Factory) Server
 	// ServePacket reads datagrams from l.Packet and hands them to p.
 	ServePacket(l Listener, p protocol.DatagramProtocol) Server
-	// Dial connects to addr in the background and runs p on the new
-	// connection (Twisted's connectTCP). If the connection cannot be made
-	// within timeout, failed is called instead, from another goroutine,
-	// and p sees nothing.
-	Dial(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error))
+	// Dial connects to ep in the background and returns at once
+	// (Twisted's connectTCP, connectSSL and connectUNIX). Once the
+	// connection is made — for ssl, the TLS handshake done and the
+	// server's certificate verified for ep.Host — f builds its protocol,
+	// and the reactor drives it exactly like an accepted connection: the
+	// same transports, event loops and back-pressure. A protocol.Factory
+	// that is also a protocol.ClientFactory hears how the attempt and the
+	// connection end; the failures of any other are logged.
+	//
+	// ctx and ep's timeout bound the attempt only, not the connection;
+	// cancelling ctx gives up a pending attempt. To connect one Protocol,
+	// pass a protocol.FactoryFunc that returns it.
+	Dial(ctx context.Context, ep endpoint.Client, f protocol.Factory) Connector
+}
+
+// Connector is one Runner.Dial: the attempt and, once made, the
+// connection (Twisted's IConnector). Its methods are safe from any
+// goroutine and may be called any number of times.
+type Connector interface {
+	// Disconnect gives up the attempt if it is still pending (the
+	// factory's ClientConnectionFailed is called with context.Canceled),
+	// or closes the connection once what is queued is sent.
+	Disconnect()
+	// Abort is Disconnect dropping whatever is queued.
+	Abort()
 }
 
 // Server is one running accept or read loop.

@@ -25,6 +25,8 @@ type econn struct {
 	producer   protocol.PullProducer
 	halfCloser protocol.HalfCloser
 	peer       net.Addr
+	// hooks, on a connection we dialed, are its factory's calls.
+	hooks dialHooks
 
 	mu          sync.Mutex
 	queue       [][]byte

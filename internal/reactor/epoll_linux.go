@@ -74,26 +74,26 @@ func (r *Reactor) serveEvented(l service.Listener, f protocol.Factory, log *zap.
 }
 
 // adopt moves an outgoing connection onto an event loop, running p on it.
-func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
+func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol, hooks dialHooks) (protocol.Transport, error) {
 	loops, err := r.eventLoops()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return fmt.Errorf("cannot drive a %T", nc)
+		return nil, fmt.Errorf("cannot drive a %T", nc)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fd := -1
 	var derr error
 	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return err
+		return nil, err
 	}
 	if derr != nil {
-		return derr
+		return nil, derr
 	}
 	peer := nc.RemoteAddr()
 	nc.Close() // the duplicate keeps the socket (and its O_NONBLOCK) alive
@@ -105,13 +105,24 @@ func (r *Reactor) adopt(nc net.Conn, p protocol.Protocol) error {
 	d := e.dialer
 	l := loops[int(e.dialNext.Add(1))%len(loops)]
 	c := newEconn(fd, l, d, p, peer)
+	c.hooks = hooks
 	if !d.conns.add(c) {
 		unix.Close(fd)
-		return errors.New("stopping")
+		return nil, errors.New("stopping")
 	}
 	d.stats.ConnectionsActive.Add(1)
 	l.add(c)
-	return nil
+	return c, nil
+}
+
+// closeDialedLoops drains the connections adopt put on the loops (see
+// closeDialed); adopt takes none after it.
+func (r *Reactor) closeDialedLoops(ctx context.Context) {
+	e := &r.epoll
+	e.dialerOnce.Do(func() {
+		e.dialer = &estreamServer{fd: -1, log: r.log, stats: &service.Stats{}, conns: newConnSet[*econn]()}
+	})
+	_ = e.dialer.conns.drain(ctx, r.log)
 }
 
 // Alive reports whether every event loop answers within ctx: the

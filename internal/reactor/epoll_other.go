@@ -27,7 +27,12 @@ func (r *Reactor) serveEvented(service.Listener, protocol.Factory, *zap.Logger, 
 }
 
 // adopt always fails: outgoing connections get goroutines (Dial).
-func (r *Reactor) adopt(net.Conn, protocol.Protocol) error { return errNoEpoll }
+func (r *Reactor) adopt(net.Conn, protocol.Protocol, dialHooks) (protocol.Transport, error) {
+	return nil, errNoEpoll
+}
+
+// closeDialedLoops has no loops' connections to close.
+func (r *Reactor) closeDialedLoops(context.Context) {}
 
 // Alive reports whether every event loop answers within ctx: with no
 // loops, always.

@@ -303,6 +303,9 @@ func (l *loop) made(c *econn) {
 	if !l.call(c, "in ConnectionMade", func() { c.proto.ConnectionMade(c) }) {
 		return
 	}
+	if c.hooks.made != nil && !l.call(c, "in ClientConnectionMade", c.hooks.made) {
+		return
+	}
 	l.serve(c)
 	l.read(c)
 }
@@ -527,6 +530,9 @@ func (l *loop) close(c *econn, err error) {
 	l.stopTimers(c)
 	if c.proto != nil {
 		l.call(c, "in ConnectionLost", func() { c.proto.ConnectionLost(err) })
+		if c.hooks.lost != nil {
+			l.call(c, "in ClientConnectionLost", func() { c.hooks.lost(err) })
+		}
 	}
 	c.srv.remove(c)
 }

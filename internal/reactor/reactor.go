@@ -151,6 +151,8 @@ type Reactor struct {
 	// not a service's).
 	dialerOnce sync.Once
 	goDialer   *streamServer
+	// stopped is set once the services are stopped: Dial fails from then.
+	stopped atomic.Bool
 }
 
 // New returns a reactor for opts.
@@ -592,6 +594,7 @@ func (r *Reactor) stop(why, failed string, sigs *signals) error {
 				r.log.Warn("services did not all stop cleanly", zap.Error(err))
 			}
 			r.pool.Close()
+			r.closeDialed(ctx)
 			r.stopLoops()
 			r.log.Info("shutdown complete")
 			return nil
@@ -701,42 +704,6 @@ func (r runner) ServeStream(l service.Listener, f protocol.Factory) service.Serv
 	s := newStreamServer(l, f, r.log, r.stats, r.env.Fail)
 	r.servers.add(s)
 	return s
-}
-
-// Dial implements service.Runner: the connection is made in a goroutine,
-// then the reactor drives it like an accepted one — on an event loop
-// under the epoll reactor, with a goroutine pair otherwise.
-func (r runner) Dial(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error)) {
-	go func() {
-		nc, err := net.DialTimeout(network, addr, timeout)
-		if err != nil {
-			failed(err)
-			return
-		}
-		if r.r.reactor != Epoll {
-			err = r.r.drive(nc, p)
-		} else {
-			err = r.r.adopt(nc, p)
-		}
-		if err != nil {
-			nc.Close()
-			failed(err)
-		}
-	}()
-}
-
-// drive runs p on an outgoing connection with a goroutine pair.
-func (r *Reactor) drive(nc net.Conn, p protocol.Protocol) error {
-	r.dialerOnce.Do(func() {
-		r.goDialer = &streamServer{log: r.log, stats: &service.Stats{}, conns: newConnSet[*conn]()}
-	})
-	c := newConn(r.goDialer, nc, p)
-	if !r.goDialer.conns.add(c) {
-		return errors.New("stopping")
-	}
-	r.goDialer.stats.ConnectionsActive.Add(1)
-	go c.run()
-	return nil
 }
 
 func (r runner) ServePacket(l service.Listener, p protocol.DatagramProtocol) service.Server {

@@ -244,6 +244,8 @@ type conn struct {
 	nc       net.Conn
 	proto    protocol.Protocol
 	producer protocol.PullProducer
+	// hooks, on a connection we dialed, are its factory's calls.
+	hooks dialHooks
 
 	callMu sync.Mutex // serialises protocol callbacks, timers' included
 
@@ -283,6 +285,9 @@ func (c *conn) run() {
 		t = tlsTransport{c, tc}
 	}
 	c.call("in ConnectionMade", func() { c.proto.ConnectionMade(t) })
+	if c.hooks.made != nil {
+		c.call("in ClientConnectionMade", c.hooks.made)
+	}
 	if c.producer != nil {
 		c.call("in ResumeProducing", c.producer.ResumeProducing)
 	}
@@ -304,6 +309,9 @@ func (c *conn) run() {
 		c.stopTimers()
 		c.proto.ConnectionLost(err)
 	})
+	if c.hooks.lost != nil {
+		c.call("in ClientConnectionLost", func() { c.hooks.lost(err) })
+	}
 }
 
 // call runs one protocol callback, serialised with the others.

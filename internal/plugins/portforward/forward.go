@@ -4,17 +4,21 @@
 package portforward
 
 import (
+	"context"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 // dialFunc is service.Runner.Dial.
-type dialFunc func(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error))
+type dialFunc func(ctx context.Context, ep endpoint.Client, f protocol.Factory) service.Connector
 
 // pair is one relayed connection: the accepted side and the side we
 // dialed. Each side is driven by its own loop, so the shared state is
@@ -26,14 +30,14 @@ type pair struct {
 	in, out           protocol.Transport
 	inEOF, outEOF     bool // that side finished sending
 	inClosed, outGone bool
-	target            string
+	target            endpoint.Client
+	dialing           service.Connector // the connection to the target
 }
 
 // inbound is the protocol on the accepted connection.
 type inbound struct {
-	p       *pair
-	dial    dialFunc
-	timeout time.Duration
+	p    *pair
+	dial dialFunc
 }
 
 func (i *inbound) ConnectionMade(t protocol.Transport) {
@@ -42,11 +46,10 @@ func (i *inbound) ConnectionMade(t protocol.Transport) {
 	i.p.mu.Unlock()
 	// Nothing to forward to yet: hold the client's bytes in the kernel.
 	t.PauseReading()
-	i.dial("tcp", i.p.target, i.timeout, &outbound{p: i.p}, func(err error) {
-		i.p.log.Warn("cannot reach the forward target; closing the client connection",
-			zap.String("target", i.p.target), zap.Stringer("peer", t.PeerAddr()), zap.Error(err))
-		t.Abort()
-	})
+	c := i.dial(context.Background(), i.p.target, outboundFactory{i.p})
+	i.p.mu.Lock()
+	i.p.dialing = c
+	i.p.mu.Unlock()
 }
 
 func (i *inbound) DataReceived(data []byte) {
@@ -77,12 +80,34 @@ func (i *inbound) ReadConnectionLost() {
 func (i *inbound) ConnectionLost(error) {
 	i.p.mu.Lock()
 	i.p.inClosed = true
-	out := i.p.out
+	out, dialing := i.p.out, i.p.dialing
 	i.p.mu.Unlock()
 	if out != nil {
 		out.LoseConnection()
+	} else if dialing != nil {
+		dialing.Abort() // the client left while we were still connecting
 	}
 }
+
+// outboundFactory builds the protocol on the connection to the target,
+// and closes the client's connection when the target cannot be reached.
+type outboundFactory struct{ p *pair }
+
+func (f outboundFactory) BuildProtocol(net.Addr) protocol.Protocol { return &outbound{p: f.p} }
+
+func (f outboundFactory) ClientConnectionFailed(err error) {
+	f.p.mu.Lock()
+	in, gone := f.p.in, f.p.inClosed
+	f.p.mu.Unlock()
+	if gone {
+		return
+	}
+	f.p.log.Warn("cannot reach the forward target; closing the client connection",
+		zap.String("target", f.p.target.Address()), zap.Stringer("peer", in.PeerAddr()), zap.Error(err))
+	in.Abort()
+}
+
+func (outboundFactory) ClientConnectionLost(error) {}
 
 // outbound is the protocol on the connection to the target.
 type outbound struct {
@@ -138,13 +163,18 @@ func (o *outbound) ConnectionLost(error) {
 }
 
 // factory builds the relay for each accepted connection.
+// target is host:port, checked when the file was loaded.
 func factory(target string, timeout time.Duration, dial dialFunc, log *zap.Logger) protocol.Factory {
+	host, port, _ := net.SplitHostPort(target)
+	n, _ := strconv.Atoi(port)
+	ep := endpoint.Client{Kind: endpoint.TCP, Host: host, Port: n, Timeout: timeout}
 	return protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
-		return &inbound{p: &pair{log: log, target: target}, dial: dial, timeout: timeout}
+		return &inbound{p: &pair{log: log, target: ep}, dial: dial}
 	})
 }
 
 var (
-	_ protocol.HalfCloser = (*inbound)(nil)
-	_ protocol.HalfCloser = (*outbound)(nil)
+	_ protocol.HalfCloser    = (*inbound)(nil)
+	_ protocol.HalfCloser    = (*outbound)(nil)
+	_ protocol.ClientFactory = outboundFactory{}
 )
