@@ -308,8 +308,9 @@ func quantile(q float64, h *Histogram) float64 {
 
 // MarshalJSON writes the /status/series document: the points' times,
 // oldest first, and per service its values at each (null where the
-// service had none). For web and dns, latency_floor_ms is the lowest
-// bucket bound of the histogram: a quantile under it only says "faster".
+// service had none). Services with a latency histogram (web) have
+// latency_p50_ms and latency_p99_ms, and latency_floor_ms, its lowest
+// bucket bound: a quantile under it is interpolated, not measured.
 func (s *Series) MarshalJSON() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -342,7 +343,7 @@ func (s *Series) MarshalJSON() ([]byte, error) {
 			b = append(b, `,"`+f.key+`":`...)
 			b = appendRing(b, f.ring, s.filled, idx, 3)
 		}
-		if t.typ == "web" || t.typ == "dns" {
+		if t.floor > 0 {
 			b = append(b, `,"latency_p50_ms":`...)
 			b = appendRing(b, t.p50, s.filled, idx, 3)
 			b = append(b, `,"latency_p99_ms":`...)

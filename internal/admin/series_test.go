@@ -102,7 +102,7 @@ func TestSeriesRing(t *testing.T) {
 	}
 	b := d.Services[1]
 	// New at point 4: started since point 3, from zero.
-	if b.Name != "b" || b.RateUnit != "queries" || b.Rate[0] != nil || val(b.Rate[1]) != 7 || b.P99 == nil {
+	if b.Name != "b" || b.RateUnit != "queries" || b.Rate[0] != nil || val(b.Rate[1]) != 7 || b.P99 != nil {
 		t.Errorf("b: %+v", b)
 	}
 	// Three more points without a: it is forgotten.
