@@ -60,7 +60,7 @@ func TestPageWithoutReload(t *testing.T) {
 func TestPageListsReloadsAndErrors(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	st := Status{State: "ready",
-		Reloads: []Reload{{Time: at, Result: "failed", Error: "bad <key>"}, {Time: at.Add(-time.Minute), Result: "ok"}},
+		Reloads:      []Reload{{Time: at, Result: "failed", Error: "bad <key>"}, {Time: at.Add(-time.Minute), Result: "ok"}},
 		RecentErrors: []LogLine{{Time: at, Level: "warn", Service: "site", Message: "slow & <late>", Fields: `peer="a b"`}}}
 	var b strings.Builder
 	if err := writePage(&b, st); err != nil {
