@@ -63,7 +63,8 @@ type SeriesOptions struct {
 // and p99 computed from the histogram's deltas over the step. It is
 // made once per process, so the history outlives reloads; it samples
 // only while an admin endpoint that serves it runs (Acquire/Release),
-// waking once per step.
+// waking once per step, and once every idleWake steps while nothing
+// moves.
 type Series struct {
 	step   time.Duration
 	n      int
@@ -77,6 +78,7 @@ type Series struct {
 	tracks map[string]*track
 	order  []string  // services in the order they first appeared
 	at     time.Time // of the last point or baseline; zero before either
+	quiet  int       // points in a row in which nothing moved
 
 	users int
 	stop  chan struct{}
@@ -144,7 +146,7 @@ func (s *Series) Release() {
 func (s *Series) run(stop, done chan struct{}) {
 	defer close(done)
 	s.baseline(s.sample(), s.now())
-	t := time.NewTicker(s.step)
+	t := time.NewTimer(s.step)
 	defer t.Stop()
 	for {
 		select {
@@ -152,7 +154,38 @@ func (s *Series) run(stop, done chan struct{}) {
 			return
 		case <-t.C:
 			s.Record(s.sample(), s.now())
+			t.Reset(s.wait())
 		}
+	}
+}
+
+// While idle the sampler sleeps longer: after idleSteps points in which
+// no counter moved, it wakes every idleWake steps, and the points it
+// skipped are filled in when it wakes (zeros if still idle; otherwise
+// what happened, averaged over them). A read of the series catches up
+// first, so an open page always sees every step.
+const (
+	idleSteps = 3
+	idleWake  = 12
+)
+
+// wait is how long the sampler sleeps before the next point.
+func (s *Series) wait() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quiet >= idleSteps {
+		return idleWake * s.step
+	}
+	return s.step
+}
+
+// catchUp records the points due since the last one, if the sampler runs.
+func (s *Series) catchUp() {
+	s.mu.Lock()
+	running := s.stop != nil
+	s.mu.Unlock()
+	if running {
+		s.Record(s.sample(), s.now())
 	}
 }
 
@@ -168,49 +201,78 @@ func (s *Series) baseline(samples []Sample, now time.Time) {
 	s.at = now
 }
 
-// Record adds a point at now from samples (the sampler calls it every
-// step; tests call it directly).
+// point is one service's values at a point.
+type point struct{ rate, active, in, out, errs, p50, p99 float64 }
+
+// Record adds the points due at now from samples: one a step after the
+// last (the sampler calls it every step; tests call it directly), none
+// if less than half a step has passed, and after a longer gap one per
+// step missed, each with the average over the gap.
 func (s *Series) Record(samples []Sample, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.head
-	s.times[i] = float64(now.UnixMilli()) / 1000
-	for _, t := range s.tracks {
-		t.set(i, nan, nan, nan, nan, nan, nan, nan)
-		t.missing++
+	k := 1
+	if !s.at.IsZero() {
+		k = int(math.Round(float64(now.Sub(s.at)) / float64(s.step)))
+		if k < 1 {
+			return
+		}
+		k = min(k, s.n)
 	}
+	if s.moved(samples) {
+		s.quiet = 0
+	} else {
+		s.quiet += k
+	}
+	present := make(map[*track]point, len(samples))
 	for _, smp := range samples {
 		t := s.trackFor(smp)
-		t.missing = 0
 		if !t.have && !s.at.IsZero() {
 			// New since the last point (or back after a gap): a service
 			// started then, its counters from zero.
 			t.last, t.lastAt, t.have = Sample{Name: smp.Name, Type: smp.Type}, s.at, true
 		}
-		rate, in, out, errs, p50, p99 := nan, nan, nan, nan, nan, nan
+		v := point{nan, float64(smp.Active), nan, nan, nan, nan, nan}
 		if dt := now.Sub(t.lastAt).Seconds(); t.have && dt > 0 {
 			prev := t.last
 			count := delta(prev.Connections, smp.Connections)
 			if rateUnit(smp.Type) != "connections" {
 				count = delta(prev.Requests, smp.Requests)
 			}
-			rate = float64(count) / dt
-			in = float64(delta(prev.BytesIn, smp.BytesIn)) / dt
-			out = float64(delta(prev.BytesOut, smp.BytesOut)) / dt
-			errs = float64(delta(prev.Errors, smp.Errors)) / dt
+			v.rate = float64(count) / dt
+			v.in = float64(delta(prev.BytesIn, smp.BytesIn)) / dt
+			v.out = float64(delta(prev.BytesOut, smp.BytesOut)) / dt
+			v.errs = float64(delta(prev.Errors, smp.Errors)) / dt
 			if d := histDelta(prev.Latency, smp.Latency); d != nil {
-				p50, p99 = quantile(0.5, d)*1000, quantile(0.99, d)*1000
+				v.p50, v.p99 = quantile(0.5, d)*1000, quantile(0.99, d)*1000
 			}
 		}
-		t.set(i, rate, float64(smp.Active), in, out, errs, p50, p99)
+		present[t] = v
+		t.last, t.lastAt, t.have = smp, now, true
 		if smp.Latency != nil && len(smp.Latency.Upper) > 0 {
 			t.floor = smp.Latency.Upper[0] * 1000
 		}
-		t.last, t.lastAt, t.have = smp, now, true
+	}
+	for j := range k {
+		at := now
+		if j < k-1 {
+			at = s.at.Add(time.Duration(j+1) * s.step)
+		}
+		i := s.head
+		s.times[i] = float64(at.UnixMilli()) / 1000
+		for _, t := range s.tracks {
+			if v, ok := present[t]; ok {
+				t.set(i, v)
+				t.missing = 0
+			} else {
+				t.set(i, point{nan, nan, nan, nan, nan, nan, nan})
+				t.missing++
+			}
+		}
+		s.head = (s.head + 1) % s.n
+		s.filled = min(s.filled+1, s.n)
 	}
 	s.at = now
-	s.head = (s.head + 1) % s.n
-	s.filled = min(s.filled+1, s.n)
 	// A service gone from every point (removed by a reload, 15 minutes
 	// ago) is forgotten.
 	for name, t := range s.tracks {
@@ -221,6 +283,33 @@ func (s *Series) Record(samples []Sample, now time.Time) {
 			t.have = false
 		}
 	}
+}
+
+// moved reports whether anything changed since the last point: a
+// counter or gauge, or the set of services. Called with s.mu held.
+func (s *Series) moved(samples []Sample) bool {
+	present := 0
+	for _, t := range s.tracks {
+		if t.have && t.missing == 0 {
+			present++
+		}
+	}
+	if present != len(samples) {
+		return true
+	}
+	for _, smp := range samples {
+		t := s.tracks[smp.Name]
+		if t == nil || !t.have || t.typ != smp.Type {
+			return true
+		}
+		a, b := t.last, smp
+		if a.Connections != b.Connections || a.Active != b.Active || a.BytesIn != b.BytesIn || a.BytesOut != b.BytesOut ||
+			a.Requests != b.Requests || a.Errors != b.Errors || (a.Latency == nil) != (b.Latency == nil) ||
+			a.Latency != nil && a.Latency.Count != b.Latency.Count {
+			return true
+		}
+	}
+	return false
 }
 
 var nan = math.NaN()
@@ -246,8 +335,8 @@ func (s *Series) trackFor(smp Sample) *track {
 	return t
 }
 
-func (t *track) set(i int, rate, active, in, out, errs, p50, p99 float64) {
-	t.rate[i], t.active[i], t.in[i], t.out[i], t.errs[i], t.p50[i], t.p99[i] = rate, active, in, out, errs, p50, p99
+func (t *track) set(i int, v point) {
+	t.rate[i], t.active[i], t.in[i], t.out[i], t.errs[i], t.p50[i], t.p99[i] = v.rate, v.active, v.in, v.out, v.errs, v.p50, v.p99
 }
 
 // delta is how much a counter grew; one that went backwards was made
@@ -416,6 +505,7 @@ func (s *Service) serveSeries(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"step_seconds":0,"points":0,"times":[],"services":[]}` + "\n"))
 		return
 	}
+	s.opts.Series.catchUp()
 	b, _ := s.opts.Series.MarshalJSON()
 	_, _ = w.Write(append(b, '\n'))
 }

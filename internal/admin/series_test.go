@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -151,5 +152,85 @@ func TestSeriesSamplerWakesOncePerStep(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if len(calls) != got {
 		t.Fatalf("still sampling after the last Release")
+	}
+}
+
+// BenchmarkSeriesRecord is the sampler's work per step for ten services
+// (web ones with a latency histogram), without reading the counters.
+func BenchmarkSeriesRecord(b *testing.B) {
+	s := NewSeries(SeriesOptions{})
+	upper := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	samples := make([]Sample, 10)
+	for i := range samples {
+		samples[i] = Sample{Name: "svc" + string(rune('a'+i)), Type: "echo"}
+		if i%2 == 0 {
+			samples[i].Type = "web"
+			samples[i].Latency = &Histogram{Upper: upper, Counts: make([]uint64, len(upper))}
+		}
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j := range samples {
+			samples[j].Requests += 100
+			samples[j].Connections += 10
+			if h := samples[j].Latency; h != nil {
+				// A fresh reading each step, as the process makes.
+				n := &Histogram{Upper: h.Upper, Counts: make([]uint64, len(h.Counts))}
+				for k := range h.Counts {
+					n.Counts[k] = h.Counts[k] + uint64(10*k)
+				}
+				n.Count = n.Counts[len(n.Counts)-1] + 5
+				samples[j].Latency = n
+			}
+		}
+		s.Record(samples, t0.Add(time.Duration(i)*5*time.Second))
+	}
+}
+
+func TestSeriesFillsAGap(t *testing.T) {
+	s := NewSeries(SeriesOptions{Step: 5 * time.Second, Points: 10})
+	t0 := time.Unix(1_800_000_000, 0)
+	s.baseline([]Sample{{Name: "a", Type: "web"}}, t0)
+	// Too soon: no point.
+	s.Record([]Sample{{Name: "a", Type: "web", Requests: 1}}, t0.Add(time.Second))
+	if d := decodeSeries(t, s); len(d.Times) != 0 {
+		t.Fatalf("a point 1 s into a 5 s step: %v", d.Times)
+	}
+	// 20 s later, 41 requests: four points at the steps, 2.05/s each.
+	s.Record([]Sample{{Name: "a", Type: "web", Requests: 41, Active: 2}}, t0.Add(20*time.Second))
+	d := decodeSeries(t, s)
+	want := []float64{1_800_000_005, 1_800_000_010, 1_800_000_015, 1_800_000_020}
+	if !slices.Equal(d.Times, want) {
+		t.Fatalf("times %v, want %v", d.Times, want)
+	}
+	for i, v := range d.Services[0].Rate {
+		if val(v) != 2.05 || val(d.Services[0].Active[i]) != 2 {
+			t.Errorf("point %d: rate %v, active %v", i, val(v), val(d.Services[0].Active[i]))
+		}
+	}
+}
+
+func TestSeriesSleepsWhileIdle(t *testing.T) {
+	s := NewSeries(SeriesOptions{Step: time.Second, Points: 60})
+	t0 := time.Unix(1_800_000_000, 0)
+	idle := []Sample{{Name: "a", Type: "echo", Connections: 3}}
+	s.baseline(idle, t0)
+	for i := 1; i <= idleSteps; i++ {
+		if w := s.wait(); w != time.Second {
+			t.Fatalf("after %d quiet points the sampler waits %v, want a step", i-1, w)
+		}
+		s.Record(idle, t0.Add(time.Duration(i)*time.Second))
+	}
+	if w := s.wait(); w != idleWake*time.Second {
+		t.Fatalf("idle: waits %v, want %d steps", w, idleWake)
+	}
+	busy := []Sample{{Name: "a", Type: "echo", Connections: 4}}
+	s.Record(busy, t0.Add(time.Duration(idleSteps+idleWake)*time.Second))
+	if w := s.wait(); w != time.Second {
+		t.Fatalf("after a change the sampler waits %v, want a step", w)
+	}
+	if d := decodeSeries(t, s); len(d.Times) != idleSteps+idleWake {
+		t.Fatalf("%d points after %d steps", len(d.Times), idleSteps+idleWake)
 	}
 }
