@@ -110,8 +110,10 @@ func NewSeries(o SeriesOptions) *Series {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	// It starts asleep: a process that serves nothing never samples
+	// more than once every idleWake steps.
 	return &Series{step: o.Step, n: o.Points, sample: o.Sample, now: o.Now,
-		times: make([]float64, o.Points), tracks: map[string]*track{}}
+		times: make([]float64, o.Points), tracks: map[string]*track{}, quiet: idleSteps}
 }
 
 // Acquire starts sampling if nothing did yet: a baseline now, then a
@@ -146,7 +148,7 @@ func (s *Series) Release() {
 func (s *Series) run(stop, done chan struct{}) {
 	defer close(done)
 	s.baseline(s.sample(), s.now())
-	t := time.NewTimer(s.step)
+	t := time.NewTimer(s.wait())
 	defer t.Stop()
 	for {
 		select {
@@ -159,8 +161,9 @@ func (s *Series) run(stop, done chan struct{}) {
 	}
 }
 
-// While idle the sampler sleeps longer: after idleSteps points in which
-// no counter moved, it wakes every idleWake steps, and the points it
+// While idle the sampler sleeps longer: from the start, and after
+// idleSteps points in which no counter moved, it wakes every idleWake
+// steps, and the points it
 // skipped are filled in when it wakes (zeros if still idle; otherwise
 // what happened, averaged over them). A read of the series catches up
 // first, so an open page always sees every step.
@@ -286,22 +289,25 @@ func (s *Series) Record(samples []Sample, now time.Time) {
 }
 
 // moved reports whether anything changed since the last point: a
-// counter or gauge, or the set of services. Called with s.mu held.
+// counter or gauge, or a service gone; a new service moved only if it
+// counted something already. Called with s.mu held.
 func (s *Series) moved(samples []Sample) bool {
-	present := 0
+	present, matched := 0, 0
 	for _, t := range s.tracks {
 		if t.have && t.missing == 0 {
 			present++
 		}
 	}
-	if present != len(samples) {
-		return true
-	}
 	for _, smp := range samples {
 		t := s.tracks[smp.Name]
-		if t == nil || !t.have || t.typ != smp.Type {
-			return true
+		if t == nil || !t.have || t.missing > 0 || t.typ != smp.Type {
+			if smp.Connections != 0 || smp.Active != 0 || smp.BytesIn != 0 || smp.BytesOut != 0 || smp.Requests != 0 ||
+				smp.Errors != 0 || smp.Latency != nil && smp.Latency.Count != 0 {
+				return true
+			}
+			continue
 		}
+		matched++
 		a, b := t.last, smp
 		if a.Connections != b.Connections || a.Active != b.Active || a.BytesIn != b.BytesIn || a.BytesOut != b.BytesOut ||
 			a.Requests != b.Requests || a.Errors != b.Errors || (a.Latency == nil) != (b.Latency == nil) ||
@@ -309,7 +315,7 @@ func (s *Series) moved(samples []Sample) bool {
 			return true
 		}
 	}
-	return false
+	return matched != present
 }
 
 var nan = math.NaN()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -134,24 +135,42 @@ func TestQuantileEdges(t *testing.T) {
 }
 
 func TestSeriesSamplerWakesOncePerStep(t *testing.T) {
-	calls := make(chan struct{}, 100)
-	s := NewSeries(SeriesOptions{Step: 20 * time.Millisecond, Points: 10, Sample: func() []Sample {
+	// Busy: every reading differs. The sampler starts asleep (a wake
+	// after idleWake steps), then samples every step.
+	var n atomic.Int64
+	calls := make(chan struct{}, 1000)
+	s := NewSeries(SeriesOptions{Step: 10 * time.Millisecond, Points: 100, Sample: func() []Sample {
 		calls <- struct{}{}
-		return []Sample{{Name: "a", Type: "echo"}}
+		return []Sample{{Name: "a", Type: "echo", Connections: n.Add(1)}}
 	}})
 	s.Acquire()
 	s.Acquire() // a second user (a reload's new admin endpoint) starts nothing more
-	time.Sleep(110 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	s.Release()
 	s.Release()
 	got := len(calls)
-	// The baseline and one per step: 1 + 5 in 110 ms (a slow machine may miss some).
-	if got < 3 || got > 7 {
-		t.Fatalf("sampled %d times in 110 ms at a 20 ms step", got)
+	// The baseline, the wake at 120 ms, then one a step to 300 ms: 20
+	// (a slow machine may miss some).
+	if got < 8 || got > 22 {
+		t.Fatalf("busy: sampled %d times in 300 ms at a 10 ms step", got)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if len(calls) != got {
 		t.Fatalf("still sampling after the last Release")
+	}
+
+	// Idle: the same reading every time; the baseline and a wake every
+	// idleWake steps.
+	idle := make(chan struct{}, 1000)
+	s = NewSeries(SeriesOptions{Step: 10 * time.Millisecond, Points: 100, Sample: func() []Sample {
+		idle <- struct{}{}
+		return []Sample{{Name: "a", Type: "echo", Connections: 7}}
+	}})
+	s.Acquire()
+	time.Sleep(300 * time.Millisecond)
+	s.Release()
+	if got := len(idle); got < 1 || got > 4 {
+		t.Fatalf("idle: sampled %d times in 300 ms, want the baseline and a wake every %d steps", got, idleWake)
 	}
 }
 
@@ -213,24 +232,30 @@ func TestSeriesFillsAGap(t *testing.T) {
 
 func TestSeriesSleepsWhileIdle(t *testing.T) {
 	s := NewSeries(SeriesOptions{Step: time.Second, Points: 60})
+	if w := s.wait(); w != idleWake*time.Second {
+		t.Fatalf("at the start the sampler waits %v, want %d steps", w, idleWake)
+	}
 	t0 := time.Unix(1_800_000_000, 0)
-	idle := []Sample{{Name: "a", Type: "echo", Connections: 3}}
-	s.baseline(idle, t0)
-	for i := 1; i <= idleSteps; i++ {
+	// A new service that counted nothing yet is no movement.
+	s.baseline(nil, t0)
+	s.Record([]Sample{{Name: "a", Type: "echo"}}, t0.Add(time.Second))
+	if w := s.wait(); w != idleWake*time.Second {
+		t.Fatalf("after a new idle service the sampler waits %v, want %d steps", w, idleWake)
+	}
+	busy := []Sample{{Name: "a", Type: "echo", Connections: 3}}
+	s.Record(busy, t0.Add(2*time.Second))
+	for i := range idleSteps {
 		if w := s.wait(); w != time.Second {
-			t.Fatalf("after %d quiet points the sampler waits %v, want a step", i-1, w)
+			t.Fatalf("after %d quiet points the sampler waits %v, want a step", i, w)
 		}
-		s.Record(idle, t0.Add(time.Duration(i)*time.Second))
+		s.Record(busy, t0.Add(time.Duration(3+i)*time.Second))
 	}
 	if w := s.wait(); w != idleWake*time.Second {
-		t.Fatalf("idle: waits %v, want %d steps", w, idleWake)
+		t.Fatalf("idle again: waits %v, want %d steps", w, idleWake)
 	}
-	busy := []Sample{{Name: "a", Type: "echo", Connections: 4}}
-	s.Record(busy, t0.Add(time.Duration(idleSteps+idleWake)*time.Second))
+	// A service gone is movement.
+	s.Record(nil, t0.Add(time.Duration(3+idleSteps)*time.Second))
 	if w := s.wait(); w != time.Second {
-		t.Fatalf("after a change the sampler waits %v, want a step", w)
-	}
-	if d := decodeSeries(t, s); len(d.Times) != idleSteps+idleWake {
-		t.Fatalf("%d points after %d steps", len(d.Times), idleSteps+idleWake)
+		t.Fatalf("after a service left the sampler waits %v, want a step", w)
 	}
 }
