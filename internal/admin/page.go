@@ -209,7 +209,7 @@ ul.log time { color: var(--muted); font-variant-numeric: tabular-nums; margin-ri
 // pageScript refreshes the page from /status and draws the charts from
 // /status/series: inline SVG, one path per line, x over the whole
 // window (so a young process fills from the right), y from 0 to a round
-// maximum.
+// maximum, with room above it for the maximum's label.
 const pageScript = `<script>
 (function () {
   function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return {"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;","'":"&#39;"}[c]; }); }
@@ -257,7 +257,7 @@ const pageScript = `<script>
       for (var i = 0; i < times.length; i++) {
         var v = l.vals[i];
         if (v == null) { flush(); continue; }
-        seg.push([Math.max(0, (times[i] - start) / win * W), H - 1 - v / top * (H - 4)]);
+        seg.push([Math.max(0, (times[i] - start) / win * W), H - 1 - v / top * (H - 14)]);
         drawn++;
       }
       flush();
