@@ -1,15 +1,23 @@
 # twistd for Go. `make run` builds and serves the demo; `make test` runs every test.
 GO       ?= go
 BIN      := bin/twistd
-VERSION  ?= 0.1.0
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+# The version from `git describe` (packaging/version.sh), the commit and the
+# build date are stamped into the binary; `twistd --version` and
+# `go version -m bin/twistd` show them.
+VERSION  ?= $(shell packaging/version.sh)
+COMMIT   ?= $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)
+DATE     ?= $(shell packaging/version.sh --date)
+VERSION  := $(VERSION)
+COMMIT   := $(COMMIT)
+DATE     := $(DATE)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 PREFIX   ?= /usr/local
 FUZZTIME ?= 30s
 
 .PHONY: build run test lint bench fuzz install clean
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/twistd
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/twistd
 
 run: build
 	$(BIN) -n --pidfile= -c configs/app.yaml
@@ -64,8 +72,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSockaddrPort$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 
+include packaging/release.mk
+
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twistd
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

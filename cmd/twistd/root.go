@@ -135,7 +135,9 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 		newStatusCommand(v),
 		newPluginsCommand(),
 		newVersionCommand(),
+		newManCommand(),
 	)
+	root.AddCommand(newTopicCommands()...)
 	for _, m := range plugins.All() {
 		root.AddCommand(newPluginCommand(v, m))
 	}
