@@ -19,8 +19,11 @@ FUZZTIME ?= 30s
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/twistd
 
+# In the foreground, with the default pidfile ./twistd.pid, so `bin/twistd
+# status`, `reload` and `stop` from here (another terminal) find it. Move
+# the ports with WEB_PORT, DNS_PORT, ECHO_PORT, ADMIN_PORT (configs/app.yaml).
 run: build
-	$(BIN) -n --pidfile= -c configs/app.yaml
+	$(BIN) -n -c configs/app.yaml
 
 # The integration tests run twice: under the default reactor, then under
 # the goroutine reactor (what macOS and FreeBSD get), so neither rots.

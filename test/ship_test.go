@@ -150,3 +150,44 @@ func TestUnknownCommandSuggests(t *testing.T) {
 		t.Errorf("twistd xyzzy: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// `make run` keeps a pidfile, so the README's status, reload and stop,
+// typed in the same directory, find the demo; its ports move with
+// environment variables (here: all to 0, so it runs beside anything).
+func TestDemoRunWithReadmeCommands(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := regexp.MustCompile(`(?m)^run:.*\n\t(.*)$`).FindSubmatch(mk)
+	if run == nil || string(run[1]) != "$(BIN) -n -c configs/app.yaml" {
+		t.Fatalf("make run is %q; want the demo with its default pidfile", run)
+	}
+	app, err := filepath.Abs("../configs/app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := []string{"WEB_PORT=0", "DNS_PORT=0", "ECHO_PORT=0", "ADMIN_PORT=0"}
+	s := start(t, dir, env, "-n", "-c", app)
+	if n := len(s.addrs()); n != 6 {
+		t.Fatalf("want 6 listeners (admin, echo tcp+udp, site, dns udp+tcp), got %d:\n%s", n, s.output())
+	}
+	pid := itoa(s.cmd.Process.Pid)
+	for _, c := range []struct{ cmd, want string }{
+		{"status", "running (pid " + pid + ")"},
+		{"reload", "reloaded (pid " + pid + ")"},
+		{"stop", "stopped (pid " + pid + ")"},
+	} {
+		r := twistd(t, dir, env, c.cmd)
+		if r.code != 0 || strings.TrimSpace(r.stdout) != c.want {
+			t.Fatalf("twistd %s: exit %d %q %s; want %q", c.cmd, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+	if code := s.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if r := twistd(t, dir, nil, "status"); r.code != 3 {
+		t.Fatalf("status after stop: %d %q", r.code, r.stdout)
+	}
+}
