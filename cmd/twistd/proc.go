@@ -45,6 +45,9 @@ type proc struct {
 	state  *process.StateFile
 	daemon process.DaemonState
 	r      *reactor.Reactor
+	// watch is --watch's watcher; nil without it.
+	watch        *watcher
+	watchStarted bool
 
 	mu         sync.Mutex
 	file       *config.File
@@ -118,6 +121,15 @@ func (p *proc) serve(specs []service.Spec) error {
 		p.log.Warn("outside the chroot", zap.String("warning", w))
 	}
 
+	if s.watch {
+		if p.watch, err = newWatcher(p.log, s.chroot); err != nil {
+			return fmt.Errorf("--watch: %w", err)
+		}
+		defer p.watch.close()
+		if s.chroot == "" {
+			p.watchRefresh()
+		}
+	}
 	tuneRuntime(cmp.Or(s.reactor, reactor.DefaultReactor()))
 	p.r = reactor.New(reactor.Options{
 		Logger:          p.log,
@@ -126,17 +138,19 @@ func (p *proc) serve(specs []service.Spec) error {
 		ShutdownDelay:   s.shutdownDelay,
 		Reactor:         s.reactor,
 		CPUs:            cpus(),
+		Signals:         p.watchSignals(),
 		Hooks: reactor.Hooks{
 			Bound: func() error { return process.Confine(s.chroot, creds) },
 			Ready: func() {
 				p.notify.Ready()
 				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
+				p.watchReady()
 			},
 			Stopping: func() {
 				p.sdNotify("STOPPING=1\nSTATUS=stopping")
 				p.writeState(func(st *process.DaemonState) { st.Stopping = true })
 			},
-			Reload: p.reload,
+			Reload: p.reloadWatched,
 			Reopen: logger.Reopen,
 		},
 	})
