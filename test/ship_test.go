@@ -191,3 +191,30 @@ func TestDemoRunWithReadmeCommands(t *testing.T) {
 		t.Fatalf("status after stop: %d %q", r.code, r.stdout)
 	}
 }
+
+// The package's /etc/twistd/app.yaml is stand-alone: every path in it is
+// absolute, and with its web root where the package puts it (here a copy
+// of packaging/www) it passes twistd check.
+func TestPackagedAppFileStandsAlone(t *testing.T) {
+	data, err := os.ReadFile("../packaging/app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(path|hosts_file|zones|htpasswd|access_log): *(.*)$`).FindAllStringSubmatch(string(data), -1) {
+		if !strings.HasPrefix(m[2], "/") {
+			t.Errorf("packaging/app.yaml: %s: %s is relative: /etc/twistd has nothing beside the file", m[1], m[2])
+		}
+	}
+	www, err := filepath.Abs("../packaging/www")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	app := writeFile(t, dir, "app.yaml", strings.ReplaceAll(string(data), "/usr/share/twistd/www", www))
+	if r := twistd(t, "/", nil, "check", "-c", app); r.code != 0 || !strings.HasSuffix(strings.TrimSpace(r.stdout), ": ok (3 services)") {
+		t.Fatalf("check: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(string(data), "path: /usr/share/twistd/www") {
+		t.Fatal("the web root is not the package's /usr/share/twistd/www")
+	}
+}
