@@ -1,6 +1,8 @@
 package test
 
 import (
+	"bytes"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
@@ -268,4 +270,50 @@ func TestWatchFromProcessSection(t *testing.T) {
 	app := writeFile(t, dir, "app.yaml", fmt.Sprintf(watchApp, "process: {watch: true}", "./hosts", 60))
 	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
 	expectReload(t, s, 1, 3, func() { renameOver(t, hosts, hostsLines(3)) })
+}
+
+// Certificates, TLS keys and htpasswd files are watched too: a renewed
+// certificate (certbot renames the new files in) is served after the
+// reload it triggers.
+func TestWatchCertificatesAndHtpasswd(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "public/index.html", "hi\n")
+	writeFile(t, dir, "public/private/index.html", "secret\n")
+	selfSigned(t, filepath.Join(dir, "tls"))
+	htpasswd := writeFile(t, dir, "auth/htpasswd", "bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+	app := writeFile(t, dir, "app.yaml", `
+services:
+  - name: site
+    type: web
+    listen: "ssl:0:privateKey=tls/key.pem:certKey=tls/cert.pem:interface=127.0.0.1"
+    path: ./public
+    basic_auth: {realm: staff, htpasswd: ./auth/htpasswd, paths: [/private/]}
+`)
+	s := start(t, dir, nil, "-n", "--pidfile=", "--watch", "-c", app)
+	served := func() []byte {
+		c, err := tls.Dial("tcp", s.addrs()[0], &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Raw
+	}
+	first := served()
+	expectReload(t, s, 1, 0, func() {
+		fresh := t.TempDir()
+		key, cert := selfSigned(t, fresh)
+		for _, f := range [][2]string{{key, "key.pem"}, {cert, "cert.pem"}} {
+			data, err := os.ReadFile(f[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			renameOver(t, filepath.Join(dir, "tls", f[1]), string(data))
+		}
+	})
+	eventually(t, 5*time.Second, "the renewed certificate", func() bool { return !bytes.Equal(served(), first) })
+	expectReload(t, s, 2, 0, func() {
+		if err := os.WriteFile(htpasswd, []byte("bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nalice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
