@@ -47,6 +47,9 @@ type proc struct {
 	state  *process.StateFile
 	daemon process.DaemonState
 	r      *reactor.Reactor
+	// watch is --watch's watcher; nil without it.
+	watch        *watcher
+	watchStarted bool
 
 	mu         sync.Mutex
 	file       *config.File
@@ -144,6 +147,15 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		p.log.Warn("outside the chroot", zap.String("warning", w))
 	}
 
+	if s.watch {
+		if p.watch, err = newWatcher(p.log, s.chroot); err != nil {
+			return fmt.Errorf("--watch: %w", err)
+		}
+		defer p.watch.close()
+		if s.chroot == "" {
+			p.watchRefresh()
+		}
+	}
 	tuneRuntime(cmp.Or(s.reactor, reactor.DefaultReactor()))
 	p.r = reactor.New(reactor.Options{
 		Logger:          p.log,
@@ -152,6 +164,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		ShutdownDelay:   s.shutdownDelay,
 		Reactor:         s.reactor,
 		CPUs:            cpus(),
+		Signals:         p.watchSignals(),
 		Hooks: reactor.Hooks{
 			Bound: func() error {
 				if opener != nil {
@@ -165,12 +178,13 @@ func (p *proc) serve(specs []reactor.Spec) error {
 				process.TrimText()
 				p.notify.Ready()
 				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
+				p.watchReady()
 			},
 			Stopping: func() {
 				p.sdNotify("STOPPING=1\nSTATUS=stopping")
 				p.writeState(func(st *process.DaemonState) { st.Stopping = true })
 			},
-			Reload: p.reload,
+			Reload: p.reloadWatched,
 			Reopen: logger.Reopen,
 		},
 	})
