@@ -184,7 +184,10 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 	if opts.MaxErrors < 0 || opts.AuthFailureDelay < 0 {
 		errs = append(errs, e.Errorf(nil, "max_errors and auth_failure_delay must not be negative"))
 	}
-	pop3 := map[string]bool{}
+	// Each pop3: endpoint marks the last listen: endpoint equal to it not
+	// yet marked, so a one-liner's (SMTP first, POP3 last) stay apart even
+	// when both are tcp:0.
+	pop3 := map[int]bool{}
 	for _, s := range opts.POP3 {
 		ep, err := endpoint.Parse(s)
 		if err != nil {
@@ -193,15 +196,14 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 		}
 		ep = ep.Rebase(e.Dir())
 		found := false
-		for _, l := range e.Listen {
-			if l.String() == ep.String() {
-				found = true
+		for i := len(e.Listen) - 1; i >= 0 && !found; i-- {
+			if !pop3[i] && e.Listen[i].String() == ep.String() {
+				pop3[i], found = true, true
 			}
 		}
 		if !found {
 			errs = append(errs, e.Errorf(at("pop3"), "pop3 %q: not one of listen's endpoints (list it there too)", s))
 		}
-		pop3[ep.String()] = true
 	}
 	for _, l := range e.Listen {
 		if !l.IsStream() {
@@ -241,7 +243,7 @@ func loadCertificate(path string) (*tls.Certificate, error) {
 type mailService struct {
 	opts     Options
 	domains  map[string]string // lower-case domain: directory
-	pop3     map[string]bool   // endpoints speaking POP3
+	pop3     map[int]bool      // indexes of the listeners speaking POP3
 	userDB   atomic.Pointer[users]
 	guard    *guard
 	policies policy.Config
@@ -365,7 +367,7 @@ func (m *mailService) Start(ctx context.Context, env *service.Env) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pol = pol
-	for _, l := range env.Listeners {
+	for i, l := range env.Listeners {
 		if l.Stream == nil {
 			m.stopLocked(ctx)
 			return fmt.Errorf("listen %s: mail speaks over streams, not datagrams", l.Endpoint)
@@ -373,7 +375,7 @@ func (m *mailService) Start(ctx context.Context, env *service.Env) error {
 		cl := newConnListener(l.Stream.Addr())
 		m.listeners = append(m.listeners, cl)
 		isTLS := l.TLS != nil
-		if m.pop3[l.Endpoint.String()] {
+		if m.pop3[i] {
 			m.wg.Go(func() {
 				for {
 					c, err := cl.Accept()

@@ -90,10 +90,17 @@ func deliver(dirs []string, host string, header []byte, body io.Reader) (err err
 	w := bufio.NewWriterSize(f, 64<<10)
 	_, err = w.Write(header)
 	if err == nil {
-		_, err = io.Copy(w, body)
-		if err != nil {
+		lf := &lfWriter{w: w}
+		_, err = io.Copy(lf, body)
+		if err == nil {
+			err = lf.flush()
+		}
+		if err != nil && lf.werr == nil {
 			_ = f.Close()
 			return err // the body's error: size limit, peer gone
+		}
+		if err != nil {
+			err = lf.werr
 		}
 	}
 	if err == nil {
@@ -251,4 +258,55 @@ func wireSize(p string) (int64, error) {
 			return 0, err
 		}
 	}
+}
+
+// lfWriter stores a message with the LF line ends of Maildir: each CRLF
+// the wire carries is written as LF; a lone CR is kept.
+type lfWriter struct {
+	w    io.Writer
+	cr   bool  // the last byte written to us was a CR, held back
+	werr error // the first error of w (a full disk), told apart from the reader's
+	buf  []byte
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	out := l.buf[:0]
+	if l.cr {
+		if len(p) > 0 && p[0] != '\n' {
+			out = append(out, '\r')
+		}
+		l.cr = false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '\r' {
+			if i+1 == len(p) {
+				l.cr = true
+				break
+			}
+			if p[i+1] == '\n' {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	l.buf = out
+	if _, err := l.w.Write(out); err != nil {
+		l.werr = err
+		return 0, err
+	}
+	return n, nil
+}
+
+// flush writes a CR held back at the end.
+func (l *lfWriter) flush() error {
+	if l.cr {
+		l.cr = false
+		if _, err := l.w.Write([]byte{'\r'}); err != nil {
+			l.werr = err
+			return err
+		}
+	}
+	return nil
 }

@@ -104,15 +104,15 @@ func (l *locks) release(dir string) {
 
 // pop3Session is one POP3 connection.
 type pop3Session struct {
-	m     *mailService
-	conn  net.Conn
-	r     *bufio.Reader
-	w     *bufio.Writer
-	tls   bool
-	user  string // USER given
-	box   string // locked mailbox: TRANSACTION state
-	msgs  []*message
-	fails int
+	m           *mailService
+	conn        net.Conn
+	r           *bufio.Reader
+	w           *bufio.Writer
+	tls         bool
+	user        string // USER given
+	box         string // locked mailbox: TRANSACTION state
+	msgs        []*message
+	fails       int
 	atLineStart bool // send: the next byte written starts a line
 }
 
