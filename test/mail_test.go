@@ -7,8 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // mailServer runs `twistd mail` on port 0 with extra flags; it returns the
@@ -330,4 +333,95 @@ func TestMailOneLinerFlagErrors(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "users") {
 		t.Fatalf("--auth without users: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+func TestMailUsersFileGuardMetricsAndReload(t *testing.T) {
+	dir := t.TempDir()
+	hash := func(pw string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	writeFile(t, dir, "users", "# mailbox owners\nerin:"+hash("pw1")+"\n")
+	app := writeFile(t, dir, "app.yaml", `
+admin: {listen: 'tcp:0:interface=127.0.0.1'}
+services:
+  - name: post
+    type: mail
+    listen: [tcp:0:interface=127.0.0.1, tcp:0:interface=127.0.0.1]
+    pop3: [tcp:0:interface=127.0.0.1]
+    hostname: localhost
+    domains: {localhost: boxes}
+    users_file: users
+    auth_failure_delay: 10ms
+    max_auth_failures: 2
+`)
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
+	a := s.addrs()
+	admin := "http://" + a[0]
+	host, sport := hostPort(a[1])
+	_, pport := hostPort(a[2])
+	py := `
+import poplib, smtplib, sys
+host, sport, pport, who, pw = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def login(user, pw):
+    try:
+        p = poplib.POP3(host, pport, timeout=10); p.user(user); p.pass_(pw); n = p.stat()[0]; p.quit(); return "ok %d" % n
+    except poplib.error_proto as e:
+        return "refused %s" % e
+if who == "send":
+    s = smtplib.SMTP(host, sport, timeout=10)
+    s.sendmail("a@b.c", ["erin@localhost"], "Subject: x\r\n\r\nhi\r\n")
+    s.mail("a@b.c"); print("relay", s.rcpt("x@elsewhere.example")[0]); s.quit()
+else:
+    print(who, login(who, pw))
+`
+	if out := python(t, py, host, sport, pport, "send", "-"); !strings.Contains(out, "relay 550") {
+		t.Fatal(out)
+	}
+	if out := python(t, py, host, sport, pport, "erin", "pw1"); !strings.Contains(out, "erin ok 1") {
+		t.Fatalf("bcrypt user: %s", out)
+	}
+	for range 2 {
+		if out := python(t, py, host, sport, pport, "erin", "nope"); !strings.Contains(out, "refused b'-ERR [AUTH] invalid") {
+			t.Fatalf("wrong password: %s", out)
+		}
+	}
+	// Two failures from this peer: now even the right password is refused unchecked.
+	if out := python(t, py, host, sport, pport, "erin", "pw1"); !strings.Contains(out, "too many failed logins") {
+		t.Fatalf("after max_auth_failures: %s", out)
+	}
+	for _, want := range []string{
+		`twistd_mail_messages_total{result="accepted",service="post"} 1`,
+		`twistd_mail_messages_total{result="refused",service="post"} 1`,
+		`twistd_mail_logins_total{protocol="pop3",result="ok",service="post"} 1`,
+		`twistd_mail_logins_total{protocol="pop3",result="failed",service="post"} 3`,
+	} {
+		metricsHas(t, a[0], want)
+	}
+	_ = admin
+	// SIGHUP re-reads the users file: a new user can log in (a fresh
+	// peer address is not needed: the guard forgets nothing, so use a
+	// second loopback address).
+	writeFile(t, dir, "users", "erin:"+hash("pw1")+"\nfrank:"+hash("pw2")+"\n")
+	s.signal(syscall.SIGHUP)
+	s.waitFor(`reload`, 10*time.Second)
+	eventually(t, 10*time.Second, "frank logs in after the reload", func() bool {
+		return strings.Contains(pythonFrom(t, "127.0.0.2", py, "127.0.0.1", sport, pport, "frank", "pw2"), "frank ok 0")
+	})
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// pythonFrom runs a Python script whose sockets bind to the source address src.
+func pythonFrom(t *testing.T, src, script string, args ...string) string {
+	t.Helper()
+	prelude := "import socket\n_orig = socket.create_connection\n" +
+		"def _cc(addr, timeout=None, source_address=None, **kw):\n    return _orig(addr, timeout, ('" + src + "', 0))\n" +
+		"socket.create_connection = _cc\n"
+	return python(t, prelude+script, args...)
 }

@@ -123,6 +123,10 @@ func (s *session) Data(r io.Reader) error {
 			s.m.counted("refused")
 			return err // 552 message too large
 		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			s.m.counted("refused")
+			return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
+		}
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			s.m.counted("refused")
 			return err // the peer went away mid-DATA; nothing delivered
