@@ -425,3 +425,87 @@ func pythonFrom(t *testing.T, src, script string, args ...string) string {
 		"socket.create_connection = _cc\n"
 	return python(t, prelude+script, args...)
 }
+
+// SMTPS and POP3S on ssl: endpoints: the reactor does the handshake, and
+// AUTH is offered at once, the session being under TLS already.
+func TestMailOverSSLEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	selfSigned(t, dir)
+	app := writeFile(t, dir, "app.yaml", `
+services:
+  - name: post
+    type: mail
+    listen: ["ssl:0:privateKey=key.pem:certKey=cert.pem:interface=127.0.0.1", "ssl:0:privateKey=key.pem:certKey=cert.pem:interface=127.0.0.1"]
+    pop3: ["ssl:0:privateKey=key.pem:certKey=cert.pem:interface=127.0.0.1"]
+    hostname: localhost
+    domains: {localhost: boxes}
+    users: {alice: secret}
+    auth: true
+`)
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
+	a := s.addrs()
+	host, sport := hostPort(a[0])
+	_, pport := hostPort(a[1])
+	res := python(t, `
+import smtplib, poplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL(sys.argv[1], int(sys.argv[2]), timeout=10, context=ctx)
+s.ehlo(); print("auth", s.has_extn("auth"), "starttls", s.has_extn("starttls"))
+s.login("alice", "secret")
+s.sendmail("alice@localhost", ["alice@localhost"], "Subject: s\r\n\r\nsmtps\r\n"); s.quit()
+p = poplib.POP3_SSL(sys.argv[1], int(sys.argv[3]), timeout=10, context=ctx)
+p.user("alice"); p.pass_("secret"); print("stat", p.stat()); p.quit()
+`, host, sport, pport)
+	if !strings.Contains(res, "auth True starttls False") || !strings.Contains(res, "stat (1,") {
+		t.Fatalf("got:\n%s", res)
+	}
+	got := files(t, filepath.Join(dir, "boxes", "alice", "new"))
+	if len(got) != 1 {
+		t.Fatalf("want one message, got %v", got)
+	}
+	if msg, _ := os.ReadFile(got[0]); !strings.Contains(string(msg), "with ESMTPSA") {
+		t.Fatalf("Received: %s", msg)
+	}
+}
+
+// A stop lets a transaction in progress finish within the drain.
+func TestMailStopDrainsATransaction(t *testing.T) {
+	s, smtpAddr, _, emails := mailServer(t)
+	c, err := net.Dial("tcp", smtpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	expect := func(code string) {
+		t.Helper()
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, code) {
+				t.Fatalf("want %s, got %q %v", code, line, err)
+			}
+			if line[3] == ' ' {
+				return
+			}
+		}
+	}
+	expect("220")
+	c.Write([]byte("EHLO me\r\n"))
+	expect("250")
+	c.Write([]byte("MAIL FROM:<a@b.c>\r\n"))
+	expect("250")
+	s.signal(syscall.SIGTERM)
+	s.waitFor(`stopping`, 5*time.Second)
+	for _, step := range []struct{ cmd, code string }{{"RCPT TO:<alice@localhost>", "250"}, {"DATA", "354"},
+		{"Subject: late\r\n\r\nsent while stopping\r\n.", "250"}, {"QUIT", "221"}} {
+		c.Write([]byte(step.cmd + "\r\n"))
+		expect(step.code)
+	}
+	if code := s.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if n := len(files(t, filepath.Join(emails, "alice", "new"))); n != 1 {
+		t.Fatalf("want the message delivered during the drain, got %d", n)
+	}
+}
