@@ -498,14 +498,62 @@ func TestMailStopDrainsATransaction(t *testing.T) {
 	s.signal(syscall.SIGTERM)
 	s.waitFor(`stopping`, 5*time.Second)
 	for _, step := range []struct{ cmd, code string }{{"RCPT TO:<alice@localhost>", "250"}, {"DATA", "354"},
-		{"Subject: late\r\n\r\nsent while stopping\r\n.", "250"}, {"QUIT", "221"}} {
+		{"Subject: late\r\n\r\nsent while stopping\r\n.", "250"}} {
 		c.Write([]byte(step.cmd + "\r\n"))
 		expect(step.code)
+	}
+	// Between transactions the session is ended: QUIT meets 221, or the
+	// 421 that came first.
+	c.Write([]byte("QUIT\r\n"))
+	if line, _ := r.ReadString('\n'); !strings.HasPrefix(line, "221") && !strings.HasPrefix(line, "421") {
+		t.Fatalf("after the transaction: %q", line)
 	}
 	if code := s.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	if n := len(files(t, filepath.Join(emails, "alice", "new"))); n != 1 {
 		t.Fatalf("want the message delivered during the drain, got %d", n)
+	}
+}
+
+// A stop does not wait for idle sessions: SMTP ones get 421, POP3 ones
+// -ERR, and the process exits well within its drain time.
+func TestMailStopEndsIdleSessions(t *testing.T) {
+	s, smtpAddr, popAddr, _ := mailServer(t)
+	sc, err := net.Dial("tcp", smtpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	pc, err := net.Dial("tcp", popAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	sr, pr := bufio.NewReader(sc), bufio.NewReader(pc)
+	sc.SetDeadline(time.Now().Add(10 * time.Second))
+	pc.SetDeadline(time.Now().Add(10 * time.Second))
+	sr.ReadString('\n')
+	pr.ReadString('\n')
+	sc.Write([]byte("HELO me\r\n"))
+	sr.ReadString('\n')
+	pc.Write([]byte("USER alice\r\nPASS secret\r\n"))
+	pr.ReadString('\n')
+	if l, _ := pr.ReadString('\n'); !strings.HasPrefix(l, "+OK") {
+		t.Fatalf("login: %q", l)
+	}
+	began := time.Now()
+	s.signal(syscall.SIGTERM)
+	if l, _ := sr.ReadString('\n'); !strings.HasPrefix(l, "421") {
+		t.Fatalf("idle SMTP session at a stop: %q", l)
+	}
+	if l, _ := pr.ReadString('\n'); !strings.HasPrefix(l, "-ERR") {
+		t.Fatalf("idle POP3 session at a stop: %q", l)
+	}
+	if code := s.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Fatalf("stop took %s with idle sessions", d)
 	}
 }

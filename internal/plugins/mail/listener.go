@@ -23,10 +23,11 @@ type connListener struct {
 	mu     sync.Mutex
 	closed bool
 	done   chan struct{}
+	live   map[net.Conn]struct{} // connections handed out and not yet lost
 }
 
 func newConnListener(addr net.Addr) *connListener {
-	return &connListener{addr: addr, conns: make(chan net.Conn, 64), done: make(chan struct{})}
+	return &connListener{addr: addr, conns: make(chan net.Conn, 64), done: make(chan struct{}), live: map[net.Conn]struct{}{}}
 }
 
 // Factory is the protocol factory to serve on the reactor's listener.
@@ -55,9 +56,29 @@ func (h *handoff) ConnectionMade(t protocol.Transport) {
 	}
 	select {
 	case h.l.conns <- h.NetConn():
+		h.l.live[h.NetConn()] = struct{}{}
 	default:
 		t.LoseConnection()
 	}
+}
+
+// ConnectionLost implements protocol.Protocol.
+func (h *handoff) ConnectionLost(err error) {
+	h.Conn.ConnectionLost(err)
+	h.l.mu.Lock()
+	delete(h.l.live, h.NetConn())
+	h.l.mu.Unlock()
+}
+
+// Live returns the connections handed out and still open.
+func (l *connListener) Live() []net.Conn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]net.Conn, 0, len(l.live))
+	for c := range l.live {
+		out = append(out, c)
+	}
+	return out
 }
 
 // Accept implements net.Listener.

@@ -257,9 +257,15 @@ type mailService struct {
 	logins   *prometheus.CounterVec
 	name     string
 
+	// sessions maps each SMTP connection to its session; stopping is set
+	// when a stop begins.
+	sessions sync.Map // net.Conn → *session
+	stopping atomic.Bool
+
 	mu        sync.Mutex
 	servers   []service.Server
 	listeners []*connListener
+	isPOP3    []bool // by listener
 	smtps     []*smtp.Server
 	pol       *policy.Policy
 	wg        sync.WaitGroup
@@ -374,6 +380,7 @@ func (m *mailService) Start(ctx context.Context, env *service.Env) error {
 		}
 		cl := newConnListener(l.Stream.Addr())
 		m.listeners = append(m.listeners, cl)
+		m.isPOP3 = append(m.isPOP3, m.pop3[i])
 		isTLS := l.TLS != nil
 		if m.pop3[i] {
 			m.wg.Go(func() {
@@ -431,12 +438,17 @@ func (m *mailService) Stop(ctx context.Context) error {
 }
 
 func (m *mailService) stopLocked(ctx context.Context) error {
+	m.stopping.Store(true)
 	errs := make([]error, len(m.servers)+1)
 	var wg sync.WaitGroup
 	for i, s := range m.servers {
 		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
 	}
+	drained, idleDone := make(chan struct{}), make(chan struct{})
+	go func() { m.endIdle(m.listeners, m.isPOP3, drained); close(idleDone) }()
 	wg.Wait()
+	close(drained)
+	<-idleDone
 	for _, l := range m.listeners {
 		_ = l.Close()
 	}
@@ -447,8 +459,35 @@ func (m *mailService) stopLocked(ctx context.Context) error {
 	if m.pol != nil {
 		errs[len(m.servers)] = m.pol.Close()
 	}
-	m.servers, m.listeners, m.smtps, m.pol = nil, nil, nil, nil
+	m.servers, m.listeners, m.isPOP3, m.smtps, m.pol = nil, nil, nil, nil, nil
 	return errors.Join(errs...)
+}
+
+// endIdle ends the sessions that are between transactions until drained
+// is closed, so that a stop waits only for mail in flight: an idle
+// connection's pending read is cut short (go-smtp answers it with 421, our
+// POP3 with -ERR, and both close). A read deadline set anew by a command
+// that raced with it is cut again on the next round.
+func (m *mailService) endIdle(listeners []*connListener, isPOP3 []bool, drained <-chan struct{}) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for i, cl := range listeners {
+			for _, c := range cl.Live() {
+				if !isPOP3[i] {
+					if s, ok := m.sessions.Load(c); ok && s.(*session).inTx.Load() {
+						continue
+					}
+				}
+				_ = c.SetReadDeadline(time.Now())
+			}
+		}
+		select {
+		case <-drained:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Reload re-reads the certificate and the users file in place (SIGHUP, or

@@ -130,9 +130,16 @@ func (m *mailService) servePOP3(c net.Conn, isTLS bool) {
 	s.reply("+OK %s POP3 server ready", m.opts.Hostname)
 	for {
 		_ = s.conn.SetReadDeadline(time.Now().Add(m.opts.POP3Timeout))
+		// After the deadline, so that a stop's wake-up cannot be lost.
+		if m.stopping.Load() && s.r.Buffered() == 0 {
+			s.reply("-ERR [SYS/TEMP] server shutting down")
+			return
+		}
 		line, err := s.readLine()
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
+			if errors.Is(err, os.ErrDeadlineExceeded) && m.stopping.Load() {
+				s.reply("-ERR [SYS/TEMP] server shutting down")
+			} else if errors.Is(err, os.ErrDeadlineExceeded) {
 				s.reply("-ERR autologout: idle too long")
 			} else if errors.Is(err, errPOP3Syntax) {
 				s.reply("-ERR line too long")

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/mail"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -23,7 +25,18 @@ type backend struct {
 
 // NewSession implements smtp.Backend.
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{m: b.m, c: c, tlsListener: b.tls}, nil
+	s := &session{m: b.m, c: c, tlsListener: b.tls, raw: rawConn(c.Conn())}
+	b.m.sessions.Store(s.raw, s)
+	return s, nil
+}
+
+// rawConn is the connection under a STARTTLS layer: ours, as the listener
+// handed it out.
+func rawConn(c net.Conn) net.Conn {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc.NetConn()
+	}
+	return c
 }
 
 // session is one SMTP transaction's state.
@@ -36,6 +49,8 @@ type session struct {
 	forAddrs    []string
 	user        string // logged in with AUTH
 	errors      int
+	raw         net.Conn
+	inTx        atomic.Bool // between MAIL and the end of DATA or RSET: a stop waits for it
 }
 
 var (
@@ -49,6 +64,8 @@ var (
 		Message: "Too many errors, closing connection"}
 	errTempFail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Local error in processing, try again later"}
+	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+		Message: "Shutting down, try again later"}
 	errAuthTooMany = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
 		Message: "Too many failed logins, try again later"}
 )
@@ -76,8 +93,12 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 			return s.fail(errBadAddr)
 		}
 	}
+	if s.m.stopping.Load() {
+		return errShuttingDown
+	}
 	s.from = from
 	s.rcpts, s.forAddrs = nil, nil
+	s.inTx.Store(true)
 	return nil
 }
 
@@ -178,10 +199,16 @@ func sanitize(s string) string {
 }
 
 // Reset implements smtp.Session.
-func (s *session) Reset() { s.from, s.rcpts, s.forAddrs = "", nil, nil }
+func (s *session) Reset() {
+	s.from, s.rcpts, s.forAddrs = "", nil, nil
+	s.inTx.Store(false)
+}
 
 // Logout implements smtp.Session.
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	s.m.sessions.CompareAndDelete(s.raw, s)
+	return nil
+}
 
 // AuthMechanisms implements smtp.AuthSession: PLAIN and LOGIN when auth is
 // on (go-smtp offers them only under TLS unless insecure auth is allowed).
