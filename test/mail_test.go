@@ -557,3 +557,34 @@ func TestMailStopEndsIdleSessions(t *testing.T) {
 		t.Fatalf("stop took %s with idle sessions", d)
 	}
 }
+
+// max_errors refused commands end the session with 421.
+func TestMailTooManyErrorsCloseTheSession(t *testing.T) {
+	_, smtpAddr, _, _ := mailServer(t)
+	c, err := net.Dial("tcp", smtpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	r.ReadString('\n')
+	c.Write([]byte("HELO me\r\nMAIL FROM:<a@b.c>\r\n"))
+	r.ReadString('\n')
+	r.ReadString('\n')
+	var codes []string
+	for i := range 10 {
+		c.Write([]byte("RCPT TO:<u" + itoa(i) + "@elsewhere.example>\r\n"))
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %v: %v", codes, err)
+		}
+		codes = append(codes, line[:3])
+	}
+	if strings.Join(codes, ",") != "550,550,550,550,550,550,550,550,550,421" {
+		t.Fatalf("codes %v", codes)
+	}
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Fatal("the session stayed open after 421")
+	}
+}
