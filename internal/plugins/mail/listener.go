@@ -95,20 +95,23 @@ func (l *connListener) Accept() (net.Conn, error) {
 // connections not yet accepted are closed. The reactor's socket stays open.
 func (l *connListener) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return nil
 	}
 	l.closed = true
 	close(l.done)
-	for {
-		select {
-		case c := <-l.conns:
-			_ = c.Close()
-		default:
-			return nil
-		}
+	var queued []net.Conn
+	for len(l.conns) > 0 {
+		queued = append(queued, <-l.conns)
 	}
+	l.mu.Unlock()
+	// Outside l.mu: a transport may report the loss at once, and
+	// ConnectionLost takes l.mu.
+	for _, c := range queued {
+		_ = c.Close()
+	}
+	return nil
 }
 
 // Addr implements net.Listener.

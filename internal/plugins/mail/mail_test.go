@@ -123,6 +123,11 @@ func TestDeliverIsAllOrNothing(t *testing.T) {
 		if string(got) != "Received: x\nSubject: s\n\nbody\n" {
 			t.Fatalf("stored %q", got)
 		}
+		named, ok := nameSize(des[0].Name())
+		counted, err := wireSize(filepath.Join(d, "new", des[0].Name()))
+		if !ok || err != nil || named != counted || named != int64(len(got)+4) {
+			t.Fatalf("%s: W=%d (%v), counted %d (%v), file %d", des[0].Name(), named, ok, counted, err, len(got))
+		}
 	}
 	// A reader that fails half-way (the peer gone, a size limit) leaves nothing.
 	boom := errors.New("peer gone")

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -89,8 +90,8 @@ func deliver(dirs []string, host string, header []byte, body io.Reader) (err err
 	}()
 	w := bufio.NewWriterSize(f, 64<<10)
 	_, err = w.Write(header)
+	lf := &lfWriter{w: w}
 	if err == nil {
-		lf := &lfWriter{w: w}
 		_, err = io.Copy(lf, body)
 		if err == nil {
 			err = lf.flush()
@@ -115,8 +116,12 @@ func deliver(dirs []string, host string, header []byte, body io.Reader) (err err
 	if err != nil {
 		return fmt.Errorf("maildir: writing %s: %w", tmp, err)
 	}
+	// Dovecot's size fields: S= the file's size, W= the size with CRLF
+	// line ends, which POP3 reports, so a listing need not read the files.
+	size := int64(len(header)) + lf.n
+	final := fmt.Sprintf("%s,S=%d,W=%d", name, size, size+int64(bytes.Count(header, []byte("\n")))+lf.lines)
 	for _, dir := range dirs {
-		dst := filepath.Join(dir, "new", name)
+		dst := filepath.Join(dir, "new", final)
 		if lerr := os.Link(tmp, dst); lerr != nil {
 			if cerr := copyFile(tmp, filepath.Join(dir, "tmp", name)); cerr != nil {
 				return fmt.Errorf("maildir: delivering to %s: %w", dir, cerr)
@@ -193,9 +198,11 @@ func scanMaildir(dir string) ([]*message, error) {
 			if err != nil {
 				continue // gone meanwhile
 			}
-			size, err := wireSize(p)
-			if err != nil {
-				continue
+			size, ok := nameSize(de.Name())
+			if !ok {
+				if size, err = wireSize(p); err != nil {
+					continue
+				}
 			}
 			uid, _, _ := strings.Cut(de.Name(), ":")
 			all = append(all, entry{&message{path: p, uid: uidl(uid), size: size}, fi.ModTime()})
@@ -232,6 +239,22 @@ func uidl(name string) string {
 	return s
 }
 
+// nameSize reads the W= (size with CRLF line ends) field of a Maildir
+// file name, as Dovecot and we write it.
+func nameSize(name string) (int64, bool) {
+	base, _, _ := strings.Cut(name, ":")
+	i := strings.LastIndex(base, ",W=")
+	if i < 0 {
+		return 0, false
+	}
+	v := base[i+3:]
+	if j := strings.IndexByte(v, ','); j >= 0 {
+		v = v[:j]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
+}
+
 // wireSize is the size of the file at p with every bare LF counted as CRLF.
 func wireSize(p string) (int64, error) {
 	f, err := os.Open(p)
@@ -263,10 +286,12 @@ func wireSize(p string) (int64, error) {
 // lfWriter stores a message with the LF line ends of Maildir: each CRLF
 // the wire carries is written as LF; a lone CR is kept.
 type lfWriter struct {
-	w    io.Writer
-	cr   bool  // the last byte written to us was a CR, held back
-	werr error // the first error of w (a full disk), told apart from the reader's
-	buf  []byte
+	w     io.Writer
+	cr    bool  // the last byte written to us was a CR, held back
+	werr  error // the first error of w (a full disk), told apart from the reader's
+	buf   []byte
+	n     int64 // bytes written to w
+	lines int64 // LFs written to w
 }
 
 func (l *lfWriter) Write(p []byte) (int, error) {
@@ -292,6 +317,8 @@ func (l *lfWriter) Write(p []byte) (int, error) {
 		out = append(out, c)
 	}
 	l.buf = out
+	l.n += int64(len(out))
+	l.lines += int64(bytes.Count(out, []byte{'\n'}))
 	if _, err := l.w.Write(out); err != nil {
 		l.werr = err
 		return 0, err
@@ -303,6 +330,7 @@ func (l *lfWriter) Write(p []byte) (int, error) {
 func (l *lfWriter) flush() error {
 	if l.cr {
 		l.cr = false
+		l.n++
 		if _, err := l.w.Write([]byte{'\r'}); err != nil {
 			l.werr = err
 			return err

@@ -426,7 +426,7 @@ func (s *pop3Session) send(m *message, lines int) bool {
 	for {
 		line, err := r.ReadSlice('\n')
 		if len(line) > 0 {
-			if lines >= 0 && inBody {
+			if lines >= 0 && inBody && s.atLineStart {
 				if body >= lines {
 					break
 				}
@@ -439,7 +439,7 @@ func (s *pop3Session) send(m *message, lines int) bool {
 				if len(text) > 0 && text[len(text)-1] == '\r' {
 					text = text[:len(text)-1]
 				}
-				if len(text) == 0 && !inBody {
+				if len(text) == 0 && !inBody && s.atLineStart {
 					inBody = true
 				}
 			}
