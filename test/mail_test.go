@@ -588,3 +588,30 @@ func TestMailTooManyErrorsCloseTheSession(t *testing.T) {
 		t.Fatal("the session stayed open after 421")
 	}
 }
+
+// Two processes on the same Maildirs: a mailbox one holds is locked for
+// the other too.
+func TestMailPOP3LockAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	var pops []string
+	for range 2 {
+		s := start(t, dir, nil, "-n", "--pidfile=", "mail", "-H", "localhost", "-d", "localhost=emails",
+			"--no-smtp", "-p", "tcp:0:interface=127.0.0.1", "-u", "alice=secret")
+		pops = append(pops, s.addrs()[0])
+	}
+	host, p1 := hostPort(pops[0])
+	_, p2 := hostPort(pops[1])
+	res := python(t, `
+import poplib, sys
+a = poplib.POP3(sys.argv[1], int(sys.argv[2]), timeout=10); a.user("alice"); a.pass_("secret")
+try:
+    b = poplib.POP3(sys.argv[1], int(sys.argv[3]), timeout=10); b.user("alice"); b.pass_("secret"); print("BOTH")
+except poplib.error_proto as e:
+    print("locked", e)
+a.quit()
+b = poplib.POP3(sys.argv[1], int(sys.argv[3]), timeout=10); b.user("alice"); b.pass_("secret"); print("after", b.stat()); b.quit()
+`, host, p1, p2)
+	if !strings.Contains(res, "locked b'-ERR [IN-USE]") || !strings.Contains(res, "after (0, 0)") {
+		t.Fatalf("got:\n%s", res)
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -77,29 +79,42 @@ func parsePOP3(line string) (pop3Command, error) {
 	return cmd, nil
 }
 
-// locks are the mailboxes POP3 sessions hold (RFC 1939: exclusive access).
+// locks are the mailboxes POP3 sessions hold (RFC 1939: exclusive
+// access): in this process by a set, against other processes (another
+// twistd on the same Maildirs) by flock on the mailbox's .pop3.lock.
 type locks struct {
 	mu   sync.Mutex
-	held map[string]bool
+	held map[string]*os.File
 }
 
 func (l *locks) take(dir string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held[dir] {
+	if _, ok := l.held[dir]; ok {
+		return false
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".pop3.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
 		return false
 	}
 	if l.held == nil {
-		l.held = map[string]bool{}
+		l.held = map[string]*os.File{}
 	}
-	l.held[dir] = true
+	l.held[dir] = f
 	return true
 }
 
 func (l *locks) release(dir string) {
 	l.mu.Lock()
-	delete(l.held, dir)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if f, ok := l.held[dir]; ok {
+		_ = f.Close() // drops the flock
+		delete(l.held, dir)
+	}
 }
 
 // pop3Session is one POP3 connection.
