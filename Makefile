@@ -56,6 +56,7 @@ bench: build
 	./bench/echo.sh
 	./bench/web/run.sh
 	./bench/dns/run.sh 10
+	./bench/mail/run.sh 10
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
