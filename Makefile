@@ -68,6 +68,7 @@ bench: build
 	./bench/echo.sh
 	./bench/web/run.sh
 	./bench/dns/run.sh 10
+	./bench/mail/run.sh 10
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
@@ -91,6 +92,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTCPSession$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzSockaddrPort$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePOP3$$' -fuzztime=$(FUZZTIME) ./internal/plugins/mail/
+	$(GO) test -run='^$$' -fuzz='^FuzzPOP3Session$$' -fuzztime=$(FUZZTIME) ./internal/plugins/mail/
 
 include packaging/release.mk
 
