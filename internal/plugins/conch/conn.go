@@ -1,0 +1,104 @@
+package conch
+
+import (
+	"sync"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+)
+
+// conn is one logged-in SSH connection.
+type conn struct {
+	s    *server
+	sc   *ssh.ServerConn
+	acct *account
+	log  *zap.Logger
+
+	mu       sync.Mutex
+	sessions int
+	fwd      *remoteForwards
+	wg       sync.WaitGroup
+	gone     chan struct{} // closed when the connection has ended
+}
+
+func (c *conn) forwardingAllowed() bool {
+	_, no := c.sc.Permissions.Extensions[extNoForwarding]
+	return c.s.opts.Forwarding && !no
+}
+
+// serve runs until the connection ends, then waits for its sessions.
+func (c *conn) serve(chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+	c.wg.Go(func() { c.globalRequests(reqs) })
+	for nc := range chans {
+		switch nc.ChannelType() {
+		case "session":
+			c.mu.Lock()
+			full := c.sessions >= c.s.opts.MaxSessions
+			if !full {
+				c.sessions++
+			}
+			c.mu.Unlock()
+			if full {
+				c.s.chans.WithLabelValues(c.s.name, "refused").Inc()
+				_ = nc.Reject(ssh.ResourceShortage, "too many sessions on this connection")
+				continue
+			}
+			ch, creqs, err := nc.Accept()
+			if err != nil {
+				c.mu.Lock()
+				c.sessions--
+				c.mu.Unlock()
+				continue
+			}
+			c.s.stats.Requests.Add(1)
+			c.wg.Go(func() {
+				defer func() {
+					c.mu.Lock()
+					c.sessions--
+					c.mu.Unlock()
+				}()
+				newSession(c, ch).serve(creqs)
+			})
+		case "direct-tcpip":
+			if !c.forwardingAllowed() {
+				c.log.Info("forwarding refused: disabled")
+				c.s.chans.WithLabelValues(c.s.name, "refused").Inc()
+				_ = nc.Reject(ssh.Prohibited, "port forwarding is disabled")
+				continue
+			}
+			c.wg.Go(func() { c.directTCPIP(nc) })
+		default:
+			c.s.chans.WithLabelValues(c.s.name, "refused").Inc()
+			_ = nc.Reject(ssh.UnknownChannelType, "channel type not supported: "+nc.ChannelType())
+		}
+	}
+	close(c.gone)
+	c.closeForwards()
+	c.wg.Wait()
+}
+
+// globalRequests answers tcpip-forward when forwarding is on, and
+// refuses the rest (keepalives included, which clients expect refused).
+func (c *conn) globalRequests(reqs <-chan *ssh.Request) {
+	for r := range reqs {
+		switch r.Type {
+		case "tcpip-forward":
+			if !c.forwardingAllowed() {
+				c.log.Info("remote forwarding refused: disabled")
+				_ = r.Reply(false, nil)
+				continue
+			}
+			c.tcpipForward(r)
+		case "cancel-tcpip-forward":
+			if !c.forwardingAllowed() {
+				_ = r.Reply(false, nil)
+				continue
+			}
+			c.cancelTCPIPForward(r)
+		default:
+			if r.WantReply {
+				_ = r.Reply(false, nil)
+			}
+		}
+	}
+}
