@@ -302,11 +302,14 @@ func (s *session) start(kind, command string, sftp bool) bool {
 	}
 	cmd.Dir = dir
 	cmd.Env = s.environ(original, isForced)
-	if sftp {
-		cmd.Env = append(cmd.Env, sftpChildEnv+"=1")
-	}
 	attr := &syscall.SysProcAttr{Setsid: true}
-	if os.Geteuid() == 0 {
+	switch {
+	case sftp:
+		// Executed as root, wherever our executable lies; it drops to
+		// the user itself before it reads a byte from the client.
+		cmd.Env = append(cmd.Env, sftpChildEnv+"="+childCredential(a), sftpHomeEnv+"="+dir)
+		cmd.Dir = "/"
+	case os.Geteuid() == 0:
 		attr.Credential = &syscall.Credential{Uid: a.UID, Gid: a.GID, Groups: a.Groups}
 	}
 	cmd.SysProcAttr = attr

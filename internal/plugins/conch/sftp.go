@@ -1,8 +1,13 @@
 package conch
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/pkg/sftp"
 	"go.uber.org/zap"
@@ -11,19 +16,24 @@ import (
 
 // sftpChildEnv marks the child process that serves one SFTP session as
 // the logged-in user, when twistd runs as root: twistd's own executable,
-// started with this variable set, serves SFTP on its standard input and
-// output and exits (see init). The child has only the user's rights, so
+// started (as root, so that it may be executed from wherever it lies)
+// with this variable set to UID:GID:GROUP,GROUP..., drops to that user,
+// goes to its home (sftpHomeEnv), serves SFTP on its standard input and
+// output, and exits (see init). The child has only the user's rights, so
 // SFTP reaches exactly what the user's shell would, as with sshd's
-// sftp-server. Anyone may start it so, to no gain: it serves only its
-// own stdin as its own user.
-const sftpChildEnv = "TWISTD_CONCH_SFTP_CHILD"
+// sftp-server. Anyone may start it so, to no gain: only root can become
+// another user, and the child serves nothing but its own stdin.
+const (
+	sftpChildEnv = "TWISTD_CONCH_SFTP_CHILD"
+	sftpHomeEnv  = "TWISTD_CONCH_SFTP_HOME"
+)
 
 // sftpMaxPacket is the largest SFTP data packet we send (OpenSSH's is
 // 32 KiB; pkg/sftp's default too).
 const sftpMaxPacket = 32768
 
 func init() {
-	if os.Getenv(sftpChildEnv) == "1" {
+	if os.Getenv(sftpChildEnv) != "" {
 		os.Exit(runSFTPChild())
 	}
 }
@@ -34,12 +44,17 @@ type stdio struct {
 	io.WriteCloser
 }
 
-// runSFTPChild serves SFTP on stdin/stdout, starting in the working
-// directory (the user's home), and returns the exit code.
+// runSFTPChild becomes the user, serves SFTP on stdin/stdout starting
+// in the user's home, and returns the exit code.
 func runSFTPChild() int {
-	wd, err := os.Getwd()
-	if err != nil {
+	if err := becomeUser(os.Getenv(sftpChildEnv)); err != nil {
+		fmt.Fprintln(os.Stderr, "twistd sftp:", err)
+		return 1
+	}
+	wd := os.Getenv(sftpHomeEnv)
+	if wd == "" || os.Chdir(wd) != nil {
 		wd = "/"
+		_ = os.Chdir(wd)
 	}
 	srv, err := sftp.NewServer(stdio{os.Stdin, os.Stdout}, sftp.WithServerWorkingDirectory(wd), sftp.WithMaxTxPacket(sftpMaxPacket))
 	if err != nil {
@@ -51,6 +66,59 @@ func runSFTPChild() int {
 	}
 	_ = srv.Close()
 	return 0
+}
+
+// becomeUser drops to UID:GID:GROUPS (groups comma-separated) and checks
+// there is no way back.
+func becomeUser(cred string) error {
+	f := strings.Split(cred, ":")
+	if len(f) != 3 {
+		return fmt.Errorf("%s=%q: want UID:GID:GROUPS", sftpChildEnv, cred)
+	}
+	uid, err1 := strconv.Atoi(f[0])
+	gid, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		return fmt.Errorf("%s=%q: bad uid or gid", sftpChildEnv, cred)
+	}
+	var groups []int
+	for _, g := range strings.Split(f[2], ",") {
+		if g == "" {
+			continue
+		}
+		n, err := strconv.Atoi(g)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s=%q: bad group", sftpChildEnv, cred)
+		}
+		groups = append(groups, n)
+	}
+	if os.Geteuid() == uid && os.Getegid() == gid && uid != 0 {
+		return nil // already the user
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid %d: %w", gid, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid %d: %w", uid, err)
+	}
+	if uid != 0 && syscall.Setuid(0) == nil {
+		return errors.New("could become root again after setuid")
+	}
+	if os.Getuid() != uid || os.Geteuid() != uid || os.Getgid() != gid {
+		return fmt.Errorf("still uid %d gid %d after dropping to %d:%d", os.Geteuid(), os.Getegid(), uid, gid)
+	}
+	return nil
+}
+
+// childCredential is the sftpChildEnv value for a.
+func childCredential(a *account) string {
+	gs := make([]string, len(a.Groups))
+	for i, g := range a.Groups {
+		gs[i] = strconv.FormatUint(uint64(g), 10)
+	}
+	return fmt.Sprintf("%d:%d:%s", a.UID, a.GID, strings.Join(gs, ","))
 }
 
 // serveSFTPInProcess serves SFTP in our own process: only when we are
