@@ -49,16 +49,16 @@ func TestConchWindowChangeAndSignal(t *testing.T) {
 	}
 	stdin, _ := sess.StdinPipe()
 	stdout, _ := sess.StdoutPipe()
-	if err := sess.Start(`stty size; read x; stty size; exec sleep 30`); err != nil {
+	// ECHO off (the mode sent above): the newline we type is not echoed
+	// back as an empty line; stty -a shows -echo.
+	if err := sess.Start(`stty size; stty -a | grep -o -- ' -echo '; read x; stty size; exec sleep 30`); err != nil {
 		t.Fatal(err)
 	}
 	lines := make(chan string, 4)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if l := strings.TrimSpace(sc.Text()); l != "" {
-				lines <- l
-			}
+			lines <- strings.TrimSpace(sc.Text())
 		}
 		close(lines)
 	}()
@@ -73,6 +73,9 @@ func TestConchWindowChangeAndSignal(t *testing.T) {
 	}
 	if got := next(); got != "24 80" {
 		t.Fatalf("first size %q, want 24 80", got)
+	}
+	if got := next(); got != "-echo" {
+		t.Fatalf("stty -a: %q, want -echo", got)
 	}
 	if err := sess.WindowChange(50, 132); err != nil {
 		t.Fatal(err)

@@ -54,9 +54,10 @@ type session struct {
 	ch  ssh.Channel
 	log *zap.Logger
 
-	env  []string
-	term string
-	win  *pty.Winsize // set by pty-req
+	env   []string
+	term  string
+	win   *pty.Winsize // set by pty-req
+	modes []byte       // pty-req's terminal modes
 
 	mu      sync.Mutex
 	started bool
@@ -144,6 +145,7 @@ func (s *session) request(r *ssh.Request) bool {
 		}
 		s.term = cleanTerm(m.Term)
 		s.win = winsize(m.Cols, m.Rows, m.Width, m.Height)
+		s.modes = []byte(m.Modes)
 		return true
 	case "window-change":
 		var m struct{ Cols, Rows, Width, Height uint32 }
@@ -372,6 +374,9 @@ func (s *session) startPTY(cmd *exec.Cmd) error {
 		// The terminal belongs to the user, as sshd leaves it (mode 0620).
 		_ = tty.Chown(int(a.UID), int(a.GID))
 		_ = tty.Chmod(0o620)
+	}
+	if err := applyModes(tty, s.modes); err != nil {
+		s.log.Debug("terminal modes not applied", zap.Error(err))
 	}
 	if err := pty.Setsize(ptmx, s.win); err != nil {
 		_ = ptmx.Close()
