@@ -123,7 +123,7 @@ func (s *server) loadPasswords() error {
 // Reload re-reads the password files; on error the old ones stay.
 func (s *server) Reload(context.Context) error { return s.loadPasswords() }
 
-// allowed checks the users: list and finds the account.
+// account checks the users: list and finds the account.
 func (s *server) account(name string) (*account, error) {
 	if len(s.opts.Users) > 0 {
 		ok := false
@@ -131,7 +131,7 @@ func (s *server) account(name string) (*account, error) {
 			ok = ok || u == name
 		}
 		if !ok {
-			return nil, fmt.Errorf("user %q is not in users:", name)
+			return nil, fmt.Errorf("user %q is not among the users the service admits", name)
 		}
 	}
 	return lookupAccount(name)
