@@ -105,3 +105,42 @@ func TestConchRunsAsTheUser(t *testing.T) {
 	}
 	s.waitFor(`login failed.*writable by group or others`, 5*time.Second)
 }
+
+// Under -u, twistd is that user: only it may log in, and SFTP is served
+// in process with exactly its rights.
+func TestConchUnderUidOnlyThatUser(t *testing.T) {
+	needOpenSSH(t, "sftp")
+	name, home, uid := testAccount(t)
+	dir := t.TempDir()
+	key := sshKey(t, dir, "id_user")
+	ssh := filepath.Join(home, ".ssh")
+	os.Mkdir(ssh, 0o700)
+	os.WriteFile(filepath.Join(ssh, "authorized_keys"), []byte(pubKey(t, key)), 0o600)
+	os.Chown(ssh, uid, uid)
+	os.Chown(filepath.Join(ssh, "authorized_keys"), uid, uid)
+	hostKeys(t, dir)
+	s := start(t, dir, nil, "-n", "--pidfile=", "-u", name, "-g", name, "conch", "-p", "tcp:0:interface=127.0.0.1", "--data", "ssh")
+	addr := s.addrs()[0]
+	f := &conchFixture{srv: s, dir: dir, key: key, port: addr[strings.LastIndexByte(addr, ':')+1:], user: name}
+	if r := f.ssh(t, "", "id -un"); r.code != 0 || r.stdout != name+"\n" {
+		t.Fatalf("as %s under -u: code %d, stdout %q, stderr %q", name, r.code, r.stdout, r.stderr)
+	}
+	if r := f.sshAs(t, "root", key, "", "id -un"); r.code != 255 {
+		t.Fatalf("root under -u %s: code %d, stdout %q", name, r.code, r.stdout)
+	}
+	s.waitFor(`login failed.*twistd runs as `+name+`, not as root: only `+name+` may log in`, 5*time.Second)
+	payload := strings.Repeat("0123456789abcdef", 1<<16)
+	local := filepath.Join(filepath.Dir(home), "up.txt") // where the user may read it
+	os.WriteFile(local, []byte(payload), 0o644)
+	batch := filepath.Join(filepath.Dir(home), "batch")
+	os.WriteFile(batch, []byte("put "+local+" up.txt\nget up.txt "+home+"/back.txt\n"), 0o644)
+	r := runTool(t, "", nil, "sftp", append(sshOpts(key, f.port, "-P"), "-b", batch, name+"@127.0.0.1")...)
+	if r.code != 0 {
+		t.Fatalf("sftp under -u: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(home, "up.txt"))
+	if err != nil || string(got) != payload {
+		t.Fatalf("sftp upload under -u: %d bytes, %v", len(got), err)
+	}
+	s.waitFor(`session.*"kind": "sftp"`, 5*time.Second)
+}

@@ -47,9 +47,11 @@ func lookupAccount(name string) (*account, error) {
 		return nil, fmt.Errorf("%q is not a user name", name)
 	}
 	if os.Geteuid() != 0 {
-		me, err := user.Current()
+		// Not user.Current: it caches the user it first saw, which was
+		// root when the process started as root and dropped to -u later.
+		me, err := user.LookupId(strconv.Itoa(os.Geteuid()))
 		if err != nil {
-			return nil, fmt.Errorf("who am I: %w", err)
+			return nil, fmt.Errorf("who am I (uid %d): %w", os.Geteuid(), err)
 		}
 		if me.Username != name {
 			return nil, fmt.Errorf("twistd runs as %s, not as root: only %s may log in", me.Username, me.Username)

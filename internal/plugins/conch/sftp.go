@@ -1,6 +1,7 @@
 package conch
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,11 @@ const (
 // 32 KiB; pkg/sftp's default too).
 const sftpMaxPacket = 32768
 
+// sftpReadBuffer is read ahead of the SFTP server, which reads each
+// packet's length and body separately: without it every small read is a
+// system call (the child's pipe) or an SSH window adjustment (in process).
+const sftpReadBuffer = 256 << 10
+
 func init() {
 	if os.Getenv(sftpChildEnv) != "" {
 		os.Exit(runSFTPChild())
@@ -56,7 +62,8 @@ func runSFTPChild() int {
 		wd = "/"
 		_ = os.Chdir(wd)
 	}
-	srv, err := sftp.NewServer(stdio{os.Stdin, os.Stdout}, sftp.WithServerWorkingDirectory(wd), sftp.WithMaxTxPacket(sftpMaxPacket))
+	in := bufio.NewReaderSize(os.Stdin, sftpReadBuffer)
+	srv, err := sftp.NewServer(stdio{in, os.Stdout}, sftp.WithServerWorkingDirectory(wd), sftp.WithMaxTxPacket(sftpMaxPacket))
 	if err != nil {
 		return 1
 	}
@@ -125,7 +132,22 @@ func childCredential(a *account) string {
 // not root, so we have exactly the rights of the one user who may log in.
 func (s *session) serveSFTPInProcess(dir string) {
 	defer close(s.done)
-	srv, err := sftp.NewServer(s.ch, sftp.WithServerWorkingDirectory(dir), sftp.WithMaxTxPacket(sftpMaxPacket))
+	// The replies go out through a pipe, as a child's would: many small
+	// status replies then leave in one SSH packet, not one packet each.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		s.log.Warn("sftp refused", zap.Error(err))
+		_ = s.ch.Close()
+		return
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(s.ch, pr)
+		_ = pr.Close()
+	}()
+	srv, err := sftp.NewServer(stdio{bufio.NewReaderSize(s.ch, sftpReadBuffer), pw},
+		sftp.WithServerWorkingDirectory(dir), sftp.WithMaxTxPacket(sftpMaxPacket))
 	status := uint32(0)
 	if err == nil {
 		if err = srv.Serve(); err == io.EOF {
@@ -133,6 +155,8 @@ func (s *session) serveSFTPInProcess(dir string) {
 		}
 		_ = srv.Close()
 	}
+	_ = pw.Close()
+	<-copied
 	if err != nil {
 		status = 1
 		s.log.Debug("sftp session ended", zap.Error(err))
