@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,6 +176,7 @@ func TestConchHostKeysGeneratedAndKept(t *testing.T) {
 		if len(keys) != 2 {
 			t.Fatalf("ssh-keyscan: want an ed25519 and an RSA key, got %q (stderr %q)", r.stdout, r.stderr)
 		}
+		sort.Strings(keys) // ssh-keyscan prints them in the order they come
 		return strings.Join(keys, "\n")
 	}
 	first := run()
