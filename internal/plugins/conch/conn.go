@@ -1,6 +1,8 @@
 package conch
 
 import (
+	"net"
+	"strconv"
 	"sync"
 
 	"go.uber.org/zap"
@@ -61,7 +63,7 @@ func (c *conn) serve(chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
 			})
 		case "direct-tcpip":
 			if !c.forwardingAllowed() {
-				c.log.Info("forwarding refused: disabled")
+				c.log.Info("forwarding refused: disabled", zap.String("target", directTarget(nc.ExtraData())))
 				c.s.chans.WithLabelValues(c.s.name, "refused").Inc()
 				_ = nc.Reject(ssh.Prohibited, "port forwarding is disabled")
 				continue
@@ -84,7 +86,12 @@ func (c *conn) globalRequests(reqs <-chan *ssh.Request) {
 		switch r.Type {
 		case "tcpip-forward":
 			if !c.forwardingAllowed() {
-				c.log.Info("remote forwarding refused: disabled")
+				var m struct {
+					Addr string
+					Port uint32
+				}
+				_ = ssh.Unmarshal(r.Payload, &m)
+				c.log.Info("remote forwarding refused: disabled", zap.String("listen", net.JoinHostPort(m.Addr, strconv.FormatUint(uint64(m.Port), 10))))
 				_ = r.Reply(false, nil)
 				continue
 			}
@@ -101,4 +108,18 @@ func (c *conn) globalRequests(reqs <-chan *ssh.Request) {
 			}
 		}
 	}
+}
+
+// directTarget is the host:port a direct-tcpip channel asks for, for the log.
+func directTarget(extra []byte) string {
+	var m struct {
+		Host     string
+		Port     uint32
+		OrigHost string
+		OrigPort uint32
+	}
+	if ssh.Unmarshal(extra, &m) != nil {
+		return "?"
+	}
+	return net.JoinHostPort(m.Host, strconv.FormatUint(uint64(m.Port), 10))
 }
