@@ -53,7 +53,8 @@ var (
 func hostKeys(t *testing.T, dir string) string {
 	t.Helper()
 	hostKeysOnce.Do(func() {
-		hostKeysDir, hostKeysErr = os.MkdirTemp("", "twistd-hostkeys-")
+		// Beside the test binary, which TestMain removes at the end.
+		hostKeysDir, hostKeysErr = os.MkdirTemp(filepath.Dir(binary), "hostkeys-")
 		if hostKeysErr != nil {
 			return
 		}
