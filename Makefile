@@ -69,6 +69,7 @@ bench: build
 	./bench/web/run.sh
 	./bench/dns/run.sh 10
 	./bench/mail/run.sh 10
+	./bench/sftp.sh
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
@@ -94,6 +95,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePOP3$$' -fuzztime=$(FUZZTIME) ./internal/plugins/mail/
 	$(GO) test -run='^$$' -fuzz='^FuzzPOP3Session$$' -fuzztime=$(FUZZTIME) ./internal/plugins/mail/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseHtpasswd$$' -fuzztime=$(FUZZTIME) ./internal/plugins/conch/
+	$(GO) test -run='^$$' -fuzz='^FuzzMatchKey$$' -fuzztime=$(FUZZTIME) ./internal/plugins/conch/
 
 include packaging/release.mk
 

@@ -3,6 +3,7 @@ package all
 
 import (
 	// Each plugin registers itself in init.
+	_ "github.com/twistd-go/twistd/internal/plugins/conch"
 	_ "github.com/twistd-go/twistd/internal/plugins/dns"
 	_ "github.com/twistd-go/twistd/internal/plugins/echo"
 	_ "github.com/twistd-go/twistd/internal/plugins/mail"

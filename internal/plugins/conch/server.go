@@ -1,0 +1,369 @@
+package conch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
+)
+
+// Bounds against hostile clients.
+const (
+	// connBuffer is how much a connection's unread input may hold before
+	// the transport stops reading from the peer.
+	connBuffer = 256 << 10
+	// stopGrace is how long Stop waits, once its context has ended and
+	// the connections are cut, for the sessions' processes to be reaped.
+	stopGrace = 5 * time.Second
+	// killGrace is how long a session's processes get between SIGHUP and
+	// SIGKILL once its channel or connection is gone.
+	killGrace = 2 * time.Second
+)
+
+// dummyHash is compared against when the user is unknown, so a
+// password attempt takes as long whether the user exists or not.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("twistd conch: no such user"), bcrypt.DefaultCost)
+
+// server is the ssh service.
+type server struct {
+	name      string
+	opts      Options
+	keys      []ssh.Signer
+	exe       string // our executable, for the SFTP child when root
+	passwords atomic.Pointer[map[string]string]
+	fails     *failures
+	bcrypt    chan struct{} // bounds concurrent bcrypt comparisons
+	cfg       *ssh.ServerConfig
+
+	log    *zap.Logger
+	stats  *service.Stats
+	logins *prometheus.CounterVec
+	chans  *prometheus.CounterVec
+
+	mu      sync.Mutex
+	pol     *policy.Policy
+	servers []service.Server
+	conns   sync.WaitGroup
+}
+
+func newServer(name string, opts Options, keys []ssh.Signer) (*server, error) {
+	s := &server{
+		name:   name,
+		opts:   opts,
+		keys:   keys,
+		fails:  newFailures(opts.MaxAuthFailuresPerPeer.N, opts.MaxAuthFailuresPerPeer.Per),
+		bcrypt: make(chan struct{}, max(1, runtime.NumCPU()-1)),
+		log:    zap.NewNop(),
+	}
+	if exe, err := os.Executable(); err == nil {
+		s.exe = exe
+	}
+	if err := s.loadPasswords(); err != nil {
+		return nil, err
+	}
+	cfg := &ssh.ServerConfig{
+		MaxAuthTries:      opts.MaxAuthTries,
+		PublicKeyCallback: s.publicKey,
+		AuthLogCallback:   s.authLog,
+		ServerVersion:     "SSH-2.0-twistd_conch",
+	}
+	for _, a := range opts.Auth {
+		if a.Kind == "file" {
+			cfg.PasswordCallback = s.password
+		}
+	}
+	for _, k := range keys {
+		cfg.AddHostKey(k)
+	}
+	s.cfg = cfg
+	return s, nil
+}
+
+// loadPasswords reads every file: auth; the first file naming a user wins.
+func (s *server) loadPasswords() error {
+	all := map[string]string{}
+	for _, a := range s.opts.Auth {
+		if a.Kind != "file" {
+			continue
+		}
+		f, err := os.Open(a.Path)
+		if err != nil {
+			return fmt.Errorf("password file: %w", err)
+		}
+		users, err := parseHtpasswd(f, a.Path)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("password file: %w", err)
+		}
+		for u, h := range users {
+			if _, ok := all[u]; !ok {
+				all[u] = h
+			}
+		}
+	}
+	s.passwords.Store(&all)
+	return nil
+}
+
+// Reload re-reads the password files; on error the old ones stay.
+func (s *server) Reload(context.Context) error { return s.loadPasswords() }
+
+// account checks the users: list and finds the account.
+func (s *server) account(name string) (*account, error) {
+	if len(s.opts.Users) > 0 {
+		ok := false
+		for _, u := range s.opts.Users {
+			ok = ok || u == name
+		}
+		if !ok {
+			return nil, fmt.Errorf("user %q is not among the users the service admits", name)
+		}
+	}
+	return lookupAccount(name)
+}
+
+func (s *server) publicKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	if s.fails.blocked(c.RemoteAddr()) {
+		return nil, errors.New("too many failed logins from this address")
+	}
+	a, err := s.account(c.User())
+	if err != nil {
+		return nil, err
+	}
+	var why []string
+	for _, spec := range s.opts.Auth {
+		if spec.Kind != "authorized_keys" {
+			continue
+		}
+		path := expandKeysPath(spec.Path, a)
+		data, err := readKeysFile(path, a)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				why = append(why, err.Error())
+			}
+			continue
+		}
+		g, ok, skipped := matchKey(data, key, c.RemoteAddr())
+		for _, sk := range skipped {
+			why = append(why, path+": "+sk)
+		}
+		if ok {
+			return &ssh.Permissions{Extensions: g.extensions()}, nil
+		}
+	}
+	if len(why) > 0 {
+		return nil, fmt.Errorf("key %s not accepted: %s", ssh.FingerprintSHA256(key), strings.Join(why, "; "))
+	}
+	return nil, fmt.Errorf("key %s not authorized", ssh.FingerprintSHA256(key))
+}
+
+func (s *server) password(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+	if s.fails.blocked(c.RemoteAddr()) {
+		return nil, errors.New("too many failed logins from this address")
+	}
+	hash, known := (*s.passwords.Load())[c.User()]
+	h := []byte(hash)
+	if !known {
+		h = dummyHash
+	}
+	s.bcrypt <- struct{}{}
+	err := bcrypt.CompareHashAndPassword(h, pw)
+	<-s.bcrypt
+	if !known {
+		return nil, fmt.Errorf("user %q is not in the password file", c.User())
+	}
+	if err != nil {
+		return nil, errors.New("wrong password")
+	}
+	if _, err := s.account(c.User()); err != nil {
+		return nil, err
+	}
+	return &ssh.Permissions{Extensions: map[string]string{extMethod: "password"}}, nil
+}
+
+// authLog counts every failed attempt against the peer.
+func (s *server) authLog(c ssh.ConnMetadata, method string, err error) {
+	if err == nil || method == "none" {
+		return
+	}
+	s.fails.fail(c.RemoteAddr())
+	s.log.Debug("authentication attempt failed", zap.String("user", c.User()),
+		zap.Stringer("peer", c.RemoteAddr()), zap.String("method", method), zap.Error(err))
+}
+
+// Start serves on env's listeners under the policies.
+func (s *server) Start(_ context.Context, env *service.Env) error {
+	for _, l := range env.Listeners {
+		if l.Stream == nil {
+			return fmt.Errorf("listen %s: SSH runs over streams only", l.Endpoint)
+		}
+	}
+	s.log, s.stats = env.Logger, env.Stats
+	s.logins = env.Metrics.Counter(prometheus.CounterOpts{
+		Name: "twistd_ssh_logins_total",
+		Help: "SSH connections by login outcome: ok, or failed (the client gave up or ran out of tries).",
+	}, "service", "result")
+	s.chans = env.Metrics.Counter(prometheus.CounterOpts{
+		Name: "twistd_ssh_channels_total",
+		Help: "SSH channels opened, by kind: exec, shell, sftp, direct-tcpip, forwarded-tcpip, refused.",
+	}, "service", "kind")
+	cfg := s.opts.Policies.Config()
+	pol, err := policy.New(cfg, env.Logger, env.Stats)
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	f := pol.WrapFactory(protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+		return &connProto{Conn: protocol.NewConn(connBuffer), s: s}
+	}))
+	servers := make([]service.Server, 0, len(env.Listeners))
+	for _, l := range env.Listeners {
+		servers = append(servers, env.Runner.ServeStream(l, f))
+	}
+	s.mu.Lock()
+	s.pol, s.servers = pol, servers
+	s.mu.Unlock()
+	return nil
+}
+
+// Stop stops accepting and lets sessions go on until ctx ends; then the
+// reactor cuts the connections, and their processes are hung up on,
+// killed and reaped.
+func (s *server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	servers, pol := s.servers, s.pol
+	s.servers = nil
+	s.mu.Unlock()
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, l := range servers {
+		wg.Go(func() { errs[i] = l.Shutdown(ctx) })
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(stopGrace + killGrace):
+		s.log.Warn("sessions still ending after the stop", zap.Duration("waited", stopGrace+killGrace))
+	}
+	if pol != nil {
+		_ = pol.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Reopen reopens the traffic log (SIGUSR1).
+func (s *server) Reopen() error {
+	s.mu.Lock()
+	pol := s.pol
+	s.mu.Unlock()
+	if pol == nil {
+		return nil
+	}
+	return pol.Reopen()
+}
+
+// connProto runs the SSH connection on a blocking net.Conn in its own
+// goroutine once the transport is up.
+type connProto struct {
+	*protocol.Conn
+	s *server
+}
+
+func (p *connProto) ConnectionMade(t protocol.Transport) {
+	p.Conn.ConnectionMade(t)
+	p.s.conns.Add(1)
+	go func() {
+		defer p.s.conns.Done()
+		p.s.serveConn(p.NetConn())
+	}()
+}
+
+// serveConn does the handshake within the login grace time, then serves
+// the connection's channels and requests until it ends.
+func (s *server) serveConn(nc net.Conn) {
+	defer nc.Close()
+	peer := nc.RemoteAddr()
+	if s.fails.blocked(peer) {
+		s.log.Info("connection refused: too many failed logins from this address", zap.Stringer("peer", peer))
+		return
+	}
+	_ = nc.SetDeadline(time.Now().Add(s.opts.LoginGraceTime))
+	// The connection's own copy of the configuration remembers its last
+	// failed attempt, for the one line a failed login logs.
+	cfg := *s.cfg
+	var last struct {
+		user, method string
+		err          error
+		tries        int
+	}
+	cfg.AuthLogCallback = func(c ssh.ConnMetadata, method string, err error) {
+		s.authLog(c, method, err)
+		if err != nil && method != "none" {
+			last.user, last.method, last.err = c.User(), method, err
+			last.tries++
+		}
+	}
+	sc, chans, reqs, err := ssh.NewServerConn(nc, &cfg)
+	if err != nil {
+		var ae *ssh.ServerAuthError
+		switch {
+		case errors.As(err, &ae) || last.tries > 0 && !errors.Is(err, os.ErrDeadlineExceeded):
+			s.logins.WithLabelValues(s.name, "failed").Inc()
+			why := last.err
+			if why == nil && ae != nil {
+				why = lastAuthError(ae)
+			}
+			s.log.Warn("login failed", zap.String("user", last.user), zap.Stringer("peer", peer),
+				zap.String("method", last.method), zap.Int("failed_attempts", last.tries), zap.NamedError("reason", why))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.log.Info("login timed out", zap.Stringer("peer", peer), zap.Duration("login_grace_time", s.opts.LoginGraceTime))
+		default:
+			s.log.Debug("handshake failed", zap.Stringer("peer", peer), zap.Error(err))
+		}
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	defer sc.Close()
+	s.logins.WithLabelValues(s.name, "ok").Inc()
+	s.log.Info("login", zap.String("user", sc.User()), zap.Stringer("peer", peer),
+		zap.String("method", sc.Permissions.Extensions[extMethod]))
+	a, err := s.account(sc.User())
+	if err != nil {
+		s.log.Warn("login refused", zap.String("user", sc.User()), zap.Stringer("peer", peer), zap.Error(err))
+		return
+	}
+	c := &conn{s: s, sc: sc, acct: a, gone: make(chan struct{}), log: s.log.With(zap.String("user", a.Name), zap.Stringer("peer", peer))}
+	c.serve(chans, reqs)
+}
+
+// lastAuthError is the last reason of a failed login, the most telling.
+func lastAuthError(ae *ssh.ServerAuthError) error {
+	for i := len(ae.Errors) - 1; i >= 0; i-- {
+		if e := ae.Errors[i]; e != nil && !errors.Is(e, ssh.ErrNoAuth) {
+			return e
+		}
+	}
+	return ae
+}
+
+var (
+	_ service.Service  = (*server)(nil)
+	_ service.Reloader = (*server)(nil)
+	_ service.Reopener = (*server)(nil)
+)
