@@ -37,7 +37,12 @@ const (
 
 // dummyHash is compared against when the user is unknown, so a
 // password attempt takes as long whether the user exists or not.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("twistd conch: no such user"), bcrypt.DefaultCost)
+// Made at the first unknown user, not at start: a bcrypt hash costs
+// tens of milliseconds, which every start of the binary paid.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("twistd conch: no such user"), bcrypt.DefaultCost)
+	return h
+})
 
 // server is the ssh service.
 type server struct {
@@ -179,7 +184,7 @@ func (s *server) password(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, erro
 	hash, known := (*s.passwords.Load())[c.User()]
 	h := []byte(hash)
 	if !known {
-		h = dummyHash
+		h = dummyHash()
 	}
 	s.bcrypt <- struct{}{}
 	err := bcrypt.CompareHashAndPassword(h, pw)
