@@ -56,17 +56,11 @@ type driver struct {
 
 func (d *driver) GetSettings() (*ftpserver.Settings, error) { return d.settings, nil }
 
-func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
-	cc.SetExtra(&session{})
+func (d *driver) ClientConnected(ftpserver.ClientContext) (string, error) {
 	return d.cfg.banner, nil
 }
 
 func (d *driver) ClientDisconnected(ftpserver.ClientContext) {}
-
-// session is what the driver keeps per control connection.
-type session struct {
-	failures int
-}
 
 func (d *driver) isAnonymous(user string) bool {
 	if !d.cfg.anonymous {
@@ -98,9 +92,8 @@ func (d *driver) PreAuthUser(cc ftpserver.ClientContext, user string) error {
 }
 
 var (
-	errLogin     = errors.New("login incorrect")
-	errTooMany   = errors.New("too many failed logins from your address; try later")
-	errNoSession = errors.New("no session")
+	errLogin   = errors.New("login incorrect")
+	errTooMany = errors.New("too many failed logins from your address; try later")
 )
 
 func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
@@ -108,7 +101,6 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	if d.fails.blocked(peer) {
 		d.c.loginFailed.Inc()
 		d.log.Info("login refused: too many failures", zap.String("peer", cc.RemoteAddr().String()), zap.String("user", user))
-		_ = cc.Close()
 		return nil, errTooMany
 	}
 	fs, ok := d.login(user, pass)
@@ -122,16 +114,9 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	d.fails.add(peer)
 	d.log.Info("login failed", zap.String("peer", cc.RemoteAddr().String()), zap.String("user", user))
 	// As vsftpd's delay_failed_login: a guesser waits for every answer.
+	// The library then ends the session (stricter than vsftpd's
+	// max_login_fails=3), so a guesser pays a connection per try too.
 	time.Sleep(d.cfg.failDelay)
-	s, _ := cc.Extra().(*session)
-	if s == nil {
-		return nil, errNoSession
-	}
-	s.failures++
-	if d.cfg.maxFailures > 0 && s.failures >= d.cfg.maxFailures {
-		// As vsftpd's max_login_fails: the session ends.
-		_ = cc.Close()
-	}
 	return nil, errLogin
 }
 

@@ -30,8 +30,6 @@ const (
 	DefaultDataTimeout = 60 * time.Second
 	// DefaultLoginFailureDelay is vsftpd's delay_failed_login.
 	DefaultLoginFailureDelay = time.Second
-	// DefaultMaxLoginFailures is vsftpd's max_login_fails: the session ends.
-	DefaultMaxLoginFailures = 3
 	// DefaultMaxPeerLoginFailures failed logins within
 	// DefaultPeerFailureWindow block a peer's further logins.
 	DefaultMaxPeerLoginFailures = 10
@@ -78,8 +76,6 @@ type Options struct {
 	DataTimeout time.Duration `yaml:"data_timeout"`
 	// LoginFailureDelay is waited before answering a failed login.
 	LoginFailureDelay time.Duration `yaml:"login_failure_delay"`
-	// MaxLoginFailures ends a session after this many failed logins; 0: never.
-	MaxLoginFailures int `yaml:"max_login_failures"`
 	// MaxPeerLoginFailures refuses a peer's logins after this many failures
 	// within PeerFailureWindow, over all its sessions; 0: never.
 	MaxPeerLoginFailures int           `yaml:"max_peer_login_failures"`
@@ -129,7 +125,7 @@ func defaults() Options {
 	return Options{
 		Anonymous: true, UserAnonymous: "anonymous", Active: true,
 		IdleTimeout: DefaultIdleTimeout, DataTimeout: DefaultDataTimeout,
-		LoginFailureDelay: DefaultLoginFailureDelay, MaxLoginFailures: DefaultMaxLoginFailures,
+		LoginFailureDelay:    DefaultLoginFailureDelay,
 		MaxPeerLoginFailures: DefaultMaxPeerLoginFailures, PeerFailureWindow: DefaultPeerFailureWindow,
 		Banner: DefaultBanner,
 	}
@@ -144,8 +140,8 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 		certificate: string(opts.Certificate), key: string(opts.PrivKey),
 		requireTLS: opts.RequireTLS, passiveAddress: opts.PassiveAddress, active: opts.Active,
 		idle: opts.IdleTimeout, dataTimeout: opts.DataTimeout, failDelay: opts.LoginFailureDelay,
-		maxFailures: opts.MaxLoginFailures, maxPeerFailures: opts.MaxPeerLoginFailures,
-		peerWindow: opts.PeerFailureWindow, banner: opts.Banner,
+		maxPeerFailures: opts.MaxPeerLoginFailures,
+		peerWindow:      opts.PeerFailureWindow, banner: opts.Banner,
 	}
 	at := e.Value
 	if opts.Anonymous && opts.UserAnonymous == "" {
@@ -207,9 +203,6 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 	}
 	if opts.LoginFailureDelay < 0 || opts.LoginFailureDelay > time.Minute {
 		errs = append(errs, e.Errorf(at("login_failure_delay"), "login_failure_delay %s: want 0 to 1m", opts.LoginFailureDelay))
-	}
-	if opts.MaxLoginFailures < 0 {
-		errs = append(errs, e.Errorf(at("max_login_failures"), "max_login_failures must not be negative"))
 	}
 	if opts.MaxPeerLoginFailures < 0 {
 		errs = append(errs, e.Errorf(at("max_peer_login_failures"), "max_peer_login_failures must not be negative"))
