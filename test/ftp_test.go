@@ -1,6 +1,7 @@
 package test
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -150,20 +151,13 @@ f.quit()
 	}
 }
 
-// freePortRange finds n consecutive free TCP ports on 127.0.0.1 (a
+// freePortRange finds n consecutive free TCP ports on 127.0.0.1 below
+// the ephemeral range, where other programs' connections come and go (a
 // probe: another process may take one, which the test then reports).
 func freePortRange(t *testing.T, n int) (int, int) {
 	t.Helper()
-	for try := 0; try < 20; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lo := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if lo+n > 65535 {
-			continue
-		}
+	for try := 0; try < 50; try++ {
+		lo := 20000 + rand.IntN(12000)
 		ok := true
 		for p := lo; p < lo+n && ok; p++ {
 			c, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
@@ -254,6 +248,9 @@ b = io.BytesIO(); f.retrbinary("RETR tls.txt", b.write); print("got", b.getvalue
 f.rename("tls.txt", "renamed.txt"); f.mkd("made"); print("list", sorted(f.nlst()))
 f.set_pasv(False)
 b = io.BytesIO(); f.retrbinary("RETR renamed.txt", b.write); print("active", b.getvalue().decode().strip())
+for cmd in ("PORT 127,0,0,1,0,22", "EPRT |1|127.0.0.1|25|", "PORT 192,0,2,1,200,1"):
+    try: print(cmd.split()[0], "OK", f.sendcmd(cmd))
+    except ftplib.error_perm as e: print(cmd.split()[0], "ERR", str(e)[:3])
 f.quit()
 `)
 	var phost string
@@ -267,7 +264,7 @@ f.quit()
 	if phost != "127.0.0.1" || pport < lo || pport > hi {
 		t.Errorf("passive address %s:%d, want 127.0.0.1 and a port in %d-%d", phost, pport, lo, hi)
 	}
-	for _, want := range []string{"got over tls", "'made'", "'renamed.txt'", "active over tls"} {
+	for _, want := range []string{"got over tls", "'made'", "'renamed.txt'", "active over tls", "PORT ERR 501\nEPRT ERR 501\nPORT ERR 501"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ftplib over TLS: no %q in:\n%s", want, got)
 		}

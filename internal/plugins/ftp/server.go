@@ -116,9 +116,14 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 		_ = root.Close()
 		return fmt.Errorf("ftp: %w", err)
 	}
-	tlsOK := dt.tls != nil
+	var tlsConfig func() *tls.Config
+	if s.cfg.certificate != "" {
+		tlsConfig = func() *tls.Config { return drv.data.Load().tls }
+	}
 	s.proto = service.Protocols{
-		Stream:   ln.Factory(func(nc net.Conn) net.Conn { return newPortFilter(nc, tlsOK) }),
+		Stream: ln.Factory(func(nc net.Conn) net.Conn {
+			return newPortFilter(nc, tlsConfig, s.cfg.dataTimeout)
+		}),
 		Policies: &s.policies,
 	}
 	if err := s.proto.Start(ctx, env); err != nil {
