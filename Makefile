@@ -73,6 +73,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTCPSession$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzSockaddrPort$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
+	$(GO) test -run='^$$' -fuzz='^FuzzFilterLine$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePasswords$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
+	$(GO) test -run='^$$' -fuzz='^FuzzConfinement$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twistd

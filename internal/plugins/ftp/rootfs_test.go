@@ -85,3 +85,38 @@ func TestRel(t *testing.T) {
 		}
 	}
 }
+
+// FuzzConfinement opens what a client might name and checks that the
+// file it gets is never the secret beside the root.
+func FuzzConfinement(f *testing.F) {
+	outside := f.TempDir()
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte("secret"), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	dir := filepath.Join(outside, "root")
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	_ = os.Symlink(secret, filepath.Join(dir, "link"))
+	_ = os.Symlink("..", filepath.Join(dir, "sub", "up"))
+	_ = os.Symlink(outside, filepath.Join(dir, "out"))
+	fs, err := openRoot(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	want, _ := os.Stat(secret)
+	for _, s := range []string{"../secret", "/../secret", "link", "sub/up/../secret", "out/secret", "sub/up/up/secret", "//..//secret"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		file, err := fs.Open(name)
+		if err != nil {
+			return
+		}
+		defer file.Close()
+		if fi, err := file.Stat(); err == nil && os.SameFile(fi, want) {
+			t.Fatalf("Open(%q) reached the secret outside the root", name)
+		}
+	})
+}
