@@ -29,9 +29,8 @@ var (
 
 // data is what a reload replaces: the users and the certificate.
 type data struct {
-	users passwords       // nil: no password file
-	tls   *tls.Config     // nil: no AUTH TLS
-	cert  tls.Certificate // the loaded pair, kept for /status-free checks
+	users passwords   // nil: no password file
+	tls   *tls.Config // nil: no AUTH TLS
 }
 
 // counters are the service's FTP metrics, resolved to their labels.

@@ -108,7 +108,6 @@ type config struct {
 	active            bool
 	idle, dataTimeout time.Duration
 	failDelay         time.Duration
-	maxFailures       int
 	maxPeerFailures   int
 	peerWindow        time.Duration
 	banner            string
