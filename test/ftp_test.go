@@ -359,3 +359,39 @@ func TestFTPCheckErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestFTPStopClosesIdleSessionsAndFinishesTransfers(t *testing.T) {
+	dir, _ := ftpSite(t)
+	const size = 256 << 20
+	if err := os.Truncate(writeFile(t, dir, "pub/big", ""), size); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, dir, nil, "-n", "--pidfile=", "--shutdown-timeout", "60s", "ftp", "-p", "tcp:0:interface=127.0.0.1", "-r", "pub")
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+	got := python(t, s.addrs()[0], `
+import ftplib, os, signal, time
+idle = ftplib.FTP(); idle.connect("__HOST__", __PORT__, timeout=20); idle.login()
+busy = ftplib.FTP(); busy.connect("__HOST__", __PORT__, timeout=20); busy.login()
+n = [0]; t0 = [0]
+def cb(b):
+    if n[0] < 1 << 20 <= n[0] + len(b):
+        os.kill(`+pid+`, signal.SIGTERM); t0[0] = time.time()
+    n[0] += len(b)
+busy.retrbinary("RETR big", cb, blocksize=1 << 16)
+print("transfer", n[0])
+try:
+    idle.sendcmd("NOOP"); print("idle alive")
+except (EOFError, OSError) as e:
+    print("idle closed")
+`)
+	if !strings.Contains(got, "transfer "+strconv.Itoa(size)) || !strings.Contains(got, "idle closed") {
+		t.Fatalf("stop:\n%s", got)
+	}
+	start := time.Now()
+	if code := s.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("the stop waited %s for idle sessions", time.Since(start))
+	}
+}

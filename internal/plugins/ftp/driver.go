@@ -51,15 +51,56 @@ type driver struct {
 	ro, rw   afero.Fs
 	c        *counters
 	fails    *failures
+
+	mu       sync.Mutex
+	sessions map[ftpserver.ClientContext]*session
+	stopping bool
+}
+
+// session is what the driver keeps of one control connection.
+type session struct {
+	transfers atomic.Int32 // files open for a transfer now
 }
 
 func (d *driver) GetSettings() (*ftpserver.Settings, error) { return d.settings, nil }
 
-func (d *driver) ClientConnected(ftpserver.ClientContext) (string, error) {
+func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping {
+		return "", errStopping
+	}
+	s := &session{}
+	d.sessions[cc] = s
+	cc.SetExtra(s)
 	return d.cfg.banner, nil
 }
 
-func (d *driver) ClientDisconnected(ftpserver.ClientContext) {}
+func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
+	d.mu.Lock()
+	delete(d.sessions, cc)
+	d.mu.Unlock()
+}
+
+// closeIdle starts the stop: no new sessions, and every session not in
+// the middle of a file transfer is closed. It returns how many are left.
+func (d *driver) closeIdle() int {
+	d.mu.Lock()
+	d.stopping = true
+	var idle []ftpserver.ClientContext
+	for cc, s := range d.sessions {
+		if s.transfers.Load() == 0 {
+			idle = append(idle, cc)
+			delete(d.sessions, cc)
+		}
+	}
+	left := len(d.sessions)
+	d.mu.Unlock()
+	for _, cc := range idle {
+		_ = cc.Close()
+	}
+	return left
+}
 
 func (d *driver) isAnonymous(user string) bool {
 	if !d.cfg.anonymous {
@@ -91,8 +132,9 @@ func (d *driver) PreAuthUser(cc ftpserver.ClientContext, user string) error {
 }
 
 var (
-	errLogin   = errors.New("login incorrect")
-	errTooMany = errors.New("too many failed logins from your address; try later")
+	errLogin    = errors.New("login incorrect")
+	errTooMany  = errors.New("too many failed logins from your address; try later")
+	errStopping = errors.New("the service is stopping")
 )
 
 func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
@@ -102,12 +144,16 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 		d.log.Info("login refused: too many failures", zap.String("peer", cc.RemoteAddr().String()), zap.String("user", user))
 		return nil, errTooMany
 	}
+	s, _ := cc.Extra().(*session)
+	if s == nil {
+		return nil, errStopping
+	}
 	fs, ok := d.login(user, pass)
 	if ok {
 		d.c.loginOK.Inc()
 		d.log.Info("login", zap.String("peer", cc.RemoteAddr().String()), zap.String("user", user),
 			zap.Bool("writable", fs == d.rw))
-		return &countingFs{Fs: fs, c: d.c}, nil
+		return &countingFs{Fs: fs, c: d.c, s: s}, nil
 	}
 	d.c.loginFailed.Inc()
 	d.fails.add(peer)
@@ -165,6 +211,7 @@ func peerIP(a net.Addr) string {
 type countingFs struct {
 	afero.Fs
 	c *counters
+	s *session
 }
 
 func (f *countingFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
@@ -175,13 +222,15 @@ func (f *countingFs) OpenFile(name string, flag int, perm os.FileMode) (afero.Fi
 	if fi, serr := file.Stat(); serr == nil && fi.IsDir() {
 		return file, nil
 	}
-	return &countingFile{File: file, c: f.c, upload: flag&(os.O_WRONLY|os.O_RDWR) != 0}, nil
+	f.s.transfers.Add(1)
+	return &countingFile{File: file, c: f.c, s: f.s, upload: flag&(os.O_WRONLY|os.O_RDWR) != 0}, nil
 }
 
 // countingFile is a file being transferred.
 type countingFile struct {
 	afero.File
 	c      *counters
+	s      *session
 	upload bool
 	n      atomic.Int64
 	once   sync.Once
@@ -239,6 +288,7 @@ func (f *countingFile) Close() error {
 			f.c.stats.BytesSent.Add(n)
 		}
 		f.c.stats.Requests.Add(1)
+		f.s.transfers.Add(-1)
 	})
 	return f.File.Close()
 }

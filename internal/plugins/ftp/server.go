@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
@@ -107,7 +108,8 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	drv := &driver{
 		cfg: s.cfg, settings: settings, log: env.Logger, c: c,
 		rw: root, ro: afero.NewReadOnlyFs(root),
-		fails: &failures{max: s.cfg.maxPeerFailures, window: s.cfg.peerWindow, peers: map[string]*peerFails{}},
+		fails:    &failures{max: s.cfg.maxPeerFailures, window: s.cfg.peerWindow, peers: map[string]*peerFails{}},
+		sessions: map[ftpserver.ClientContext]*session{},
 	}
 	drv.data.Store(dt)
 	lib := ftpserver.NewFtpServer(drv)
@@ -143,8 +145,10 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	return nil
 }
 
-// Stop stops taking sessions, lets the open ones finish within ctx (the
-// reactor closes what is left), then releases the root.
+// Stop stops taking sessions and closes the idle ones at once (an FTP
+// client may sit idle for idle_timeout); a session in the middle of a
+// file transfer is closed once it is done, or when ctx is (the reactor
+// closes what is left). Then it releases the root.
 func (s *server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	started := s.started
@@ -154,7 +158,21 @@ func (s *server) Stop(ctx context.Context) error {
 		return nil
 	}
 	_ = s.ln.Close()
+	closer := make(chan struct{})
+	go func() {
+		defer close(closer)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for s.drv.closeIdle() > 0 {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	err := s.proto.Stop(ctx)
+	<-closer
 	select {
 	case <-s.served:
 	case <-ctx.Done():
