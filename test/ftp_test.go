@@ -231,6 +231,24 @@ services:
 	if out, err := runClient(t, "curl", "-sS", "--ssl-reqd", "-k", "-u", "alice:wrong", url); err == nil || !strings.Contains(out, "530") {
 		t.Fatalf("a wrong password was not refused with 530: %v %s", err, out)
 	}
+	// policies: max_connections_per_peer: 4 holds for the control connections.
+	peers := python(t, addr, `
+import ftplib
+conns = []
+for i in range(5):
+    f = ftplib.FTP()
+    try:
+        f.connect("__HOST__", __PORT__, timeout=5); conns.append(f); print("session", i, "in")
+    except (EOFError, OSError) as e:
+        print("session", i, "refused")
+`)
+	if !strings.Contains(peers, "session 3 in") || !strings.Contains(peers, "session 4 refused") {
+		t.Errorf("max_connections_per_peer 4:\n%s", peers)
+	}
+	eventually(t, 5*time.Second, "the sessions to close", func() bool {
+		out, err := runClient(t, "curl", "-sS", url+"f.txt")
+		return err == nil && out == "hello ftp\n"
+	})
 	// Anonymous still logs in without TLS, read-only.
 	if out, err := runClient(t, "curl", "-sS", url+"f.txt"); err != nil || out != "hello ftp\n" {
 		t.Fatalf("anonymous download: %v %q", err, out)
@@ -393,5 +411,58 @@ except (EOFError, OSError) as e:
 	}
 	if time.Since(start) > 10*time.Second {
 		t.Fatalf("the stop waited %s for idle sessions", time.Since(start))
+	}
+}
+
+func TestFTPOneLinerFlags(t *testing.T) {
+	dir, root := ftpSite(t)
+	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	writeFile(t, dir, "users", "alice:"+string(h)+"\n")
+	lo, hi := freePortRange(t, 3)
+	s := start(t, dir, nil, "-n", "--pidfile=", "ftp", "-p", "tcp:0:interface=127.0.0.1", "-r", "pub",
+		"--userAnonymous", "guest", "--password-file", "users", "--writable", "alice",
+		"--passive-ports", strconv.Itoa(lo)+"-"+strconv.Itoa(hi))
+	got := python(t, s.addrs()[0], `
+import ftplib, io
+for user in ("guest", "ftp", "anonymous"):
+    f = ftplib.FTP(); f.connect("__HOST__", __PORT__, timeout=10)
+    try:
+        f.login(user, "x@example.com"); print(user, "in")
+    except ftplib.error_perm as e:
+        print(user, "refused", str(e)[:3])
+f = ftplib.FTP(); f.connect("__HOST__", __PORT__, timeout=10); f.login("alice", "pw")
+print("pasv", f.makepasv()[1])
+f.storbinary("STOR a.txt", io.BytesIO(b"alice\n")); print("stored")
+`)
+	for _, want := range []string{"guest in", "ftp in", "anonymous refused 530", "stored"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if p, ok := strings.CutPrefix(l, "pasv "); ok {
+			if n, _ := strconv.Atoi(p); n < lo || n > hi {
+				t.Errorf("passive port %d outside %d-%d", n, lo, hi)
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "a.txt")); err != nil || string(b) != "alice\n" {
+		t.Errorf("alice's upload: %v %q", err, b)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-r", "missing"}, `--root: no such directory "missing"`},
+		{[]string{"-r", "pub", "--passive-ports", "40000-30000"}, `--passive-ports: passive_ports "40000-30000": 40000 is above 30000`},
+		{[]string{"-r", "pub", "--certificate", "pub/f.txt"}, `AUTH TLS needs both certificate and privkey`},
+		{[]string{"-r", "pub", "-p", "99999"}, `--port 99999: not a port number`},
+		{[]string{"-r", "pub", "--no-anonymous"}, `nobody could log in`},
+	} {
+		r := twistd(t, dir, nil, append([]string{"-n", "--pidfile=", "ftp"}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q in:\n%s", tc.args, r.code, tc.want, r.stderr)
+		}
 	}
 }
