@@ -466,3 +466,46 @@ f.storbinary("STOR a.txt", io.BytesIO(b"alice\n")); print("stored")
 		}
 	}
 }
+
+func TestFTPHomes(t *testing.T) {
+	dir, root := ftpSite(t)
+	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	writeFile(t, dir, "users", "bob:"+string(h)+"\n")
+	writeFile(t, dir, "app.yaml", `services:
+  - type: ftp
+    listen: tcp:0:interface=127.0.0.1
+    root: pub
+    password_file: users
+    writable: [bob]
+    homes: {bob: sub}
+`)
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", "app.yaml")
+	got := python(t, s.addrs()[0], `
+import ftplib, io
+f = ftplib.FTP(); f.connect("__HOST__", __PORT__, timeout=10); f.login("bob", "pw")
+print("list", sorted(f.nlst()))
+f.cwd(".."); print("after cwd ..", sorted(f.nlst()))
+for name in ("../f.txt", "/../f.txt", "../../secret.txt"):
+    try:
+        f.retrbinary("RETR " + name, lambda b: print("LEAK", b)); print(name, "read")
+    except ftplib.error_perm as e:
+        print(name, "ERR", str(e)[:3])
+f.storbinary("STOR up.txt", io.BytesIO(b"bob\n")); print("stored")
+`)
+	for _, want := range []string{"list ['g.txt']", "after cwd .. ['g.txt']", "../f.txt ERR 550", "/../f.txt ERR 550", "../../secret.txt ERR 550", "stored"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "sub", "up.txt")); err != nil || string(b) != "bob\n" {
+		t.Errorf("bob's upload into his home: %v %q", err, b)
+	}
+
+	writeFile(t, dir, "bad.yaml", "services:\n  - type: ftp\n    listen: tcp:0\n    root: pub\n    password_file: users\n    homes: {bob: nowhere, eve: ../..}\n")
+	r := twistd(t, dir, nil, "check", "-c", "bad.yaml")
+	for _, want := range []string{`bad.yaml:6:12: service "ftp": homes: bob: "nowhere" is not a directory`, `homes: eve: "../.."`} {
+		if r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, want 2 and %q in:\n%s", r.code, want, r.stderr)
+		}
+	}
+}

@@ -60,6 +60,8 @@ type driver struct {
 // session is what the driver keeps of one control connection.
 type session struct {
 	transfers atomic.Int32 // files open for a transfer now
+	mu        sync.Mutex
+	closers   []func() error // what the session opened
 }
 
 func (d *driver) GetSettings() (*ftpserver.Settings, error) { return d.settings, nil }
@@ -80,6 +82,15 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	d.mu.Lock()
 	delete(d.sessions, cc)
 	d.mu.Unlock()
+	if s, _ := cc.Extra().(*session); s != nil {
+		s.mu.Lock()
+		closers := s.closers
+		s.closers = nil
+		s.mu.Unlock()
+		for _, c := range closers {
+			_ = c()
+		}
+	}
 }
 
 // closeIdle starts the stop: no new sessions, and every session not in
@@ -148,11 +159,15 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	if s == nil {
 		return nil, errStopping
 	}
-	fs, ok := d.login(user, pass)
-	if ok {
+	if d.login(user, pass) {
+		fs, err := d.fsFor(user, s)
+		if err != nil {
+			d.log.Error("login: the user's home", zap.String("user", user), zap.Error(err))
+			return nil, errors.New("your home directory is not available")
+		}
 		d.c.loginOK.Inc()
 		d.log.Info("login", zap.String("peer", cc.RemoteAddr().String()), zap.String("user", user),
-			zap.Bool("writable", fs == d.rw))
+			zap.Bool("writable", d.writable(user)))
 		return &countingFs{Fs: fs, c: d.c, s: s}, nil
 	}
 	d.c.loginFailed.Inc()
@@ -166,22 +181,41 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 }
 
 // login checks a user and returns the file system the session gets.
-func (d *driver) login(user, pass string) (afero.Fs, bool) {
+func (d *driver) login(user, pass string) bool {
 	if d.isAnonymous(user) {
-		return d.fsFor(user), true
+		return true
 	}
 	users := d.data.Load().users
-	if users == nil || !users.check(user, pass) {
-		return nil, false
-	}
-	return d.fsFor(user), true
+	return users != nil && users.check(user, pass)
 }
 
-func (d *driver) fsFor(user string) afero.Fs {
-	if d.cfg.writable[user] || d.cfg.writable["*"] && !d.isAnonymous(user) {
-		return d.rw
+func (d *driver) writable(user string) bool {
+	return d.cfg.writable[user] || d.cfg.writable["*"] && !d.isAnonymous(user)
+}
+
+// fsFor returns the file system of a user's session: the root, or the
+// user's home below it (a root of its own, closed with the session),
+// read-only unless the user is writable.
+func (d *driver) fsFor(user string, s *session) (afero.Fs, error) {
+	home, ok := d.cfg.homes[user]
+	if !ok {
+		if d.writable(user) {
+			return d.rw, nil
+		}
+		return d.ro, nil
 	}
-	return d.ro
+	r, err := d.rw.(*rootFs).root.OpenRoot(rel(home))
+	if err != nil {
+		return nil, err
+	}
+	fs := &rootFs{root: r}
+	s.mu.Lock()
+	s.closers = append(s.closers, fs.Close)
+	s.mu.Unlock()
+	if d.writable(user) {
+		return fs, nil
+	}
+	return afero.NewReadOnlyFs(fs), nil
 }
 
 func (d *driver) GetTLSConfig() (*tls.Config, error) {

@@ -8,7 +8,11 @@ package ftp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +57,10 @@ type Options struct {
 	// directories; "*" is every user of the password file. Anonymous
 	// sessions write only when the anonymous name is listed.
 	Writable []string `yaml:"writable"`
+	// Homes are users' own directories below Root: such a user's session
+	// sees only that directory, as its root (vsftpd's chroot_local_user
+	// with local_root).
+	Homes map[string]string `yaml:"homes"`
 	// Certificate and PrivKey enable AUTH TLS (explicit FTPS).
 	Certificate plugin.FilePath `yaml:"certificate"`
 	PrivKey     plugin.FilePath `yaml:"privkey"`
@@ -101,6 +109,7 @@ type config struct {
 	userAnonymous     string
 	passwordFile      string
 	writable          map[string]bool
+	homes             map[string]string
 	certificate, key  string
 	requireTLS        string
 	portLow, portHigh int
@@ -135,7 +144,7 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 	errs := []error{e.Decode(&opts)}
 	cfg := &config{
 		root: string(opts.Root), anonymous: opts.Anonymous, userAnonymous: opts.UserAnonymous,
-		passwordFile: string(opts.PasswordFile), writable: map[string]bool{},
+		passwordFile: string(opts.PasswordFile), writable: map[string]bool{}, homes: opts.Homes,
 		certificate: string(opts.Certificate), key: string(opts.PrivKey),
 		requireTLS: opts.RequireTLS, passiveAddress: opts.PassiveAddress, active: opts.Active,
 		idle: opts.IdleTimeout, dataTimeout: opts.DataTimeout, failDelay: opts.LoginFailureDelay,
@@ -154,6 +163,19 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 	}
 	if len(opts.Writable) > 0 && opts.PasswordFile == "" && !(opts.Anonymous && cfg.writable[opts.UserAnonymous]) {
 		errs = append(errs, e.Errorf(at("writable"), "writable users but no password_file to log them in"))
+	}
+	if len(opts.Homes) > 0 && opts.Root != "" {
+		if r, err := os.OpenRoot(string(opts.Root)); err == nil {
+			for _, u := range slices.Sorted(maps.Keys(opts.Homes)) {
+				h := filepath.Clean(opts.Homes[u])
+				if filepath.IsAbs(h) || h == ".." || strings.HasPrefix(h, "../") {
+					errs = append(errs, e.Errorf(at("homes"), "homes: %s: %q: want a path relative to root, below it", u, opts.Homes[u]))
+				} else if fi, err := r.Stat(h); err != nil || !fi.IsDir() {
+					errs = append(errs, e.Errorf(at("homes"), "homes: %s: %q is not a directory below root %s", u, opts.Homes[u], opts.Root))
+				}
+			}
+			_ = r.Close()
+		}
 	}
 	switch {
 	case (opts.Certificate == "") != (opts.PrivKey == ""):
