@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -312,6 +313,11 @@ f.quit()
 	metricsHas(t, admin, `twistd_ftp_files_total{direction="upload",service="files"} `+strconv.Itoa(uploads))
 	metricsHas(t, admin, `twistd_ftp_bytes_total{direction="upload",service="files"} `+strconv.Itoa(upBytes))
 
+	// /status counts the file bytes and transfers too, not only the control connections'.
+	if c := statusCounts(t, "http://"+admin)["files"]; c.BytesIn < int64(upBytes) || c.BytesOut < 18 || c.Requests < 5 {
+		t.Errorf("/status of files: %+v", c)
+	}
+
 	// A reload picks up a new password file.
 	h, _ := bcrypt.GenerateFromPassword([]byte("carol-pw"), bcrypt.MinCost)
 	writeFile(t, dir, "users", pw.String()+"carol:"+string(h)+"\n")
@@ -527,4 +533,31 @@ f.storbinary("STOR up.txt", io.BytesIO(b"bob\n")); print("stored")
 			t.Errorf("exit %d, want 2 and %q in:\n%s", r.code, want, r.stderr)
 		}
 	}
+}
+
+// serviceCounts is what /status says of a service's traffic.
+type serviceCounts struct {
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
+	Requests int64 `json:"requests"`
+}
+
+// statusCounts returns /status's traffic counts by service name.
+func statusCounts(t *testing.T, base string) map[string]serviceCounts {
+	t.Helper()
+	_, body, _ := httpGet(t, base+"/status", "Accept", "application/json")
+	var doc struct {
+		Services []struct {
+			Name string `json:"name"`
+			serviceCounts
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	out := map[string]serviceCounts{}
+	for _, s := range doc.Services {
+		out[s.Name] = s.serviceCounts
+	}
+	return out
 }
