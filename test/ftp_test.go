@@ -561,3 +561,32 @@ func statusCounts(t *testing.T, base string) map[string]serviceCounts {
 	}
 	return out
 }
+
+func TestFTPReloadReplacesTheEntry(t *testing.T) {
+	dir, _ := ftpSite(t)
+	app := writeFile(t, dir, "app.yaml", "services:\n  - name: files\n    type: ftp\n    listen: tcp:0:interface=127.0.0.1\n    root: pub\n    banner: first\n")
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+	got := python(t, s.addrs()[0], `
+import ftplib, os, signal, time
+old = ftplib.FTP(); print("old", old.connect("__HOST__", __PORT__, timeout=10)); old.login()
+s = open("`+app+`").read().replace("banner: first", "banner: second")
+open("`+app+`", "w").write(s)
+os.kill(`+pid+`, signal.SIGHUP)
+for i in range(100):
+    new = ftplib.FTP(); w = new.connect("__HOST__", __PORT__, timeout=10); new.close()
+    if "second" in w: break
+    time.sleep(0.05)
+print("new", w)
+try:
+    old.sendcmd("NOOP"); print("old alive")
+except (EOFError, OSError):
+    print("old closed")
+`)
+	// The replaced service's idle session is closed, not kept for the drain.
+	for _, want := range []string{"old 220 first", "new 220 second", "old closed"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+}
