@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bufio"
 	"encoding/json"
 	"math/rand/v2"
 	"net"
@@ -589,4 +590,46 @@ except (EOFError, OSError):
 			t.Errorf("no %q in:\n%s", want, got)
 		}
 	}
+}
+
+// The control connection is the reactor's: behind haproxy: the client is
+// the one the PROXY header names, and deny: holds before the banner.
+func TestFTPBehindHAProxyWithDeny(t *testing.T) {
+	dir, _ := ftpSite(t)
+	app := writeFile(t, dir, "app.yaml", `services:
+  - type: ftp
+    listen: haproxy:tcp:0:interface=127.0.0.1
+    root: pub
+    deny: [192.0.2.66]
+`)
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
+	addr := s.addrs()[0]
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("PROXY TCP4 192.0.2.10 10.0.0.1 40000 21\r\nUSER anonymous\r\nPASS x\r\n"))
+	r := bufio.NewReader(c)
+	var replies []string
+	for len(replies) < 3 {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %q: %v", replies, err)
+		}
+		replies = append(replies, strings.TrimSpace(l))
+	}
+	if !strings.HasPrefix(replies[0], "220 ") || !strings.HasPrefix(replies[1], "331 ") || !strings.HasPrefix(replies[2], "230 ") {
+		t.Fatalf("replies %q", replies)
+	}
+	s.waitFor(`login.*"peer": "192\.0\.2\.10:40000"`, 5*time.Second)
+
+	denied, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied.Write([]byte("PROXY TCP4 192.0.2.66 10.0.0.1 40001 21\r\n"))
+	refusedSilently(t, denied, "USER anonymous\r\n")
 }
