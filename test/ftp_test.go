@@ -633,3 +633,36 @@ func TestFTPBehindHAProxyWithDeny(t *testing.T) {
 	denied.Write([]byte("PROXY TCP4 192.0.2.66 10.0.0.1 40001 21\r\n"))
 	refusedSilently(t, denied, "USER anonymous\r\n")
 }
+
+// A client that stops reading a download is cut off after idle_timeout
+// (vsftpd's data_connection_timeout) instead of holding its session.
+func TestFTPStalledDownloadEnds(t *testing.T) {
+	dir, _ := ftpSite(t)
+	if err := os.Truncate(writeFile(t, dir, "pub/big", ""), 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "app.yaml", "services:\n  - type: ftp\n    listen: tcp:0:interface=127.0.0.1\n    root: pub\n    idle_timeout: 2s\n")
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", "app.yaml")
+	got := python(t, s.addrs()[0], `
+import ftplib, socket, time
+f = ftplib.FTP(); f.connect("__HOST__", __PORT__, timeout=20); f.login(); f.voidcmd("TYPE I")
+host, port = f.makepasv()
+d = socket.create_connection((host, port)); d.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+print("start", f.sendcmd("RETR big")[:3])
+t0 = time.time()
+try:
+    print("end", f.getresp()[:3])
+except ftplib.all_errors as e:
+    print("end", str(e)[:3])
+print("after", round(time.time() - t0))
+`)
+	var after int
+	for _, l := range strings.Split(got, "\n") {
+		if v, ok := strings.CutPrefix(l, "after "); ok {
+			after, _ = strconv.Atoi(v)
+		}
+	}
+	if !strings.Contains(got, "start 150") || strings.Contains(got, "end 226") || after > 10 {
+		t.Fatalf("a stalled download:\n%s", got)
+	}
+}

@@ -168,7 +168,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 		d.c.loginOK.Inc()
 		d.log.Info("login", zap.String("peer", cc.RemoteAddr().String()), zap.String("user", user),
 			zap.Bool("writable", d.writable(user)))
-		return &countingFs{Fs: fs, c: d.c, s: s}, nil
+		return &countingFs{Fs: fs, c: d.c, s: s, idle: d.cfg.idle}, nil
 	}
 	d.c.loginFailed.Inc()
 	d.fails.add(peer)
@@ -244,8 +244,9 @@ func peerIP(a net.Addr) string {
 // countingFs counts the files and bytes a session transfers.
 type countingFs struct {
 	afero.Fs
-	c *counters
-	s *session
+	c    *counters
+	s    *session
+	idle time.Duration
 }
 
 func (f *countingFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
@@ -257,7 +258,7 @@ func (f *countingFs) OpenFile(name string, flag int, perm os.FileMode) (afero.Fi
 		return file, nil
 	}
 	f.s.transfers.Add(1)
-	return &countingFile{File: file, c: f.c, s: f.s, upload: flag&(os.O_WRONLY|os.O_RDWR) != 0}, nil
+	return &countingFile{File: file, c: f.c, s: f.s, idle: f.idle, upload: flag&(os.O_WRONLY|os.O_RDWR) != 0}, nil
 }
 
 // countingFile is a file being transferred.
@@ -265,6 +266,7 @@ type countingFile struct {
 	afero.File
 	c      *counters
 	s      *session
+	idle   time.Duration
 	upload bool
 	n      atomic.Int64
 	once   sync.Once
@@ -282,31 +284,60 @@ func (f *countingFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// stallChunk is how much of a file moves between two renewals of the
+// data connection's deadline: a transfer moving less than this within
+// idle_timeout is stalled and ends (vsftpd's data_connection_timeout).
+const stallChunk = 1 << 20
+
 // WriteTo lets a download use the kernel's sendfile where the data
-// connection allows it, and still counts the bytes.
+// connection allows it, counts the bytes, and ends a download the client
+// stopped reading.
 func (f *countingFile) WriteTo(w io.Writer) (int64, error) {
-	var n int64
-	var err error
+	var src io.Reader = struct{ io.Reader }{f.File}
 	if of, ok := f.File.(*os.File); ok {
-		n, err = of.WriteTo(w)
-	} else {
-		n, err = io.Copy(w, struct{ io.Reader }{f.File})
+		src = of
 	}
-	f.n.Add(n)
-	return n, err
+	dl, _ := w.(interface{ SetWriteDeadline(time.Time) error })
+	var total int64
+	for {
+		if dl != nil {
+			_ = dl.SetWriteDeadline(time.Now().Add(f.idle))
+		}
+		n, err := io.CopyN(w, src, stallChunk)
+		total += n
+		f.n.Add(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
-// ReadFrom lets an upload be spliced into the file, and counts it.
+// ReadFrom lets an upload be spliced into the file, counts it, and ends
+// an upload the client stopped sending.
 func (f *countingFile) ReadFrom(r io.Reader) (int64, error) {
-	var n int64
-	var err error
+	var dst io.Writer = struct{ io.Writer }{f.File}
 	if of, ok := f.File.(*os.File); ok {
-		n, err = of.ReadFrom(r)
-	} else {
-		n, err = io.Copy(struct{ io.Writer }{f.File}, r)
+		dst = of
 	}
-	f.n.Add(n)
-	return n, err
+	dl, _ := r.(interface{ SetReadDeadline(time.Time) error })
+	var total int64
+	for {
+		if dl != nil {
+			_ = dl.SetReadDeadline(time.Now().Add(f.idle))
+		}
+		n, err := io.CopyN(dst, r, stallChunk)
+		total += n
+		f.n.Add(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 func (f *countingFile) Close() error {
