@@ -70,6 +70,7 @@ bench: build
 	./bench/dns/run.sh 10
 	./bench/mail/run.sh 10
 	./bench/sftp.sh
+	./bench/ftp.sh
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
@@ -97,6 +98,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzPOP3Session$$' -fuzztime=$(FUZZTIME) ./internal/plugins/mail/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHtpasswd$$' -fuzztime=$(FUZZTIME) ./internal/plugins/conch/
 	$(GO) test -run='^$$' -fuzz='^FuzzMatchKey$$' -fuzztime=$(FUZZTIME) ./internal/plugins/conch/
+	$(GO) test -run='^$$' -fuzz='^FuzzFilterLine$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePasswords$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
+	$(GO) test -run='^$$' -fuzz='^FuzzConfinement$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
 
 include packaging/release.mk
 

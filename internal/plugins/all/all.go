@@ -6,6 +6,7 @@ import (
 	_ "github.com/twistd-go/twistd/internal/plugins/conch"
 	_ "github.com/twistd-go/twistd/internal/plugins/dns"
 	_ "github.com/twistd-go/twistd/internal/plugins/echo"
+	_ "github.com/twistd-go/twistd/internal/plugins/ftp"
 	_ "github.com/twistd-go/twistd/internal/plugins/mail"
 	_ "github.com/twistd-go/twistd/internal/plugins/portforward"
 	_ "github.com/twistd-go/twistd/internal/plugins/tcp"
