@@ -59,6 +59,7 @@ services:
 		`twistd_http_request_duration_seconds_count{service="site"} 3`,
 		`twistd_dns_queries_total{qtype="A",rcode="NOERROR",service="names"} 1`,
 		`twistd_dns_queries_total{qtype="AAAA",rcode="REFUSED",service="names"} 1`,
+		`twistd_dns_query_duration_seconds_count{service="names"} 2`,
 		`twistd_connections_accepted_total{service="site"}`,
 		`twistd_bytes_sent_total{service="site"}`,
 		`twistd_bytes_received_total{service="names"}`,

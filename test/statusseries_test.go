@@ -149,7 +149,7 @@ services:
 	if e.Name != "echo" || e.Type != "echo" || e.RateUnit != "connections" || e.P50 != nil {
 		t.Errorf("echo: %s %s %s, latency %v", e.Name, e.Type, e.RateUnit, e.P50)
 	}
-	if w.Name != "site" || w.RateUnit != "requests" || w.Floor != 5 {
+	if w.Name != "site" || w.RateUnit != "requests" || w.Floor != 0.1 {
 		t.Errorf("site: %s %s floor %v", w.Name, w.RateUnit, w.Floor)
 	}
 	for _, f := range [][]*float64{e.Rate, e.Active, e.In, e.Out, e.Errors, w.Rate, w.In, w.Out, w.P50, w.P99} {

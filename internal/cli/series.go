@@ -32,7 +32,7 @@ func (p *proc) samples() []admin.Sample {
 			countWhere(fam, serverErrs, func(l map[string]string) bool { return strings.HasPrefix(l["code"], "5") })
 		case "twistd_dns_queries_total":
 			countWhere(fam, serverErrs, func(l map[string]string) bool { return l["rcode"] == "SERVFAIL" })
-		case "twistd_http_request_duration_seconds":
+		case "twistd_http_request_duration_seconds", "twistd_dns_query_duration_seconds":
 			for _, m := range fam.Metric {
 				if h := m.GetHistogram(); h != nil {
 					latency[labelsOf(m)["service"]] = histogram(h)
@@ -49,7 +49,7 @@ func (p *proc) samples() []admin.Sample {
 			Connections: st.ConnectionsAccepted.Load(), Active: st.ConnectionsActive.Load(),
 			BytesIn: st.BytesReceived.Load(), BytesOut: st.BytesSent.Load(), Requests: st.Requests.Load(),
 			Errors: refused + svc.Failures + serverErrs[svc.Name]}
-		if svc.Type == "web" {
+		if svc.Type == "web" || svc.Type == "dns" {
 			smp.Latency = latency[svc.Name]
 		}
 		out = append(out, smp)

@@ -297,6 +297,9 @@ func serverFailure(req *dns.Msg) *dns.Msg {
 // count updates the counters and, when on, writes the query log line.
 func (h *Handler) count(src netip.AddrPort, qname string, qtype uint16, rcode int, tcp bool, start time.Time) {
 	h.counters.inc(qtype, rcode)
+	if h.counters != nil && h.counters.duration != nil {
+		h.counters.duration.Observe(time.Since(start).Seconds())
+	}
 	if h.queryLog {
 		h.logQuery(src, qname, qtype, rcode, tcp, time.Since(start))
 	}

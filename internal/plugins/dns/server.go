@@ -86,6 +86,7 @@ func (s *Server) Start(ctx context.Context, env *service.Env) error {
 		s.h.fwd.log = env.Logger
 	}
 	s.h.counters = newCounters(env.Metrics.Counter(dnsQueries, "service", "qtype", "rcode"), env.Name)
+	s.h.counters.duration = env.Metrics.Histogram(dnsDuration, "service").WithLabelValues(env.Name)
 	for _, l := range env.Listeners {
 		if l.Stream == nil && l.Packet == nil {
 			return fmt.Errorf("listen %s: no socket", l.Endpoint)

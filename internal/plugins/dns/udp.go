@@ -73,6 +73,7 @@ func (s *Server) readUDP(pc net.PacketConn) {
 // it was forwarded and a goroutine of its own answers it through pc.
 func (s *Server) answerUDP(pc net.PacketConn, query []byte, src netip.AddrPort, out []byte) []byte {
 	h := s.h
+	start := time.Now() // for the query log and twistd_dns_query_duration_seconds
 	s.env.Stats.Requests.Add(1)
 	s.env.Stats.BytesReceived.Add(int64(len(query)))
 	if h.rrl != nil {
@@ -84,10 +85,6 @@ func (s *Server) answerUDP(pc net.PacketConn, query []byte, src netip.AddrPort, 
 		}
 	}
 	if a := h.answers.Load().get(query); a != nil {
-		var start time.Time
-		if h.queryLog {
-			start = time.Now()
-		}
 		out = a.writeTo(out, query)
 		h.count(src, a.qname, a.qtype, a.rcode, false, start)
 		return out
@@ -103,7 +100,7 @@ func (s *Server) answerUDP(pc net.PacketConn, query []byte, src netip.AddrPort, 
 		s.bg.Go(func() {
 			defer func() { <-s.fwdSlots }()
 			// No raw query: its buffer is the reader's again by now.
-			if resp := h.respond(s.ctx, req, rep, nil, src, false, nil, time.Now()); resp != nil {
+			if resp := h.respond(s.ctx, req, rep, nil, src, false, nil, start); resp != nil {
 				s.writeUDP(pc, resp, net.UDPAddrFromAddrPort(src))
 			}
 		})
@@ -112,7 +109,7 @@ func (s *Server) answerUDP(pc net.PacketConn, query []byte, src netip.AddrPort, 
 	if rep.msg == nil {
 		return nil
 	}
-	return h.respond(s.ctx, req, rep, query, src, false, out, time.Now())
+	return h.respond(s.ctx, req, rep, query, src, false, out, start)
 }
 
 func (s *Server) writeUDP(pc net.PacketConn, b []byte, addr net.Addr) {

@@ -43,7 +43,7 @@ var (
 	httpRequests = prometheus.CounterOpts{Name: "twistd_http_requests_total",
 		Help: "HTTP requests answered, by service and status code."} // service, code
 	httpDuration = prometheus.HistogramOpts{Name: "twistd_http_request_duration_seconds",
-		Help: "Time to answer HTTP requests, by service.", Buckets: prometheus.DefBuckets} // service
+		Help: "Time to answer HTTP requests, by service.", Buckets: append(prometheus.ExponentialBuckets(0.0001, 2, 17), 30, 60)} // service: 100 µs to 6.6 s, then 30 s and 60 s (proxied)
 	// httpAuthFailures counts failed basic-auth logins: credentials
 	// checked and wrong (not requests without any, nor ones refused by
 	// max_failures_per_peer, which are 429s in twistd_http_requests_total).
