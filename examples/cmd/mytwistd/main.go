@@ -1,0 +1,10 @@
+// Command mytwistd is twistd with every built-in plugin plus the examples'.
+package main
+
+import (
+	"github.com/twistd-go/twistd"
+
+	_ "github.com/twistd-go/twistd/examples/chat"
+)
+
+func main() { twistd.Main() }
