@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -258,3 +259,5 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	}
 	return p
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
