@@ -5,6 +5,7 @@ import (
 	"github.com/twistd-go/twistd"
 
 	_ "github.com/twistd-go/twistd/examples/chat"
+	_ "github.com/twistd-go/twistd/examples/kv"
 	_ "github.com/twistd-go/twistd/examples/relay"
 )
 
