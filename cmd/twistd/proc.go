@@ -434,7 +434,8 @@ func (p *proc) streamCounters() []metrics.ServiceCounters {
 			RefusedMaxConnections: st.RefusedMaxConnections.Load(), RefusedMaxPerPeer: st.RefusedMaxPerPeer.Load(),
 			RefusedRatePerPeer: st.RefusedRatePerPeer.Load(), RefusedAllow: st.RefusedAllow.Load(),
 			RefusedDeny: st.RefusedDeny.Load(), RefusedTrusted: st.RefusedTrusted.Load(),
-			BytesReceived: st.BytesReceived.Load(), BytesSent: st.BytesSent.Load(), Up: !svc.Failed})
+			RefusedMaxInstances: st.RefusedMaxInstances.Load(),
+			BytesReceived:       st.BytesReceived.Load(), BytesSent: st.BytesSent.Load(), Up: !svc.Failed})
 	}
 	return out
 }

@@ -28,6 +28,15 @@ type Metrics struct {
 	// DNS services.
 	DNSQueries *prometheus.CounterVec // service, qtype, rcode
 
+	// Exec services: programs started per connection, and running now.
+	ExecStarted *prometheus.CounterVec // service
+	ExecRunning *prometheus.GaugeVec   // service
+	// ExecFailed counts connections whose program could not be started.
+	ExecFailed *prometheus.CounterVec // service
+
+	// Procmon services: restarts of supervised processes.
+	ProcessRestarts *prometheus.CounterVec // service, process
+
 	// Supervision: failures of started services, and their restarts.
 	ServiceFailures *prometheus.CounterVec // service
 	ServiceRestarts *prometheus.CounterVec // service
@@ -59,6 +68,14 @@ func New(version string) *Metrics {
 			Name: "twistd_http_auth_failures_total", Help: "Failed HTTP basic-auth logins (wrong user or password), by service."}, []string{"service"}),
 		DNSQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_dns_queries_total", Help: "DNS queries answered, by service, query type and response code."}, []string{"service", "qtype", "rcode"}),
+		ExecStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_exec_started_total", Help: "Programs an exec service started, one per connection, by service."}, []string{"service"}),
+		ExecRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "twistd_exec_running", Help: "Programs of an exec service running now, by service."}, []string{"service"}),
+		ExecFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_exec_failed_total", Help: "Connections of an exec service whose program could not be started, by service."}, []string{"service"}),
+		ProcessRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_process_restarts_total", Help: "Restarts of processes a procmon service supervises, by service and process."}, []string{"service", "process"}),
 		ServiceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_service_failures_total", Help: "Failures of started services (a socket died, a loop gave up; a failed restart included), by service."}, []string{"service"}),
 		ServiceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -86,7 +103,7 @@ func (m *Metrics) newRegistry() *prometheus.Registry {
 	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPRequestDuration, m.HTTPAuthFailures, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
+		m.HTTPRequests, m.HTTPRequestDuration, m.HTTPAuthFailures, m.DNSQueries, m.ExecStarted, m.ExecRunning, m.ExecFailed, m.ProcessRestarts, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
 	)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -109,6 +126,8 @@ type ServiceCounters struct {
 	// RefusedRatePerPeer is max_connection_rate_per_peer's; RefusedAllow,
 	// RefusedDeny and RefusedTrusted the source-address rules'.
 	RefusedRatePerPeer, RefusedAllow, RefusedDeny, RefusedTrusted int64
+	// RefusedMaxInstances is an exec service's max_instances.
+	RefusedMaxInstances int64
 }
 
 // WatchServices registers the collector of twistd_connections_accepted_total,
@@ -155,6 +174,9 @@ func (c *servicesCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedAllow), s.Service, "allow")
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedDeny), s.Service, "deny")
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedTrusted), s.Service, "trusted")
+		if s.RefusedMaxInstances > 0 {
+			ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedMaxInstances), s.Service, "max_instances")
+		}
 		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(s.BytesReceived), s.Service)
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.BytesSent), s.Service)
 		up := 0.0

@@ -77,3 +77,7 @@ func (c *Conn) CloseWrite() error {
 	}
 	return errors.New("half-close not supported")
 }
+
+// Buffered is how many bytes that followed the header were read with it
+// and are not yet returned by Read.
+func (c *Conn) Buffered() int { return len(c.rest) }

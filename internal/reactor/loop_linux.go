@@ -332,9 +332,15 @@ func (l *loop) headerReceived(c *econn, data []byte) {
 		return
 	}
 	c.setProtocol(p, peer)
+	c.mu.Lock()
+	c.pastHeader = len(rest)
+	c.mu.Unlock()
 	if !l.call(c, "in ConnectionMade", func() { c.proto.ConnectionMade(c) }) {
 		return
 	}
+	c.mu.Lock()
+	c.pastHeader = 0
+	c.mu.Unlock()
 	if len(rest) > 0 && !l.call(c, "in DataReceived", func() { c.proto.DataReceived(rest) }) {
 		return
 	}
