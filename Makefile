@@ -63,6 +63,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTCPSession$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzSockaddrPort$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseInetd$$' -fuzztime=$(FUZZTIME) ./internal/plugins/exec/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twistd

@@ -66,6 +66,39 @@ func gone(t *testing.T, pid int, within time.Duration) {
 	})
 }
 
+func TestExecInetdRevOverNc(t *testing.T) {
+	if _, err := exec.LookPath("nc"); err != nil {
+		t.Skip("nc not installed")
+	}
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "inetd.conf", `# a comment
+127.0.0.1:0 stream tcp nowait nobody /usr/bin/rev rev
+daytime dgram udp wait root internal
+127.0.0.1:0 stream tcp nowait root internal
+`)
+	writeFile(t, dir, "inetd.conf", `# a comment
+127.0.0.1:0 stream tcp nowait nobody /usr/bin/rev rev
+daytime dgram udp wait root internal
+`)
+	s := start(t, dir, nil, "-n", "--pidfile=", "inetd", "--file", conf)
+	s.waitFor(regexpQuote(conf)+`:3: skipped: daytime dgram`, 5*time.Second)
+	addr := s.addrs()[0]
+	if got := ncLine(t, addr, "hello\n"); got != "olleh\n" {
+		t.Fatalf("rev over nc answered %q, want %q", got, "olleh\n")
+	}
+	// An internal service is chosen by its name; a bare port names none.
+	writeFile(t, dir, "inetd.conf", "127.0.0.1:0 stream tcp nowait root internal\n")
+	r := twistd(t, dir, nil, "-n", "--pidfile=", "inetd", "--file", conf)
+	if r.code != 2 || !strings.Contains(r.stderr, conf+":1: skipped: 127.0.0.1:0: internal service not provided") ||
+		!strings.Contains(r.stderr, "no stream tcp nowait service") {
+		t.Fatalf("exit %d, stderr %q; want 2, line 1 skipped, nothing to serve", r.code, r.stderr)
+	}
+}
+
+func regexpQuote(s string) string {
+	return strings.NewReplacer(`.`, `\.`, `/`, `/`, `+`, `\+`, `(`, `\(`, `)`, `\)`).Replace(s)
+}
+
 // The program's environment is ucspi-tcp's four variables, env: and PATH:
 // nothing of twistd's; its descriptors are 0, 1 and 2 and no more, 0 and
 // 1 the socket itself; it runs as user:.

@@ -20,6 +20,7 @@ import (
 
 func init() {
 	plugin.Register(maker{})
+	plugin.Register(inetdMaker{})
 }
 
 // DefaultMaxInstances is how many programs one service runs at once when
