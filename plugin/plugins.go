@@ -41,6 +41,13 @@ type ArgsTaker interface {
 	ArgsUsage() string
 }
 
+// Listenless is implemented by makers whose services bind no socket
+// (procmon supervises processes): Build does not ask their entries for a
+// listen: endpoint — the maker's New refuses one itself.
+type Listenless interface {
+	Listenless()
+}
+
 // registry is the only global mutable state of the program: plugins add
 // themselves in init, before main runs.
 var (

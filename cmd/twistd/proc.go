@@ -398,7 +398,7 @@ func (p *proc) Status() admin.Status {
 			Listeners:         []admin.Listener{},
 			ConnectionsActive: svc.Stats.ConnectionsActive.Load(), ConnectionsTotal: svc.Stats.ConnectionsAccepted.Load(),
 			BytesIn: svc.Stats.BytesReceived.Load(), BytesOut: svc.Stats.BytesSent.Load(), Requests: svc.Stats.Requests.Load(),
-			Error: svc.Error, Failures: svc.Failures, Restarts: svc.Restarts}
+			Error: svc.Error, Failures: svc.Failures, Restarts: svc.Restarts, Details: svc.Details}
 		switch {
 		case p.r.State() == reactor.Stopping:
 			ss.State = "stopping"
