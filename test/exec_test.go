@@ -343,6 +343,19 @@ services:
 	if line, err := r.ReadString('\n'); err != nil || line != "got after\n" {
 		t.Fatalf("the program read %q, %v", line, err)
 	}
+	// The header and the client's first bytes in one segment, as a
+	// balancer sends them: the bytes after the header reach the program.
+	c2, err := net.Dial("tcp", s.addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	c2.Write([]byte("PROXY TCP4 192.0.2.8 127.0.0.1 40001 7\r\ntogether\n"))
+	out, err := io.ReadAll(c2)
+	if err != nil || string(out) != "192.0.2.8 40001\ngot together\n" {
+		t.Fatalf("header and data in one write: the program answered %q, %v", out, err)
+	}
 }
 
 func TestExecCheckErrors(t *testing.T) {
