@@ -398,3 +398,47 @@ func TestExecCheckErrors(t *testing.T) {
 		}
 	}
 }
+
+// SIGHUP re-reads the inetd.conf, as inetd does: a line added starts, an
+// unchanged one keeps serving.
+func TestExecInetdReloadRereadsTheFile(t *testing.T) {
+	if _, err := exec.LookPath("nc"); err != nil {
+		t.Skip("nc not installed")
+	}
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "inetd.conf", "127.0.0.1:0 stream tcp nowait nobody /usr/bin/rev rev\n")
+	s := start(t, dir, nil, "-n", "--pidfile=", "inetd", "--file", conf)
+	rev := s.addrs()[0]
+	writeFile(t, dir, "inetd.conf", "127.0.0.1:0 stream tcp nowait nobody /usr/bin/rev rev\n127.0.0.2:0 stream tcp nowait nobody /bin/cat cat\n")
+	s.signal(syscall.SIGHUP)
+	s.waitFor(`reload applied.*"kept": 1, "started": 1`, 5*time.Second)
+	a := s.addrs()
+	if len(a) != 2 || a[0] != rev {
+		t.Fatalf("listeners after the reload: %v", a)
+	}
+	if got := ncLine(t, a[1], "meow\n"); got != "meow\n" {
+		t.Fatalf("the added cat answered %q", got)
+	}
+	if got := ncLine(t, rev, "abc\n"); got != "cba\n" {
+		t.Fatalf("the kept rev answered %q", got)
+	}
+}
+
+// The exec one-liner takes the program after --.
+func TestExecOneLiner(t *testing.T) {
+	s := start(t, t.TempDir(), nil, "-n", "--pidfile=", "exec", "--listen", "tcp:0:interface=127.0.0.1",
+		"--env", "WHO=world", "--", "/bin/sh", "-c", `echo "hello $WHO"`)
+	c, err := net.Dial("tcp", s.addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || string(b) != "hello world\n" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	r := twistd(t, t.TempDir(), nil, "-n", "--pidfile=", "exec", "--port", "0")
+	if r.code != 2 || !strings.Contains(r.stderr, "give the program to run") {
+		t.Fatalf("exec without a program: exit %d, %q", r.code, r.stderr)
+	}
+}
