@@ -45,6 +45,7 @@ type server struct {
 	policies policy.Config
 
 	log     *zap.Logger
+	lines   LineLimit // stderr lines of all its programs
 	stats   *service.Stats
 	refused *policy.Refusals
 	cred    *syscall.Credential
@@ -193,7 +194,7 @@ func (s *server) run(f *os.File, peer, host net.Addr) {
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
-		LogLines(pr, s.log, s.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr"))
+		LogLines(pr, &s.lines, s.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr"))
 		pr.Close()
 	}()
 	err = cmd.Wait()

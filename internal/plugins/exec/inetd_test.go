@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func lookupFake(proto, name string) (int, error) {
@@ -118,4 +119,21 @@ func FuzzParseInetd(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLineLimit(t *testing.T) {
+	var l LineLimit
+	now := time.Unix(1000, 0)
+	for i := 0; i < LineBurst; i++ {
+		if ok, _ := l.take(now); !ok {
+			t.Fatalf("line %d of the burst refused", i)
+		}
+	}
+	if ok, _ := l.take(now); ok {
+		t.Fatal("a line past the burst was admitted")
+	}
+	ok, dropped := l.take(now.Add(time.Second / LineRate))
+	if !ok || dropped != 1 {
+		t.Fatalf("after a refill: ok %v, dropped %d; want the drop reported", ok, dropped)
+	}
 }

@@ -12,7 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -167,15 +169,63 @@ func PathOf(env map[string]string) string {
 	return DefaultPath
 }
 
+// Lines a service logs from its programs' output: LineRate a second on
+// average, LineBurst at once; beyond, lines are dropped and the next line
+// logged says how many.
+const (
+	LineRate  = 200
+	LineBurst = 1000
+)
+
+// LineLimit bounds the output lines one service logs, whatever its
+// programs write (a client can make a program write). The zero value is
+// ready; a nil *LineLimit admits every line.
+type LineLimit struct {
+	mu      sync.Mutex
+	tokens  float64
+	last    time.Time
+	dropped int64
+}
+
+// take reports whether a line may be logged now, and how many were
+// dropped since the last one logged.
+func (l *LineLimit) take(now time.Time) (ok bool, dropped int64) {
+	if l == nil {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last.IsZero() {
+		l.tokens = LineBurst
+	} else {
+		l.tokens = min(LineBurst, l.tokens+now.Sub(l.last).Seconds()*LineRate)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		l.dropped++
+		return false, 0
+	}
+	l.tokens--
+	dropped, l.dropped = l.dropped, 0
+	return true, dropped
+}
+
 // LogLines logs each line read from r as one log line (message: the
-// line) with fields, until r ends; lines longer than maxLine are cut.
-func LogLines(r io.Reader, log *zap.Logger, level func(string, ...zap.Field), fields ...zap.Field) {
+// line) with fields, until r ends, within limit; lines longer than
+// maxLine are cut.
+func LogLines(r io.Reader, limit *LineLimit, level func(string, ...zap.Field), fields ...zap.Field) {
 	br := bufio.NewReaderSize(r, maxLine)
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			s := strings.TrimRight(string(line), "\r\n")
-			level(s, fields...)
+			if ok, dropped := limit.take(time.Now()); ok {
+				s := strings.TrimRight(string(line), "\r\n")
+				if dropped > 0 {
+					level(s, append(fields[:len(fields):len(fields)], zap.Int64("dropped_lines", dropped))...)
+				} else {
+					level(s, fields...)
+				}
+			}
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return

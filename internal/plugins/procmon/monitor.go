@@ -207,6 +207,8 @@ type child struct {
 	proc process
 	mon  atomic.Pointer[monitor] // whose settings and logger apply now
 	log  *zap.Logger
+	// lines bounds what its output logs, across restarts.
+	lines exec.LineLimit
 
 	quit chan struct{} // closed to stop
 	done chan struct{} // closed once the last run is reaped
@@ -327,8 +329,8 @@ func (c *child) run(m *monitor) (<-chan string, error) {
 	pid := cmd.Process.Pid
 	c.log.Info("process started", zap.Int("pid", pid))
 	var logs sync.WaitGroup
-	logs.Go(func() { exec.LogLines(outR, c.log, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stdout")) })
-	logs.Go(func() { exec.LogLines(errR, c.log, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr")) })
+	logs.Go(func() { exec.LogLines(outR, &c.lines, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stdout")) })
+	logs.Go(func() { exec.LogLines(errR, &c.lines, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr")) })
 	exited := make(chan string, 1)
 	go func() {
 		err := cmd.Wait()
