@@ -5,7 +5,9 @@ import (
 	// Each plugin registers itself in init.
 	_ "github.com/twistd-go/twistd/internal/plugins/dns"
 	_ "github.com/twistd-go/twistd/internal/plugins/echo"
+	_ "github.com/twistd-go/twistd/internal/plugins/exec"
 	_ "github.com/twistd-go/twistd/internal/plugins/portforward"
+	_ "github.com/twistd-go/twistd/internal/plugins/procmon"
 	_ "github.com/twistd-go/twistd/internal/plugins/tcp"
 	_ "github.com/twistd-go/twistd/internal/plugins/web"
 )
