@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -80,13 +81,13 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 		cred = nil
 	}
 	s.cred = cred
-	if m := env.Metrics; m != nil {
-		s.started = m.ExecStarted.WithLabelValues(env.Name).Inc
-		s.running = m.ExecRunning.WithLabelValues(env.Name).Add
-		s.failed = m.ExecFailed.WithLabelValues(env.Name).Inc
-	} else {
-		s.started, s.running, s.failed = func() {}, func(float64) {}, func() {}
-	}
+	m := env.Metrics
+	s.started = m.Counter(prometheus.CounterOpts{Name: "twistd_exec_started_total",
+		Help: "Programs an exec service started, one per connection, by service."}, "service").WithLabelValues(env.Name).Inc
+	s.running = m.Gauge(prometheus.GaugeOpts{Name: "twistd_exec_running",
+		Help: "Programs of an exec service running now, by service."}, "service").WithLabelValues(env.Name).Add
+	s.failed = m.Counter(prometheus.CounterOpts{Name: "twistd_exec_failed_total",
+		Help: "Connections of an exec service whose program could not be started, by service."}, "service").WithLabelValues(env.Name).Inc
 	CloseInherited()
 	s.Protocols.Stream = protocol.FactoryFunc(s.build)
 	s.Protocols.Policies = &s.policies

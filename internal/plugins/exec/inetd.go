@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -212,7 +212,7 @@ func (inetdMaker) Description() string {
 	return "serve an inetd.conf's stream tcp nowait services (one exec service per line)"
 }
 
-func (inetdMaker) New(s *config.Service) (service.Service, error) {
+func (inetdMaker) New(s *plugin.Entry) (service.Service, error) {
 	return nil, s.Errorf(s.Value("type"), "type: inetd is the one-liner `twistd inetd --file FILE`; in a file, write a type: exec entry for each program")
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
@@ -33,9 +32,9 @@ type Options struct {
 	User         string            `yaml:"user"`
 	Group        string            `yaml:"group"`
 	Env          map[string]string `yaml:"env"`
-	Cwd          config.DirPath    `yaml:"cwd"`
+	Cwd          plugin.DirPath    `yaml:"cwd"`
 	MaxInstances int               `yaml:"max_instances"`
-	Policies     config.Policies   `yaml:"policies"`
+	Policies     plugin.Policies   `yaml:"policies"`
 }
 
 type maker struct{}
@@ -45,7 +44,7 @@ func (maker) Description() string {
 	return "run a program per connection on the socket itself, as inetd (ucspi-tcp environment)"
 }
 
-func (maker) New(s *config.Service) (service.Service, error) {
+func (maker) New(s *plugin.Entry) (service.Service, error) {
 	opts := Options{MaxInstances: DefaultMaxInstances}
 	errs := []error{s.Decode(&opts)}
 	prog, err := checkProgram(s, opts)
@@ -65,11 +64,11 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return New(prog, opts.MaxInstances, plugin.Policies(opts.Policies)), nil
+	return New(prog, opts.MaxInstances, opts.Policies.Config()), nil
 }
 
 // checkProgram resolves the command and the identity, each error at its key.
-func checkProgram(s *config.Service, opts Options) (Program, error) {
+func checkProgram(s *plugin.Entry, opts Options) (Program, error) {
 	var errs []error
 	prog := Program{Env: opts.Env, Dir: string(opts.Cwd), As: Identity{User: opts.User, Group: opts.Group}}
 	at := s.Value("command")
