@@ -3,7 +3,8 @@
 // through twistd), its stderr becomes log lines tagged with the service,
 // and ucspi-tcp's TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP and TCPLOCALPORT
 // are in its environment. `twistd inetd --file inetd.conf` makes these
-// services (and the inetd internal ones) from inetd.conf's lines.
+// services (and the inetd internal ones) from inetd.conf's lines. The
+// procmon plugin, which supervises long-running programs, is here too.
 package exec
 
 import (

@@ -1,4 +1,4 @@
-package procmon
+package exec
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/plugins/exec"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -27,7 +27,7 @@ type process struct {
 	args        []string
 	env         map[string]string
 	dir         string
-	as          exec.Identity
+	as          Identity
 	fingerprint string
 }
 
@@ -63,11 +63,9 @@ func (m *monitor) Succeed(pred service.Service) {
 // Start starts every process but those a predecessor is to hand over.
 func (m *monitor) Start(_ context.Context, env *service.Env) error {
 	m.log, m.name = env.Logger, env.Name
-	m.restarts = func(string) func() { return func() {} }
-	if env.Metrics != nil {
-		vec := env.Metrics.ProcessRestarts
-		m.restarts = func(p string) func() { return vec.WithLabelValues(env.Name, p).Inc }
-	}
+	vec := env.Metrics.Counter(prometheus.CounterOpts{Name: "twistd_process_restarts_total",
+		Help: "Restarts of processes a procmon service supervises, by service and process."}, "service", "process")
+	m.restarts = func(p string) func() { return vec.WithLabelValues(env.Name, p).Inc }
 	m.cred = map[string]*syscall.Credential{}
 	for _, p := range m.procs {
 		cred, err := p.as.Credential()
@@ -81,7 +79,7 @@ func (m *monitor) Start(_ context.Context, env *service.Env) error {
 		}
 		m.cred[p.name] = cred
 	}
-	exec.CloseInherited()
+	CloseInherited()
 	kept := map[string]bool{}
 	if m.pred != nil {
 		kept = m.pred.bequeath(m)
@@ -208,7 +206,7 @@ type child struct {
 	mon  atomic.Pointer[monitor] // whose settings and logger apply now
 	log  *zap.Logger
 	// lines bounds what its output logs, across restarts.
-	lines exec.LineLimit
+	lines LineLimit
 
 	quit chan struct{} // closed to stop
 	done chan struct{} // closed once the last run is reaped
@@ -289,7 +287,7 @@ func (c *child) supervise(delay time.Duration) {
 // run starts the process once; exited gives its status once it is reaped.
 func (c *child) run(m *monitor) (<-chan string, error) {
 	p := c.proc
-	cmd := exec.Command(p.path, p.args, exec.Environ(p.env), p.dir, m.cred[p.name])
+	cmd := Command(p.path, p.args, Environ(p.env), p.dir, m.cred[p.name])
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -329,8 +327,8 @@ func (c *child) run(m *monitor) (<-chan string, error) {
 	pid := cmd.Process.Pid
 	c.log.Info("process started", zap.Int("pid", pid))
 	var logs sync.WaitGroup
-	logs.Go(func() { exec.LogLines(outR, &c.lines, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stdout")) })
-	logs.Go(func() { exec.LogLines(errR, &c.lines, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr")) })
+	logs.Go(func() { LogLines(outR, &c.lines, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stdout")) })
+	logs.Go(func() { LogLines(errR, &c.lines, c.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr")) })
 	exited := make(chan string, 1)
 	go func() {
 		err := cmd.Wait()
@@ -348,7 +346,7 @@ func (c *child) run(m *monitor) (<-chan string, error) {
 		c.cmd = nil
 		close(reaped)
 		c.mu.Unlock()
-		exited <- exec.ExitStatus(err)
+		exited <- ExitStatus(err)
 	}()
 	return exited, nil
 }
@@ -371,14 +369,14 @@ func (c *child) stop(kill time.Duration) {
 	}
 	c.mu.Unlock()
 	if cmd != nil {
-		exec.Signal(cmd.Process, syscall.SIGTERM)
+		Signal(cmd.Process, syscall.SIGTERM)
 		t := time.NewTimer(kill)
 		select {
 		case <-reaped:
 			t.Stop()
 		case <-t.C:
 			c.log.Warn("process still running after kill_time; killing it", zap.Int("pid", cmd.Process.Pid), zap.Duration("kill_time", kill))
-			exec.Signal(cmd.Process, syscall.SIGKILL)
+			Signal(cmd.Process, syscall.SIGKILL)
 			<-reaped
 		}
 		c.log.Info("process stopped", zap.Int("pid", cmd.Process.Pid))

@@ -1,10 +1,13 @@
-// Package procmon supervises long-running processes, as Twisted's procmon:
+// The procmon plugin supervises long-running processes, as Twisted's procmon:
 // a process that dies is started again, after a delay that doubles from
 // min_restart_delay up to max_restart_delay while it keeps dying within
 // threshold of its start, and is back to the minimum once it stays up;
 // its stdout and stderr lines are log lines tagged [service/name]; a stop
-// sends TERM, and KILL after kill_time.
-package procmon
+// sends TERM, and KILL after kill_time. It lives in this package, beside
+// exec, because it runs programs with the same helpers (identity, PATH,
+// process group, output lines) and a plugin imports no other plugin.
+
+package exec
 
 import (
 	"encoding/json"
@@ -19,13 +22,11 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins/exec"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
 
-func init() { plugin.Register(maker{}) }
+func init() { plugin.Register(procmonMaker{}) }
 
 // Twisted's procmon defaults.
 const (
@@ -35,9 +36,9 @@ const (
 	DefaultMaxRestartDelay = time.Hour
 )
 
-// Options are the keys of a procmon entry beyond name and type (it has
+// ProcmonOptions are the keys of a procmon entry beyond name and type (it has
 // no listen:).
-type Options struct {
+type ProcmonOptions struct {
 	Processes       []ProcessOptions `yaml:"processes,required"`
 	Threshold       time.Duration    `yaml:"threshold"`
 	KillTime        time.Duration    `yaml:"kill_time"`
@@ -50,25 +51,25 @@ type ProcessOptions struct {
 	Name    string            `yaml:"name,required"`
 	Command []string          `yaml:"command,required"`
 	Env     map[string]string `yaml:"env"`
-	Cwd     config.DirPath    `yaml:"cwd"`
+	Cwd     plugin.DirPath    `yaml:"cwd"`
 	User    string            `yaml:"user"`
 	Group   string            `yaml:"group"`
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-type maker struct{}
+type procmonMaker struct{}
 
-func (maker) Name() string { return "procmon" }
-func (maker) Description() string {
+func (procmonMaker) Name() string { return "procmon" }
+func (procmonMaker) Description() string {
 	return "supervise processes: restart with backoff, log their output, TERM then KILL on stop (Twisted's procmon)"
 }
 
 // Listenless implements plugin.Listenless: a procmon binds nothing.
-func (maker) Listenless() {}
+func (procmonMaker) Listenless() {}
 
-func (maker) New(s *config.Service) (service.Service, error) {
-	opts := Options{Threshold: DefaultThreshold, KillTime: DefaultKillTime,
+func (procmonMaker) New(s *plugin.Entry) (service.Service, error) {
+	opts := ProcmonOptions{Threshold: DefaultThreshold, KillTime: DefaultKillTime,
 		MinRestartDelay: DefaultMinRestartDelay, MaxRestartDelay: DefaultMaxRestartDelay}
 	errs := []error{s.Decode(&opts)}
 	if s.Value("listen") != nil {
@@ -109,12 +110,12 @@ func (maker) New(s *config.Service) (service.Service, error) {
 			errs = append(errs, s.Errorf(key("name"), "name %q: two processes of that name", po.Name))
 		}
 		seen[po.Name] = true
-		p := process{name: po.Name, args: po.Command, env: po.Env, dir: string(po.Cwd), as: exec.Identity{User: po.User, Group: po.Group}}
+		p := process{name: po.Name, args: po.Command, env: po.Env, dir: string(po.Cwd), as: Identity{User: po.User, Group: po.Group}}
 		if len(po.Command) == 0 {
 			if valueIn(at, "command") != nil {
 				errs = append(errs, s.Errorf(key("command"), "command: give the program and its arguments"))
 			}
-		} else if path, err := exec.ResolveProgram(po.Command[0], s.Dir(), exec.PathOf(po.Env)); err != nil {
+		} else if path, err := ResolveProgram(po.Command[0], s.Dir(), PathOf(po.Env)); err != nil {
 			n := key("command")
 			if len(n.Content) > 0 {
 				n = n.Content[0]
@@ -155,12 +156,12 @@ func valueIn(n *yaml.Node, key string) *yaml.Node {
 }
 
 // ArgsUsage implements plugin.ArgsTaker.
-func (maker) ArgsUsage() string { return "-- COMMAND [ARGS...]" }
+func (procmonMaker) ArgsUsage() string { return "-- COMMAND [ARGS...]" }
 
 // Flags registers Twisted's procmon flags, in seconds: --threshold,
 // --killtime, --minrestartdelay, --maxrestartdelay. The command to
 // supervise follows them.
-func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
+func (procmonMaker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	threshold := fs.Float64("threshold", DefaultThreshold.Seconds(), "seconds a process must stay up to count as started (its restart delay then resets)")
 	killTime := fs.Float64("killtime", DefaultKillTime.Seconds(), "seconds between TERM and KILL when stopping a process")
 	minDelay := fs.Float64("minrestartdelay", DefaultMinRestartDelay.Seconds(), "seconds before the first restart of a process that died young")
@@ -208,13 +209,13 @@ func baseName(cmd string) string {
 }
 
 // KeyFlags names the one-liner's flags behind the entry's keys.
-func (maker) KeyFlags() map[string][]string {
+func (procmonMaker) KeyFlags() map[string][]string {
 	return map[string][]string{"kill_time": {"killtime"}, "min_restart_delay": {"minrestartdelay"},
 		"max_restart_delay": {"maxrestartdelay"}, "processes": {"name"}}
 }
 
 var (
-	_ plugin.ArgsTaker  = maker{}
-	_ plugin.Listenless = maker{}
-	_ plugin.FlagNamer  = maker{}
+	_ plugin.ArgsTaker  = procmonMaker{}
+	_ plugin.Listenless = procmonMaker{}
+	_ plugin.FlagNamer  = procmonMaker{}
 )

@@ -1,4 +1,4 @@
-package procmon
+package exec
 
 import (
 	"context"
