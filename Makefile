@@ -63,6 +63,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTCPSession$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzSockaddrPort$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
+	$(GO) test -run='^$$' -fuzz='^FuzzConn$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twistd

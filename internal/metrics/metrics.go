@@ -28,6 +28,14 @@ type Metrics struct {
 	// DNS services.
 	DNSQueries *prometheus.CounterVec // service, qtype, rcode
 
+	// SOCKS services: requests answered, by version (4, 4a, 5) and reply
+	// (succeeded, not_allowed, host_unreachable, ...); clients dropped
+	// before their request, by reason; destinations refused, by the rule
+	// that refused them (deny, allow, local).
+	SOCKSRequests            *prometheus.CounterVec // service, version, reply
+	SOCKSHandshakeFailures   *prometheus.CounterVec // service, reason
+	SOCKSDestinationsRefused *prometheus.CounterVec // service, reason
+
 	// Supervision: failures of started services, and their restarts.
 	ServiceFailures *prometheus.CounterVec // service
 	ServiceRestarts *prometheus.CounterVec // service
@@ -59,6 +67,12 @@ func New(version string) *Metrics {
 			Name: "twistd_http_auth_failures_total", Help: "Failed HTTP basic-auth logins (wrong user or password), by service."}, []string{"service"}),
 		DNSQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_dns_queries_total", Help: "DNS queries answered, by service, query type and response code."}, []string{"service", "qtype", "rcode"}),
+		SOCKSRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_socks_requests_total", Help: "SOCKS requests answered, by service, SOCKS version (4, 4a, 5) and reply (succeeded, not_allowed, host_unreachable, connection_refused, ...)."}, []string{"service", "version", "reply"}),
+		SOCKSHandshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_socks_handshake_failures_total", Help: "SOCKS clients dropped before their request, by service and reason (malformed, no_acceptable_method, auth_failed, timeout)."}, []string{"service", "reason"}),
+		SOCKSDestinationsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twistd_socks_destinations_refused_total", Help: "SOCKS requests refused by the destination rules, by service and the rule that refused (deny, allow, local)."}, []string{"service", "reason"}),
 		ServiceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twistd_service_failures_total", Help: "Failures of started services (a socket died, a loop gave up; a failed restart included), by service."}, []string{"service"}),
 		ServiceRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -86,7 +100,8 @@ func (m *Metrics) newRegistry() *prometheus.Registry {
 	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPRequestDuration, m.HTTPAuthFailures, m.DNSQueries, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
+		m.HTTPRequests, m.HTTPRequestDuration, m.HTTPAuthFailures, m.DNSQueries,
+		m.SOCKSRequests, m.SOCKSHandshakeFailures, m.SOCKSDestinationsRefused, m.ServiceFailures, m.ServiceRestarts, m.Reloads, m.BuildInfo, m.LogWriteErrors,
 	)
 	m.mu.Lock()
 	defer m.mu.Unlock()
