@@ -55,6 +55,8 @@ type server struct {
 	connectTimeout   time.Duration
 	clog             *connLog
 	count            counters
+	// localHint tells once that loopback and link-local need an allow.
+	localHint sync.Once
 }
 
 // factory builds the SOCKS protocol for each accepted connection.
@@ -374,6 +376,13 @@ func (c *conn) connect() {
 	if len(allowed) == 0 {
 		if c.s.count.refused != nil {
 			c.s.count.refused(why)
+		}
+		if why == refusedLocal {
+			c.s.localHint.Do(func() {
+				c.s.log.Info("refused a loopback or link-local destination; such targets need an allow: prefix of their own "+
+					"(destinations: {allow: [127.0.0.1/32]}, or --allow-destination 127.0.0.1)",
+					zap.Stringer("peer", c.peer), zap.Stringer("target", addrs[0].Unmap()))
+			})
 		}
 		c.mu.Lock()
 		c.dialled = netip.AddrPortFrom(addrs[0].Unmap(), r.port)
