@@ -42,14 +42,18 @@ func (f *fakeTransport) WriteMany(bufs ...[]byte) {
 		f.Write(b)
 	}
 }
-func (f *fakeTransport) LoseConnection()                      { f.mu.Lock(); f.lost = true; f.mu.Unlock() }
-func (f *fakeTransport) Abort()                               { f.mu.Lock(); f.aborted = true; f.mu.Unlock() }
-func (f *fakeTransport) CloseWrite()                          { f.mu.Lock(); f.halfShut = true; f.mu.Unlock() }
-func (f *fakeTransport) PauseReading()                        { f.mu.Lock(); f.paused = true; f.mu.Unlock() }
-func (f *fakeTransport) ResumeReading()                       { f.mu.Lock(); f.paused = false; f.mu.Unlock() }
-func (f *fakeTransport) RegisterProducer(p protocol.Producer) { f.mu.Lock(); f.producer = p; f.mu.Unlock() }
-func (f *fakeTransport) PeerAddr() net.Addr                   { return f.peer }
-func (f *fakeTransport) HostAddr() net.Addr                   { return f.host }
+func (f *fakeTransport) LoseConnection() { f.mu.Lock(); f.lost = true; f.mu.Unlock() }
+func (f *fakeTransport) Abort()          { f.mu.Lock(); f.aborted = true; f.mu.Unlock() }
+func (f *fakeTransport) CloseWrite()     { f.mu.Lock(); f.halfShut = true; f.mu.Unlock() }
+func (f *fakeTransport) PauseReading()   { f.mu.Lock(); f.paused = true; f.mu.Unlock() }
+func (f *fakeTransport) ResumeReading()  { f.mu.Lock(); f.paused = false; f.mu.Unlock() }
+func (f *fakeTransport) RegisterProducer(p protocol.Producer) {
+	f.mu.Lock()
+	f.producer = p
+	f.mu.Unlock()
+}
+func (f *fakeTransport) PeerAddr() net.Addr { return f.peer }
+func (f *fakeTransport) HostAddr() net.Addr { return f.host }
 
 func (f *fakeTransport) written() []byte {
 	f.mu.Lock()
@@ -171,14 +175,13 @@ func TestNameResolvedAndEveryAddressChecked(t *testing.T) {
 		"rebind.test": {"127.0.0.1", "::ffff:192.0.2.8"},
 		"inside.test": {"127.0.0.1", "169.254.169.254"},
 	})
-	p, in := client(s)
+	p, _ := client(s)
 	p.DataReceived([]byte("\x05\x01\x00\x05\x01\x00\x03\x0brebind.test\x00\x50"))
 	waitFor(t, "a dial", func() bool { return len(d.dialled()) == 1 })
 	if got := d.dialled()[0]; got != "192.0.2.8:80" {
 		t.Fatalf("dialled %s; only the allowed address may be", got)
 	}
-	_ = in
-	p, in = client(s)
+	p, in := client(s)
 	p.DataReceived([]byte("\x05\x01\x00\x05\x01\x00\x03\x0binside.test\x00\x50"))
 	waitFor(t, "the refusal", in.closed)
 	if got := in.written(); !bytes.Equal(got, []byte{5, 0, 5, repNotAllowed, 0, 1, 0, 0, 0, 0, 0, 0}) {
@@ -235,7 +238,7 @@ func TestDestinationDenyWinsOverAllow(t *testing.T) {
 	if got := in.written(); got[3] != repNotAllowed {
 		t.Fatalf("port 22 denied but reply % x", got)
 	}
-	p, in = client(s)
+	p, _ = client(s)
 	p.DataReceived([]byte("\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x50"))
 	waitFor(t, "the dial", func() bool { return len(d.dialled()) == 1 })
 	if got := d.dialled()[0]; got != "127.0.0.1:80" {

@@ -67,8 +67,10 @@ type Destinations struct {
 
 type maker struct{}
 
-func (maker) Name() string        { return "socks" }
-func (maker) Description() string { return "a SOCKS 4, 4a and 5 proxy (CONNECT), with users and destination rules" }
+func (maker) Name() string { return "socks" }
+func (maker) Description() string {
+	return "a SOCKS 4, 4a and 5 proxy (CONNECT), with users and destination rules"
+}
 
 func (maker) New(s *config.Service) (service.Service, error) {
 	opts := Options{HandshakeTimeout: DefaultHandshakeTimeout, ConnectTimeout: DefaultConnectTimeout}
