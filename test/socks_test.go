@@ -486,3 +486,115 @@ func TestSocksGracefulStop(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+func TestSocksIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 1024)
+				n, _ := c.Read(buf)
+				if strings.HasPrefix(string(buf[:n]), "GET ") {
+					c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nv6\n"))
+					return
+				}
+				c.Write(buf[:n])
+			}()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	_, socks, _, _, dir := socksApp(t, "    destinations: {allow: ['::1/128']}\n")
+	if code, out := curl(t, "--socks5", socks, "http://[::1]:"+strconv.Itoa(port)+"/"); code != 0 || out != "v6\n" {
+		t.Fatalf("curl to [::1]: exit %d, %q", code, out)
+	}
+	// By address on the wire: the reply's bound address is IPv6 too.
+	c, err := net.Dial("tcp", socks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write(v5(4, net.IPv6loopback, port))
+	reply := make([]byte, 2+22) // the greeting's answer, then the request's
+	if _, err := io.ReadFull(c, reply); err != nil || reply[3] != 0 || reply[5] != 4 || !net.IP(reply[6:22]).Equal(net.IPv6loopback) {
+		t.Fatalf("reply % x, %v", reply, err)
+	}
+	c.Write([]byte("ping6"))
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping6" {
+		t.Fatalf("relay: %q, %v", got, err)
+	}
+	lines := waitLogLines(t, filepath.Join(dir, "socks.log"), 1)
+	if !strings.Contains(lines[0], "target=[::1]:"+strconv.Itoa(port)+" addr=[::1]:") {
+		t.Fatalf("log: %q", lines[0])
+	}
+}
+
+func TestSocksReloadChangesRules(t *testing.T) {
+	host, port := target(t, func(c *net.TCPConn) {
+		defer c.Close()
+		io.Copy(c, c)
+	})
+	s, socks, _, _, dir := socksApp(t, allowLoopback)
+	req := v5(1, net.ParseIP(host).To4(), port)
+	c, err := net.Dial("tcp", socks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write(req)
+	if _, err := io.ReadFull(c, make([]byte, 12)); err != nil {
+		t.Fatal(err)
+	}
+	// The same service, loopback no longer allowed: the socket is kept
+	// and the new rules hold for new requests.
+	app, _ := os.ReadFile(filepath.Join(dir, "app.yaml"))
+	os.WriteFile(filepath.Join(dir, "app.yaml"), bytes.Replace(app, []byte(allowLoopback), []byte("    destinations: {allow: [192.0.2.0/24]}\n"), 1), 0o644)
+	s.signal(syscall.SIGHUP)
+	s.waitFor(`reload`, 10*time.Second)
+	eventually(t, 5*time.Second, "the new rules", func() bool {
+		got := socksRequest(t, socks, req)
+		return len(got) == 12 && got[3] == 2
+	})
+	// The relay made before the reload goes on.
+	c.Write([]byte("old relay"))
+	got := make([]byte, 9)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "old relay" {
+		t.Fatalf("relay across the reload: %q, %v", got, err)
+	}
+}
+
+func TestSocksIdleTimeout(t *testing.T) {
+	host, port := target(t, func(c *net.TCPConn) {
+		defer c.Close()
+		io.Copy(c, c)
+	})
+	_, socks, _, _, _ := socksApp(t, allowLoopback+"    policies: {idle_timeout: 300ms}\n")
+	c, err := net.Dial("tcp", socks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write(v5(1, net.ParseIP(host).To4(), port))
+	if _, err := io.ReadFull(c, make([]byte, 12)); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("an idle relay was not closed: %v", err)
+	}
+	if took := time.Since(began); took < 250*time.Millisecond {
+		t.Fatalf("closed after %s", took)
+	}
+}
