@@ -220,7 +220,7 @@ func TestSocksRefusalsOnTheWire(t *testing.T) {
 	}
 	closed := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	_, socks, web, admin, dir := socksApp(t, `    connect_timeout: 3s
+	s, socks, web, admin, dir := socksApp(t, `    connect_timeout: 3s
     destinations:
       allow: [127.0.0.1/32, 192.0.2.0/24]
       deny: ["127.0.0.1/32:`+strconv.Itoa(closed+1)+`"]
@@ -262,6 +262,8 @@ func TestSocksRefusalsOnTheWire(t *testing.T) {
 	metricsHas(t, admin, `twistd_socks_destinations_refused_total{reason="local",service="proxy"} 3`)
 	metricsHas(t, admin, `twistd_socks_requests_total{reply="connection_refused",service="proxy",version="5"} 1`)
 	metricsHas(t, admin, `twistd_socks_requests_total{reply="host_unreachable",service="proxy",version="5"} 1`)
+	s.waitFor(`\[proxy\]\s+socks destination refused.*"reason": "deny"`, 5*time.Second)
+	s.waitFor(`such targets need an allow: prefix`, 5*time.Second)
 	log, _ := os.ReadFile(filepath.Join(dir, "socks.log"))
 	for _, want := range []string{"reply=not_allowed/deny", "reply=not_allowed/local", "reply=not_allowed/allow",
 		"target=no-such-host.invalid:80 addr=- reply=host_unreachable/unresolvable", "reply=connection_refused", "reply=command_not_supported"} {

@@ -55,6 +55,9 @@ type server struct {
 	connectTimeout   time.Duration
 	clog             *connLog
 	count            counters
+	// refusal logs a refused login or destination at info level, at a
+	// bounded rate (reason is added as a field); nil logs nothing.
+	refusal func(msg, reason string, peer net.Addr, fields ...zap.Field)
 	// localHint tells once that loopback and link-local need an allow.
 	localHint sync.Once
 }
@@ -275,7 +278,7 @@ func (c *conn) checkPassword(user, pass string) {
 			c.in.Write([]byte{authVersion, 1})
 			c.phase = c.finish(phaseDone)
 			c.countHandshake("auth_failed")
-			c.s.log.Info("socks login failed", zap.Stringer("peer", c.peer), zap.String("user", truncate(user)))
+			c.logRefusal("socks login failed", "auth_failed", zap.String("user", truncate(user)))
 			c.in.LoseConnection()
 			return
 		}
@@ -377,6 +380,8 @@ func (c *conn) connect() {
 		if c.s.count.refused != nil {
 			c.s.count.refused(why)
 		}
+		c.logRefusal("socks destination refused", why, zap.String("target", c.targetString()),
+			zap.Stringer("addr", addrs[0].Unmap()))
 		if why == refusedLocal {
 			c.s.localHint.Do(func() {
 				c.s.log.Info("refused a loopback or link-local destination; such targets need an allow: prefix of their own "+
@@ -574,6 +579,23 @@ func (o *outbound) ConnectionLost(error) {
 	in.LoseConnection()
 }
 
+func (c *conn) logRefusal(msg, reason string, fields ...zap.Field) {
+	if c.s.refusal != nil {
+		c.s.refusal(msg, reason, c.peer, fields...)
+	}
+}
+
+// targetString is the target as the client asked for it; c.req is set.
+func (c *conn) targetString() string {
+	switch r := c.req; {
+	case r.name != "":
+		return net.JoinHostPort(truncate(r.name), strconv.Itoa(int(r.port)))
+	case r.addr.IsValid():
+		return netip.AddrPortFrom(r.addr, r.port).String()
+	}
+	return "-"
+}
+
 func (c *conn) countHandshake(reason string) {
 	if c.s.count.handshake != nil {
 		c.s.count.handshake(reason)
@@ -597,13 +619,7 @@ func (c *conn) writeLog() {
 	if user == "" {
 		user = "-"
 	}
-	target := "-"
-	switch r := c.req; {
-	case r.name != "":
-		target = net.JoinHostPort(truncate(r.name), strconv.Itoa(int(r.port)))
-	case r.addr.IsValid():
-		target = netip.AddrPortFrom(r.addr, r.port).String()
-	}
+	target := c.targetString()
 	addr := "-"
 	if c.dialled.IsValid() {
 		addr = c.dialled.String()

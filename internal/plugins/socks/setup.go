@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
@@ -206,11 +208,15 @@ func (p *proxy) Start(ctx context.Context, env *service.Env) error {
 		p.clog = l
 	}
 	m, name := env.Metrics, env.Name
+	refusals := policy.NewRefusals(env.Logger, nil)
 	srv := &server{
 		log: env.Logger, rules: p.rules, users: p.users, dial: env.Runner.Dial,
 		lookup:           net.DefaultResolver.LookupNetIP,
 		handshakeTimeout: p.opts.HandshakeTimeout, connectTimeout: p.opts.ConnectTimeout,
 		clog: p.clog,
+		refusal: func(msg, reason string, peer net.Addr, fields ...zap.Field) {
+			refusals.Refuse(zapcore.InfoLevel, msg, reason, peer, fields...)
+		},
 		count: counters{
 			request: func(version, reply string) {
 				env.Stats.Requests.Add(1)
