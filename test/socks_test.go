@@ -564,10 +564,28 @@ func TestSocksReloadChangesRules(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "app.yaml"), bytes.Replace(app, []byte(allowLoopback), []byte("    destinations: {allow: [192.0.2.0/24]}\n"), 1), 0o644)
 	s.signal(syscall.SIGHUP)
 	s.waitFor(`reload`, 10*time.Second)
-	eventually(t, 5*time.Second, "the new rules", func() bool {
-		got := socksRequest(t, socks, req)
-		return len(got) == 12 && got[3] == 2
-	})
+	// The old instance may still take a connection while it stops
+	// accepting (the reload overlaps them so none is refused): poll.
+	probe := func() byte {
+		p, err := net.Dial("tcp", socks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		p.SetDeadline(time.Now().Add(5 * time.Second))
+		p.Write(req)
+		got := make([]byte, 12)
+		if _, err := io.ReadFull(p, got); err != nil {
+			t.Fatalf("probe: % x, %v", got, err)
+		}
+		return got[3]
+	}
+	eventually(t, 5*time.Second, "the new rules", func() bool { return probe() == 2 })
+	for range 5 {
+		if rep := probe(); rep != 2 {
+			t.Fatalf("after the new rules held once, reply %d", rep)
+		}
+	}
 	// The relay made before the reload goes on.
 	c.Write([]byte("old relay"))
 	got := make([]byte, 9)
