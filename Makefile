@@ -46,6 +46,7 @@ bench: build
 	./bench/echo.sh
 	./bench/web/run.sh
 	./bench/dns/run.sh 10
+	./bench/socks/run.sh
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
