@@ -230,10 +230,20 @@ func (c *conn) advance() {
 
 func (c *conn) consume(n int) { c.buf = slices.Clone(c.buf[n:]) }
 
-// malformed drops a client whose message makes no sense: SOCKS 5 clients
-// past the greeting get a general failure first, as Dante answers.
+// malformed drops a client whose message makes no sense, with the
+// protocol's error first where it has one: 91 to a SOCKS 4 request, "no
+// acceptable methods" to a SOCKS 5 greeting, a general failure to a SOCKS
+// 5 request, a failed login to a broken RFC 1929 message. Anything else
+// (an unknown version) is only closed.
 func (c *conn) malformed(err error) {
-	if c.phase == phaseRequest {
+	switch {
+	case c.phase == phaseFirst && len(c.buf) > 0 && c.buf[0] == version4:
+		c.in.Write(reply4(cd4Rejected, netip.AddrPort{}))
+	case c.phase == phaseFirst && len(c.buf) > 0 && c.buf[0] == version5:
+		c.in.Write([]byte{version5, methodNoneOK})
+	case c.phase == phaseAuth:
+		c.in.Write([]byte{authVersion, 1})
+	case c.phase == phaseRequest:
 		c.in.Write(reply5(repGeneralFailure, netip.AddrPort{}))
 	}
 	c.phase = c.finish(phaseDone)
@@ -351,9 +361,6 @@ func (c *conn) connect() {
 		var err error
 		addrs, err = c.s.lookup(ctx, "ip", r.name)
 		cancel()
-		if r.version == version4 {
-			addrs = slices.DeleteFunc(addrs, func(a netip.Addr) bool { return !a.Unmap().Is4() })
-		}
 		if err != nil || len(addrs) == 0 {
 			c.mu.Lock()
 			c.refuse(r, repHostUnreachable, "unresolvable")

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -213,6 +214,8 @@ func TestRefusals(t *testing.T) {
 		{"address type", "\x05\x01\x00\x05\x01\x00\x07\x01\x02", connected, []byte{5, 0, 5, 8, 0, 1, 0, 0, 0, 0, 0, 0}},
 		{"no acceptable method", "\x05\x01\x02", connected, []byte{5, 0xff}},
 		{"unknown version", "GET / HTTP/1.1\r\n\r\n", connected, nil},
+		{"no methods", "\x05\x00", connected, []byte{5, 0xff}},
+		{"socks4 user id too long", "\x04\x01\x00\x50\xc0\x00\x02\x05" + strings.Repeat("u", 300), connected, []byte{0, 91, 0, 0, 0, 0, 0, 0}},
 		{"bad request version", "\x05\x01\x00\x04\x01\x00\x01", connected, []byte{5, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,8 +340,8 @@ func TestOverlongHandshakeCutOff(t *testing.T) {
 	for range 10 {
 		p.DataReceived(bytes.Repeat([]byte("u"), 100))
 	}
-	if !in.closed() {
-		t.Fatal("an endless user id was not cut off")
+	if !in.closed() || !bytes.Equal(in.written(), []byte{0, 91, 0, 0, 0, 0, 0, 0}) {
+		t.Fatalf("an endless user id was not cut off with a 91: % x", in.written())
 	}
 }
 
