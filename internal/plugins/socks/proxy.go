@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // dialFunc is service.Runner.Dial.

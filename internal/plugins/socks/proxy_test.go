@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/twistd-go/twistd/internal/protocol"
+	"github.com/twistd-go/twistd/protocol"
 )
 
 // fakeTransport records what a protocol does to its connection.

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/twistd-go/twistd/endpoint"
 )
 
 // The reasons a destination is refused, for the connection log and
@@ -74,33 +76,6 @@ func (r *rules) check(ip netip.Addr, port uint16) string {
 	return refusedAllow
 }
 
-// parsePrefix reads a CIDR prefix or a bare address (/32 or /128), with
-// IPv4-mapped IPv6 written as IPv4, as allow: and deny: on services do.
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "%") {
-		return netip.Prefix{}, fmt.Errorf("%q: a zone cannot be matched; drop it", s)
-	}
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix", s)
-		}
-		a = a.Unmap()
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix (such as 10.0.0.0/8 or 2001:db8::/32)", s)
-	}
-	if p.Masked() != p {
-		return netip.Prefix{}, fmt.Errorf("%q has bits set past its /%d: write %s", s, p.Bits(), p.Masked())
-	}
-	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-	}
-	return p, nil
-}
-
 // parseDeny reads a deny: entry: CIDR, CIDR:PORT, an address, IPv4:PORT
 // or [IPv6]:PORT (and [IPv6/len]:PORT).
 func parseDeny(s string) (denyRule, error) {
@@ -128,7 +103,7 @@ func parseDeny(s string) (denyRule, error) {
 	case strings.Count(s, ":") == 1:
 		host, port, _ = strings.Cut(s, ":")
 	}
-	p, err := parsePrefix(host)
+	p, err := endpoint.ParsePrefix(host)
 	if err != nil {
 		return denyRule{}, err
 	}

@@ -24,12 +24,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
-	"github.com/twistd-go/twistd/internal/plugins"
-	"github.com/twistd-go/twistd/internal/protocol/policy"
-	"github.com/twistd-go/twistd/internal/service"
+	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/service"
 )
 
-func init() { plugins.Register(maker{}) }
+func init() { plugin.Register(maker{}) }
 
 // Defaults for the timeouts the file does not set.
 const (
@@ -113,7 +113,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &proxy{opts: opts, rules: r, users: u, policies: plugins.Policies(opts.Policies)}, nil
+	return &proxy{opts: opts, rules: r, users: u, policies: plugin.Policies(opts.Policies)}, nil
 }
 
 // listItems returns the item nodes of key's list in mapping m, for
@@ -143,7 +143,7 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	connect := fs.Duration("connect-timeout", DefaultConnectTimeout, "how long to resolve and connect to a target")
 	handshake := fs.Duration("handshake-timeout", DefaultHandshakeTimeout, "how long a client may take to send its request")
 	return func() (map[string]any, error) {
-		ep, err := plugins.PortEndpoint("port", *port)
+		ep, err := plugin.PortEndpoint("port", *port)
 		if err != nil {
 			return nil, err
 		}
@@ -255,9 +255,9 @@ func (p *proxy) Reopen() error {
 }
 
 var (
-	_ plugins.Maker     = maker{}
-	_ plugins.FlagNamer = maker{}
-	_ service.Service   = (*proxy)(nil)
-	_ service.Reloader  = (*proxy)(nil)
-	_ service.Reopener  = (*proxy)(nil)
+	_ plugin.Maker     = maker{}
+	_ plugin.FlagNamer = maker{}
+	_ service.Service  = (*proxy)(nil)
+	_ service.Reloader = (*proxy)(nil)
+	_ service.Reopener = (*proxy)(nil)
 )
