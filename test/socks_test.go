@@ -305,6 +305,26 @@ func TestSocksStalledHandshakeDropped(t *testing.T) {
 	metricsHas(t, admin, `twistd_socks_handshake_failures_total{reason="timeout",service="proxy"} 4`)
 }
 
+func TestSocksNameCheckedAfterResolution(t *testing.T) {
+	// No destinations: loopback is refused, whatever the name that leads there.
+	_, socks, web, admin, dir := socksApp(t, "")
+	_, wp, _ := net.SplitHostPort(web)
+	port, _ := strconv.Atoi(wp)
+	for _, name := range []string{"localhost", "127.0.0.1", "::1", "0.0.0.0"} {
+		if got := socksRequest(t, socks, v5(3, []byte(name), port)); !bytes.Equal(got, []byte{5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0}) {
+			t.Fatalf("%s: got % x, want REP 2", name, got)
+		}
+	}
+	if code, out := curl(t, "--socks5-hostname", socks, "http://localhost:"+wp+"/"); code != 97 || !strings.Contains(out, "(2)") {
+		t.Fatalf("curl to localhost: exit %d, %q", code, out)
+	}
+	metricsHas(t, admin, `twistd_socks_destinations_refused_total{reason="local",service="proxy"} 5`)
+	lines := waitLogLines(t, filepath.Join(dir, "socks.log"), 5)
+	if !strings.Contains(lines[0], "target=localhost:"+wp+" addr=127.0.0.1:"+wp+" reply=not_allowed/local") {
+		t.Fatalf("log: %q", lines[0])
+	}
+}
+
 func TestSocksOneLiner(t *testing.T) {
 	// The upstream: answers one line with how many bytes it read.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
