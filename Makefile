@@ -57,6 +57,7 @@ bench: build
 	./bench/web/run.sh
 	./bench/dns/run.sh 10
 	./bench/exec.sh
+	./bench/socks/run.sh
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
@@ -81,6 +82,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSockaddrPort$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseInetd$$' -fuzztime=$(FUZZTIME) ./internal/plugins/exec/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
+	$(GO) test -run='^$$' -fuzz='^FuzzConn$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twistd

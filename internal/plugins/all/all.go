@@ -7,6 +7,7 @@ import (
 	_ "github.com/twistd-go/twistd/internal/plugins/echo"
 	_ "github.com/twistd-go/twistd/internal/plugins/exec"
 	_ "github.com/twistd-go/twistd/internal/plugins/portforward"
+	_ "github.com/twistd-go/twistd/internal/plugins/socks"
 	_ "github.com/twistd-go/twistd/internal/plugins/tcp"
 	_ "github.com/twistd-go/twistd/internal/plugins/web"
 )
