@@ -15,11 +15,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 // dialFunc is service.Runner.Dial.
-type dialFunc func(network, addr string, timeout time.Duration, p protocol.Protocol, failed func(error))
+type dialFunc func(ctx context.Context, ep endpoint.Client, f protocol.Factory) service.Connector
 
 // lookupFunc resolves a host name (net.Resolver.LookupNetIP's shape).
 type lookupFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
@@ -428,14 +430,30 @@ func (c *conn) try(addrs []netip.Addr, deadline time.Time) {
 		c.failed(target, context.DeadlineExceeded)
 		return
 	}
-	c.s.dial("tcp", target.String(), left, &outbound{c: c}, func(err error) {
+	ep := endpoint.Client{Kind: endpoint.TCP, Host: target.Addr().String(), Port: int(target.Port()), Timeout: left}
+	c.s.dial(context.Background(), ep, outboundFactory{c: c, failed: func(err error) {
 		if len(addrs) > 1 && time.Until(deadline) > 0 && !isTimeout(err) {
 			c.try(addrs[1:], deadline)
 			return
 		}
 		c.failed(target, err)
-	})
+	}})
 }
+
+// outboundFactory builds the protocol on the connection to a target;
+// failed hears that no connection was made (the next address is tried,
+// or the client is answered).
+type outboundFactory struct {
+	c      *conn
+	failed func(error)
+}
+
+func (f outboundFactory) BuildProtocol(net.Addr) protocol.Protocol { return &outbound{c: f.c} }
+
+func (f outboundFactory) ClientConnectionFailed(err error) { f.failed(err) }
+
+// ClientConnectionLost: the outbound protocol's ConnectionLost did the work.
+func (outboundFactory) ClientConnectionLost(error) {}
 
 // failed answers a request whose target could not be reached.
 func (c *conn) failed(target netip.AddrPort, err error) {

@@ -17,7 +17,9 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
 )
 
 // fakeTransport records what a protocol does to its connection.
@@ -53,6 +55,9 @@ func (f *fakeTransport) RegisterProducer(p protocol.Producer) {
 	f.producer = p
 	f.mu.Unlock()
 }
+func (f *fakeTransport) CallLater(d time.Duration, fn func()) protocol.Timer {
+	return time.AfterFunc(d, fn)
+}
 func (f *fakeTransport) PeerAddr() net.Addr { return f.peer }
 func (f *fakeTransport) HostAddr() net.Addr { return f.host }
 
@@ -76,7 +81,9 @@ type dialer struct {
 	answer func(addr string, p protocol.Protocol, failed func(error))
 }
 
-func (d *dialer) dial(_, addr string, _ time.Duration, p protocol.Protocol, failed func(error)) {
+func (d *dialer) dial(_ context.Context, ep endpoint.Client, f protocol.Factory) service.Connector {
+	addr, p := ep.Address(), f.BuildProtocol(nil)
+	failed := f.(protocol.ClientFactory).ClientConnectionFailed
 	d.mu.Lock()
 	d.addrs = append(d.addrs, addr)
 	d.protos = append(d.protos, p)
@@ -85,7 +92,14 @@ func (d *dialer) dial(_, addr string, _ time.Duration, p protocol.Protocol, fail
 	if answer != nil {
 		answer(addr, p, failed)
 	}
+	return nopConnector{}
 }
+
+// nopConnector is the Connector of a fake dial.
+type nopConnector struct{}
+
+func (nopConnector) Disconnect() {}
+func (nopConnector) Abort()      {}
 
 func (d *dialer) dialled() []string {
 	d.mu.Lock()

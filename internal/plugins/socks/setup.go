@@ -18,12 +18,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
@@ -46,15 +46,15 @@ type Options struct {
 	// Users is a bcrypt htpasswd file: with it, clients must log in
 	// (SOCKS 5 with RFC 1929); without it, anyone who reaches the port
 	// may use the proxy.
-	Users config.FilePath `yaml:"users"`
+	Users plugin.FilePath `yaml:"users"`
 	// Destinations are the targets clients may reach.
 	Destinations Destinations `yaml:"destinations"`
 	// HandshakeTimeout and ConnectTimeout bound the two waits.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
 	// Log is the connection log (twistd socks --log): a line per request.
-	Log      config.Path     `yaml:"log"`
-	Policies config.Policies `yaml:"policies"`
+	Log      plugin.Path     `yaml:"log"`
+	Policies plugin.Policies `yaml:"policies"`
 }
 
 // Destinations are the destination rules: a target in deny (a CIDR
@@ -63,7 +63,7 @@ type Options struct {
 // unspecified address are refused unless an allow prefix inside them
 // names them.
 type Destinations struct {
-	Allow config.Prefixes `yaml:"allow"`
+	Allow plugin.Prefixes `yaml:"allow"`
 	Deny  []string        `yaml:"deny"`
 }
 
@@ -74,7 +74,7 @@ func (maker) Description() string {
 	return "a SOCKS 4, 4a and 5 proxy (CONNECT), with users and destination rules"
 }
 
-func (maker) New(s *config.Service) (service.Service, error) {
+func (maker) New(s *plugin.Entry) (service.Service, error) {
 	opts := Options{HandshakeTimeout: DefaultHandshakeTimeout, ConnectTimeout: DefaultConnectTimeout}
 	errs := []error{s.Decode(&opts)}
 	if opts.HandshakeTimeout <= 0 {
@@ -113,7 +113,7 @@ func (maker) New(s *config.Service) (service.Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &proxy{opts: opts, rules: r, users: u, policies: plugin.Policies(opts.Policies)}, nil
+	return &proxy{opts: opts, rules: r, users: u, policies: opts.Policies.Config()}, nil
 }
 
 // listItems returns the item nodes of key's list in mapping m, for
@@ -208,6 +208,15 @@ func (p *proxy) Start(ctx context.Context, env *service.Env) error {
 		p.clog = l
 	}
 	m, name := env.Metrics, env.Name
+	requests := m.Counter(prometheus.CounterOpts{Name: "twistd_socks_requests_total",
+		Help: "SOCKS requests answered, by service, SOCKS version (4, 4a, 5) and reply (succeeded, not_allowed, host_unreachable, connection_refused, ...)."},
+		"service", "version", "reply")
+	handshakes := m.Counter(prometheus.CounterOpts{Name: "twistd_socks_handshake_failures_total",
+		Help: "SOCKS clients dropped before their request, by service and reason (malformed, no_acceptable_method, auth_failed, timeout)."},
+		"service", "reason")
+	refused := m.Counter(prometheus.CounterOpts{Name: "twistd_socks_destinations_refused_total",
+		Help: "SOCKS requests refused by the destination rules, by service and the rule that refused (deny, allow, local)."},
+		"service", "reason")
 	refusals := policy.NewRefusals(env.Logger, nil)
 	srv := &server{
 		log: env.Logger, rules: p.rules, users: p.users, dial: env.Runner.Dial,
@@ -220,10 +229,10 @@ func (p *proxy) Start(ctx context.Context, env *service.Env) error {
 		count: counters{
 			request: func(version, reply string) {
 				env.Stats.Requests.Add(1)
-				m.SOCKSRequests.WithLabelValues(name, version, reply).Inc()
+				requests.WithLabelValues(name, version, reply).Inc()
 			},
-			handshake: func(reason string) { m.SOCKSHandshakeFailures.WithLabelValues(name, reason).Inc() },
-			refused:   func(reason string) { m.SOCKSDestinationsRefused.WithLabelValues(name, reason).Inc() },
+			handshake: func(reason string) { handshakes.WithLabelValues(name, reason).Inc() },
+			refused:   func(reason string) { refused.WithLabelValues(name, reason).Inc() },
 		},
 	}
 	p.Protocols.Stream = srv.factory()
