@@ -1,18 +1,30 @@
 # twistd for Go. `make run` builds and serves the demo; `make test` runs every test.
 GO       ?= go
 BIN      := bin/twistd
-VERSION  ?= 0.1.0
-LDFLAGS  := -s -w -X github.com/twistd-go/twistd/internal/cli.version=$(VERSION)
+# The version from `git describe` (packaging/version.sh), the commit and the
+# build date are stamped into the binary; `twistd --version` and
+# `go version -m bin/twistd` show them.
+VERSION  ?= $(shell packaging/version.sh)
+COMMIT   ?= $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)
+DATE     ?= $(shell packaging/version.sh --date)
+VERSION  := $(VERSION)
+COMMIT   := $(COMMIT)
+DATE     := $(DATE)
+CLI      := github.com/twistd-go/twistd/internal/cli
+LDFLAGS  := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 PREFIX   ?= /usr/local
 FUZZTIME ?= 30s
 
 .PHONY: build run test lint bench fuzz install clean api
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/twistd
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/twistd
 
+# In the foreground, with the default pidfile ./twistd.pid, so `bin/twistd
+# status`, `reload` and `stop` from here (another terminal) find it. Move
+# the ports with WEB_PORT, DNS_PORT, ECHO_PORT, ADMIN_PORT (configs/app.yaml).
 run: build
-	$(BIN) -n --pidfile= -c configs/app.yaml
+	$(BIN) -n -c configs/app.yaml
 
 # The integration tests run twice: under the default reactor, then under
 # the goroutine reactor (what macOS and FreeBSD get), so neither rots.
@@ -85,8 +97,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
 	$(GO) test -run='^$$' -fuzz='^FuzzConn$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
 
+include packaging/release.mk
+
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twistd
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -65,8 +65,13 @@ declare -A CMD=(
 	[go]="$TMP/goecho -addr 127.0.0.1:{port}"
 	[twisted]="$PY $ROOT/bench/twisted_echo.py {port}"
 	[base]="${BASE:-false} -n --pidfile= echo --listen tcp:{port}:interface=127.0.0.1"
+	# The echo service from an application file, with an admin endpoint
+	# (and its time-series sampler) beside it and without:
+	# SERVERS="ours-file ours-admin" gives the admin endpoint's cost.
+	[ours-admin]="$ROOT/bin/twistd -n --pidfile= -c $TMP/ours-admin-{port}.yaml"
+	[ours-file]="$ROOT/bin/twistd -n --pidfile= -c $TMP/ours-file-{port}.yaml"
 )
-declare -A LABEL=([ours]=ours [ours-g]="ours -r goroutines" [c]="C epoll" [go]="plain Go" [twisted]=Twisted [base]=baseline)
+declare -A LABEL=([ours]=ours [ours-g]="ours -r goroutines" [c]="C epoll" [go]="plain Go" [twisted]=Twisted [base]=baseline [ours-admin]="ours +admin" [ours-file]="ours file")
 
 freeport() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -80,6 +85,14 @@ alive() { kill -0 "$1" 2>/dev/null; }
 start_server() {
 	local name=$1 argv
 	PORT=$(freeport) || return 1
+	case $name in
+	ours-admin | ours-file)
+		{
+			[ "$name" = ours-file ] || echo 'admin: {listen: "tcp:0:interface=127.0.0.1"}'
+			printf 'services:\n  - {name: echo, type: echo, listen: "tcp:%s:interface=127.0.0.1"}\n' "$PORT"
+		} >"$TMP/$name-$PORT.yaml"
+		;;
+	esac
 	read -ra argv <<<"${CMD[$name]//\{port\}/$PORT}"
 	taskset -c "$SERVER_CPU" "${argv[@]}" >>"$TMP/$name.log" 2>&1 &
 	SPID=$!
@@ -283,6 +296,14 @@ row "  p99 µs, 1000 conns" pingpong-1000.p99
 row "stream 4 conns MB/s" stream.mb
 row "idle: empty RSS MB" idle.empty
 row "idle: KB per connection" idle.kb
+if [ -n "${R[ours-admin.pingpong-1.msgs]:-}" ] && [ -n "${R[ours-file.pingpong-1.msgs]:-}" ]; then
+	echo
+	echo "admin endpoint on/off (ours +admin / ours file, same run):"
+	for key in pingpong-1.msgs pingpong-64.msgs pingpong-1000.msgs stream.mb; do
+		printf '  %-22s %12s %12s %8s\n' "$key" "$(num "${R[ours-admin.$key]:-}")" "$(num "${R[ours-file.$key]:-}")" \
+			"$(ratio "${R[ours-admin.$key]:-}" "${R[ours-file.$key]:-}")"
+	done
+fi
 echo
 echo "msgs/s and MB/s: higher is better; p99, RSS and KB: lower is better."
 echo "! = that run had errors or not every connection held (see its lines above); - = no figure."

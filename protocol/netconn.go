@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/twistd-go/twistd/internal/alarm"
 )
 
 // Conn is a Protocol that offers its connection as a blocking net.Conn,
@@ -37,13 +39,14 @@ type Conn struct {
 	lost     bool
 	closed   bool // Close was called
 	rdl, wdl time.Time
-	timer    *time.Timer
+	alarm    alarm.Alarm // wakes the waiters at rdl or wdl
 }
 
 // NewConn returns a Conn holding up to maxBuffered unread bytes.
 func NewConn(maxBuffered int) *Conn {
 	c := &Conn{max: maxBuffered}
 	c.cond.L = &c.mu
+	c.alarm.Init(&c.cond)
 	return c
 }
 
@@ -115,9 +118,7 @@ func (c *Conn) ReadConnectionLost() {
 func (c *Conn) ConnectionLost(error) {
 	c.mu.Lock()
 	c.eof, c.lost = true, true
-	if c.timer != nil {
-		c.timer.Stop()
-	}
+	c.alarm.StopLocked()
 	c.cond.Broadcast()
 	c.mu.Unlock()
 }
@@ -199,9 +200,7 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	c.in = nil
-	if c.timer != nil {
-		c.timer.Stop()
-	}
+	c.alarm.StopLocked()
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	c.t.LoseConnection()
@@ -244,29 +243,12 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 // armLocked wakes the waiters now (a deadline may have moved into the
 // past), and again at the nearest deadline.
 func (c *Conn) armLocked() {
-	c.cond.Broadcast()
-	next := c.rdl
-	if next.IsZero() || !c.wdl.IsZero() && c.wdl.Before(next) {
-		next = c.wdl
-	}
-	if next.IsZero() || c.lost || c.closed {
-		if c.timer != nil {
-			c.timer.Stop()
-		}
+	if c.lost || c.closed {
+		c.alarm.StopLocked()
+		c.cond.Broadcast()
 		return
 	}
-	d := max(time.Until(next), 0)
-	if c.timer == nil {
-		c.timer = time.AfterFunc(d, c.wake)
-		return
-	}
-	c.timer.Reset(d)
-}
-
-func (c *Conn) wake() {
-	c.mu.Lock()
-	c.cond.Broadcast()
-	c.mu.Unlock()
+	c.alarm.SetLocked(c.rdl, c.wdl)
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -21,10 +22,18 @@ import (
 )
 
 // chromium runs headless Debian chromium with a fresh profile and returns
-// its stdout; args are added to the usual quiet, sandbox-free flags.
+// its stdout; args are added to the usual quiet, sandbox-free flags. The
+// test is skipped where chromium is missing, except under CI.
 func chromium(t *testing.T, args ...string) []byte {
 	t.Helper()
-	bin := need(t, "chromium")
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		// CI installs it (.ci/run): there a missing browser is a failure.
+		if os.Getenv("CI") != "" {
+			t.Fatalf("chromium is not installed, and CI is set: .ci/run should have installed it (apt-get install chromium)")
+		}
+		t.Skip("chromium is not installed: apt-get install -y chromium to run the status page's browser tests")
+	}
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--hide-scrollbars", "--user-data-dir=" + t.TempDir()}
@@ -178,5 +187,166 @@ func TestStatusPageRefreshes(t *testing.T) {
 	}
 	if !strings.Contains(dom, `id="state" class="badge ok">ready<`) {
 		t.Errorf("the state badge does not say ready:\n%s", dom)
+	}
+}
+
+// chartsApp runs echo and web services with an admin endpoint sampling
+// every 200 ms, sends traffic, and waits until the series has points
+// showing it.
+func chartsApp(t *testing.T) (admin string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir, "www/index.html", "<h1>hello</h1>\n")
+	app := writeFile(t, dir, "app.yaml", `
+admin:
+  listen: tcp:0:interface=127.0.0.1
+services:
+  - name: echo
+    type: echo
+    listen: tcp:0:interface=127.0.0.1
+  - name: site
+    type: web
+    listen: tcp:0:interface=127.0.0.1
+    path: ./www
+`)
+	s := start(t, dir, []string{"TWISTD_STATUS_STEP=200ms"}, "-n", "--pidfile=", "-c", app)
+	admin, echo, site := s.addrOf("_admin"), s.addrOf("echo"), s.addrOf("site")
+	// Three bursts a step or more apart, so the lines have several points.
+	for burst := range 3 {
+		for range 10 * (burst + 1) {
+			httpGet(t, "http://"+site+"/")
+		}
+		echoRoundTrip(t, echo, bytes.Repeat([]byte("z"), 3000))
+		time.Sleep(250 * time.Millisecond)
+	}
+	eventually(t, 5*time.Second, "the series to show the web traffic", func() bool {
+		d := getSeries(t, admin)
+		return len(d.Services) == 2 && maxOf(d.Services[1].Rate) > 0 && len(d.Times) >= 4
+	})
+	return admin
+}
+
+// TestStatusPageChartsDraw loads /status in Chromium and reads the DOM
+// its script built: each service has its chart tiles, and the site's
+// requests/s line has several points, some above the baseline.
+func TestStatusPageChartsDraw(t *testing.T) {
+	admin := chartsApp(t)
+	dom := string(chromium(t, "--window-size=1280,900", "--virtual-time-budget=2000", "--dump-dom", "http://"+admin+"/status"))
+	site := regexp.MustCompile(`(?s)<section class="svc" data-service="site">.*?</section>`).FindString(dom)
+	if site == "" {
+		t.Fatalf("no chart section for site:\n%s", dom)
+	}
+	if n := strings.Count(site, `<div class="tile">`); n != 5 {
+		t.Errorf("site has %d chart tiles, want 5 (requests, connections, bytes, errors, latency)", n)
+	}
+	if !strings.Contains(dom, `<section class="svc" data-service="echo">`) {
+		t.Errorf("no chart section for echo")
+	}
+	m := regexp.MustCompile(`aria-label="Requests/s" data-points="(\d+)">.*?<path class="line c-rate"[^>]* d="([^"]+)"`).FindStringSubmatch(site)
+	if m == nil {
+		t.Fatalf("no requests/s line in the site's charts:\n%s", site)
+	}
+	points, _ := strconv.Atoi(m[1])
+	ys := regexp.MustCompile(`[ML][\d.]+ ([\d.]+)`).FindAllStringSubmatch(m[2], -1)
+	above := 0
+	for _, y := range ys {
+		if v, _ := strconv.ParseFloat(y[1], 64); v < 60 { // the baseline is at 71 of 72
+			above++
+		}
+	}
+	t.Logf("requests/s: %d points drawn, %d above the baseline: d=%.120s", points, above, m[2])
+	if points < 3 || len(ys) != points || above == 0 {
+		t.Fatalf("the requests/s line has %d points (%d in its path), %d above the baseline", points, len(ys), above)
+	}
+	if !regexp.MustCompile(`aria-label="Latency" data-points="[1-9]\d*"`).MatchString(site) {
+		t.Errorf("the latency chart drew no points")
+	}
+}
+
+// TestStatusPageChartsScreenshot takes screenshots at 1280 and 390 px and
+// counts the pixels in the requests/s line's colour (#0969da): the
+// charts must be visible, not just in the DOM.
+func TestStatusPageChartsScreenshot(t *testing.T) {
+	admin := chartsApp(t)
+	for _, size := range []struct {
+		name          string
+		width, height int
+	}{{"desktop", 1280, 900}, {"phone", 390, 1600}} {
+		t.Run(size.name, func(t *testing.T) {
+			file := filepath.Join(t.ArtifactDir(), "status-charts-"+size.name+".png")
+			chromium(t, "--window-size="+strconv.Itoa(size.width)+","+strconv.Itoa(size.height), "--virtual-time-budget=2000",
+				"--screenshot="+file, "http://"+admin+"/status")
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			img, err := png.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := colourPixels(img, 0x09, 0x69, 0xda, 40)
+			t.Logf("%s: %d pixels of the requests/s colour (%s)", size.name, n, file)
+			if n < 30 {
+				t.Fatalf("only %d pixels of the chart colour: the charts did not draw", n)
+			}
+		})
+	}
+}
+
+// colourPixels counts the pixels within tol (per channel) of r, g, b.
+func colourPixels(img image.Image, r, g, b uint8, tol int) int {
+	n := 0
+	bd := img.Bounds()
+	near := func(c uint32, want uint8) bool { d := int(c>>8) - int(want); return d >= -tol && d <= tol }
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if near(cr, r) && near(cg, g) && near(cb, b) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestListingShowsWholeDates loads a directory listing in Chromium at
+// 1280 px through a proxy that adds a script measuring the Modified
+// cells: none may be cut short (its text wider than its box).
+func TestListingShowsWholeDates(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a-rather-long-file-name-for-the-listing.tar.gz", "notes.txt", "sub/x"} {
+		writeFile(t, dir, "www/"+name, "x\n")
+	}
+	s := start(t, dir, nil, "-n", "--pidfile=", "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", filepath.Join(dir, "www"))
+	target, _ := url.Parse("http://" + s.addrs()[0])
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	const measure = `<script>addEventListener("load", function () {
+  var cells = document.querySelectorAll("td.time"), cut = 0;
+  cells.forEach(function (c) { if (c.scrollWidth > c.clientWidth) cut++; });
+  document.body.setAttribute("data-cells", cells.length); document.body.setAttribute("data-cut", cut);
+});</script>`
+	proxy.ModifyResponse = func(r *http.Response) error {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return err
+		}
+		b = bytes.Replace(b, []byte("</body>"), []byte(measure+"</body>"), 1)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.ContentLength = int64(len(b))
+		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		r.Header.Del("Content-Encoding")
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	dom := string(chromium(t, "--window-size=1280,900", "--virtual-time-budget=1000", "--dump-dom", front.URL+"/"))
+	m := regexp.MustCompile(`<body data-cells="(\d+)" data-cut="(\d+)"`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the measuring script did not run:\n%s", dom)
+	}
+	if m[1] != "3" || m[2] != "0" {
+		t.Fatalf("%s of the %s Modified cells are cut short at 1280 px", m[2], m[1])
 	}
 }

@@ -1,5 +1,6 @@
 // Package admin serves the process's admin endpoint: /healthz, /readyz,
-// /metrics, /status (JSON for programs, a self-refreshing page for people)
+// /metrics, /status (JSON for programs, a page with live charts for
+// people, drawn from the time series at /status/series)
 // and, when asked, /debug/pprof/.
 package admin
 
@@ -31,6 +32,19 @@ type Status struct {
 	State         string          `json:"state"`
 	LastReload    *Reload         `json:"last_reload"`
 	Services      []ServiceStatus `json:"services"`
+	// Reloads are the recent reloads, newest first; RecentErrors the
+	// recent warnings and errors of the process log, newest first.
+	Reloads      []Reload  `json:"reloads"`
+	RecentErrors []LogLine `json:"recent_errors"`
+}
+
+// LogLine is one warning or error of the process log.
+type LogLine struct {
+	Time    time.Time `json:"time"`
+	Level   string    `json:"level"`
+	Service string    `json:"service"`
+	Message string    `json:"msg"`
+	Fields  string    `json:"fields"`
 }
 
 // Reload is the outcome of the last reload.
@@ -80,6 +94,9 @@ type Options struct {
 	Source   Source
 	Registry *prometheus.Registry
 	Pprof    bool
+	// Series, if set, is served as /status/series and sampled while
+	// the endpoint runs.
+	Series *Series
 }
 
 // Service is the admin endpoint as a service.Service: the reactor binds
@@ -117,6 +134,7 @@ func (s *Service) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /status/series", s.serveSeries)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/status", http.StatusFound)
 	})
@@ -174,6 +192,9 @@ func (s *Service) Start(_ context.Context, env *service.Env) error {
 	s.mu.Lock()
 	s.http, s.servers = hs, servers
 	s.mu.Unlock()
+	if s.opts.Series != nil {
+		s.opts.Series.Acquire()
+	}
 	return nil
 }
 
@@ -186,6 +207,9 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Unlock()
 	if hs == nil {
 		return nil
+	}
+	if s.opts.Series != nil {
+		s.opts.Series.Release()
 	}
 	errs := make([]error, len(servers)+1)
 	var wg sync.WaitGroup

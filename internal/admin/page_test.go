@@ -56,3 +56,30 @@ func TestPageWithoutReload(t *testing.T) {
 		t.Errorf("page:\n%s", page)
 	}
 }
+
+func TestPageListsReloadsAndErrors(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := Status{State: "ready",
+		Reloads:      []Reload{{Time: at, Result: "failed", Error: "bad <key>"}, {Time: at.Add(-time.Minute), Result: "ok"}},
+		RecentErrors: []LogLine{{Time: at, Level: "warn", Service: "site", Message: "slow & <late>", Fields: `peer="a b"`}}}
+	var b strings.Builder
+	if err := writePage(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{
+		`<li><time datetime="2026-01-02T03:04:05Z">01-02 03:04:05</time> <span class="badge bad">failed</span> <span class="msg">bad &lt;key&gt;</span></li>`,
+		`<li><time datetime="2026-01-02T03:03:05Z">01-02 03:03:05</time> <span class="badge ok">ok</span></li>`,
+		`<span class="lvl warn">warn</span> <b>[site]</b> <span class="msg">slow &amp; &lt;late&gt;</span> <code class="fields">peer=&#34;a b&#34;</code></li>`,
+		`<div id="charts" class="charts">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	var empty strings.Builder
+	_ = writePage(&empty, Status{State: "ready"})
+	if !strings.Contains(empty.String(), "No reload since the start.") || !strings.Contains(empty.String(), "None since the start.") {
+		t.Errorf("empty lists:\n%s", empty.String())
+	}
+}

@@ -25,7 +25,7 @@ const (
 
 // version is set at build time with
 // -ldflags "-X github.com/twistd-go/twistd/internal/cli.version=...".
-var version = "0.1.0-dev"
+var version = defaultVersion
 
 // exitError carries the exit code an error should end the process with.
 type exitError struct {
@@ -69,6 +69,7 @@ func Run(ctx context.Context, args []string) int {
 	if errors.As(err, &silent) {
 		return int(silent)
 	}
+	err = explainUsage(cmd, args, err)
 	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintln(os.Stderr, "twistd: "+line)
 	}

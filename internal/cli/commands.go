@@ -3,10 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -242,9 +240,4 @@ func newVersionCommand() *cobra.Command {
 			printVersion(cmd.OutOrStdout())
 		},
 	}
-}
-
-// printVersion is `twistd version` and `twistd --version`.
-func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "twistd %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -47,15 +47,24 @@ type proc struct {
 	state  *process.StateFile
 	daemon process.DaemonState
 	r      *reactor.Reactor
+	// watch is --watch's watcher; nil without it.
+	watch        *watcher
+	watchStarted bool
 
 	mu         sync.Mutex
 	file       *config.File
 	lastReload *admin.Reload
 	reloads    int
+	// recent are the last reloads, newest first; series is the admin
+	// endpoint's time series, kept across reloads.
+	recent []admin.Reload
+	series *admin.Series
 }
 
 func newProc(ctx context.Context, v *viper.Viper, s *settings, file *config.File, notify *process.Notifier, load loader) *proc {
-	return &proc{ctx: ctx, v: v, s: s, file: file, notify: notify, load: load, metrics: metrics.New(version), began: time.Now()}
+	p := &proc{ctx: ctx, v: v, s: s, file: file, notify: notify, load: load, metrics: metrics.New(version), began: time.Now()}
+	p.series = admin.NewSeries(admin.SeriesOptions{Sample: p.samples, Step: seriesStep()})
+	return p
 }
 
 // serve is the running process, in twistd's order: umask and rundir,
@@ -138,6 +147,15 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		p.log.Warn("outside the chroot", zap.String("warning", w))
 	}
 
+	if s.watch {
+		if p.watch, err = newWatcher(p.log, s.chroot); err != nil {
+			return fmt.Errorf("--watch: %w", err)
+		}
+		defer p.watch.close()
+		if s.chroot == "" {
+			p.watchRefresh()
+		}
+	}
 	tuneRuntime(cmp.Or(s.reactor, reactor.DefaultReactor()))
 	p.r = reactor.New(reactor.Options{
 		Logger:          p.log,
@@ -146,6 +164,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		ShutdownDelay:   s.shutdownDelay,
 		Reactor:         s.reactor,
 		CPUs:            cpus(),
+		Signals:         p.watchSignals(),
 		Hooks: reactor.Hooks{
 			Bound: func() error {
 				if opener != nil {
@@ -159,12 +178,13 @@ func (p *proc) serve(specs []reactor.Spec) error {
 				process.TrimText()
 				p.notify.Ready()
 				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
+				p.watchReady()
 			},
 			Stopping: func() {
 				p.sdNotify("STOPPING=1\nSTATUS=stopping")
 				p.writeState(func(st *process.DaemonState) { st.Stopping = true })
 			},
-			Reload: p.reload,
+			Reload: p.reloadWatched,
 			Reopen: logger.Reopen,
 		},
 	})
@@ -258,7 +278,7 @@ func (p *proc) services(file *config.File, specs []reactor.Spec) []reactor.Spec 
 		Listen []string
 		Pprof  bool
 	}{file.Admin.Listen.Strings(), file.Admin.Pprof})
-	opts := admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof}
+	opts := admin.Options{Source: p, Registry: p.metrics.Registry(), Pprof: file.Admin.Pprof, Series: p.series}
 	spec := reactor.Spec{Name: adminName, Type: "admin", Listen: file.Admin.Listen, Pos: file.Path,
 		Fingerprint: string(fp), Internal: true, Service: admin.New(opts),
 		New: func() (service.Service, error) { return admin.New(opts), nil }}
@@ -300,6 +320,7 @@ func (p *proc) reload(ctx context.Context) error {
 	if err != nil {
 		p.lastReload.Error = err.Error()
 	}
+	p.recent = append([]admin.Reload{*p.lastReload}, p.recent[:min(len(p.recent), recentReloads-1)]...)
 	verdict := process.Reload{Time: now, Result: result, Error: p.lastReload.Error}
 	seq := p.reloads
 	p.mu.Unlock()
@@ -387,6 +408,7 @@ func (p *proc) Ready() bool { return p.r != nil && p.r.State() == reactor.Ready 
 func (p *proc) Status() admin.Status {
 	p.mu.Lock()
 	cfg, last := p.file.Path, p.lastReload
+	reloads := append([]admin.Reload{}, p.recent...)
 	p.mu.Unlock()
 	if cfg != commandLine {
 		if abs, err := filepath.Abs(cfg); err == nil {
@@ -394,7 +416,8 @@ func (p *proc) Status() admin.Status {
 		}
 	}
 	st := admin.Status{PID: os.Getpid(), Version: version, UptimeSeconds: time.Since(p.began).Seconds(),
-		Config: cfg, LastReload: last, State: p.stateName(), Services: []admin.ServiceStatus{}}
+		Config: cfg, LastReload: last, State: p.stateName(), Services: []admin.ServiceStatus{},
+		Reloads: reloads, RecentErrors: recentErrors(p.logger)}
 	for _, svc := range p.r.Services() {
 		ss := admin.ServiceStatus{Name: svc.Name, Type: svc.Type, State: "running",
 			Listeners:         []admin.Listener{},

@@ -45,6 +45,7 @@ const (
 	flagProfile         = "profile"
 	flagProfiler        = "profiler"
 	flagVersion         = "version"
+	flagWatch           = "watch"
 )
 
 func newRootCommand() *cobra.Command {
@@ -120,6 +121,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 	fs.StringP(flagProfile, "p", "", "write a profile of the whole run to this file (twistd's --profile)")
 	fs.String(flagProfiler, "cpu", "what --profile records: cpu, heap or trace")
 	fs.Bool(flagVersion, false, "print the version and exit (as twistd --version)")
+	fs.Bool(flagWatch, false, "reload when the application file or a data file it names changes")
 
 	_ = v.BindPFlags(fs)
 	v.SetEnvPrefix("TWISTD")
@@ -134,7 +136,9 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 		newStatusCommand(v),
 		newPluginsCommand(),
 		newVersionCommand(),
+		newManCommand(),
 	)
+	root.AddCommand(newTopicCommands()...)
 	for _, m := range plugin.All() {
 		root.AddCommand(newPluginCommand(v, m))
 	}
@@ -173,6 +177,7 @@ type settings struct {
 	reactor         string
 	profile         string // "" for none
 	profiler        string
+	watch           bool
 	// fixed are the settings given by a flag or the environment: a
 	// reload's process: section cannot change them.
 	fixed map[string]bool
@@ -220,6 +225,7 @@ func resolveSettings(cmd *cobra.Command, v *viper.Viper, file *config.File) (*se
 		reactor:       v.GetString(flagReactor),
 		profile:       abs(flagProfile),
 		profiler:      v.GetString(flagProfiler),
+		watch:         v.GetBool(flagWatch),
 	}
 	var errs []string
 	if s.shutdownTimeout, err = duration(v, flagShutdownTimeout); err != nil {

@@ -45,6 +45,10 @@ type PathUse struct {
 	Pos     Pos
 	Service string
 	Path    string
+	// Read is set for a file the service reads its data from (a zone,
+	// hosts file, htpasswd, TLS key or certificate), as against a file it
+	// writes (a log) or a directory it serves: what --watch watches.
+	Read bool
 }
 
 // Process holds the file's process: section: global flags in snake_case.
@@ -68,6 +72,7 @@ type Process struct {
 	LogMaxSize      *Size          `yaml:"log_max_size"`
 	LogMaxBackups   *int           `yaml:"log_max_backups"`
 	Reactor         *string        `yaml:"reactor"` // checked by Options.CheckReactor
+	Watch           *bool          `yaml:"watch"`   // reload when the file or its data files change
 }
 
 // Settings returns the fields that were set, keyed by the global flag's
@@ -105,6 +110,7 @@ func (p Process) Settings() map[string]any {
 	setDuration("shutdown-timeout", p.ShutdownTimeout)
 	setDuration("shutdown-delay", p.ShutdownDelay)
 	setString("reactor", p.Reactor)
+	setBool("watch", p.Watch)
 	if p.LogMaxSize != nil {
 		m["log-max-size"] = p.LogMaxSize.mib()
 	}

@@ -48,7 +48,7 @@ func (l *Listen) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 		}
 		e = e.Rebase(d.Dir())
 		for _, f := range e.Files() {
-			local, err := d.place(at, f)
+			local, err := d.placeRead(at, f)
 			if err != nil {
 				errs = append(errs, d.Errorf(at, "endpoint %s: %v", quote(it.Value), err))
 			} else if msg := checkPath(relTo(d.Dir(), f), f, local, false); msg != "" {
@@ -194,6 +194,15 @@ func (d *Decoder) place(n *yaml.Node, host string) (string, error) {
 	return InChroot(d.file.root, host)
 }
 
+// placeRead is place for a file the service reads its data from.
+func (d *Decoder) placeRead(n *yaml.Node, host string) (string, error) {
+	local, err := d.place(n, host)
+	if d.file != nil && host != "-" {
+		d.file.Paths[len(d.file.Paths)-1].Read = true
+	}
+	return local, err
+}
+
 // local is where this process finds host, or host when it cannot (the
 // error is reported by place).
 func (d *Decoder) local(host string) string {
@@ -274,7 +283,7 @@ func (p *FilePath) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 	if r == "-" {
 		r = filepath.Join(d.Dir(), r)
 	}
-	local, err := d.place(n, r)
+	local, err := d.placeRead(n, r)
 	if err != nil {
 		return d.Errorf(n, "%v", err)
 	}

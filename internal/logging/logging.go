@@ -66,6 +66,9 @@ type Logger struct {
 	Level zap.AtomicLevel
 	out   output
 	core  *switchCore
+	// Recent holds the last warnings and errors logged (after the
+	// rate limit), for the status page.
+	Recent *Recent
 }
 
 type output interface {
@@ -141,7 +144,9 @@ func New(o Options) (*Logger, error) {
 	}
 	level := zap.NewAtomicLevelAt(lvl)
 	core := newSwitchCore(enc, &sink{WriteSyncer: out, errs: o.WriteErrors}, level)
-	l := &Logger{Logger: zap.New(newLimitCore(core), zap.ErrorOutput(errOut)), Level: level, out: out, core: core}
+	recent := new(Recent)
+	tee := zapcore.NewTee(core, &recentCore{r: recent})
+	l := &Logger{Logger: zap.New(newLimitCore(tee), zap.ErrorOutput(errOut)), Level: level, out: out, core: core, Recent: recent}
 	if r, ok := out.(*rotating); ok {
 		r.log = l.Logger
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twistd-go/twistd/protocol"
+
+	"github.com/twistd-go/twistd/internal/alarm"
 )
 
 // maxBuffered bounds what a connection holds of its peer's bytes before
@@ -151,6 +153,7 @@ func (c *conn) activateLocked() *active {
 	}
 	a := &active{c: c}
 	a.cond.L = &c.mu
+	a.alarm.Init(&a.cond)
 	c.act = a
 	return a
 }
@@ -305,7 +308,7 @@ type active struct {
 	readBy, writeBy time.Time
 	// lingerUntil is when an idle connection parks; zero: not idle yet.
 	lingerUntil time.Time
-	timer       *time.Timer // wakes waiters at a deadline
+	alarm       alarm.Alarm // wakes waiters at a deadline
 
 	// inRequest: net/http holds a request it has not answered yet, from
 	// the Read that handed it bytes (heads go on whole) or its
@@ -419,9 +422,7 @@ func (a *active) Read(p []byte) (int, error) {
 			}
 			if stopping || !now.Before(a.lingerUntil) {
 				a.done = true
-				if a.timer != nil {
-					a.timer.Stop()
-				}
+				a.alarm.StopLocked()
 				if stopping {
 					c.closing = true
 				}
@@ -726,9 +727,7 @@ func (a *active) closeLocked() bool {
 	c.closing = true
 	c.act = nil
 	c.in = nil
-	if a.timer != nil {
-		a.timer.Stop()
-	}
+	a.alarm.StopLocked()
 	a.cond.Broadcast()
 	return true
 }
@@ -789,34 +788,7 @@ func (a *active) SetWriteDeadline(t time.Time) error {
 
 // armLocked wakes the waiters now, and again at the nearest deadline.
 func (a *active) armLocked() {
-	a.cond.Broadcast()
-	var next time.Time
-	for _, t := range [5]time.Time{a.rdl, a.wdl, a.lingerUntil, a.readBy, a.writeBy} {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	if next.IsZero() {
-		if a.timer != nil {
-			a.timer.Stop()
-		}
-		return
-	}
-	d := time.Until(next)
-	if d <= 0 {
-		return
-	}
-	if a.timer == nil {
-		a.timer = time.AfterFunc(d, a.wake)
-		return
-	}
-	a.timer.Reset(d)
-}
-
-func (a *active) wake() {
-	a.c.mu.Lock()
-	a.cond.Broadcast()
-	a.c.mu.Unlock()
+	a.alarm.SetLocked(a.rdl, a.wdl, a.lingerUntil, a.readBy, a.writeBy)
 }
 
 var (

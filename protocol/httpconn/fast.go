@@ -122,9 +122,7 @@ func (c *conn) serveFastLocked(data []byte) bool {
 		// checked) and this one is answered: end its hold, as the
 		// linger's end would. A declined request stays its to serve.
 		a.done, a.handedBack, a.waiting = true, true, false
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.alarm.StopLocked()
 		a.cond.Broadcast()
 		c.act = nil
 	}

@@ -129,7 +129,7 @@ th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: 
 th a { color: inherit; text-decoration: none; }
 th a:hover { color: var(--link); }
 tbody tr:hover { background: var(--row); }
-th.size { width: 7.5em; } th.time { width: 10.5em; }
+th.size { width: 6.5rem; } th.time { width: 11rem; }
 td.size, th.size { text-align: right; font-variant-numeric: tabular-nums; }
 td.time { color: var(--muted); font-variant-numeric: tabular-nums; }
 a.entry { color: var(--link); text-decoration: none; display: flex; align-items: center; gap: 8px; max-width: 100%; }
@@ -140,7 +140,7 @@ svg.dir { fill: var(--dir); } svg.file { fill: none; stroke: var(--muted); strok
 @media (max-width: 600px) {
   main { padding: 16px 8px 32px; }
   th.time, td.time { display: none; }
-  th.size { width: 6.5em; }
+  th.size { width: 5.5rem; }
   th, td { padding: 10px 6px; }
 }
 </style>`
