@@ -8,7 +8,11 @@
 // check` reports an unwritable path like any other configuration error.
 package logfile
 
-import "github.com/twistd-go/twistd/internal/logging"
+import (
+	"os"
+
+	"github.com/twistd-go/twistd/internal/logging"
+)
 
 // File is an append-only log file. Each Write goes whole, in one
 // write(2), to the file the path named at the last Open or Reopen, so
@@ -20,6 +24,23 @@ type File struct{ f *logging.File }
 // Open opens path for appending, creating it (mode 0644) if need be.
 func Open(path string) (*File, error) {
 	f, err := logging.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f: f}, nil
+}
+
+// Opener opens a log file for appending in the process's place: twistd's
+// root opener, which after --uid, --gid or --chroot still opens the log
+// files named at start (plugin.Entry.OpenLog uses it).
+type Opener interface {
+	OpenAppend(path string) (*os.File, error)
+}
+
+// OpenWith opens path as Open does, through o (unless it is nil) now and
+// at every Reopen; a path o refuses is opened by the process itself.
+func OpenWith(path string, o Opener) (*File, error) {
+	f, err := logging.OpenFileWith(path, o)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"net/netip"
+	"path/filepath"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -9,6 +10,7 @@ import (
 	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/pluginlink"
+	"github.com/twistd-go/twistd/logfile"
 	"github.com/twistd-go/twistd/policy"
 )
 
@@ -71,6 +73,22 @@ func (e *Entry) Value(key string) *yaml.Node { return e.s.Value(key) }
 // that is wrong together with another, a file that does not parse.
 func (e *Entry) Errorf(n *yaml.Node, format string, args ...any) error {
 	return e.s.Errorf(n, format, args...)
+}
+
+// OpenLog opens one of the service's own log files (an access log) for
+// appending, as logfile.Open does, so that it is reopened on SIGUSR1
+// even after twistd switched users or went into a chroot: the file is
+// then opened by the root opener twistd keeps for the files named before
+// the switch. Open it from the maker's New.
+func (e *Entry) OpenLog(path string) (*logfile.File, error) {
+	o := e.s.LogOpener()
+	if o == nil || path == "-" {
+		return logfile.Open(path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		_ = o.Allow(abs) // refused once the opener is sealed: then opened as the user
+	}
+	return logfile.OpenWith(path, o)
 }
 
 // Dir returns the directory relative paths in the entry are resolved

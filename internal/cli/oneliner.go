@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/twistd-go/twistd/internal/config"
+	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
 	"github.com/twistd-go/twistd/plugin"
 )
@@ -22,7 +23,7 @@ import (
 // one application-file entry, which then runs exactly as a file would —
 // reloads included: SIGHUP builds the entry anew, so its data files
 // (zones, hosts, certificates, htpasswd) are re-read.
-func newPluginCommand(v *viper.Viper, m plugin.Maker) *cobra.Command {
+func newPluginCommand(v *viper.Viper, m plugin.Maker, logs *process.Opener) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   m.Name() + " [flags]",
 		Short: m.Description(),
@@ -53,7 +54,7 @@ func newPluginCommand(v *viper.Viper, m plugin.Maker) *cobra.Command {
 			if err != nil {
 				return nil, nil, err
 			}
-			parsed, perr := config.Parse(commandLine, cwd, doc, optionsIn(chroot))
+			parsed, perr := config.Parse(commandLine, cwd, doc, optionsIn(chroot, logs))
 			file, specs, err := buildServices(parsed, perr)
 			if err != nil {
 				return nil, nil, flagErrors(parsed, cmd.Flags(), keyFlags(m), err)
@@ -64,7 +65,7 @@ func newPluginCommand(v *viper.Viper, m plugin.Maker) *cobra.Command {
 		if err != nil {
 			return withCode(exitUsage, err)
 		}
-		return runApp(cmd, v, file, specs, load)
+		return runApp(cmd, v, file, specs, load, logs)
 	}
 	return cmd
 }

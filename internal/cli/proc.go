@@ -51,6 +51,10 @@ type proc struct {
 	watch        *watcher
 	watchStarted bool
 
+	// logs is what services opened their own logs through, started by
+	// startOpener when the process switches users or chroots.
+	logs *process.Opener
+
 	mu         sync.Mutex
 	file       *config.File
 	lastReload *admin.Reload
@@ -85,7 +89,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		return fmt.Errorf("rundir: %w", err)
 	}
 	// Before the pidfile, so that it closes after the pidfile is removed.
-	opener, err := s.startOpener()
+	opener, err := p.startOpener()
 	if err != nil {
 		return err
 	}
@@ -238,12 +242,16 @@ func (s *settings) checkRotation(creds *process.Credentials) error {
 // pidfile with root's rights after the switch of user or the chroot (nil
 // when there is neither, or we are not root), and tells it of the
 // process log.
-func (s *settings) startOpener() (*process.Opener, error) {
+func (p *proc) startOpener() (*process.Opener, error) {
+	s := p.s
 	if os.Geteuid() != 0 || s.uid == "" && s.gid == "" && s.chroot == "" {
 		return nil, nil
 	}
-	o, err := process.StartOpener()
-	if err != nil {
+	o := p.logs
+	if o == nil {
+		o = process.NewOpener()
+	}
+	if err := o.Start(); err != nil {
 		return nil, err
 	}
 	if !s.syslog && s.logfile != "" && s.logfile != "-" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/twistd-go/twistd/internal/config"
 	"github.com/twistd-go/twistd/internal/logging"
+	"github.com/twistd-go/twistd/internal/process"
 	"github.com/twistd-go/twistd/internal/reactor"
 	"github.com/twistd-go/twistd/plugin"
 )
@@ -50,6 +51,9 @@ const (
 
 func newRootCommand() *cobra.Command {
 	v := viper.New()
+	// What services open their own logs through: started only if the
+	// process switches users or chroots (proc.startOpener).
+	logs := process.NewOpener()
 	root := &cobra.Command{
 		Use:   "twistd [global flags] (-c app.yaml | PLUGIN [plugin flags])",
 		Short: "Run network services from a YAML application file, as a daemon",
@@ -85,13 +89,13 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 			if path, err = filepath.Abs(path); err != nil {
 				return withCode(exitUsage, fmt.Errorf("-c: %w", err))
 			}
-			file, specs, err := loadFile(path)
+			file, specs, err := loadFileIn(path, "", logs)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
 			return runApp(cmd, v, file, specs, func(chroot string) (*config.File, []reactor.Spec, error) {
-				return loadFileIn(path, chroot)
-			})
+				return loadFileIn(path, chroot, logs)
+			}, logs)
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
@@ -140,7 +144,7 @@ privileges after binding, reloads on SIGHUP and drains on SIGTERM.`,
 	)
 	root.AddCommand(newTopicCommands()...)
 	for _, m := range plugin.All() {
-		root.AddCommand(newPluginCommand(v, m))
+		root.AddCommand(newPluginCommand(v, m, logs))
 	}
 	return root
 }

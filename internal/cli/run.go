@@ -21,20 +21,25 @@ var loadOptions = config.Options{KnownType: plugin.Known, CheckReactor: reactor.
 
 // loadFile reads an application file and builds its services; every
 // problem is reported at once.
-func loadFile(path string) (*config.File, []reactor.Spec, error) { return loadFileIn(path, "") }
+func loadFile(path string) (*config.File, []reactor.Spec, error) { return loadFileIn(path, "", nil) }
 
 // loadFileIn is loadFile for a process chrooted into chroot ("" for
 // none): the file, and the files its services read, are found inside the
-// jail (see config.Options.Chroot); path must then be absolute.
-func loadFileIn(path, chroot string) (*config.File, []reactor.Spec, error) {
-	file, err := config.Load(path, optionsIn(chroot))
+// jail (see config.Options.Chroot); path must then be absolute. Services
+// open their own logs through logs (nil: directly).
+func loadFileIn(path, chroot string, logs *process.Opener) (*config.File, []reactor.Spec, error) {
+	file, err := config.Load(path, optionsIn(chroot, logs))
 	return buildServices(file, err)
 }
 
-// optionsIn are loadOptions for a process chrooted into chroot.
-func optionsIn(chroot string) config.Options {
+// optionsIn are loadOptions for a process chrooted into chroot, whose
+// services open their logs through logs (nil: directly).
+func optionsIn(chroot string, logs *process.Opener) config.Options {
 	opts := loadOptions
 	opts.Chroot = chroot
+	if logs != nil {
+		opts.LogOpener = logs
+	}
 	return opts
 }
 
@@ -91,7 +96,9 @@ type loader func(chroot string) (*config.File, []reactor.Spec, error)
 
 // runApp runs a loaded application: daemonize, pidfile, logs, then the
 // reactor until a stop signal; SIGHUP reloads it with load.
-func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []reactor.Spec, load loader) error {
+// The services opened their logs through logs, which serve starts if the
+// process is to switch users or chroot.
+func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []reactor.Spec, load loader, logs *process.Opener) error {
 	s, err := resolveSettings(cmd, v, file)
 	if err != nil {
 		return err
@@ -116,6 +123,7 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []react
 		return withCode(exitFailure, err)
 	}
 	p := newProc(cmd.Context(), v, s, file, notify, load)
+	p.logs = logs
 	err = p.serve(specs)
 	if perr := stopProfile(); perr != nil && err == nil {
 		err = fmt.Errorf("--profile: %w", perr)

@@ -38,6 +38,8 @@ type File struct {
 	bad map[*yaml.Node]bool
 	// root is Options.Chroot.
 	root string
+	// logs is Options.LogOpener.
+	logs LogOpener
 }
 
 // PathUse is one path a service names, where it is written.
@@ -262,7 +264,22 @@ type Options struct {
 	// error, since nothing there can be reached. Load's path must then be
 	// absolute.
 	Chroot string
+	// LogOpener, if set, is what services open their own log files
+	// through (Service.LogOpener): the root opener that keeps reopening
+	// them after the switch of user and the chroot.
+	LogOpener LogOpener
 }
+
+// LogOpener opens log files for appending in the process's place, once
+// told of them (see process.Opener).
+type LogOpener interface {
+	OpenAppend(path string) (*os.File, error)
+	Allow(paths ...string) error
+}
+
+// LogOpener is what the service opens its own log files through (an
+// access log); nil for plain opens.
+func (s *Service) LogOpener() LogOpener { return s.file.logs }
 
 // Load reads and checks an application file. On a YAML syntax error it
 // returns only that error. Otherwise it returns the File (with every

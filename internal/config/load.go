@@ -44,6 +44,7 @@ func Parse(path, dir string, data []byte, opts Options) (*File, error) {
 		Name: strings.TrimSuffix(base, filepath.Ext(base)),
 		bad:  make(map[*yaml.Node]bool),
 		root: opts.Chroot,
+		logs: opts.LogOpener,
 	}
 	root, err := parseYAML(path, data)
 	if err != nil {

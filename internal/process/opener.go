@@ -34,25 +34,54 @@ const openerTimeout = 5 * time.Second
 // safe for concurrent use.
 type Opener struct {
 	mu   sync.Mutex
-	conn *net.UnixConn
+	conn *net.UnixConn // nil until Start
 	cmd  *exec.Cmd
+	// allow and remove are what Allow and AllowRemove were told before
+	// Start, sent to the process when it starts.
+	allow, remove []string
 }
 
 // IsOpener reports whether this process is an opener started by
-// StartOpener; main then runs RunOpener instead of the command line.
+// Start; main then runs RunOpener instead of the command line.
 func IsOpener() bool { return os.Getenv(openerEnv) == "1" }
 
-// StartOpener starts the opener process. Call it while the process still
-// has the rights the opener is to keep, then Allow each log path, then
-// Seal before giving them up.
+// errNotStarted is OpenAppend's and Remove's answer before Start.
+var errNotStarted = errors.New("log opener: not started")
+
+// NewOpener returns an opener not started yet: the paths Allow and
+// AllowRemove are given wait for Start, and until then OpenAppend fails
+// (its callers open the file themselves). So files can be named while an
+// application is loaded, before the process knows whether it will switch
+// users at all.
+func NewOpener() *Opener { return &Opener{} }
+
+// StartOpener returns an opener already started.
 func StartOpener() (*Opener, error) {
+	o := NewOpener()
+	if err := o.Start(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Started reports whether Start ran.
+func (o *Opener) Started() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.conn != nil
+}
+
+// Start starts the opener process and tells it of the paths allowed so
+// far. Call it while the process still has the rights the opener is to
+// keep; then Seal before giving them up.
+func (o *Opener) Start() error {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("log opener: %w", err)
+		return fmt.Errorf("log opener: %w", err)
 	}
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
-		return nil, fmt.Errorf("log opener: socketpair: %w", err)
+		return fmt.Errorf("log opener: socketpair: %w", err)
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "opener"), os.NewFile(uintptr(fds[1]), "opener")
 	defer theirs.Close()
@@ -63,16 +92,31 @@ func StartOpener() (*Opener, error) {
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
 		ours.Close()
-		return nil, fmt.Errorf("log opener: start %s: %w", exe, err)
+		return fmt.Errorf("log opener: start %s: %w", exe, err)
 	}
 	c, err := net.FileConn(ours)
 	ours.Close()
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, fmt.Errorf("log opener: %w", err)
+		return fmt.Errorf("log opener: %w", err)
 	}
-	return &Opener{conn: c.(*net.UnixConn), cmd: cmd}, nil
+	o.mu.Lock()
+	o.conn, o.cmd = c.(*net.UnixConn), cmd
+	allow, remove := o.allow, o.remove
+	o.allow, o.remove = nil, nil
+	o.mu.Unlock()
+	for _, p := range allow {
+		if _, err := o.ask("allow", p); err != nil {
+			return err
+		}
+	}
+	for _, p := range remove {
+		if _, err := o.ask("allow-remove", p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Allow lets the opener open paths (made absolute) from now on. It fails
@@ -82,6 +126,9 @@ func (o *Opener) Allow(paths ...string) error {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return fmt.Errorf("log opener: %w", err)
+		}
+		if o.queue(&o.allow, abs) {
+			continue
 		}
 		if _, err := o.ask("allow", abs); err != nil {
 			return err
@@ -98,6 +145,9 @@ func (o *Opener) AllowRemove(paths ...string) error {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return fmt.Errorf("log opener: %w", err)
+		}
+		if o.queue(&o.remove, abs) {
+			continue
 		}
 		if _, err := o.ask("allow-remove", abs); err != nil {
 			return err
@@ -141,14 +191,29 @@ func (o *Opener) OpenAppend(path string) (*os.File, error) {
 	return f, nil
 }
 
+// queue keeps path in list while the opener is not started; false once
+// it is.
+func (o *Opener) queue(list *[]string, path string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.conn != nil {
+		return false
+	}
+	*list = append(*list, path)
+	return true
+}
+
 // ErrNotAllowed is the opener's answer for a path it was not told of
 // before Seal.
 var ErrNotAllowed = errors.New("not a log file the opener was given before the switch")
 
-// Close stops the opener and waits for it to exit.
+// Close stops the opener, if it was started, and waits for it to exit.
 func (o *Opener) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.conn == nil {
+		return nil
+	}
 	o.conn.Close()
 	done := make(chan error, 1)
 	go func() { done <- o.cmd.Wait() }()
@@ -169,6 +234,12 @@ func (o *Opener) ask(verb, arg string) (*os.File, error) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.conn == nil {
+		if verb == "seal" {
+			return nil, nil
+		}
+		return nil, errNotStarted
+	}
 	o.conn.SetDeadline(time.Now().Add(openerTimeout))
 	if _, err := o.conn.Write([]byte(verb + " " + arg + "\n")); err != nil {
 		return nil, fmt.Errorf("log opener: %w", err)

@@ -20,8 +20,11 @@ type accessLog struct {
 	buf []byte
 }
 
-func openAccessLog(path string) (*accessLog, error) {
-	f, err := logfile.Open(path)
+func openAccessLog(path string, open func(string) (*logfile.File, error)) (*accessLog, error) {
+	if open == nil {
+		open = logfile.Open
+	}
+	f, err := open(path)
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/twistd-go/twistd/logfile"
 	"net/http"
 	"net/url"
 	"path"
@@ -13,6 +14,8 @@ import (
 // Options are the keys of a web service entry beyond name, type and listen
 // (SPEC §2). DefaultOptions gives the values of keys the entry leaves out.
 type Options struct {
+	// openLog opens the access log (plugin.Entry.OpenLog); nil: logfile.Open.
+	openLog func(path string) (*logfile.File, error)
 	// Path is the site's root directory.
 	Path plugin.DirPath `yaml:"path,required"`
 	// Index names the files a directory is answered with, tried in order.

@@ -80,7 +80,7 @@ func newServer(opts *Options, listen []endpoint.Endpoint) (*Server, error) {
 		return nil, err
 	}
 	if opts.AccessLog != "" {
-		a, err := openAccessLog(string(opts.AccessLog))
+		a, err := openAccessLog(string(opts.AccessLog), opts.openLog)
 		if err != nil {
 			return nil, err
 		}

@@ -36,6 +36,7 @@ func (maker) New(s *plugin.Entry) (service.Service, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	opts.openLog = s.OpenLog
 	srv, err := newServer(&opts, s.Listen)
 	if err != nil {
 		return nil, s.Errorf(nil, "%v", err)
