@@ -75,6 +75,8 @@ bench: build
 	./bench/mail/run.sh 10
 	./bench/sftp.sh
 	./bench/ftp.sh
+	./bench/exec.sh
+	./bench/socks/run.sh
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
@@ -105,6 +107,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFilterLine$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePasswords$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
 	$(GO) test -run='^$$' -fuzz='^FuzzConfinement$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseInetd$$' -fuzztime=$(FUZZTIME) ./internal/plugins/exec/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
+	$(GO) test -run='^$$' -fuzz='^FuzzConn$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/
 
 include packaging/release.mk
 

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -59,7 +60,7 @@ func newEntry(s *config.Service) *Entry {
 // Fields keep the values they hold where the file says nothing (or
 // null), so v may be pre-filled with defaults. Field types may be bools,
 // numbers, strings, time.Duration ("30s"), slices, maps, pointers, structs,
-// this package's Size, Rate, Path, FilePath, DirPath and Policies, and any
+// this package's Size, Rate, Path, FilePath, DirPath, Prefixes and Policies, and any
 // type implementing Unmarshaler.
 func (e *Entry) Decode(v any) error { return e.s.Decode(v) }
 
@@ -209,6 +210,22 @@ func (p *DirPath) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
 	return err
 }
 
+// Prefixes is a list of address rules written as allow: and deny: are:
+// CIDR prefixes or bare addresses (one address: /32 or /128), one string
+// or a list, each as endpoint.ParsePrefix returns it (IPv4-mapped IPv6
+// prefixes become IPv4), duplicates dropped. A plugin with rules of its
+// own (which destinations a proxy may reach) decodes them with it; every
+// bad item is reported at its file:line:col.
+type Prefixes []netip.Prefix
+
+// UnmarshalConfig decodes one rule or a list of them.
+func (p *Prefixes) UnmarshalConfig(d *Decoder, n *yaml.Node) error {
+	var c config.Prefixes
+	err := c.UnmarshalConfig(d.d, n)
+	*p = Prefixes(c)
+	return err
+}
+
 // Policies is a stream service's policies: block as the file writes it
 // (the same keys for every plugin that has one); Config turns it into
 // what package policy enforces. The zero value sets none.
@@ -266,6 +283,7 @@ var (
 	_ Unmarshaler = (*Path)(nil)
 	_ Unmarshaler = (*FilePath)(nil)
 	_ Unmarshaler = (*DirPath)(nil)
+	_ Unmarshaler = (*Prefixes)(nil)
 	_ Unmarshaler = (*Policies)(nil)
 )
 

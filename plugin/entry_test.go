@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,8 @@ func TestForeignUnmarshalerAndValueTypes(t *testing.T) {
     size: 64KiB
     rate: 10/m
     log: paint.log
+    near: [10.0.0.0/8, 192.0.2.1, "::ffff:10.0.0.0/104", 10.0.0.0/8]
+    far: 2001:db8::/32
     policies:
       max_connections: 5
       read_limit: 1MiB
@@ -53,6 +56,8 @@ func TestForeignUnmarshalerAndValueTypes(t *testing.T) {
 		Size     Size     `yaml:"size"`
 		Rate     Rate     `yaml:"rate"`
 		Log      Path     `yaml:"log"`
+		Near     Prefixes `yaml:"near"`
+		Far      Prefixes `yaml:"far"`
 		Policies Policies `yaml:"policies"`
 	}
 	err = e.Decode(&opts)
@@ -62,6 +67,9 @@ func TestForeignUnmarshalerAndValueTypes(t *testing.T) {
 	if len(opts.Colors) != 2 || opts.Colors[1] != "green" || opts.Size != 64<<10 ||
 		opts.Rate != (Rate{N: 10, Per: time.Minute}) || string(opts.Log) != dir+"/paint.log" {
 		t.Fatalf("opts = %+v", opts)
+	}
+	if fmt.Sprint(opts.Near) != "[10.0.0.0/8 192.0.2.1/32]" || fmt.Sprint(opts.Far) != "[2001:db8::/32]" {
+		t.Fatalf("prefixes: near %v, far %v", opts.Near, opts.Far)
 	}
 	pc := opts.Policies.Config()
 	if pc.MaxConnections != 5 || pc.ReadLimit != 1<<20 || pc.MaxConnectionRatePerPeer.N != 2 || pc.MaxConnectionRatePerPeer.Per != time.Second {

@@ -29,8 +29,26 @@ type Maker interface {
 	// Flags registers the one-liner's flags on fs and returns a function
 	// that, once fs is parsed, gives the application-file entry those flags
 	// describe (keys as in a file, type: included), so a one-liner runs
-	// exactly as a file with one service in it.
+	// exactly as a file with one service in it. A one-liner that stands
+	// for several services (twistd inetd --file: one per inetd.conf line)
+	// gives {"services": []map[string]any{entry, ...}} instead; the
+	// function is called again on each reload, so it re-reads its files.
 	Flags(fs *pflag.FlagSet) func() (map[string]any, error)
+}
+
+// ArgsTaker is implemented by makers whose one-liner takes positional
+// arguments after its flags (twistd procmon -- CMD ARGS...): the Flags
+// function reads them with fs.Args(). ArgsUsage describes them for help.
+// Other one-liners refuse arguments.
+type ArgsTaker interface {
+	ArgsUsage() string
+}
+
+// Listenless is implemented by makers whose services bind no socket
+// (procmon supervises processes): Build does not ask their entries for a
+// listen: endpoint — the maker's New refuses one itself.
+type Listenless interface {
+	Listenless()
 }
 
 // registry is the only global mutable state of the program: plugins add

@@ -233,6 +233,21 @@ func (w *wrapped) SendFile(f *os.File, off, n int64) (int64, error) {
 	return sent, err
 }
 
+// Detach passes protocol.Detacher through: the connection leaves the
+// policies with its socket (it is counted closed once the reactor lets it
+// go, and no idle timeout applies to it any more).
+func (w *wrapped) Detach() (*os.File, error) {
+	d, ok := w.t.(protocol.Detacher)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	f, err := d.Detach()
+	if err == nil {
+		w.idle.stop()
+	}
+	return f, err
+}
+
 // tlsWrapped is the transport of a TLS connection under the policies: the
 // handshake's outcome passes through.
 type tlsWrapped struct {
@@ -256,6 +271,7 @@ var (
 	_ protocol.Protocol   = (*wrapped)(nil)
 	_ protocol.Transport  = (*wrapped)(nil)
 	_ protocol.FileSender = (*wrapped)(nil)
+	_ protocol.Detacher   = (*wrapped)(nil)
 
 	_ protocol.ConnectionStater = tlsWrapped{}
 	_ protocol.FileSender       = tlsWrapped{}

@@ -90,6 +90,18 @@ type FileSender interface {
 	SendFile(f *os.File, off, n int64) (int64, error)
 }
 
+// Detacher is implemented by transports that can hand their connection's
+// socket over whole: Detach stops the reactor using the descriptor (no
+// more reads, writes or callbacks but ConnectionLost(nil), which follows)
+// and returns the socket as a blocking *os.File that the caller owns, say
+// to make it a child process's stdin and stdout as inetd does. Call it
+// from ConnectionMade, before anything was written: a transport that has
+// read past the PROXY header, queued writes, or speaks TLS (whose state
+// lives in this process) returns an error and stays as it was.
+type Detacher interface {
+	Detach() (*os.File, error)
+}
+
 // ConnectionStater is implemented by the transports of TLS connections
 // (ssl: endpoints): the handshake's outcome — version, ALPN protocol,
 // peer certificates — complete by the first DataReceived. It is

@@ -131,6 +131,24 @@ type Reloader interface {
 	Reload(ctx context.Context) error
 }
 
+// Successor is implemented by services that take over part of the
+// instance they replace on a reload (the same name and type, a changed
+// configuration): Succeed is called with that instance before Start. A
+// procmon service keeps the processes whose settings did not change; the
+// predecessor hands them over when it is stopped, and keeps them if the
+// reload fails and the successor is stopped first.
+type Successor interface {
+	Succeed(predecessor Service)
+}
+
+// StatusReporter is implemented by services with more to show in /status
+// than connections and bytes: Status returns a JSON-encodable value,
+// shown under the service's "details" (procmon: each process's pid,
+// state and restarts).
+type StatusReporter interface {
+	Status() any
+}
+
 // Reopener is implemented by services with log files of their own (access
 // logs, traffic logs): Reopen reopens them on SIGUSR1, for logrotate.
 type Reopener interface {

@@ -18,6 +18,9 @@ type Stats struct {
 	// RefusedAllow, RefusedDeny and RefusedTrusted count peers refused by
 	// the source-address rules (datagrams one each).
 	RefusedAllow, RefusedDeny, RefusedTrusted atomic.Int64
+	// RefusedMaxInstances counts connections an exec service refused
+	// because max_instances of its programs were running.
+	RefusedMaxInstances atomic.Int64
 }
 
 // Refused counts a connection a policy refused; reason is the policy's key.
@@ -35,5 +38,7 @@ func (s *Stats) Refused(reason string) {
 		s.RefusedDeny.Add(1)
 	case "trusted":
 		s.RefusedTrusted.Add(1)
+	case "max_instances":
+		s.RefusedMaxInstances.Add(1)
 	}
 }

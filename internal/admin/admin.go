@@ -70,6 +70,9 @@ type ServiceStatus struct {
 	Error    string `json:"error"`
 	Failures int64  `json:"failures"`
 	Restarts int64  `json:"restarts"`
+	// Details is what the service reports beyond these (procmon: its
+	// processes); absent for most.
+	Details any `json:"details,omitempty"`
 }
 
 // Listener is one real listen address.

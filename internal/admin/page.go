@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -42,6 +43,10 @@ func writePage(w io.Writer, st Status) error {
 		for _, l := range s.Listeners {
 			b.WriteString("<code>" + esc(l.Network) + " " + esc(l.Address) + "</code><br>")
 		}
+		for _, p := range processesOf(s.Details) {
+			b.WriteString("<code>" + esc(p.Name) + " " + esc(p.State) + " pid " + strconv.Itoa(p.PID) +
+				" restarts " + strconv.FormatInt(p.Restarts, 10) + "</code><br>")
+		}
 		b.WriteString("</td>\n")
 		b.WriteString(`<td data-label="Active" class="num">` + strconv.FormatInt(s.ConnectionsActive, 10) +
 			`</td><td data-label="Connections" class="num">` + strconv.FormatInt(s.ConnectionsTotal, 10) + "</td>\n")
@@ -59,6 +64,31 @@ func writePage(w io.Writer, st Status) error {
 	b.WriteString(pageScript)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// processRow is a supervised process as the page shows it.
+type processRow struct {
+	Name     string `json:"name"`
+	PID      int    `json:"pid"`
+	State    string `json:"state"`
+	Restarts int64  `json:"restarts"`
+}
+
+// processesOf reads the processes out of a service's details (procmon's),
+// whatever type the service reported them in.
+func processesOf(details any) []processRow {
+	if details == nil {
+		return nil
+	}
+	b, err := json.Marshal(details)
+	if err != nil {
+		return nil
+	}
+	var d struct {
+		Processes []processRow `json:"processes"`
+	}
+	_ = json.Unmarshal(b, &d)
+	return d.Processes
 }
 
 // stamp is how the lists show a time: month, day and UTC time of day.
@@ -300,7 +330,8 @@ const pageScript = `<script>
     document.getElementById("services").innerHTML = st.services.map(function (s) {
       return "<tr><td data-label=Service><b>" + esc(s.name) + "</b></td><td data-label=Type>" + esc(s.type) + "</td>" +
         "<td data-label=State>" + badge(s.state === "running", s.state) + (s.state === "failed" && s.error ? " <small>" + esc(s.error) + "</small>" : "") + "</td>" +
-        "<td data-label='Listening on'>" + s.listeners.map(function (l) { return "<code>" + esc(l.network + " " + l.address) + "</code>"; }).join("<br>") + "</td>" +
+        "<td data-label='Listening on'>" + s.listeners.map(function (l) { return "<code>" + esc(l.network + " " + l.address) + "</code>"; }).join("<br>") +
+          ((s.details && s.details.processes) || []).map(function (p) { return "<br><code>" + esc(p.name + " " + p.state + " pid " + p.pid + " restarts " + p.restarts) + "</code>"; }).join("") + "</td>" +
         "<td data-label=Active class=num>" + s.connections_active + "</td><td data-label=Connections class=num>" + s.connections_total + "</td>" +
         "<td data-label=In class=num>" + human(s.bytes_in) + "</td><td data-label=Out class=num>" + human(s.bytes_out) + "</td>" +
         "<td data-label=Requests class=num>" + s.requests + "</td></tr>";

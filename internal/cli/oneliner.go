@@ -29,6 +29,10 @@ func newPluginCommand(v *viper.Viper, m plugin.Maker, logs *process.Opener) *cob
 		Short: m.Description(),
 		Args:  cobra.NoArgs,
 	}
+	if a, ok := m.(plugin.ArgsTaker); ok {
+		cmd.Use = m.Name() + " [flags] " + a.ArgsUsage()
+		cmd.Args = cobra.ArbitraryArgs
+	}
 	entry := m.Flags(cmd.Flags())
 	if cmd.Flags().ShorthandLookup("h") != nil {
 		// The plugin uses -h itself (portforward's host, as in twistd):
@@ -39,19 +43,17 @@ func newPluginCommand(v *viper.Viper, m plugin.Maker, logs *process.Opener) *cob
 		if path, _ := configPath(v); path != "" {
 			return withCode(exitUsage, fmt.Errorf("-c %s and the %s plugin are exclusive", path, m.Name()))
 		}
-		svc, err := entry()
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		doc, err := yaml.Marshal(map[string]any{"name": m.Name(), "services": []any{svc}})
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
 		cwd, err := os.Getwd()
 		if err != nil {
 			return withCode(exitFailure, err)
 		}
 		load := func(chroot string) (*config.File, []reactor.Spec, error) {
+			// Made anew on each reload: an entry from files (twistd
+			// inetd --file) follows them.
+			doc, err := oneLinerDoc(m.Name(), entry)
+			if err != nil {
+				return nil, nil, err
+			}
 			parsed, perr := config.Parse(commandLine, cwd, doc, optionsIn(chroot, logs))
 			file, specs, err := buildServices(parsed, perr)
 			if err != nil {
@@ -66,6 +68,23 @@ func newPluginCommand(v *viper.Viper, m plugin.Maker, logs *process.Opener) *cob
 		return runApp(cmd, v, file, specs, load, logs)
 	}
 	return cmd
+}
+
+// oneLinerDoc is the application file a one-liner's flags describe: one
+// service, or the several a maker gives under "services".
+func oneLinerDoc(name string, entry func() (map[string]any, error)) ([]byte, error) {
+	svc, err := entry()
+	if err != nil {
+		return nil, err
+	}
+	services := []any{svc}
+	if list, ok := svc["services"].([]map[string]any); ok {
+		services = services[:0]
+		for _, e := range list {
+			services = append(services, e)
+		}
+	}
+	return yaml.Marshal(map[string]any{"name": name, "services": services})
 }
 
 // keyFlags is m's map of entry keys to the flags filling them, with the

@@ -431,7 +431,7 @@ func (p *proc) Status() admin.Status {
 			Listeners:         []admin.Listener{},
 			ConnectionsActive: svc.Stats.ConnectionsActive.Load(), ConnectionsTotal: svc.Stats.ConnectionsAccepted.Load(),
 			BytesIn: svc.Stats.BytesReceived.Load(), BytesOut: svc.Stats.BytesSent.Load(), Requests: svc.Stats.Requests.Load(),
-			Error: svc.Error, Failures: svc.Failures, Restarts: svc.Restarts}
+			Error: svc.Error, Failures: svc.Failures, Restarts: svc.Restarts, Details: svc.Details}
 		switch {
 		case p.r.State() == reactor.Stopping:
 			ss.State = "stopping"
@@ -467,7 +467,8 @@ func (p *proc) streamCounters() []metrics.ServiceCounters {
 			RefusedMaxConnections: st.RefusedMaxConnections.Load(), RefusedMaxPerPeer: st.RefusedMaxPerPeer.Load(),
 			RefusedRatePerPeer: st.RefusedRatePerPeer.Load(), RefusedAllow: st.RefusedAllow.Load(),
 			RefusedDeny: st.RefusedDeny.Load(), RefusedTrusted: st.RefusedTrusted.Load(),
-			BytesReceived: st.BytesReceived.Load(), BytesSent: st.BytesSent.Load(), Up: !svc.Failed})
+			RefusedMaxInstances: st.RefusedMaxInstances.Load(),
+			BytesReceived:       st.BytesReceived.Load(), BytesSent: st.BytesSent.Load(), Up: !svc.Failed})
 	}
 	return out
 }

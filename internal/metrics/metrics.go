@@ -95,6 +95,8 @@ type ServiceCounters struct {
 	// RefusedRatePerPeer is max_connection_rate_per_peer's; RefusedAllow,
 	// RefusedDeny and RefusedTrusted the source-address rules'.
 	RefusedRatePerPeer, RefusedAllow, RefusedDeny, RefusedTrusted int64
+	// RefusedMaxInstances is an exec service's max_instances.
+	RefusedMaxInstances int64
 }
 
 // WatchServices registers the collector of twistd_connections_accepted_total,
@@ -141,6 +143,9 @@ func (c *servicesCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedAllow), s.Service, "allow")
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedDeny), s.Service, "deny")
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedTrusted), s.Service, "trusted")
+		if s.RefusedMaxInstances > 0 {
+			ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.RefusedMaxInstances), s.Service, "max_instances")
+		}
 		ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(s.BytesReceived), s.Service)
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.BytesSent), s.Service)
 		up := 0.0

@@ -30,6 +30,14 @@ func Build(f *config.File) ([]reactor.Spec, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+		if _, none := m.(plugin.Listenless); none {
+			// The documented exception: procmon binds nothing (its
+			// maker refuses a listen: itself).
+			if err == nil {
+				specs = append(specs, spec(s, e, m, svc))
+			}
+			continue
+		}
 		// Every service listens somewhere; the check is here, once, after
 		// the plugin's own errors so one look at the file shows them all.
 		// Endpoints written but invalid were reported by the loader.

@@ -15,8 +15,18 @@ const HeaderTimeout = 5 * time.Second
 // HeaderTimeout, and returns a connection whose RemoteAddr is the real
 // client and whose first reads return what followed the header. On error
 // the caller closes c.
+//
+// On a socket it reads no byte past the header (it peeks first), so the
+// socket can be handed whole to another process after it.
 func ReadHeader(c net.Conn) (*Conn, error) {
 	_ = c.SetReadDeadline(time.Now().Add(HeaderTimeout))
+	if pc, ok, err := readExact(c); ok {
+		if err != nil {
+			return nil, err
+		}
+		_ = c.SetReadDeadline(time.Time{})
+		return pc, nil
+	}
 	var buf []byte
 	tmp := make([]byte, 512)
 	for {
@@ -77,3 +87,7 @@ func (c *Conn) CloseWrite() error {
 	}
 	return errors.New("half-close not supported")
 }
+
+// Buffered is how many bytes that followed the header were read with it
+// and are not yet returned by Read.
+func (c *Conn) Buffered() int { return len(c.rest) }

@@ -51,8 +51,10 @@ type econn struct {
 
 	// While awaiting is set (haproxy: endpoints) there is no protocol yet:
 	// the loop collects the PROXY header in header.
-	awaiting    bool
-	header      []byte
+	awaiting bool
+	header   []byte
+	// pastHeader is how many bytes read with the header followed it.
+	pastHeader  int
 	headerTimer *time.Timer
 }
 
@@ -367,6 +369,37 @@ func (c *econn) ResumeReading() {
 // RegisterProducer implements protocol.Transport.
 func (c *econn) RegisterProducer(p protocol.Producer) { c.feed.set(p) }
 
+// Detach implements protocol.Detacher: the socket leaves the epoll set and
+// is handed over; the loop then closes its own descriptor (the socket
+// stays open through the duplicate) and the protocol sees
+// ConnectionLost(nil).
+func (c *econn) Detach() (*os.File, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed || c.lose || c.abort:
+		return nil, errDetachClosed
+	case c.pastHeader > 0:
+		return nil, errDetachRead
+	case c.queued > 0:
+		return nil, errDetachQueued
+	}
+	// Out of the set first: the set follows the open file, which the
+	// duplicate keeps alive, not our descriptor.
+	if err := unix.EpollCtl(c.loop.epfd, unix.EPOLL_CTL_DEL, c.fd, nil); err != nil {
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	f, err := dupFile(c.fd, "tcp:"+c.peer.String())
+	if err != nil {
+		return nil, err
+	}
+	// The shared file is blocking now: the loop must not touch the
+	// socket again, only close its descriptor.
+	c.readPaused, c.lose, c.abort, c.abortErr = true, true, true, nil
+	c.scheduleLocked()
+	return f, nil
+}
+
 // PeerAddr implements protocol.Transport.
 func (c *econn) PeerAddr() net.Addr { return c.peer }
 
@@ -406,4 +439,5 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 var (
 	_ protocol.Transport  = (*econn)(nil)
 	_ protocol.FileSender = (*econn)(nil)
+	_ protocol.Detacher   = (*econn)(nil)
 )

@@ -339,9 +339,15 @@ func (l *loop) headerReceived(c *econn, data []byte) {
 		return
 	}
 	c.setProtocol(p, peer)
+	c.mu.Lock()
+	c.pastHeader = len(rest)
+	c.mu.Unlock()
 	if !l.call(c, "in ConnectionMade", func() { c.proto.ConnectionMade(c) }) {
 		return
 	}
+	c.mu.Lock()
+	c.pastHeader = 0
+	c.mu.Unlock()
 	if len(rest) > 0 && !l.call(c, "in DataReceived", func() { c.proto.DataReceived(rest) }) {
 		return
 	}
@@ -374,6 +380,26 @@ func (l *loop) serve(c *econn) {
 	}
 }
 
+// peekHeader reads a PROXY header without reading past it, so the bytes
+// after it stay in the socket (for a protocol that hands the socket to a
+// program, protocol.Detacher): it peeks, and reads exactly the header once
+// the peeked bytes hold it whole (or prove it bad: those are read for
+// headerReceived to judge). -2 means the header is not whole yet.
+func peekHeader(fd int, buf []byte) (int, error) {
+	n, _, err := unix.Recvfrom(fd, buf[:proxyproto.MaxHeader], unix.MSG_PEEK)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	_, hlen, perr := proxyproto.Parse(buf[:n])
+	switch {
+	case perr == nil:
+		return rawRead(fd, buf[:hlen])
+	case errors.Is(perr, proxyproto.ErrNeedMore) && n < proxyproto.MaxHeader:
+		return -2, nil
+	}
+	return rawRead(fd, buf[:n])
+}
+
 // maxReadsPerEvent bounds the reads given to one connection in one turn
 // of the loop, so a fast sender cannot starve the others.
 const maxReadsPerEvent = 16
@@ -393,9 +419,17 @@ func (l *loop) readUpTo(c *econn, shortIsDrained bool) {
 			c.mu.Unlock()
 			return
 		}
-		n, err := rawRead(c.fd, l.buf)
+		var n int
+		var err error
+		if c.proto == nil {
+			n, err = peekHeader(c.fd, l.buf)
+		} else {
+			n, err = rawRead(c.fd, l.buf)
+		}
 		c.mu.Unlock()
 		switch {
+		case n == -2:
+			return // part of a PROXY header: the next arrival raises a new edge
 		case n > 0 && c.proto == nil:
 			l.headerReceived(c, l.buf[:n])
 			if c.proto == nil {

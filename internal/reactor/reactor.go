@@ -191,6 +191,8 @@ type ServiceInfo struct {
 	Failed             bool
 	Error              string
 	Failures, Restarts int64
+	// Details is what a service.StatusReporter reports (nil otherwise).
+	Details any
 }
 
 // Services returns the running services in file order (internal ones
@@ -202,6 +204,9 @@ func (r *Reactor) Services() []ServiceInfo {
 		if !rn.spec.Internal {
 			info := ServiceInfo{Name: rn.spec.Name, Type: rn.spec.Type, Addrs: rn.addrs, Stats: rn.env.Stats}
 			info.Failed, info.Error, info.Failures, info.Restarts = rn.health.snapshot()
+			if sr, ok := rn.svc.(service.StatusReporter); ok {
+				info.Details = sr.Status()
+			}
 			out = append(out, info)
 		}
 	}
@@ -409,6 +414,9 @@ func (r *Reactor) Apply(ctx context.Context, specs []Spec) error {
 				p.release()
 			}
 			return err
+		}
+		if s, ok := spec.Service.(service.Successor); ok && o != nil && o.spec.Type == spec.Type {
+			s.Succeed(o.svc)
 		}
 		next = append(next, rn)
 		fresh = append(fresh, rn)

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -515,6 +517,40 @@ func (c *conn) ResumeReading() {
 	c.mu.Unlock()
 }
 
+// Detach implements protocol.Detacher: the socket is handed over and the
+// connection ends here (ConnectionLost(nil) follows ConnectionMade).
+func (c *conn) Detach() (*os.File, error) {
+	nc := c.nc
+	if pc, ok := nc.(*proxyproto.Conn); ok {
+		if pc.Buffered() > 0 {
+			return nil, errDetachRead
+		}
+		nc = pc.Conn
+	}
+	if _, ok := nc.(*tls.Conn); ok {
+		return nil, errDetachTLS
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("detach: %T has no descriptor", nc)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.lose {
+		return nil, errDetachClosed
+	}
+	if c.queued > 0 {
+		return nil, errDetachQueued
+	}
+	f, err := dupConn(sc, "tcp:"+c.nc.RemoteAddr().String())
+	if err != nil {
+		return nil, err
+	}
+	// Closing ours leaves the socket open: the duplicate holds it.
+	c.closeLocked()
+	return f, nil
+}
+
 // PeerAddr implements protocol.Transport.
 func (c *conn) PeerAddr() net.Addr { return c.nc.RemoteAddr() }
 
@@ -534,5 +570,6 @@ func (t tlsTransport) ConnectionState() tls.ConnectionState { return t.tc.Connec
 
 var (
 	_ protocol.Transport        = (*conn)(nil)
+	_ protocol.Detacher         = (*conn)(nil)
 	_ protocol.ConnectionStater = tlsTransport{}
 )

@@ -1,0 +1,275 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	osexec "os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/service"
+)
+
+// reapWait bounds the wait for programs to be reaped after SIGKILL (one
+// stuck in the kernel cannot hold the stop up for ever).
+const reapWait = 5 * time.Second
+
+// Program is what an exec service runs for each connection.
+type Program struct {
+	// Path is the resolved program, Args its argv (Args[0] as written).
+	Path string
+	Args []string
+	// Env is added to the TCP* variables; PATH defaults to DefaultPath.
+	Env map[string]string
+	// Dir is the working directory ("" keeps twistd's).
+	Dir string
+	// As is whom it runs as when twistd is root.
+	As Identity
+}
+
+// server is the exec service: a factory that refuses beyond max
+// instances, and a protocol that hands the socket to a new program.
+type server struct {
+	service.Protocols
+	prog     Program
+	max      int
+	policies policy.Config
+
+	log     *zap.Logger
+	lines   LineLimit // stderr lines of all its programs
+	stats   *service.Stats
+	refused *policy.Refusals
+	cred    *syscall.Credential
+	started func()
+	running func(float64)
+	failed  func()
+
+	mu       sync.Mutex
+	slots    int // reserved: running programs and ones being started
+	children map[*os.Process]struct{}
+	stopping bool
+	reaped   sync.WaitGroup
+}
+
+// New returns an exec service running prog for each connection, at most
+// max at a time, under policies.
+func New(prog Program, max int, policies policy.Config) service.Service {
+	return &server{prog: prog, max: max, policies: policies, children: map[*os.Process]struct{}{}}
+}
+
+// Start serves the listeners with the program-per-connection factory.
+func (s *server) Start(ctx context.Context, env *service.Env) error {
+	s.log, s.stats = env.Logger, env.Stats
+	s.refused = policy.NewRefusals(env.Logger, env.Stats)
+	cred, err := s.prog.As.Credential()
+	if err != nil {
+		return err
+	}
+	if cred != nil && os.Geteuid() != 0 {
+		env.Logger.Warn("not running as root: programs run as twistd's own user, not the configured one",
+			zap.String("user", s.prog.As.User), zap.String("group", s.prog.As.Group))
+		cred = nil
+	}
+	s.cred = cred
+	m := env.Metrics
+	s.started = m.Counter(prometheus.CounterOpts{Name: "twistd_exec_started_total",
+		Help: "Programs an exec service started, one per connection, by service."}, "service").WithLabelValues(env.Name).Inc
+	s.running = m.Gauge(prometheus.GaugeOpts{Name: "twistd_exec_running",
+		Help: "Programs of an exec service running now, by service."}, "service").WithLabelValues(env.Name).Add
+	s.failed = m.Counter(prometheus.CounterOpts{Name: "twistd_exec_failed_total",
+		Help: "Connections of an exec service whose program could not be started, by service."}, "service").WithLabelValues(env.Name).Inc
+	CloseInherited()
+	s.Protocols.Stream = protocol.FactoryFunc(s.build)
+	s.Protocols.Policies = &s.policies
+	return s.Protocols.Start(ctx, env)
+}
+
+// build reserves an instance for the connection, or refuses it.
+func (s *server) build(peer net.Addr) protocol.Protocol {
+	s.mu.Lock()
+	if s.stopping || s.slots >= s.max {
+		stopping := s.stopping
+		s.mu.Unlock()
+		if !stopping {
+			s.refused.Refuse(zapcore.InfoLevel, "connection refused", "max_instances", peer, zap.Int("max_instances", s.max))
+		}
+		return nil
+	}
+	s.slots++
+	s.mu.Unlock()
+	return &conn{s: s}
+}
+
+func (s *server) release() {
+	s.mu.Lock()
+	s.slots--
+	s.mu.Unlock()
+}
+
+// conn is one connection, for as long as the reactor has it: until its
+// socket is handed to the program.
+type conn struct {
+	s     *server
+	spawn bool // the slot passed to a program
+}
+
+func (c *conn) ConnectionMade(t protocol.Transport) {
+	s := c.s
+	d, ok := t.(protocol.Detacher)
+	if !ok {
+		s.log.Error("this transport cannot hand its socket to a program; connection closed", zap.Stringer("peer", t.PeerAddr()))
+		t.Abort()
+		return
+	}
+	peer, host := t.PeerAddr(), t.HostAddr()
+	f, err := d.Detach()
+	if err != nil {
+		s.log.Warn("cannot hand the connection to a program; closed", zap.Stringer("peer", peer), zap.Error(err))
+		t.Abort()
+		return
+	}
+	c.spawn = true
+	go s.run(f, peer, host)
+}
+
+func (c *conn) DataReceived([]byte) {}
+
+func (c *conn) ConnectionLost(error) {
+	if !c.spawn {
+		c.s.release()
+	}
+}
+
+// run starts the program on the socket f and reaps it.
+func (s *server) run(f *os.File, peer, host net.Addr) {
+	defer s.release()
+	cmd := Command(s.prog.Path, s.prog.Args, Environ(s.prog.Env, tcpEnv(peer, host)...), s.prog.Dir, s.cred)
+	cmd.Stdin, cmd.Stdout = f, f
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		f.Close()
+		s.failed()
+		s.log.Error("cannot start the program", zap.Stringer("peer", peer), zap.Error(err))
+		return
+	}
+	cmd.Stderr = pw
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		f.Close()
+		pr.Close()
+		pw.Close()
+		return
+	}
+	// Started under the lock, so Stop sees every child it must signal.
+	err = cmd.Start()
+	if err == nil {
+		s.children[cmd.Process] = struct{}{}
+		s.reaped.Add(1)
+	}
+	s.mu.Unlock()
+	f.Close()
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		s.failed()
+		s.log.Error("cannot start the program", zap.String("program", s.prog.Path), zap.Stringer("peer", peer), zap.Error(err))
+		return
+	}
+	defer s.reaped.Done()
+	pid := cmd.Process.Pid
+	s.started()
+	s.running(1)
+	s.stats.ConnectionsActive.Add(1)
+	s.log.Debug("program started", zap.Int("pid", pid), zap.Stringer("peer", peer))
+	logged := make(chan struct{})
+	go func() {
+		defer close(logged)
+		LogLines(pr, &s.lines, s.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr"))
+		pr.Close()
+	}()
+	err = cmd.Wait()
+	// A grandchild may keep stderr open: stop reading once the program
+	// is gone and what it wrote has had a moment to arrive.
+	select {
+	case <-logged:
+	case <-time.After(100 * time.Millisecond):
+		pr.Close()
+	}
+	s.mu.Lock()
+	delete(s.children, cmd.Process)
+	s.mu.Unlock()
+	s.running(-1)
+	s.stats.ConnectionsActive.Add(-1)
+	if err != nil && !isExit(err) {
+		s.log.Warn("program failed", zap.Int("pid", pid), zap.Error(err))
+	} else {
+		s.log.Debug("program ended", zap.Int("pid", pid), zap.String("status", ExitStatus(err)))
+	}
+}
+
+func isExit(err error) bool {
+	var ee *osexec.ExitError
+	return errors.As(err, &ee)
+}
+
+// tcpEnv is ucspi-tcp's description of the connection.
+func tcpEnv(peer, host net.Addr) []string {
+	var env []string
+	if a, ok := peer.(*net.TCPAddr); ok {
+		env = append(env, "TCPREMOTEIP="+a.IP.String(), "TCPREMOTEPORT="+strconv.Itoa(a.Port))
+	}
+	if a, ok := host.(*net.TCPAddr); ok {
+		env = append(env, "TCPLOCALIP="+a.IP.String(), "TCPLOCALPORT="+strconv.Itoa(a.Port))
+	}
+	return env
+}
+
+// Stop stops accepting, sends TERM to every program, and KILL to those
+// still running when ctx ends; it returns once all are reaped.
+func (s *server) Stop(ctx context.Context) error {
+	err := s.Protocols.Stop(ctx)
+	s.mu.Lock()
+	s.stopping = true
+	for p := range s.children {
+		Signal(p, syscall.SIGTERM)
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.reaped.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	n := len(s.children)
+	for p := range s.children {
+		Signal(p, syscall.SIGKILL)
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.log.Warn("programs still running at the shutdown timeout; killed", zap.Int("programs", n))
+	}
+	select {
+	case <-done:
+	case <-time.After(reapWait):
+		s.log.Error("programs not reaped after SIGKILL", zap.Duration("waited", reapWait))
+	}
+	return ctx.Err()
+}
+
+var _ service.Service = (*server)(nil)
