@@ -121,35 +121,27 @@ func (o *Opener) Start() error {
 
 // Allow lets the opener open paths (made absolute) from now on. It fails
 // after Seal.
-func (o *Opener) Allow(paths ...string) error {
-	for _, p := range paths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return fmt.Errorf("log opener: %w", err)
-		}
-		if o.queue(&o.allow, abs) {
-			continue
-		}
-		if _, err := o.ask("allow", abs); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (o *Opener) Allow(paths ...string) error { return o.tell("allow", &o.allow, paths) }
 
 // AllowRemove lets the opener remove paths (made absolute) from now on:
 // the pidfile and its state file, in a directory only root may write.
 // It fails after Seal.
 func (o *Opener) AllowRemove(paths ...string) error {
+	return o.tell("allow-remove", &o.remove, paths)
+}
+
+// tell tells the opener of paths with verb, or keeps them in pending
+// until Start.
+func (o *Opener) tell(verb string, pending *[]string, paths []string) error {
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return fmt.Errorf("log opener: %w", err)
 		}
-		if o.queue(&o.remove, abs) {
+		if o.queue(pending, abs) {
 			continue
 		}
-		if _, err := o.ask("allow-remove", abs); err != nil {
+		if _, err := o.ask(verb, abs); err != nil {
 			return err
 		}
 	}
@@ -349,23 +341,18 @@ type opener struct {
 
 func (s *opener) serve(verb, arg string) (*os.File, error) {
 	switch verb {
-	case "allow":
+	case "allow", "allow-remove":
 		if s.sealed {
 			return nil, errors.New("sealed")
 		}
 		if !filepath.IsAbs(arg) {
 			return nil, errors.New("not an absolute path")
 		}
-		s.allowed[filepath.Clean(arg)] = true
-		return nil, nil
-	case "allow-remove":
-		if s.sealed {
-			return nil, errors.New("sealed")
+		set := s.allowed
+		if verb == "allow-remove" {
+			set = s.removable
 		}
-		if !filepath.IsAbs(arg) {
-			return nil, errors.New("not an absolute path")
-		}
-		s.removable[filepath.Clean(arg)] = true
+		set[filepath.Clean(arg)] = true
 		return nil, nil
 	case "remove":
 		if !s.removable[filepath.Clean(arg)] {

@@ -297,22 +297,11 @@ func (f *countingFile) WriteTo(w io.Writer) (int64, error) {
 	if of, ok := f.File.(*os.File); ok {
 		src = of
 	}
-	dl, _ := w.(interface{ SetWriteDeadline(time.Time) error })
-	var total int64
-	for {
-		if dl != nil {
-			_ = dl.SetWriteDeadline(time.Now().Add(f.idle))
-		}
-		n, err := io.CopyN(w, src, stallChunk)
-		total += n
-		f.n.Add(n)
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
+	var deadline func(time.Time) error
+	if dl, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		deadline = dl.SetWriteDeadline
 	}
+	return f.copyChunks(w, src, deadline)
 }
 
 // ReadFrom lets an upload be spliced into the file, counts it, and ends
@@ -322,13 +311,24 @@ func (f *countingFile) ReadFrom(r io.Reader) (int64, error) {
 	if of, ok := f.File.(*os.File); ok {
 		dst = of
 	}
-	dl, _ := r.(interface{ SetReadDeadline(time.Time) error })
+	var deadline func(time.Time) error
+	if dl, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok {
+		deadline = dl.SetReadDeadline
+	}
+	return f.copyChunks(dst, r, deadline)
+}
+
+// copyChunks copies src to dst a stallChunk at a time, moving the data
+// connection's deadline (if it has one) idle ahead before each, so a
+// transfer ends when the client stops, not when it is merely long; the
+// bytes are counted as they go.
+func (f *countingFile) copyChunks(dst io.Writer, src io.Reader, deadline func(time.Time) error) (int64, error) {
 	var total int64
 	for {
-		if dl != nil {
-			_ = dl.SetReadDeadline(time.Now().Add(f.idle))
+		if deadline != nil {
+			_ = deadline(time.Now().Add(f.idle))
 		}
-		n, err := io.CopyN(dst, r, stallChunk)
+		n, err := io.CopyN(dst, src, stallChunk)
 		total += n
 		f.n.Add(n)
 		if err == io.EOF {
