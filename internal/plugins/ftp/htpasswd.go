@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -64,14 +65,19 @@ func parsePasswords(name string, data []byte) (passwords, error) {
 }
 
 // dummyHash is compared against when the user is unknown, so that a
-// missing user costs as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("x"), bcrypt.DefaultCost)
+// missing user costs as long as a wrong password. Made at the first
+// unknown user, not at start: a bcrypt hash costs tens of milliseconds,
+// which every start of the binary paid.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.DefaultCost)
+	return h
+})
 
 // check reports whether pass is user's password.
 func (p passwords) check(user, pass string) bool {
 	hash, ok := p[user]
 	if !ok {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pass))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(pass))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil
