@@ -30,6 +30,7 @@ trap cleanup EXIT
 
 [ -x "$twistd" ] || (cd "$root" && go build -o "$twistd" ./cmd/twistd)
 command -v dnsperf >/dev/null || { echo "dnsperf is not installed (apt-get install dnsperf)"; exit 1; }
+command -v dig >/dev/null || { echo "dig is not installed (apt-get install bind9-dnsutils)"; exit 1; }
 
 # The data: bench.test. with 1,000 names; the same names in a hosts file.
 {
