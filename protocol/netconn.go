@@ -31,7 +31,8 @@ type Conn struct {
 
 	mu       sync.Mutex
 	cond     sync.Cond // data, EOF, a deadline, the write queue draining, Close
-	in       []byte
+	in       []byte    // unread input is in[off:]; from inPool while in use
+	off      int
 	paused   bool   // we paused reading: in is full
 	full     bool   // the transport's write queue is full
 	resumes  uint32 // ResumeProducing calls, to order them against a pause
@@ -97,8 +98,16 @@ func (c *Conn) DataReceived(data []byte) {
 	if c.closed {
 		return
 	}
+	switch {
+	case c.in == nil:
+		c.in = (*inPool.Get().(*[]byte))[:0]
+	case c.off > 0 && len(c.in)+len(data) > cap(c.in):
+		// Slide what is unread to the front before growing.
+		n := copy(c.in, c.in[c.off:])
+		c.in, c.off = c.in[:n], 0
+	}
 	c.in = append(c.in, data...)
-	if !c.paused && len(c.in) >= c.max {
+	if !c.paused && len(c.in)-c.off >= c.max {
 		// Under c.mu, so that a Read's resume cannot overtake it.
 		c.paused = true
 		c.t.PauseReading()
@@ -131,13 +140,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 		switch {
 		case c.closed:
 			return 0, net.ErrClosed
-		case len(c.in) > 0:
-			n := copy(p, c.in)
-			c.in = c.in[n:]
-			if len(c.in) == 0 {
-				c.in = nil
+		case len(c.in) > c.off:
+			n := copy(p, c.in[c.off:])
+			c.off += n
+			if c.off == len(c.in) {
+				c.releaseInLocked()
 			}
-			if c.paused && len(c.in) < c.max/2 {
+			if c.paused && len(c.in)-c.off < c.max/2 {
 				c.paused = false
 				c.t.ResumeReading()
 			}
@@ -199,7 +208,7 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.in = nil
+	c.releaseInLocked()
 	c.alarm.StopLocked()
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -259,3 +268,25 @@ var (
 	_ ConnectionStater = tlsConn{}
 	_ Producer         = connGate{}
 )
+
+// inPool holds input buffers between bursts: a stream read as fast as it
+// arrives (an SFTP upload, a busy HTTP/2 connection) would otherwise
+// allocate one for every DataReceived, and an idle connection holds none.
+var inPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, inPoolSize)
+	return &b
+}}
+
+// inPoolSize is the capacity of a pooled input buffer: one read of the
+// event loop fits. A buffer that grew past twice that is left to the
+// collector, so the pool never pins a burst's worth of memory.
+const inPoolSize = 64 << 10
+
+// releaseInLocked gives c's drained input buffer back to the pool.
+func (c *Conn) releaseInLocked() {
+	if c.in != nil && cap(c.in) <= 2*inPoolSize {
+		b := c.in[:0]
+		inPool.Put(&b)
+	}
+	c.in, c.off = nil, 0
+}
