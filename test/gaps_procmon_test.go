@@ -2,6 +2,7 @@ package test
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,5 +59,53 @@ func TestGapsProcmonOneLinerFlags(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: exit %d, want 2 and %q in:\n%s", c.args, r.code, c.want, r.stderr)
 		}
+	}
+}
+
+// restartsOf is the twistd_process_restarts_total value of a process, -1
+// when /metrics has no such series.
+func restartsOf(t *testing.T, admin, process string) int {
+	t.Helper()
+	_, body, _ := httpGet(t, admin+"/metrics")
+	prefix := `twistd_process_restarts_total{process="` + process + `",service="pm"} `
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return -1
+}
+
+// A process a reload removes leaves /metrics once its instance stopped;
+// one that stays counts on in its series.
+func TestGapsProcmonRestartSeriesFollowReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	app := procmonApp(t, dir, `      - {name: dropped, command: [/bin/sh, -c, "exit 1"]}
+      - {name: stays, command: [/bin/sh, -c, "exit 1"]}
+`)
+	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
+	admin := "http://" + s.addrs()[0]
+	eventually(t, 10*time.Second, "both restarted", func() bool {
+		return restartsOf(t, admin, "dropped") >= 1 && restartsOf(t, admin, "stays") >= 1
+	})
+	procmonApp(t, dir, `      - {name: stays, command: [/bin/sh, -c, "exit 1"]}
+      - {name: added, command: [/bin/sleep, "300"]}
+`)
+	s.signal(syscall.SIGHUP)
+	s.waitFor(`reload applied`, 5*time.Second)
+	eventually(t, 10*time.Second, `no series for the removed process "dropped"`, func() bool {
+		return restartsOf(t, admin, "dropped") == -1
+	})
+	was := restartsOf(t, admin, "stays")
+	if was < 1 {
+		t.Fatalf("the series of the process kept was dropped: %d", was)
+	}
+	eventually(t, 10*time.Second, `"stays" counting on`, func() bool {
+		return restartsOf(t, admin, "stays") > was
+	})
+	if n := restartsOf(t, admin, "dropped"); n != -1 {
+		t.Fatalf("the removed process's series came back: %d", n)
 	}
 }
