@@ -8,13 +8,16 @@ import (
 	osexec "os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/twistd-go/twistd/metrics"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/protocol"
 	"github.com/twistd-go/twistd/service"
@@ -50,9 +53,14 @@ type server struct {
 	stats   *service.Stats
 	refused *policy.Refusals
 	cred    *syscall.Credential
-	started func()
-	running func(float64)
-	failed  func()
+	metrics *execMetrics
+
+	// pred is the instance this one replaces on a reload (set before
+	// Start), heir the one replacing this one: while either serves, the
+	// service's series stay in /metrics.
+	pred *server
+	heir atomic.Pointer[server]
+	done atomic.Bool // stopped, its programs reaped
 
 	mu       sync.Mutex
 	slots    int // reserved: running programs and ones being started
@@ -81,13 +89,7 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 		cred = nil
 	}
 	s.cred = cred
-	m := env.Metrics
-	s.started = m.Counter(prometheus.CounterOpts{Name: "twistd_exec_started_total",
-		Help: "Programs an exec service started, one per connection, by service."}, "service").WithLabelValues(env.Name).Inc
-	s.running = m.Gauge(prometheus.GaugeOpts{Name: "twistd_exec_running",
-		Help: "Programs of an exec service running now, by service."}, "service").WithLabelValues(env.Name).Add
-	s.failed = m.Counter(prometheus.CounterOpts{Name: "twistd_exec_failed_total",
-		Help: "Connections of an exec service whose program could not be started, by service."}, "service").WithLabelValues(env.Name).Inc
+	s.metrics = newExecMetrics(env.Metrics, env.Name)
 	CloseInherited()
 	s.Protocols.Stream = protocol.FactoryFunc(s.build)
 	s.Protocols.Policies = &s.policies
@@ -158,7 +160,7 @@ func (s *server) run(f *os.File, peer, host net.Addr) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		f.Close()
-		s.failed()
+		s.metrics.failed()
 		s.log.Error("cannot start the program", zap.Stringer("peer", peer), zap.Error(err))
 		return
 	}
@@ -182,14 +184,14 @@ func (s *server) run(f *os.File, peer, host net.Addr) {
 	pw.Close()
 	if err != nil {
 		pr.Close()
-		s.failed()
+		s.metrics.failed()
 		s.log.Error("cannot start the program", zap.String("program", s.prog.Path), zap.Stringer("peer", peer), zap.Error(err))
 		return
 	}
 	defer s.reaped.Done()
 	pid := cmd.Process.Pid
-	s.started()
-	s.running(1)
+	s.metrics.started()
+	s.metrics.running(1)
 	s.stats.ConnectionsActive.Add(1)
 	s.log.Debug("program started", zap.Int("pid", pid), zap.Stringer("peer", peer))
 	logged := make(chan struct{})
@@ -209,7 +211,7 @@ func (s *server) run(f *os.File, peer, host net.Addr) {
 	s.mu.Lock()
 	delete(s.children, cmd.Process)
 	s.mu.Unlock()
-	s.running(-1)
+	s.metrics.running(-1)
 	s.stats.ConnectionsActive.Add(-1)
 	if err != nil && !isExit(err) {
 		s.log.Warn("program failed", zap.Int("pid", pid), zap.Error(err))
@@ -235,9 +237,35 @@ func tcpEnv(peer, host net.Addr) []string {
 	return env
 }
 
+// Succeed implements service.Successor: the instance a reload replaces
+// keeps the service's series when it stops, for this one counts on in them.
+func (s *server) Succeed(pred service.Service) {
+	if p, ok := pred.(*server); ok {
+		s.pred = p
+		p.heir.Store(s)
+	}
+}
+
 // Stop stops accepting, sends TERM to every program, and KILL to those
-// still running when ctx ends; it returns once all are reaped.
+// still running when ctx ends; it returns once all are reaped. The last
+// instance of a service (one a reload removed or renamed) then takes the
+// service's series out of /metrics.
 func (s *server) Stop(ctx context.Context) error {
+	err := s.stop(ctx)
+	s.done.Store(true)
+	if p := s.pred; p != nil && !p.done.Load() {
+		// A reload that failed: the predecessor serves on, the last
+		// instance again.
+		p.heir.CompareAndSwap(s, nil)
+		return err
+	}
+	if s.heir.Load() == nil && s.metrics != nil {
+		s.metrics.remove()
+	}
+	return err
+}
+
+func (s *server) stop(ctx context.Context) error {
 	err := s.Protocols.Stop(ctx)
 	s.mu.Lock()
 	s.stopping = true
@@ -272,4 +300,61 @@ func (s *server) Stop(ctx context.Context) error {
 	return ctx.Err()
 }
 
-var _ service.Service = (*server)(nil)
+var (
+	_ service.Service   = (*server)(nil)
+	_ service.Successor = (*server)(nil)
+)
+
+// execMetrics are an exec service's series: twistd_exec_started_total,
+// twistd_exec_running and twistd_exec_failed_total. Each use looks its
+// series up, so one a stopped instance removed is made afresh by a later
+// instance of the same name.
+type execMetrics struct {
+	name                  string
+	startedVec, failedVec *prometheus.CounterVec
+	runningVec            *prometheus.GaugeVec
+	gone                  atomic.Bool // removed: a program reaped late counts nowhere
+}
+
+func newExecMetrics(m *metrics.Registry, name string) *execMetrics {
+	return &execMetrics{name: name,
+		startedVec: m.Counter(prometheus.CounterOpts{Name: "twistd_exec_started_total",
+			Help: "Programs an exec service started, one per connection, by service."}, "service"),
+		runningVec: m.Gauge(prometheus.GaugeOpts{Name: "twistd_exec_running",
+			Help: "Programs of an exec service running now, by service."}, "service"),
+		failedVec: m.Counter(prometheus.CounterOpts{Name: "twistd_exec_failed_total",
+			Help: "Connections of an exec service whose program could not be started, by service."}, "service"),
+	}
+}
+
+func (m *execMetrics) started() {
+	if !m.gone.Load() {
+		m.startedVec.WithLabelValues(m.name).Inc()
+	}
+}
+
+func (m *execMetrics) failed() {
+	if !m.gone.Load() {
+		m.failedVec.WithLabelValues(m.name).Inc()
+	}
+}
+
+func (m *execMetrics) running(d float64) {
+	if !m.gone.Load() {
+		m.runningVec.WithLabelValues(m.name).Add(d)
+	}
+}
+
+// remove deletes the service's series, unless programs still run: another
+// instance's of its name (one a restart after a failure started), or its
+// own that outlived the stop (stuck in the kernel), which keep counting.
+func (m *execMetrics) remove() {
+	var now dto.Metric
+	if err := m.runningVec.WithLabelValues(m.name).Write(&now); err == nil && now.GetGauge().GetValue() != 0 {
+		return
+	}
+	m.gone.Store(true)
+	m.startedVec.DeleteLabelValues(m.name)
+	m.runningVec.DeleteLabelValues(m.name)
+	m.failedVec.DeleteLabelValues(m.name)
+}

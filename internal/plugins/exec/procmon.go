@@ -39,6 +39,7 @@ type monitor struct {
 	log      *zap.Logger
 	name     string
 	restarts func(name string) func()
+	forget   func(name string) // deletes a process's series
 	cred     map[string]*syscall.Credential
 
 	mu      sync.Mutex
@@ -66,6 +67,7 @@ func (m *monitor) Start(_ context.Context, env *service.Env) error {
 	vec := env.Metrics.Counter(prometheus.CounterOpts{Name: "twistd_process_restarts_total",
 		Help: "Restarts of processes a procmon service supervises, by service and process."}, "service", "process")
 	m.restarts = func(p string) func() { return vec.WithLabelValues(env.Name, p).Inc }
+	m.forget = func(p string) { vec.DeleteLabelValues(env.Name, p) }
 	m.cred = map[string]*syscall.Credential{}
 	for _, p := range m.procs {
 		cred, err := p.as.Credential()
@@ -150,7 +152,38 @@ func (m *monitor) Stop(ctx context.Context) error {
 		wg.Go(func() { c.stop(kill) })
 	}
 	wg.Wait()
+	m.forgetGone(pred, heir)
 	return nil
+}
+
+// forgetGone deletes the restart series of this instance's processes that
+// no other instance supervises: those the successor (a reload) dropped, or
+// all of them when the service is gone. A predecessor still serving (a
+// failed reload) keeps the series of its own processes.
+func (m *monitor) forgetGone(pred, heir *monitor) {
+	if m.forget == nil {
+		return // never started
+	}
+	kept := map[string]bool{}
+	if heir != nil {
+		for _, p := range heir.procs {
+			kept[p.name] = true
+		}
+	}
+	if pred != nil {
+		pred.mu.Lock()
+		if !pred.stopped {
+			for _, p := range pred.procs {
+				kept[p.name] = true
+			}
+		}
+		pred.mu.Unlock()
+	}
+	for _, p := range m.procs {
+		if !kept[p.name] {
+			m.forget(p.name)
+		}
+	}
 }
 
 // disown forgets a successor that was stopped (a failed reload): the

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -158,20 +159,59 @@ func valueIn(n *yaml.Node, key string) *yaml.Node {
 // ArgsUsage implements plugin.ArgsTaker.
 func (procmonMaker) ArgsUsage() string { return "-- COMMAND [ARGS...]" }
 
-// Flags registers Twisted's procmon flags, in seconds: --threshold,
-// --killtime, --minrestartdelay, --maxrestartdelay. The command to
-// supervise follows them.
+// Flags registers Twisted's procmon flags, in seconds, with Twisted's
+// short names: -t/--threshold, -k/--killtime, -m/--minrestartdelay,
+// -M/--maxrestartdelay; and the process keys of the file type: --name,
+// --cwd, --env NAME=VALUE (repeatable), --user, --group. The command to
+// supervise follows them (after "--", or, as Twisted's, without).
 func (procmonMaker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
-	threshold := fs.Float64("threshold", DefaultThreshold.Seconds(), "seconds a process must stay up to count as started (its restart delay then resets)")
-	killTime := fs.Float64("killtime", DefaultKillTime.Seconds(), "seconds between TERM and KILL when stopping a process")
-	minDelay := fs.Float64("minrestartdelay", DefaultMinRestartDelay.Seconds(), "seconds before the first restart of a process that died young")
-	maxDelay := fs.Float64("maxrestartdelay", DefaultMaxRestartDelay.Seconds(), "most seconds between restarts")
+	threshold := fs.Float64P("threshold", "t", DefaultThreshold.Seconds(), "seconds a process must stay up to count as started (its restart delay then resets)")
+	killTime := fs.Float64P("killtime", "k", DefaultKillTime.Seconds(), "seconds between TERM and KILL when stopping a process")
+	minDelay := fs.Float64P("minrestartdelay", "m", DefaultMinRestartDelay.Seconds(), "seconds before the first restart of a process that died young")
+	maxDelay := fs.Float64P("maxrestartdelay", "M", DefaultMaxRestartDelay.Seconds(), "most seconds between restarts")
 	name := fs.String("name", "", "the process's name in logs and /status (default: the command's base name)")
+	cwd := fs.String("cwd", "", "the process's working directory (default: twistd's)")
+	env := fs.StringArray("env", nil, "NAME=VALUE in the process's environment (repeatable)")
+	user := fs.String("user", "", "user the process runs as, when twistd is root")
+	group := fs.String("group", "", "group the process runs as, when twistd is root (default: the user's)")
 	fs.SetInterspersed(false)
 	return func() (map[string]any, error) {
 		args := fs.Args()
 		if len(args) == 0 {
 			return nil, fmt.Errorf("give the command to supervise: twistd procmon [flags] -- COMMAND [ARGS...]")
+		}
+		proc := map[string]any{"command": args}
+		if *cwd != "" {
+			if fi, err := os.Stat(*cwd); err != nil || !fi.IsDir() {
+				return nil, fmt.Errorf("--cwd %s: no such directory", *cwd)
+			}
+			proc["cwd"] = *cwd
+		}
+		if len(*env) > 0 {
+			vars := map[string]string{}
+			for _, kv := range *env {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" || strings.ContainsAny(k, "\x00") {
+					return nil, fmt.Errorf("--env %s: want NAME=VALUE", kv)
+				}
+				vars[k] = v
+			}
+			proc["env"] = vars
+		}
+		if *user != "" || *group != "" {
+			if _, err := (Identity{User: *user, Group: *group}).Credential(); err != nil {
+				flag := "--user " + *user
+				if *user == "" || strings.Contains(err.Error(), "group") {
+					flag = "--group " + *group
+				}
+				return nil, fmt.Errorf("%s: %w", flag, err)
+			}
+			if *user != "" {
+				proc["user"] = *user
+			}
+			if *group != "" {
+				proc["group"] = *group
+			}
 		}
 		e := map[string]any{"type": "procmon"}
 		for _, f := range []struct {
@@ -188,7 +228,8 @@ func (procmonMaker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 		if n == "" {
 			n = baseName(args[0])
 		}
-		e["processes"] = []map[string]any{{"name": n, "command": args}}
+		proc["name"] = n
+		e["processes"] = []map[string]any{proc}
 		return e, nil
 	}
 }
@@ -211,7 +252,7 @@ func baseName(cmd string) string {
 // KeyFlags names the one-liner's flags behind the entry's keys.
 func (procmonMaker) KeyFlags() map[string][]string {
 	return map[string][]string{"kill_time": {"killtime"}, "min_restart_delay": {"minrestartdelay"},
-		"max_restart_delay": {"maxrestartdelay"}, "processes": {"name"}}
+		"max_restart_delay": {"maxrestartdelay"}, "processes": {"name", "cwd", "env", "user", "group"}}
 }
 
 var (

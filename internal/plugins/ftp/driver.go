@@ -51,6 +51,7 @@ type driver struct {
 	ro, rw   afero.Fs
 	c        *counters
 	fails    *failures
+	site     string // the SITE prefix of the control filter's replies
 
 	mu       sync.Mutex
 	sessions map[ftpserver.ClientContext]*session
@@ -168,7 +169,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 		d.c.loginOK.Inc()
 		d.log.Info("login", zap.String("peer", cc.RemoteAddr().String()), zap.String("user", user),
 			zap.Bool("writable", d.writable(user)))
-		return &countingFs{Fs: fs, c: d.c, s: s, idle: d.cfg.idle}, nil
+		return &countingFs{Fs: fs, c: d.c, s: s, idle: d.cfg.idle, site: d.site}, nil
 	}
 	d.c.loginFailed.Inc()
 	d.fails.add(peer)
@@ -247,7 +248,12 @@ type countingFs struct {
 	c    *counters
 	s    *session
 	idle time.Duration
+	site string // the prefix of the control filter's own replies
 }
+
+// Site implements ftpserver.ClientDriverExtensionSite: the replies the
+// control filter asks for, and no SITE commands.
+func (f *countingFs) Site(param string) *ftpserver.AnswerCommand { return siteReply(f.site, param) }
 
 func (f *countingFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
 	file, err := f.Fs.OpenFile(name, flag, perm)

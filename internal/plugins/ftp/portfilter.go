@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
 )
 
 // maxFilterLine is the longest command line the filter looks at; a
@@ -34,6 +36,7 @@ type portFilter struct {
 
 	tlsConfig func() *tls.Config // the certificate, as the library has it; nil: no TLS
 	timeout   time.Duration      // bounds the client's TLS handshake
+	cmds      *cmdFilter         // used by Read, then by relay after AUTH: never at once
 
 	mu       sync.Mutex
 	partial  []byte   // the start of a line not yet ended
@@ -42,8 +45,17 @@ type portFilter struct {
 	tunnel   net.Conn // after AUTH: the library's end of the pipe
 }
 
-func newPortFilter(c net.Conn, tlsConfig func() *tls.Config, timeout time.Duration) net.Conn {
-	return &portFilter{Conn: c, tlsConfig: tlsConfig, timeout: timeout}
+// newPortFilter filters c's commands; site is the SITE argument prefix
+// whose replies the driver writes (see cmdFilter).
+func newPortFilter(c net.Conn, tlsConfig func() *tls.Config, timeout time.Duration, site string) net.Conn {
+	cmds := &cmdFilter{site: site}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		cmds.ipv6 = a.IP.To4() == nil
+	}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		cmds.peer = a.IP
+	}
+	return &portFilter{Conn: c, tlsConfig: tlsConfig, timeout: timeout, cmds: cmds}
 }
 
 // refused is what a privileged PORT or EPRT argument becomes.
@@ -99,7 +111,7 @@ func (f *portFilter) scanLocked() {
 		}
 		line := f.partial[:i+1]
 		f.partial = f.partial[i+1:]
-		f.out = append(f.out, filterLine(line)...)
+		f.out = append(f.out, f.cmds.line(line)...)
 		if f.tlsConfig != nil && isAuth(line) {
 			f.authSent = true
 		}
@@ -174,7 +186,7 @@ func (f *portFilter) relay(cfg *tls.Config, pipe net.Conn, early []byte) {
 				}
 				break
 			}
-			if _, werr := lib.Write(filterLine(partial[:i+1])); werr != nil {
+			if _, werr := lib.Write(f.cmds.line(partial[:i+1])); werr != nil {
 				return
 			}
 			partial = partial[i+1:]
@@ -233,25 +245,94 @@ func isAuth(line []byte) bool {
 	return strings.EqualFold(cmd, "AUTH")
 }
 
-// filterLine returns line, or a PORT/EPRT line naming a privileged port
-// with its argument replaced.
-func filterLine(line []byte) []byte {
+// cmdFilter rewrites the data-connection commands of one control
+// connection where the library would get them wrong:
+//   - PORT and EPRT naming a privileged port get an argument the library
+//     cannot parse (a 501);
+//   - PASV on IPv6, which can name only an IPv4 address, gets RFC 2428's
+//     522 (the library would answer 421 and keep a passive port bound
+//     for ever: a few PASVs would use up the range);
+//   - EPSV and EPRT with the other family's number get 522 naming ours
+//     (RFC 2428 section 2 and 3), a number that is not one a 501;
+//   - EPSV ALL gets 200, and from then on PASV, PORT and EPRT are refused
+//     (RFC 2428 section 4), which the library knows nothing of;
+//   - EPRT naming the unspecified address (lftp's "|2|::|port|" on IPv6
+//     loopback) gets the client's own address, the only one the library
+//     connects to anyway.
+//
+// A reply of its own it sends as "SITE <site> <code> <text>", which the
+// driver answers (Site): so it comes in order with the library's other
+// replies, after a login like every such command. site is random per
+// server, so a client cannot make the driver say what it likes.
+type cmdFilter struct {
+	ipv6    bool   // the control connection is IPv6 (not IPv4-mapped)
+	site    string // the SITE argument prefix of our replies
+	epsvAll bool   // EPSV ALL was given
+	peer    net.IP // the client's address; nil: unknown
+}
+
+// family is the RFC 2428 network protocol number of the connection.
+func (c *cmdFilter) family() string {
+	if c.ipv6 {
+		return "2"
+	}
+	return "1"
+}
+
+func (c *cmdFilter) reply(code int, text string) []byte {
+	return []byte("SITE " + c.site + " " + strconv.Itoa(code) + " " + text + "\r\n")
+}
+
+func (c *cmdFilter) wrongFamily() []byte {
+	return c.reply(522, "Network protocol not supported, use ("+c.family()+")")
+}
+
+// line returns the line the library gets for a command line.
+func (c *cmdFilter) line(line []byte) []byte {
 	text := strings.TrimRight(string(line), "\r\n")
 	cmd, arg, _ := strings.Cut(text, " ")
 	var port int
-	switch strings.ToUpper(cmd) {
-	case "PORT":
-		parts := strings.Split(strings.TrimSpace(arg), ",")
-		if len(parts) != 6 {
+	switch verb := strings.ToUpper(cmd); verb {
+	case "EPSV":
+		switch a := strings.TrimSpace(arg); {
+		case a == "":
+			return line
+		case strings.EqualFold(a, "ALL"):
+			c.epsvAll = true
+			return c.reply(200, "EPSV ALL ok: only EPSV from now on")
+		case a == c.family():
+			return []byte(cmd + "\r\n")
+		case isDigits(a):
+			return c.wrongFamily()
+		default:
+			return c.reply(501, "EPSV takes a network protocol number or ALL")
+		}
+	case "PASV", "PORT", "EPRT":
+		if c.epsvAll {
+			return c.reply(503, verb+" after EPSV ALL: use EPSV")
+		}
+		if verb == "PASV" {
+			if c.ipv6 {
+				return c.wrongFamily()
+			}
 			return line
 		}
-		hi, err1 := strconv.Atoi(strings.TrimSpace(parts[4]))
-		lo, err2 := strconv.Atoi(strings.TrimSpace(parts[5]))
-		if err1 != nil || err2 != nil {
-			return line
+		if verb == "PORT" {
+			if c.ipv6 {
+				return c.wrongFamily()
+			}
+			parts := strings.Split(strings.TrimSpace(arg), ",")
+			if len(parts) != 6 {
+				return line
+			}
+			hi, err1 := strconv.Atoi(strings.TrimSpace(parts[4]))
+			lo, err2 := strconv.Atoi(strings.TrimSpace(parts[5]))
+			if err1 != nil || err2 != nil {
+				return line
+			}
+			port = hi<<8 | lo
+			break
 		}
-		port = hi<<8 | lo
-	case "EPRT":
 		arg = strings.TrimSpace(arg)
 		if len(arg) < 2 {
 			return line
@@ -260,11 +341,17 @@ func filterLine(line []byte) []byte {
 		if len(parts) < 3 {
 			return line
 		}
+		if isDigits(parts[0]) && parts[0] != c.family() {
+			return c.wrongFamily()
+		}
 		n, err := strconv.Atoi(parts[2])
 		if err != nil {
 			return line
 		}
 		port = n
+		if ip := net.ParseIP(parts[1]); ip != nil && ip.IsUnspecified() && c.peer != nil && port >= 1024 {
+			return []byte(cmd + " " + arg[:1] + parts[0] + arg[:1] + c.peer.String() + arg[:1] + parts[2] + arg[:1] + "\r\n")
+		}
 	default:
 		return line
 	}
@@ -272,4 +359,29 @@ func filterLine(line []byte) []byte {
 		return line
 	}
 	return []byte(cmd + " " + refused + "\r\n")
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// siteReply is the driver's answer to a SITE command: one of the filter's
+// replies when the argument starts with site, else SITE's refusal (we
+// offer no SITE commands).
+func siteReply(site, param string) *ftpserver.AnswerCommand {
+	if rest, ok := strings.CutPrefix(param, site+" "); ok && site != "" {
+		code, text, _ := strings.Cut(rest, " ")
+		if n, err := strconv.Atoi(code); err == nil && n >= 200 && n < 600 {
+			return &ftpserver.AnswerCommand{Code: n, Message: text}
+		}
+	}
+	return &ftpserver.AnswerCommand{Code: 500, Message: "SITE support is disabled"}
 }

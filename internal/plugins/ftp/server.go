@@ -2,7 +2,9 @@ package ftp
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,16 +99,25 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 		ConnectionTimeout:       int(s.cfg.dataTimeout.Seconds()),
 		ActiveTransferPortNon20: true,
 		DisableActiveMode:       !s.cfg.active,
-		DisableSite:             true,
-		DisableASCIIConversion:  true,
-		ActiveConnectionsCheck:  ftpserver.IPMatchRequired,
-		PasvConnectionsCheck:    ftpserver.IPMatchRequired,
+		// SITE carries the control filter's own replies (the driver's
+		// Site refuses every real SITE command).
+		DisableSite:            false,
+		PublicIPResolver:       passiveIP,
+		DisableASCIIConversion: true,
+		ActiveConnectionsCheck: ftpserver.IPMatchRequired,
+		PasvConnectionsCheck:   ftpserver.IPMatchRequired,
 	}
 	if s.cfg.portLow != 0 {
 		settings.PassiveTransferPortRange = ftpserver.PortRange{Start: s.cfg.portLow, End: s.cfg.portHigh}
 	}
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		_ = root.Close()
+		return fmt.Errorf("ftp: %w", err)
+	}
+	site := "twistd-" + hex.EncodeToString(nonce[:])
 	drv := &driver{
-		cfg: s.cfg, settings: settings, log: env.Logger, c: c,
+		cfg: s.cfg, settings: settings, log: env.Logger, c: c, site: site,
 		rw: root, ro: afero.NewReadOnlyFs(root),
 		fails:    &failures{max: s.cfg.maxPeerFailures, window: s.cfg.peerWindow, peers: map[string]*peerFails{}},
 		sessions: map[ftpserver.ClientContext]*session{},
@@ -124,7 +135,7 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	}
 	s.proto = service.Protocols{
 		Stream: ln.Factory(func(nc net.Conn) net.Conn {
-			return newPortFilter(nc, tlsConfig, s.cfg.dataTimeout)
+			return newPortFilter(nc, tlsConfig, s.cfg.dataTimeout, site)
 		}),
 		Policies: &s.policies,
 	}
@@ -143,6 +154,20 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	s.drv, s.root, s.ln, s.served, s.started = drv, root, ln, served, true
 	s.mu.Unlock()
 	return nil
+}
+
+// passiveIP is the address PASV announces when passive_address is not
+// set: the one the client connected to, also when it reached an IPv6
+// socket as an IPv4-mapped address (the library would take "[" of
+// "[::ffff:a.b.c.d]" for it). PASV on an IPv6 connection never gets
+// here: the control filter answers it.
+func passiveIP(cc ftpserver.ClientContext) (string, error) {
+	if a, ok := cc.LocalAddr().(*net.TCPAddr); ok {
+		if v4 := a.IP.To4(); v4 != nil {
+			return v4.String(), nil
+		}
+	}
+	return "", fmt.Errorf("PASV on %s: not an IPv4 address; use EPSV", cc.LocalAddr())
 }
 
 // Stop stops taking sessions and closes the idle ones at once (an FTP

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -64,15 +65,50 @@ func syncDir(dir string) error {
 	return err
 }
 
-// deliver writes header then body into each maildir in dirs: into the
-// first one's tmp, fsynced, then linked (or copied, across file systems)
-// into every maildir's new, each fsynced. Nothing is left in new unless it
-// is complete; on any error every file it made is removed and the error
-// returned (the body's own error as it is, so a size limit keeps its code).
-func deliver(dirs []string, host string, header []byte, body io.Reader) (err error) {
+// fsOps are the file system calls a delivery makes that can fail after
+// the data is written (a full disk, no inode left for a link): the
+// operating system's in the server, failing ones in tests.
+type fsOps struct {
+	sync   func(*os.File) error
+	link   func(oldname, newname string) error
+	rename func(oldname, newname string) error
+}
+
+// osFS is the operating system's file system calls.
+var osFS = fsOps{sync: (*os.File).Sync, link: os.Link, rename: os.Rename}
+
+// deliver writes header then body into each maildir in dirs, with the
+// operating system's calls.
+func deliver(dirs []string, host string, header []byte, body io.Reader) error {
+	return osFS.deliver(dirs, host, header, body)
+}
+
+// errNoSpace is wrapped by delivery errors of a full disk or quota, which
+// get SMTP's 452 rather than 451.
+var errNoSpace = errors.New("insufficient storage")
+
+// noSpace reports whether err is a full disk or an exhausted quota.
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, errNoSpace)
+}
+
+// deliver writes header then body into the first maildir's tmp, fsynced,
+// links it (or copies it, across file systems) into every other maildir's
+// new, each fsynced, and renames it into the first one's new last: a
+// rename needs no inode, so one recipient gets a message that fits even
+// when the disk has no inode left for a second name. Nothing is left in
+// new unless it is complete; on any error every file it made is removed
+// and the error returned (the body's own error as it is, so a size limit
+// keeps its code; a full disk wrapped with errNoSpace).
+func (o fsOps) deliver(dirs []string, host string, header []byte, body io.Reader) (err error) {
 	if len(dirs) == 0 {
 		return errors.New("no mailbox")
 	}
+	defer func() {
+		if err != nil && noSpace(err) && !errors.Is(err, errNoSpace) {
+			err = fmt.Errorf("%w: %w", errNoSpace, err)
+		}
+	}()
 	name := uniqueName(host)
 	tmp := filepath.Join(dirs[0], "tmp", name)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -108,7 +144,7 @@ func deliver(dirs []string, host string, header []byte, body io.Reader) (err err
 		err = w.Flush()
 	}
 	if err == nil {
-		err = f.Sync()
+		err = o.sync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -120,14 +156,19 @@ func deliver(dirs []string, host string, header []byte, body io.Reader) (err err
 	// line ends, which POP3 reports, so a listing need not read the files.
 	size := int64(len(header)) + lf.n
 	final := fmt.Sprintf("%s,S=%d,W=%d", name, size, size+int64(bytes.Count(header, []byte("\n")))+lf.lines)
-	for _, dir := range dirs {
+	for _, dir := range dirs[1:] {
 		dst := filepath.Join(dir, "new", final)
-		if lerr := os.Link(tmp, dst); lerr != nil {
-			if cerr := copyFile(tmp, filepath.Join(dir, "tmp", name)); cerr != nil {
+		if lerr := o.link(tmp, dst); lerr != nil {
+			if noSpace(lerr) {
+				return fmt.Errorf("maildir: delivering to %s: %w", dir, lerr)
+			}
+			// Another file system, or one without hard links: a copy.
+			own := filepath.Join(dir, "tmp", name)
+			if cerr := o.copyFile(tmp, own); cerr != nil {
 				return fmt.Errorf("maildir: delivering to %s: %w", dir, cerr)
 			}
-			if rerr := os.Rename(filepath.Join(dir, "tmp", name), dst); rerr != nil {
-				_ = os.Remove(filepath.Join(dir, "tmp", name))
+			if rerr := o.rename(own, dst); rerr != nil {
+				_ = os.Remove(own)
 				return fmt.Errorf("maildir: delivering to %s: %w", dir, rerr)
 			}
 		}
@@ -136,11 +177,19 @@ func deliver(dirs []string, host string, header []byte, body io.Reader) (err err
 			return fmt.Errorf("maildir: delivering to %s: %w", dir, serr)
 		}
 	}
+	dst := filepath.Join(dirs[0], "new", final)
+	if rerr := o.rename(tmp, dst); rerr != nil {
+		return fmt.Errorf("maildir: delivering to %s: %w", dirs[0], rerr)
+	}
+	made = append(made, dst)
+	if serr := syncDir(filepath.Join(dirs[0], "new")); serr != nil {
+		return fmt.Errorf("maildir: delivering to %s: %w", dirs[0], serr)
+	}
 	return nil
 }
 
 // copyFile copies src to a new file dst, fsynced.
-func copyFile(src, dst string) error {
+func (o fsOps) copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -152,7 +201,7 @@ func copyFile(src, dst string) error {
 	}
 	_, err = io.Copy(out, in)
 	if err == nil {
-		err = out.Sync()
+		err = o.sync(out)
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr

@@ -64,6 +64,8 @@ var (
 		Message: "Too many errors, closing connection"}
 	errTempFail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Local error in processing, try again later"}
+	errNoStorage = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1},
+		Message: "Insufficient system storage, try again later"}
 	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
 		Message: "Shutting down, try again later"}
 	errAuthTooMany = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
@@ -154,6 +156,9 @@ func (s *session) Data(r io.Reader) error {
 		}
 		s.m.counted("failed")
 		s.m.log.Error("smtp: delivery failed", zap.Error(err))
+		if errors.Is(err, errNoSpace) {
+			return errNoStorage
+		}
 		return errTempFail
 	}
 	s.m.counted("accepted")
