@@ -129,6 +129,7 @@ for name in $SERVERS; do
 	rate=${R[$name.rate]:-failed} ns=${R[$name.ns]:-failed}
 	rr=$(awk -v a="${rate%!}" -v b="${R[plain.rate]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
 	cr=$(awk -v a="${ns%!}" -v b="${R[plain.ns]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
-	printf '%-19s %16s %14s %12s %12s\n' "${LABEL[$name]}" "$rate" "$ns" "$rr" "$cr"
+	num() { awk -v a="$1" 'BEGIN { if (a + 0 > 0) printf "%.0f%s", a, (a ~ /!$/ ? "!" : ""); else print a }'; }
+	printf '%-19s %16s %14s %12s %12s\n' "${LABEL[$name]}" "$(num "$rate")" "$(num "$ns")" "$rr" "$cr"
 done
 echo "(rate/plain above 1 and CPU/plain below 1: ours ahead; ! marks a run with errors)"
