@@ -77,6 +77,7 @@ bench: build
 	./bench/ftp.sh
 	./bench/exec.sh
 	./bench/socks/run.sh
+	./bench/chat.sh
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:

@@ -10,6 +10,7 @@ import (
 	"github.com/twistd-go/twistd/client"
 	"github.com/twistd-go/twistd/endpoint"
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/reactor"
 )
 
 // greeter prints each line the server sends.
@@ -37,18 +38,17 @@ func ExampleService() {
 		Factory:  protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &greeter{lines: lines} }),
 	}
 
-	// A service of yours starts it from its own Start, with the Env the
-	// reactor gave it (here, one of a reactor this example runs).
-	env, stopReactor := runReactor("goroutines")
-	defer stopReactor()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := upstream.Start(ctx, env); err != nil {
+	// The reactor starts it as it starts any service (inside twistd, a
+	// service of yours starts it from its own Start, with its Env).
+	r, err := reactor.Start(context.Background(), reactor.Options{}, reactor.Service{Name: "upstream", Service: upstream})
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer upstream.Stop(ctx)
+	defer r.Stop()
 
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	p, err := upstream.WhenConnected(ctx)
 	if err != nil {
 		fmt.Println(err)

@@ -2,10 +2,9 @@ package client_test
 
 import (
 	"context"
-	"os"
 	"time"
 
-	"github.com/twistd-go/twistd/internal/reactor"
+	"github.com/twistd-go/twistd/reactor"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -20,16 +19,10 @@ func (envCatcher) Stop(context.Context) error                        { return ni
 // function that stops the reactor.
 func runReactor(driver string) (*service.Env, func()) {
 	envs := make(envCatcher, 1)
-	r := reactor.New(reactor.Options{Reactor: driver, ShutdownTimeout: time.Second, Signals: make(chan os.Signal), CPUs: 1})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- r.Run(ctx, []reactor.Spec{{Name: "client", Type: "test", Pos: "test:1:1", Service: envs}})
-	}()
-	select {
-	case env := <-envs:
-		return env, func() { cancel(); <-done }
-	case err := <-done:
+	r, err := reactor.Start(context.Background(), reactor.Options{Reactor: driver, ShutdownTimeout: time.Second, CPUs: 1},
+		reactor.Service{Name: "client", Service: envs})
+	if err != nil {
 		panic(err)
 	}
+	return <-envs, func() { r.Stop() }
 }

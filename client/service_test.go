@@ -13,17 +13,17 @@ import (
 
 	"github.com/twistd-go/twistd/client"
 	"github.com/twistd-go/twistd/endpoint"
-	"github.com/twistd-go/twistd/internal/reactor"
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/reactor"
 	"github.com/twistd-go/twistd/service"
 )
 
 // bothDrivers runs test under each driver of this build, with the Env of
 // a service running on it.
 func bothDrivers(t *testing.T, test func(t *testing.T, env *service.Env)) {
-	for _, r := range reactor.Reactors() {
-		t.Run(r.Name, func(t *testing.T) {
-			env, stop := runReactor(r.Name)
+	for _, name := range reactor.Names() {
+		t.Run(name, func(t *testing.T) {
+			env, stop := runReactor(name)
 			t.Cleanup(stop)
 			test(t, env)
 		})

@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"time"
 
 	"github.com/twistd-go/twistd/endpoint"
-	"github.com/twistd-go/twistd/internal/reactor"
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/reactor"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -39,6 +37,23 @@ func (f askFactory) ClientConnectionFailed(err error) { f.done <- "failed: " + e
 
 func (f askFactory) ClientConnectionLost(err error) { f.done <- fmt.Sprint("lost: ", err) }
 
+// asking is a service that dials out from its Start, with the Runner of
+// the Env the reactor hands it: one askFactory per endpoint.
+type asking struct {
+	eps       []endpoint.Client
+	factories []askFactory
+}
+
+func (a *asking) Start(ctx context.Context, env *service.Env) error {
+	for i, ep := range a.eps {
+		// Not ctx: it bounds the start only, and Dial's attempt runs on.
+		env.Runner.Dial(context.Background(), ep, a.factories[i])
+	}
+	return nil
+}
+
+func (a *asking) Stop(context.Context) error { return nil }
+
 func ExampleRunner() {
 	// A server that answers one line.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -51,44 +66,22 @@ func ExampleRunner() {
 		c.Read(make([]byte, 1)) // until the client closes
 	}()
 
-	// env is what the reactor hands a service's Start.
-	env, stop := exampleEnv()
-	defer stop()
+	up, _ := endpoint.ParseClient(fmt.Sprintf("tcp:host=127.0.0.1:port=%d:timeout=5", ln.Addr().(*net.TCPAddr).Port))
+	// Nobody listens on port 1 of 127.0.0.1: its factory hears of the failure.
+	down, _ := endpoint.ParseClient("tcp:host=127.0.0.1:port=1")
+	a := &asking{eps: []endpoint.Client{up, down},
+		factories: []askFactory{{done: make(chan string, 1)}, {done: make(chan string, 1)}}}
 
-	f := askFactory{done: make(chan string, 1)}
-	ep, _ := endpoint.ParseClient(fmt.Sprintf("tcp:host=127.0.0.1:port=%d:timeout=5", ln.Addr().(*net.TCPAddr).Port))
-	env.Runner.Dial(context.Background(), ep, f)
-	fmt.Println(<-f.done)
-
-	// Nobody listens on port 1 of 127.0.0.1: the factory hears of the failure.
-	ep, _ = endpoint.ParseClient("tcp:host=127.0.0.1:port=1")
-	env.Runner.Dial(context.Background(), ep, f)
-	fmt.Println(<-f.done)
+	r, err := reactor.Start(context.Background(), reactor.Options{}, reactor.Service{Name: "asking", Service: a})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Stop()
+	fmt.Println(<-a.factories[0].done)
+	fmt.Println(<-a.factories[1].done)
 	// Output:
 	// answer: time to connect
 	// lost: <nil>
 	// failed: connect tcp:host=127.0.0.1:port=1: dial tcp 127.0.0.1:1: connect: connection refused
-}
-
-// envCatcher is a service that hands out the Env it is started with.
-type envCatcher chan *service.Env
-
-func (c envCatcher) Start(_ context.Context, env *service.Env) error { c <- env; return nil }
-func (envCatcher) Stop(context.Context) error                        { return nil }
-
-// exampleEnv runs a reactor with one service and returns its Env.
-func exampleEnv() (*service.Env, func()) {
-	envs := make(envCatcher, 1)
-	r := reactor.New(reactor.Options{ShutdownTimeout: time.Second, Signals: make(chan os.Signal), CPUs: 1})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- r.Run(ctx, []reactor.Spec{{Name: "example", Type: "example", Pos: "example:1:1", Service: envs}})
-	}()
-	select {
-	case env := <-envs:
-		return env, func() { cancel(); <-done }
-	case err := <-done:
-		panic(err)
-	}
 }

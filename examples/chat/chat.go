@@ -14,7 +14,10 @@
 // and writes outside it: Transport.Write is safe from any goroutine and
 // never blocks (it queues; a client that never reads is paused by the
 // transport's high water mark, not by us), so one slow client cannot hold
-// up the room.
+// up the room. The lines of one DataReceived (a client that sent several
+// at once) are broadcast together: one Write per member, not one per line
+// and member, so a busy room costs a system call per member per read, not
+// per line.
 //
 // Each service instance has its own Room. A reload that changes the chat
 // service (say its motd) starts a new instance on the same socket: new
@@ -260,6 +263,22 @@ func (r *Room) broadcast(from *chatter, line string) {
 	}
 }
 
+// broadcastRaw sends b, whole lines, to every chatter with a nick but
+// from. Transport.Write copies what it queues, so b may be reused.
+func (r *Room) broadcastRaw(from *chatter, b []byte) {
+	r.mu.Lock()
+	ts := make([]protocol.Transport, 0, len(r.nicks))
+	for _, c := range r.nicks {
+		if c != from {
+			ts = append(ts, c.Transport)
+		}
+	}
+	r.mu.Unlock()
+	for _, t := range ts {
+		t.Write(b)
+	}
+}
+
 // chatter is one client's connection. Its fields are only touched from its
 // own callbacks (the reactor never runs two at once), so they need no lock.
 // The room keeps its own map of nicks under its lock.
@@ -268,6 +287,28 @@ type chatter struct {
 	room      *Room
 	nick      string
 	nickTimer protocol.Timer
+	// out holds the lines for the room that this DataReceived's lines
+	// made: a client that sent several lines at once has them broadcast
+	// in one Write per member, not one per line and member.
+	out []byte
+}
+
+// DataReceived implements protocol.Protocol: the lines in data, then one
+// broadcast of what they said.
+func (c *chatter) DataReceived(data []byte) {
+	c.LineProtocol.DataReceived(data)
+	if len(c.out) > 0 {
+		c.room.broadcastRaw(c, c.out)
+		c.out = c.out[:0]
+		if cap(c.out) > 64<<10 {
+			c.out = nil // a burst's buffer is not kept for the connection's life
+		}
+	}
+}
+
+// say queues line for the rest of the room, sent when DataReceived ends.
+func (c *chatter) say(line string) {
+	c.out = append(append(c.out, line...), '\r', '\n')
 }
 
 func (c *chatter) ConnectionMade(t protocol.Transport) {
@@ -324,7 +365,7 @@ func (c *chatter) lineReceived(b []byte) error {
 		c.send("* here: " + strings.Join(c.room.Nicks(), " "))
 	case line == "":
 	default:
-		c.room.broadcast(c, "<"+c.nick+"> "+line)
+		c.say("<" + c.nick + "> " + line)
 	}
 	return nil
 }
@@ -347,11 +388,11 @@ func (c *chatter) setNick(name string) {
 	if old == "" {
 		c.nickTimer.Stop()
 		c.send("Welcome, " + name + "!")
-		c.room.broadcast(c, "* "+name+" has joined")
+		c.say("* " + name + " has joined")
 		return
 	}
 	c.send("* you are now " + name)
-	c.room.broadcast(c, "* "+old+" is now known as "+name)
+	c.say("* " + old + " is now known as " + name)
 }
 
 func validNick(s string) bool {

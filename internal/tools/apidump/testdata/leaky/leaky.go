@@ -1,0 +1,2 @@
+// Package leaky is a public package whose tests reach into internal/.
+package leaky
