@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/afero"
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -29,8 +30,8 @@ var (
 
 // data is what a reload replaces: the users and the certificate.
 type data struct {
-	users passwords   // nil: no password file
-	tls   *tls.Config // nil: no AUTH TLS
+	users *htpasswd.File // nil: no password file
+	tls   *tls.Config    // nil: no AUTH TLS
 }
 
 // counters are the service's FTP metrics, resolved to their labels.
@@ -118,7 +119,7 @@ func (d *driver) isAnonymous(user string) bool {
 		return false
 	}
 	if dt := d.data.Load(); dt.users != nil {
-		if _, ok := dt.users[user]; ok {
+		if dt.users.Has(user) {
 			return false
 		}
 	}
@@ -186,7 +187,7 @@ func (d *driver) login(user, pass string) bool {
 		return true
 	}
 	users := d.data.Load().users
-	return users != nil && users.check(user, pass)
+	return users != nil && users.Check(user, pass)
 }
 
 func (d *driver) writable(user string) bool {

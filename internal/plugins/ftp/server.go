@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/afero"
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
 )
@@ -46,7 +47,7 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 func (s *server) load() (*data, error) {
 	dt := &data{}
 	if s.cfg.passwordFile != "" {
-		users, err := loadPasswords(s.cfg.passwordFile)
+		users, err := htpasswd.Load(s.cfg.passwordFile)
 		if err != nil {
 			return nil, fmt.Errorf("password file: %w", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
@@ -149,7 +150,7 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 			errs = append(errs, e.Errorf(at("users"), "users: %q is not a user name (letters, digits, . _ - + =)", u))
 		}
 	}
-	var hashed map[string]string
+	var hashed *htpasswd.File
 	if opts.UsersFile != "" {
 		h, err := readUsersFile(string(opts.UsersFile))
 		if err != nil {
@@ -358,7 +359,7 @@ func (m *mailService) Start(ctx context.Context, env *service.Env) error {
 				return err
 			}
 		}
-		for u := range m.userDB.Load().bcrypt {
+		for _, u := range m.userDB.Load().hashedNames() {
 			if validLocal(u) {
 				if err := makeMaildir(mailboxDir(dir, u)); err != nil {
 					return err

@@ -1,90 +1,59 @@
 package mail
 
 import (
-	"bufio"
-	"bytes"
-	"crypto/rand"
 	"crypto/subtle"
-	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/twistd-go/twistd/htpasswd"
 )
 
 // users are the mailbox owners who may log in (POP3, SMTP AUTH): plain
-// passwords from -u/users:, bcrypt hashes from a users file.
+// passwords from -u/users:, bcrypt hashes from a users file. Names are
+// compared without case.
 type users struct {
 	plain  map[string]string
-	bcrypt map[string]string
-	dummy  []byte // a bcrypt hash of nothing anyone knows, for unknown names
+	hashed *htpasswd.File // nil: no users file
 }
 
 // newUsers returns the users of both sources; a name in both is plain's.
-func newUsers(plain, hashed map[string]string) *users {
-	u := &users{plain: map[string]string{}, bcrypt: hashed}
+func newUsers(plain map[string]string, hashed *htpasswd.File) *users {
+	u := &users{plain: map[string]string{}, hashed: hashed}
 	for k, v := range plain {
 		u.plain[strings.ToLower(k)] = v
-	}
-	if len(hashed) > 0 {
-		var r [16]byte
-		_, _ = rand.Read(r[:])
-		u.dummy, _ = bcrypt.GenerateFromPassword(r[:], bcrypt.DefaultCost)
 	}
 	return u
 }
 
 // readUsersFile reads an htpasswd file of bcrypt hashes (htpasswd -B):
 // "user:$2y$..." a line, # comments and blank lines skipped.
-func readUsersFile(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		user, hash, ok := strings.Cut(text, ":")
-		if !ok || user == "" {
-			return nil, fmt.Errorf("%s:%d: want user:bcrypt-hash", path, line)
-		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-			return nil, fmt.Errorf("%s:%d: user %q: not a bcrypt hash (use htpasswd -B): %v", path, line, user, err)
-		}
-		out[strings.ToLower(user)] = hash
-	}
-	return out, sc.Err()
+func readUsersFile(path string) (*htpasswd.File, error) {
+	return htpasswd.Options{FoldCase: true}.Load(path)
 }
 
 // has reports whether name is a user.
 func (u *users) has(name string) bool {
-	name = strings.ToLower(name)
-	_, a := u.plain[name]
-	_, b := u.bcrypt[name]
-	return a || b
+	_, a := u.plain[strings.ToLower(name)]
+	return a || u.hashed != nil && u.hashed.Has(name)
 }
 
-// check reports whether password is name's.
+// hashedNames returns the users of the users file.
+func (u *users) hashedNames() []string {
+	if u.hashed == nil {
+		return nil
+	}
+	return u.hashed.Users()
+}
+
+// check reports whether password is name's. With a users file, an
+// unknown name takes as long as a wrong password.
 func (u *users) check(name, password string) bool {
-	name = strings.ToLower(name)
-	if p, ok := u.plain[name]; ok {
+	if p, ok := u.plain[strings.ToLower(name)]; ok {
 		return subtle.ConstantTimeCompare([]byte(p), []byte(password)) == 1
 	}
-	if h, ok := u.bcrypt[name]; ok {
-		return bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) == nil
-	}
-	if u.dummy != nil {
-		// Spend the time a check takes, so unknown names do not show.
-		_ = bcrypt.CompareHashAndPassword(u.dummy, []byte(password))
-	}
-	return false
+	return u.hashed != nil && u.hashed.Check(name, password)
 }
 
 // guard slows down password guessing: each failure from a peer delays

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
@@ -103,7 +104,7 @@ func (maker) New(s *plugin.Entry) (service.Service, error) {
 			break
 		}
 	}
-	var u *users
+	var u *htpasswd.File
 	if opts.Users != "" && errors.Join(errs...) == nil {
 		var err error
 		if u, err = newUsers(string(opts.Users)); err != nil {
@@ -192,7 +193,7 @@ type proxy struct {
 	service.Protocols
 	opts     Options
 	rules    *rules
-	users    *users
+	users    *htpasswd.File
 	policies policy.Config
 	clog     *connLog
 }
@@ -255,7 +256,10 @@ func (p *proxy) Reload(context.Context) error {
 	if p.users == nil {
 		return nil
 	}
-	return p.users.load()
+	if err := p.users.Reload(); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	return nil
 }
 
 // Reopen reopens the traffic log and the connection log (SIGUSR1).

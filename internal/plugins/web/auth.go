@@ -1,41 +1,28 @@
 package web
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/crypto/bcrypt"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
 )
 
-// basicAuth checks HTTP basic credentials on protected path prefixes.
-// Successful checks are remembered (bcrypt is slow on purpose), keyed by a
-// hash of user, password and stored hash, so a changed file invalidates them.
+// basicAuth checks HTTP basic credentials on protected path prefixes
+// against an htpasswd file (bcrypt or {SHA}).
 type basicAuth struct {
 	file      string
 	challenge []string // WWW-Authenticate value
 	paths     []string
-	users     atomic.Pointer[htpasswd]
-	// dummy is a hash to check unknown users against, of the highest
-	// cost in the file, so they take as long as a wrong password.
-	dummy atomic.Pointer[string]
-	// bcrypts bounds the bcrypt checks running at once (GOMAXPROCS-1, at
-	// least 1), so a burst of failed logins leaves a CPU to other
-	// requests: with all of them, a public file's p99 was ~30ms on two
-	// CPUs, ~5ms with one left free.
-	bcrypts chan struct{}
+	users     *htpasswd.File
 	// fails counts failed logins per peer, for max_failures_per_peer
 	// and for the log.
 	fails *failures
@@ -43,13 +30,7 @@ type basicAuth struct {
 	// Set by bind: the service's logger and twistd_http_auth_failures_total.
 	log    *zap.Logger
 	failed prometheus.Counter
-
-	mu sync.Mutex
-	ok map[[32]byte]struct{}
 }
-
-// maxRemembered bounds the remembered successful logins.
-const maxRemembered = 4096
 
 // maxFailingPeers bounds the peers whose failed logins are remembered.
 const maxFailingPeers = 1 << 16
@@ -59,18 +40,19 @@ func newBasicAuth(cfg *BasicAuth) (*basicAuth, error) {
 	if realm == "" {
 		realm = "restricted"
 	}
-	a := &basicAuth{file: string(cfg.Htpasswd), paths: cfg.Paths, ok: make(map[[32]byte]struct{}),
+	a := &basicAuth{file: string(cfg.Htpasswd), paths: cfg.Paths,
 		challenge: []string{`Basic realm="` + realm + `", charset="UTF-8"`},
-		bcrypts:   make(chan struct{}, max(runtime.GOMAXPROCS(0)-1, 1)),
 		log:       zap.NewNop(), failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "unbound"})}
 	limit := defaultMaxFailures
 	if cfg.MaxFailuresPerPeer != nil {
 		limit = *cfg.MaxFailuresPerPeer
 	}
 	a.fails = newFailures(limit, maxFailingPeers, time.Now)
-	if err := a.load(); err != nil {
-		return nil, err
+	users, err := htpasswdOptions.Load(a.file)
+	if err != nil {
+		return nil, fmt.Errorf("htpasswd: %w", err)
 	}
+	a.users = users
 	return a, nil
 }
 
@@ -79,54 +61,16 @@ func (a *basicAuth) bind(log *zap.Logger, failed prometheus.Counter) {
 	a.log, a.failed = log, failed
 }
 
-// dummyFor returns a hash like the slowest of users': bcrypt of their
-// highest cost, or {SHA} when none is bcrypt.
-func dummyFor(users htpasswd) (string, error) {
-	cost := 0
-	for _, h := range users {
-		if c, err := bcrypt.Cost([]byte(h)); err == nil && c > cost {
-			cost = c
-		}
-	}
-	if cost == 0 {
-		return "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", nil
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte("twistd"), cost)
-	if err != nil {
-		return "", fmt.Errorf("basic_auth: %w", err)
-	}
-	return string(h), nil
-}
+// htpasswdOptions are the entries basic_auth's file may hold: bcrypt
+// ($2y$, $2a$, $2b$; htpasswd -B) and {SHA}; MD5 ($apr1$) and crypt(3)
+// entries are refused with the line they are on.
+var htpasswdOptions = htpasswd.Options{SHA1: true}
 
-// verify checks password against hash, bcrypt within a.bcrypts.
-func (a *basicAuth) verify(hash, password string) bool {
-	if !strings.HasPrefix(hash, "{SHA}") {
-		a.bcrypts <- struct{}{}
-		defer func() { <-a.bcrypts }()
-	}
-	return verify(hash, password)
-}
-
-// load (re-)reads the htpasswd file; on error the previous users stay.
+// load re-reads the htpasswd file; on error the previous users stay.
 func (a *basicAuth) load() error {
-	f, err := os.Open(a.file)
-	if err != nil {
+	if err := a.users.Reload(); err != nil {
 		return fmt.Errorf("htpasswd: %w", err)
 	}
-	defer f.Close()
-	users, err := parseHtpasswd(f)
-	if err != nil {
-		return fmt.Errorf("htpasswd %s: %w", a.file, err)
-	}
-	dummy, err := dummyFor(users)
-	if err != nil {
-		return err
-	}
-	a.dummy.Store(&dummy)
-	a.users.Store(&users)
-	a.mu.Lock()
-	a.ok = make(map[[32]byte]struct{})
-	a.mu.Unlock()
 	return nil
 }
 
@@ -177,32 +121,7 @@ func (a *basicAuth) check(r *http.Request) (user string, ok bool, wait time.Dura
 }
 
 // login reports whether user's password is pass.
-func (a *basicAuth) login(user, pass string) bool {
-	users := *a.users.Load()
-	hash, known := users[user]
-	if !known {
-		// Spend the time a real check would, so timing tells no names.
-		a.verify(*a.dummy.Load(), pass)
-		return false
-	}
-	key := sha256.Sum256([]byte(user + "\x00" + pass + "\x00" + hash))
-	a.mu.Lock()
-	_, seen := a.ok[key]
-	a.mu.Unlock()
-	if seen {
-		return true
-	}
-	if !a.verify(hash, pass) {
-		return false
-	}
-	a.mu.Lock()
-	if len(a.ok) >= maxRemembered {
-		clear(a.ok)
-	}
-	a.ok[key] = struct{}{}
-	a.mu.Unlock()
-	return true
-}
+func (a *basicAuth) login(user, pass string) bool { return a.users.Check(user, pass) }
 
 // peerKey is the part of a request's RemoteAddr failed logins are counted
 // by: the IP, an IPv6 one's /64 (a host picks addresses from a whole
