@@ -16,6 +16,7 @@ import (
 
 	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -28,7 +29,7 @@ type server struct {
 	mu      sync.Mutex
 	drv     *driver
 	root    *rootFs
-	ln      *connListener
+	ln      *protocol.Listener
 	proto   service.Protocols
 	served  chan struct{} // closed when the library's accept loop ends
 	started bool
@@ -89,7 +90,14 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	if c.stats == nil {
 		c.stats = &service.Stats{}
 	}
-	ln := newConnListener(env.Listeners[0].Stream.Addr())
+	var drv *driver // made below; the closure runs only once serving
+	var tlsConfig func() *tls.Config
+	if s.cfg.certificate != "" {
+		tlsConfig = func() *tls.Config { return drv.data.Load().tls }
+	}
+	ln := newConnListener(env.Listeners[0].Stream.Addr(), func(nc net.Conn) net.Conn {
+		return newPortFilter(nc, tlsConfig, s.cfg.dataTimeout)
+	})
 	settings := &ftpserver.Settings{
 		Listener:                ln,
 		PublicHost:              s.cfg.passiveAddress,
@@ -106,7 +114,7 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	if s.cfg.portLow != 0 {
 		settings.PassiveTransferPortRange = ftpserver.PortRange{Start: s.cfg.portLow, End: s.cfg.portHigh}
 	}
-	drv := &driver{
+	drv = &driver{
 		cfg: s.cfg, settings: settings, log: env.Logger, c: c,
 		rw: root, ro: afero.NewReadOnlyFs(root),
 		fails:    &failures{max: s.cfg.maxPeerFailures, window: s.cfg.peerWindow, peers: map[string]*peerFails{}},
@@ -119,14 +127,8 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 		_ = root.Close()
 		return fmt.Errorf("ftp: %w", err)
 	}
-	var tlsConfig func() *tls.Config
-	if s.cfg.certificate != "" {
-		tlsConfig = func() *tls.Config { return drv.data.Load().tls }
-	}
 	s.proto = service.Protocols{
-		Stream: ln.Factory(func(nc net.Conn) net.Conn {
-			return newPortFilter(nc, tlsConfig, s.cfg.dataTimeout)
-		}),
+		Stream:   ln.Factory(),
 		Policies: &s.policies,
 	}
 	if err := s.proto.Start(ctx, env); err != nil {

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,6 +24,7 @@ import (
 	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -265,7 +265,7 @@ type mailService struct {
 
 	mu        sync.Mutex
 	servers   []service.Server
-	listeners []*connListener
+	listeners []*protocol.Listener
 	isPOP3    []bool // by listener
 	smtps     []*smtp.Server
 	pol       *policy.Policy
@@ -469,7 +469,7 @@ func (m *mailService) stopLocked(ctx context.Context) error {
 // connection's pending read is cut short (go-smtp answers it with 421, our
 // POP3 with -ERR, and both close). A read deadline set anew by a command
 // that raced with it is cut again on the next round.
-func (m *mailService) endIdle(listeners []*connListener, isPOP3 []bool, drained <-chan struct{}) {
+func (m *mailService) endIdle(listeners []*protocol.Listener, isPOP3 []bool, drained <-chan struct{}) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -529,5 +529,4 @@ var (
 	_ service.Service  = (*mailService)(nil)
 	_ service.Reloader = (*mailService)(nil)
 	_ service.Reopener = (*mailService)(nil)
-	_ net.Listener     = (*connListener)(nil)
 )
