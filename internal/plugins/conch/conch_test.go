@@ -118,9 +118,8 @@ func TestPasswdEntry(t *testing.T) {
 }
 
 func TestFailuresLimitPerPeer(t *testing.T) {
-	f := newFailures(3, time.Minute)
 	now := time.Unix(1000, 0)
-	f.now = func() time.Time { return now }
+	f := newFailuresAt(3, time.Minute, func() time.Time { return now })
 	other := &net.TCPAddr{IP: net.ParseIP("192.0.2.8"), Port: 1}
 	for range 3 {
 		if f.blocked(peer) {
@@ -139,8 +138,8 @@ func TestFailuresLimitPerPeer(t *testing.T) {
 	for i := range 3 * maxPeers {
 		f.fail(&net.TCPAddr{IP: net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)), Port: 1})
 	}
-	if len(f.peers) > maxPeers {
-		t.Fatalf("%d peers remembered, bound %d", len(f.peers), maxPeers)
+	if n := f.b.Len(); n > maxPeers {
+		t.Fatalf("%d peers remembered, bound %d", n, maxPeers)
 	}
 	if newFailures(0, 0).blocked(peer) {
 		t.Fatal("a zero rate blocks")

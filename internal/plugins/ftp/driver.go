@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/htpasswd"
+	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -231,16 +232,7 @@ var (
 	_ ftpserver.MainDriverExtensionUserVerifier = (*driver)(nil)
 )
 
-func peerIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
-}
+func peerIP(a net.Addr) string { return policy.PeerKey(a) }
 
 // countingFs counts the files and bytes a session transfers.
 type countingFs struct {
@@ -360,60 +352,18 @@ func (f *countingFile) Close() error {
 }
 
 // failures counts failed logins per peer address, so that a peer guessing
-// passwords over many sessions is refused for a while (bounded memory).
-type failures struct {
-	max    int           // failures within window that block a peer; 0: never
-	window time.Duration // how long failures are remembered
-	mu     sync.Mutex
-	peers  map[string]*peerFails
-}
+// passwords over many sessions is refused for a while: a bucket of max
+// failures a peer, refilling at max per window (bounded memory).
+type failures struct{ b *policy.PeerBuckets }
 
-type peerFails struct {
-	n     int
-	first time.Time
-}
-
-// maxTrackedPeers bounds the failures map.
+// maxTrackedPeers bounds the peers remembered.
 const maxTrackedPeers = 10000
 
-func (f *failures) blocked(peer string) bool {
-	if f.max <= 0 {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p := f.peers[peer]
-	if p == nil {
-		return false
-	}
-	if time.Since(p.first) > f.window {
-		delete(f.peers, peer)
-		return false
-	}
-	return p.n >= f.max
+func newFailures(max int, window time.Duration) *failures {
+	return &failures{policy.NewPeerBuckets(policy.PeerBucketsConfig{
+		Rate: policy.Rate{N: float64(max), Per: window}, MaxPeers: maxTrackedPeers})}
 }
 
-func (f *failures) add(peer string) {
-	if f.max <= 0 {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := time.Now()
-	p := f.peers[peer]
-	if p == nil || now.Sub(p.first) > f.window {
-		if len(f.peers) >= maxTrackedPeers {
-			for k, v := range f.peers {
-				if now.Sub(v.first) > f.window {
-					delete(f.peers, k)
-				}
-			}
-			if len(f.peers) >= maxTrackedPeers {
-				return
-			}
-		}
-		p = &peerFails{first: now}
-		f.peers[peer] = p
-	}
-	p.n++
-}
+func (f *failures) blocked(peer string) bool { return f.b.Wait(peer) > 0 }
+
+func (f *failures) add(peer string) { f.b.Spend(peer) }

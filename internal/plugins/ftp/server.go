@@ -117,7 +117,7 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	drv = &driver{
 		cfg: s.cfg, settings: settings, log: env.Logger, c: c,
 		rw: root, ro: afero.NewReadOnlyFs(root),
-		fails:    &failures{max: s.cfg.maxPeerFailures, window: s.cfg.peerWindow, peers: map[string]*peerFails{}},
+		fails:    newFailures(s.cfg.maxPeerFailures, s.cfg.peerWindow),
 		sessions: map[ftpserver.ClientContext]*session{},
 	}
 	drv.data.Store(dt)

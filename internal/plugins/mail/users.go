@@ -4,10 +4,10 @@ import (
 	"crypto/subtle"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twistd-go/twistd/htpasswd"
+	"github.com/twistd-go/twistd/policy"
 )
 
 // users are the mailbox owners who may log in (POP3, SMTP AUTH): plain
@@ -58,80 +58,38 @@ func (u *users) check(name, password string) bool {
 
 // guard slows down password guessing: each failure from a peer delays
 // its answer, and a peer with maxFailures failures within window is
-// refused until they age out.
+// refused until one ages out (a token bucket a peer, policy.PeerBuckets).
 type guard struct {
-	delay       time.Duration
-	maxFailures int
-	window      time.Duration
-
-	mu    sync.Mutex
-	peers map[string][]time.Time
+	delay time.Duration
+	fails *policy.PeerBuckets
 }
 
 // maxGuardPeers bounds the failures remembered.
 const maxGuardPeers = 10000
 
 func newGuard(delay time.Duration, maxFailures int, window time.Duration) *guard {
-	return &guard{delay: delay, maxFailures: maxFailures, window: window, peers: map[string][]time.Time{}}
-}
-
-func peerKey(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	if a == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
+	return &guard{delay: delay, fails: policy.NewPeerBuckets(policy.PeerBucketsConfig{
+		Rate: policy.Rate{N: float64(maxFailures), Per: window}, MaxPeers: maxGuardPeers})}
 }
 
 // blocked reports whether peer has failed too often lately.
-func (g *guard) blocked(peer net.Addr) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.recentLocked(peerKey(peer), time.Now())) >= g.maxFailures
-}
-
-func (g *guard) recentLocked(key string, now time.Time) []time.Time {
-	ts := g.peers[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > g.window {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(g.peers, key)
-	} else {
-		g.peers[key] = ts
-	}
-	return ts
-}
+func (g *guard) blocked(peer net.Addr) bool { return g.fails.Wait(policy.PeerKey(peer)) > 0 }
 
 // failed records a failure from peer and waits the delay (longer for a
 // peer that keeps failing, at most ten times it).
 func (g *guard) failed(peer net.Addr) {
-	key := peerKey(peer)
-	now := time.Now()
-	g.mu.Lock()
-	if len(g.peers) >= maxGuardPeers {
-		for k := range g.peers {
-			g.recentLocked(k, now)
-		}
-		if len(g.peers) >= maxGuardPeers {
-			clear(g.peers) // a flood of peers: forget rather than grow
-		}
+	n := max(g.fails.Spend(policy.PeerKey(peer)), 1)
+	time.Sleep(g.delay * time.Duration(min(n, 10)))
+}
+
+// peerKey is a peer's IP address as text (the whole address when it has
+// none), for the Received: header.
+func peerKey(a net.Addr) string {
+	if ip, ok := policy.IP(a); ok {
+		return ip.String()
 	}
-	ts := append(g.recentLocked(key, now), now)
-	if len(ts) > g.maxFailures {
-		ts = ts[len(ts)-g.maxFailures:]
+	if a == nil {
+		return ""
 	}
-	g.peers[key] = ts
-	n := len(ts)
-	g.mu.Unlock()
-	d := g.delay * time.Duration(min(n, 10))
-	time.Sleep(d)
+	return a.String()
 }

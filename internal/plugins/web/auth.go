@@ -2,11 +2,10 @@ package web
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
 )
 
 // basicAuth checks HTTP basic credentials on protected path prefixes
@@ -124,161 +124,57 @@ func (a *basicAuth) check(r *http.Request) (user string, ok bool, wait time.Dura
 func (a *basicAuth) login(user, pass string) bool { return a.users.Check(user, pass) }
 
 // peerKey is the part of a request's RemoteAddr failed logins are counted
-// by: the IP, an IPv6 one's /64 (a host picks addresses from a whole
-// /64), the whole address when it is no IP (a unix socket).
+// by (policy.PeerKey): the IP, an IPv6 one's /64, the whole address when
+// it is no IP (a unix socket).
 func peerKey(remote string) string {
 	ap, err := netip.ParseAddrPort(remote)
 	if err != nil {
 		return remote
 	}
-	ip := ap.Addr().Unmap()
-	if ip.Is6() {
-		p, _ := ip.WithZone("").Prefix(64)
-		return p.String()
-	}
-	return ip.String()
+	return policy.PeerKey(net.TCPAddrFromAddrPort(ap))
 }
 
-// failures counts failed logins per peer: a token bucket each when
-// limited (burst N, refilling at N per period; kept as the time the
-// bucket is full again, GCRA's theoretical arrival time), and when the
-// peer was last logged. A login attempt takes a token before its
-// password is checked and a success gives it back, so concurrent
-// attempts cannot overshoot the limit. At most max peers are remembered;
-// past that, those with a full bucket and nothing to log go first, then
-// the oldest, down to three quarters of max.
+// failures counts failed logins per peer: when limited, a token bucket
+// each (burst N, refilling at N per period). A login attempt takes a
+// token before its password is checked and a success gives it back, so
+// concurrent attempts cannot overshoot the limit. A second set of
+// buckets, one token a minute, says when a peer's failures are logged.
+// Both are bounded to max peers.
 type failures struct {
-	interval time.Duration // between tokens; zero: counted, not limited
-	burst    time.Duration // (burst - 1) intervals: how far ahead a full bucket may run
-	now      func() time.Time
-	epoch    time.Time
-	max      int
-
-	mu    sync.Mutex
-	peers map[string]*peerFailures
-}
-
-// peerFailures is one peer's record, its times since failures.epoch.
-type peerFailures struct {
-	full     time.Duration // when the bucket is whole again
-	seen     time.Duration // the last attempt or failure: eviction order
-	logged   time.Duration // the last log line about the peer
-	unlogged int           // failures since it
-	limited  bool          // refused since its last admitted attempt
+	limit *policy.PeerBuckets
+	logs  *policy.PeerBuckets
 }
 
 // logEvery is how often a peer's failed logins are logged at most.
 const logEvery = time.Minute
 
 func newFailures(r plugin.Rate, maxPeers int, now func() time.Time) *failures {
-	f := &failures{now: now, epoch: now(), max: maxPeers, peers: make(map[string]*peerFailures)}
-	if r.N > 0 && r.Per > 0 {
-		f.interval = time.Duration(float64(r.Per) / r.N)
-		f.burst = time.Duration(max(int64(r.N), 1)-1) * f.interval
+	return &failures{
+		limit: policy.NewPeerBuckets(policy.PeerBucketsConfig{Rate: policy.Rate{N: r.N, Per: r.Per}, MaxPeers: maxPeers, Now: now}),
+		logs:  policy.NewPeerBuckets(policy.PeerBucketsConfig{Rate: policy.Rate{N: 1, Per: logEvery}, MaxPeers: maxPeers, Now: now}),
 	}
-	return f
-}
-
-// record returns peer's record, making it (and room for it) if needed.
-func (f *failures) record(peer string, now time.Duration) *peerFailures {
-	p := f.peers[peer]
-	if p == nil {
-		if len(f.peers) >= f.max {
-			f.forget(now)
-		}
-		p = &peerFailures{full: now, logged: now - logEvery}
-		f.peers[peer] = p
-	}
-	p.seen = now
-	return p
 }
 
 // admit takes one of peer's tokens; when there is none it returns how
 // long until there is, and whether this is the first refusal since the
 // peer was last admitted.
 func (f *failures) admit(peer string) (wait time.Duration, first bool) {
-	if f.interval == 0 {
-		return 0, false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now().Sub(f.epoch)
-	p := f.record(peer, now)
-	if wait := p.full - f.burst - now; wait > 0 {
-		first, p.limited = !p.limited, true
-		return wait, first
-	}
-	p.full = max(p.full, now) + f.interval
-	p.limited = false
-	return 0, false
+	wait, n := f.limit.Take(peer)
+	return wait, wait > 0 && n == 1
 }
 
 // succeeded gives back the token of peer's successful login.
-func (f *failures) succeeded(peer string) {
-	if f.interval == 0 {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p := f.peers[peer]
-	if p == nil {
-		return
-	}
-	now := f.now().Sub(f.epoch)
-	p.full -= f.interval
-	if f.idle(p, now) {
-		delete(f.peers, peer)
-	}
-}
+func (f *failures) succeeded(peer string) { f.limit.Give(peer) }
 
 // failed counts a failed login of peer. It returns true when it is to be
 // logged, with the failures since the last line (this one included).
 func (f *failures) failed(peer string) (log bool, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now().Sub(f.epoch)
-	p := f.record(peer, now)
-	p.unlogged++
-	if now-p.logged < logEvery {
+	wait, before := f.logs.Take(peer)
+	if wait > 0 {
 		return false, 0
 	}
-	n, p.unlogged, p.logged = p.unlogged, 0, now
-	return true, n
+	return true, before + 1
 }
 
-// idle reports whether forgetting p loses nothing: its bucket is full and
-// its next failure would be logged anyway.
-func (f *failures) idle(p *peerFailures, now time.Duration) bool {
-	return p.full <= now && now-p.logged >= logEvery
-}
-
-// forget makes room in a full table.
-func (f *failures) forget(now time.Duration) {
-	for k, p := range f.peers {
-		if f.idle(p, now) {
-			delete(f.peers, k)
-		}
-	}
-	keep := f.max * 3 / 4
-	if len(f.peers) <= keep {
-		return
-	}
-	seen := make([]time.Duration, 0, len(f.peers))
-	for _, p := range f.peers {
-		seen = append(seen, p.seen)
-	}
-	slices.Sort(seen)
-	cutoff := seen[len(seen)-keep-1]
-	for k, p := range f.peers {
-		if p.seen <= cutoff {
-			delete(f.peers, k)
-		}
-	}
-}
-
-// len returns the peers remembered.
-func (f *failures) len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.peers)
-}
+// len returns the peers remembered by the larger of the two sets.
+func (f *failures) len() int { return max(f.limit.Len(), f.logs.Len()) }
