@@ -86,6 +86,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseClient$$' -fuzztime=$(FUZZTIME) ./endpoint/
 	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./internal/config/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRate$$' -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./htpasswd/
 	$(GO) test -run='^$$' -fuzz='^FuzzLineReceiver$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzLineReceiverRawMode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzNetstringReceiver$$' -fuzztime=$(FUZZTIME) ./protocol/
@@ -103,10 +104,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHosts$$' -fuzztime=$(FUZZTIME) ./internal/plugins/dns/
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePOP3$$' -fuzztime=$(FUZZTIME) ./internal/plugins/mail/
 	$(GO) test -run='^$$' -fuzz='^FuzzPOP3Session$$' -fuzztime=$(FUZZTIME) ./internal/plugins/mail/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseHtpasswd$$' -fuzztime=$(FUZZTIME) ./internal/plugins/conch/
 	$(GO) test -run='^$$' -fuzz='^FuzzMatchKey$$' -fuzztime=$(FUZZTIME) ./internal/plugins/conch/
 	$(GO) test -run='^$$' -fuzz='^FuzzFilterLine$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
-	$(GO) test -run='^$$' -fuzz='^FuzzParsePasswords$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
 	$(GO) test -run='^$$' -fuzz='^FuzzConfinement$$' -fuzztime=$(FUZZTIME) ./internal/plugins/ftp/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseInetd$$' -fuzztime=$(FUZZTIME) ./internal/plugins/exec/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/plugins/socks/

@@ -47,6 +47,18 @@ func OpenWith(path string, o Opener) (*File, error) {
 	return &File{f: f}, nil
 }
 
+// OpenWithMode opens path as OpenWith does; a file it creates gets mode
+// (0640 for a log that names users or destinations), and one the opener
+// hands over with wider permissions is narrowed to mode where the process
+// owns it.
+func OpenWithMode(path string, o Opener, mode os.FileMode) (*File, error) {
+	f, err := logging.OpenFileMode(path, o, mode)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f: f}, nil
+}
+
 // Write writes p with one write(2).
 func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
 

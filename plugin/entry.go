@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -80,15 +81,19 @@ func (e *Entry) Errorf(n *yaml.Node, format string, args ...any) error {
 // even after twistd switched users or went into a chroot: the file is
 // then opened by the root opener twistd keeps for the files named before
 // the switch. Open it from the maker's New.
-func (e *Entry) OpenLog(path string) (*logfile.File, error) {
+func (e *Entry) OpenLog(path string) (*logfile.File, error) { return e.OpenLogMode(path, 0o644) }
+
+// OpenLogMode opens a log file as OpenLog does; a file it creates gets
+// mode (0640 for a log of users or destinations, not for all to read).
+func (e *Entry) OpenLogMode(path string, mode os.FileMode) (*logfile.File, error) {
 	o := e.s.LogOpener()
 	if o == nil || path == "-" {
-		return logfile.Open(path)
+		return logfile.OpenWithMode(path, nil, mode)
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		_ = o.Allow(abs) // refused once the opener is sealed: then opened as the user
 	}
-	return logfile.OpenWith(path, o)
+	return logfile.OpenWithMode(path, o, mode)
 }
 
 // Dir returns the directory relative paths in the entry are resolved

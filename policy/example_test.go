@@ -59,3 +59,18 @@ func ExampleAccess_Check() {
 type echoProtocol struct{ protocol.Base }
 
 func (e *echoProtocol) DataReceived(data []byte) { e.Transport.Write(data) }
+
+// PeerBuckets limits what each peer may do: here five failed logins a
+// minute, refused past that until a token refills; a success gives the
+// attempt's token back.
+func ExamplePeerBuckets() {
+	fails := policy.NewPeerBuckets(policy.PeerBucketsConfig{Rate: policy.Rate{N: 5, Per: time.Minute}})
+	peer := policy.PeerKey(&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 40000})
+	for range 5 {
+		fails.Take(peer) // five wrong passwords
+	}
+	wait, n := fails.Take(peer)
+	fmt.Println(peer, wait > 0, n)
+	// Output:
+	// 192.0.2.1 true 1
+}

@@ -83,8 +83,8 @@ type Policy struct {
 	log     *zap.Logger
 	refused *Refusals
 	max     int
-	rate    *peerRate // nil when unlimited
-	read    *bucket   // nil when unlimited
+	rate    *PeerBuckets // nil when unlimited
+	read    *bucket      // nil when unlimited
 	write   *bucket
 	traffic *trafficLog // nil when off
 
@@ -108,7 +108,7 @@ func New(cfg Config, log *zap.Logger, cnt Counters) (*Policy, error) {
 		p.max = DefaultMaxConnections
 	}
 	if r := cfg.MaxConnectionRatePerPeer; !r.IsZero() {
-		p.rate = newPeerRate(r, time.Now)
+		p.rate = NewPeerBuckets(PeerBucketsConfig{Rate: r})
 	}
 	if cfg.ReadLimit > 0 {
 		p.read = newBucket(cfg.ReadLimit, time.Now)
@@ -137,7 +137,7 @@ func (p *Policy) admit(peer net.Addr) (release func(), reason string) {
 		reason = ReasonMaxConnections
 	case p.cfg.MaxConnectionsPerPeer > 0 && p.perPeer[host] >= p.cfg.MaxConnectionsPerPeer:
 		reason = ReasonMaxConnectionsPerPeer
-	case p.rate != nil && !p.rate.take(host):
+	case p.rate != nil && !taken(p.rate, host):
 		// Only a connection the limits above admit spends an allowance.
 		reason = ReasonMaxConnectionRatePerPeer
 	default:
@@ -220,4 +220,10 @@ func (p *Policy) Close() error {
 		return nil
 	}
 	return p.traffic.close()
+}
+
+// taken spends one of peer's tokens, reporting whether there was one.
+func taken(b *PeerBuckets, peer string) bool {
+	wait, _ := b.Take(peer)
+	return wait == 0
 }

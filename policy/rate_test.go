@@ -11,33 +11,33 @@ import (
 
 func TestPeerRateAllowsTheBurstThenTheRate(t *testing.T) {
 	now := time.Unix(0, 0)
-	r := newPeerRate(Rate{N: 3, Per: time.Minute}, func() time.Time { return now })
+	r := NewPeerBuckets(PeerBucketsConfig{Rate: Rate{N: 3, Per: time.Minute}, Now: func() time.Time { return now }})
 	for i := 0; i < 3; i++ {
-		if !r.take("a") {
+		if !taken(r, "a") {
 			t.Fatalf("connection %d of a burst of 3 refused", i+1)
 		}
 	}
-	if r.take("a") {
+	if taken(r, "a") {
 		t.Fatal("a fourth connection within the minute admitted")
 	}
-	if !r.take("b") {
+	if !taken(r, "b") {
 		t.Fatal("another peer shares the first one's allowance")
 	}
 	now = now.Add(19 * time.Second)
-	if r.take("a") {
+	if taken(r, "a") {
 		t.Fatal("admitted before a token refilled (one every 20 s)")
 	}
 	now = now.Add(time.Second)
-	if !r.take("a") {
+	if !taken(r, "a") {
 		t.Fatal("refused although a token refilled")
 	}
 	now = now.Add(time.Hour)
 	for i := 0; i < 3; i++ {
-		if !r.take("a") {
+		if !taken(r, "a") {
 			t.Fatalf("after an hour, connection %d refused", i+1)
 		}
 	}
-	if r.take("a") {
+	if taken(r, "a") {
 		t.Fatal("the allowance refilled past its burst")
 	}
 }
@@ -45,12 +45,12 @@ func TestPeerRateAllowsTheBurstThenTheRate(t *testing.T) {
 // A rate below one a period still admits one connection at once.
 func TestPeerRateBurstIsAtLeastOne(t *testing.T) {
 	now := time.Unix(0, 0)
-	r := newPeerRate(Rate{N: 0.5, Per: time.Second}, func() time.Time { return now })
-	if !r.take("a") || r.take("a") {
+	r := NewPeerBuckets(PeerBucketsConfig{Rate: Rate{N: 0.5, Per: time.Second}, Now: func() time.Time { return now }})
+	if !taken(r, "a") || taken(r, "a") {
 		t.Fatal("want one connection, then a refusal")
 	}
 	now = now.Add(2 * time.Second)
-	if !r.take("a") {
+	if !taken(r, "a") {
 		t.Fatal("refused after 2 s at 0.5/s")
 	}
 }
@@ -59,20 +59,19 @@ func TestPeerRateBurstIsAtLeastOne(t *testing.T) {
 // forgotten first, then others.
 func TestPeerRateForgets(t *testing.T) {
 	now := time.Unix(0, 0)
-	r := newPeerRate(Rate{N: 1, Per: time.Second}, func() time.Time { return now })
-	r.max = 100
+	r := NewPeerBuckets(PeerBucketsConfig{Rate: Rate{N: 1, Per: time.Second}, MaxPeers: 100, Now: func() time.Time { return now }})
 	for i := 0; i < 100; i++ {
-		r.take(strconv.Itoa(i))
+		taken(r, strconv.Itoa(i))
 	}
 	now = now.Add(time.Second) // every allowance whole again
-	r.take("new")
-	if len(r.peers) != 1 {
-		t.Fatalf("%d peers remembered, want only the new one", len(r.peers))
+	taken(r, "new")
+	if r.Len() != 1 {
+		t.Fatalf("%d peers remembered, want only the new one", r.Len())
 	}
 	for i := 0; i < 200; i++ {
-		r.take(strconv.Itoa(i)) // none refills: same instant
-		if len(r.peers) > r.max {
-			t.Fatalf("%d peers remembered, bound %d", len(r.peers), r.max)
+		taken(r, strconv.Itoa(i)) // none refills: same instant
+		if r.Len() > 100 {
+			t.Fatalf("%d peers remembered, bound %d", r.Len(), 100)
 		}
 	}
 }

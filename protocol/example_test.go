@@ -1,11 +1,13 @@
 package protocol_test
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"time"
 
 	"github.com/twistd-go/twistd/protocol"
+	"github.com/twistd-go/twistd/protocol/prototest"
 )
 
 // LineReceiver splits a stream into lines however it arrives in pieces,
@@ -97,3 +99,31 @@ func (*printTransport) CallLater(d time.Duration, f func()) protocol.Timer {
 	return time.AfterFunc(d, f)
 }
 func (*printTransport) HostAddr() net.Addr { return nil }
+
+// A library that serves a net.Listener (an SMTP or FTP server, net/http)
+// runs on the reactor's connections: serve the Listener's Factory on the
+// service's endpoint (allow/deny, policies, PROXY and TLS apply first)
+// and give the library the Listener. Here a transport stands in for the
+// reactor and a line echo for the library.
+func ExampleListener() {
+	ln := protocol.NewListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2525}, protocol.ListenerOptions{})
+	defer ln.Close()
+	served := make(chan string)
+	go func() { // the library's accept loop
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		served <- "got " + line
+	}()
+
+	// What service.Runner.ServeStream does for each connection:
+	t := prototest.NewTransport()
+	p := ln.Factory().BuildProtocol(t.PeerAddr())
+	p.ConnectionMade(t)
+	p.DataReceived([]byte("HELO example.com\n"))
+	fmt.Print(<-served)
+	// Output:
+	// got HELO example.com
+}

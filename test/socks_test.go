@@ -417,7 +417,7 @@ func TestSocksCheckErrors(t *testing.T) {
 	}
 	// The users file is checked once the rest is right.
 	app = writeFile(t, dir, "app2.yaml", "services:\n  - {type: socks, listen: 'tcp:1080', users: ./bad-users}\n")
-	if r := twistd(t, dir, nil, "check", "-c", app); r.code != 2 || !strings.Contains(r.stderr, "app2.yaml:2:") || !strings.Contains(r.stderr, "line 1") {
+	if r := twistd(t, dir, nil, "check", "-c", app); r.code != 2 || !strings.Contains(r.stderr, "app2.yaml:2:") || !strings.Contains(r.stderr, "bad-users:1: ") {
 		t.Fatalf("bad users file: exit %d, %s", r.code, r.stderr)
 	}
 }

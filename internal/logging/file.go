@@ -22,8 +22,10 @@ type File struct {
 	stdio bool
 	// opener, if set, opens the path in this process's place.
 	opener Opener
-	mu     sync.Mutex
-	f      *os.File
+	// mode is the permission a file this process creates gets.
+	mode os.FileMode
+	mu   sync.Mutex
+	f    *os.File
 }
 
 // Opener opens a log file for appending in this process's place: with
@@ -42,10 +44,17 @@ func OpenFile(path string) (*File, error) {
 // it is not nil, now and on every Reopen. A path o refuses is opened by
 // this process itself.
 func OpenFileWith(path string, o Opener) (*File, error) {
+	return OpenFileMode(path, o, 0o644)
+}
+
+// OpenFileMode opens path as OpenFileWith does; a file this process
+// creates gets mode, and one the opener hands over that allows more is
+// narrowed to it where this process may (it owns the file).
+func OpenFileMode(path string, o Opener, mode os.FileMode) (*File, error) {
 	if path == "-" {
 		return &File{path: path, f: os.Stdout}, nil
 	}
-	l := &File{path: path, opener: o}
+	l := &File{path: path, opener: o, mode: mode.Perm()}
 	f, err := l.open()
 	if err != nil {
 		return nil, err
@@ -58,13 +67,16 @@ func OpenFileWith(path string, o Opener) (*File, error) {
 // is one, else (or if it refuses) directly.
 func (l *File) open() (*os.File, error) {
 	if l.opener == nil {
-		return openAppend(l.path)
+		return openAppend(l.path, l.mode)
 	}
 	f, err := l.opener.OpenAppend(l.path)
 	if err == nil {
+		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&^l.mode != 0 {
+			_ = f.Chmod(fi.Mode().Perm() & l.mode) // best effort: only the owner may
+		}
 		return f, nil
 	}
-	f, derr := openAppend(l.path)
+	f, derr := openAppend(l.path, l.mode)
 	if derr != nil {
 		return nil, fmt.Errorf("%w (and %v)", derr, err)
 	}
@@ -86,8 +98,11 @@ func openStdioFile(path string, o Opener) (*File, error) {
 	return l, nil
 }
 
-func openAppend(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+func openAppend(path string, mode os.FileMode) (*os.File, error) {
+	if mode == 0 {
+		mode = 0o644
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, mode)
 }
 
 func (l *File) redirect(f *os.File) error {

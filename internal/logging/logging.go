@@ -159,7 +159,7 @@ func giveTo(path string, owner *Owner) error {
 	if owner == nil {
 		return nil
 	}
-	f, err := openAppend(path)
+	f, err := openAppend(path, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)
 	}
@@ -274,7 +274,7 @@ func (r *rotating) writeUnrotated(p []byte, err error) (int, error) {
 	r.mu.Lock()
 	first := r.stuck == nil
 	if first {
-		f, oerr := openAppend(r.lj.Filename)
+		f, oerr := openAppend(r.lj.Filename, 0o644)
 		if oerr != nil {
 			r.mu.Unlock()
 			return 0, fmt.Errorf("%w; and cannot write on unrotated: %w", err, oerr)
@@ -306,7 +306,7 @@ func (r *rotating) follow() {
 	if fi, err := os.Stat(r.lj.Filename); err != nil || (r.cur != nil && os.SameFile(fi, r.cur)) {
 		return
 	}
-	f, err := openAppend(r.lj.Filename)
+	f, err := openAppend(r.lj.Filename, 0o644)
 	if err != nil {
 		return
 	}
@@ -326,7 +326,7 @@ func (r *rotating) Sync() error { return nil }
 // write. If the path cannot be opened (logrotate created a file this
 // user may not write), the file is kept, and lines go on to it.
 func (r *rotating) Reopen() error {
-	f, err := openAppend(r.lj.Filename)
+	f, err := openAppend(r.lj.Filename, 0o644)
 	if err != nil {
 		return reopenError(r.lj.Filename, err)
 	}

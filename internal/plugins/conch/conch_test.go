@@ -11,39 +11,6 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-func TestParseHtpasswd(t *testing.T) {
-	good := "# comment\n\nalice:$2y$05$abcdefghijklmnopqrstuu5Q2ZQ9oHeJxkz1hX9nQ5x6Wq2W3m4e\r\nbob:$2a$10$x\n"
-	users, err := parseHtpasswd(strings.NewReader(good), "pw")
-	if err != nil || len(users) != 2 || !strings.HasPrefix(users["alice"], "$2y$") {
-		t.Fatalf("good file: %v %v", users, err)
-	}
-	for in, want := range map[string]string{
-		"alice\n":                    "pw:1: want user:bcrypt-hash",
-		"ok:$2b$x\nalice:{SHA}abc\n": `pw:2: user "alice": only bcrypt`,
-		"a:$2b$x\na:$2b$y\n":         `pw:2: user "a" listed twice`,
-		":$2b$x\n":                   "pw:1: want user:bcrypt-hash",
-		strings.Repeat("x", 70<<10):  "pw:1: bufio.Scanner: token too long",
-	} {
-		if _, err := parseHtpasswd(strings.NewReader(in), "pw"); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%.20q: %v, want %q", in, err, want)
-		}
-	}
-}
-
-func FuzzParseHtpasswd(f *testing.F) {
-	f.Add("alice:$2y$05$abc\n# c\n\nbob:$2a$x")
-	f.Fuzz(func(t *testing.T, s string) {
-		users, err := parseHtpasswd(strings.NewReader(s), "f")
-		if err == nil {
-			for u, h := range users {
-				if u == "" || !strings.HasPrefix(h, "$2") {
-					t.Fatalf("accepted %q:%q", u, h)
-				}
-			}
-		}
-	})
-}
-
 func newKey(t testing.TB) (ssh.PublicKey, string) {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -151,9 +118,8 @@ func TestPasswdEntry(t *testing.T) {
 }
 
 func TestFailuresLimitPerPeer(t *testing.T) {
-	f := newFailures(3, time.Minute)
 	now := time.Unix(1000, 0)
-	f.now = func() time.Time { return now }
+	f := newFailuresAt(3, time.Minute, func() time.Time { return now })
 	other := &net.TCPAddr{IP: net.ParseIP("192.0.2.8"), Port: 1}
 	for range 3 {
 		if f.blocked(peer) {
@@ -172,8 +138,8 @@ func TestFailuresLimitPerPeer(t *testing.T) {
 	for i := range 3 * maxPeers {
 		f.fail(&net.TCPAddr{IP: net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)), Port: 1})
 	}
-	if len(f.peers) > maxPeers {
-		t.Fatalf("%d peers remembered, bound %d", len(f.peers), maxPeers)
+	if n := f.b.Len(); n > maxPeers {
+		t.Fatalf("%d peers remembered, bound %d", n, maxPeers)
 	}
 	if newFailures(0, 0).blocked(peer) {
 		t.Fatal("a zero rate blocks")

@@ -6,17 +6,15 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/protocol"
 	"github.com/twistd-go/twistd/service"
@@ -35,24 +33,14 @@ const (
 	killGrace = 2 * time.Second
 )
 
-// dummyHash is compared against when the user is unknown, so a
-// password attempt takes as long whether the user exists or not.
-// Made at the first unknown user, not at start: a bcrypt hash costs
-// tens of milliseconds, which every start of the binary paid.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("twistd conch: no such user"), bcrypt.DefaultCost)
-	return h
-})
-
 // server is the ssh service.
 type server struct {
 	name      string
 	opts      Options
 	keys      []ssh.Signer
-	exe       string // our executable, for the SFTP child when root
-	passwords atomic.Pointer[map[string]string]
+	exe       string           // our executable, for the SFTP child when root
+	passwords []*htpasswd.File // the file: auth entries, in order
 	fails     *failures
-	bcrypt    chan struct{} // bounds concurrent bcrypt comparisons
 	cfg       *ssh.ServerConfig
 
 	log    *zap.Logger
@@ -68,12 +56,11 @@ type server struct {
 
 func newServer(name string, opts Options, keys []ssh.Signer) (*server, error) {
 	s := &server{
-		name:   name,
-		opts:   opts,
-		keys:   keys,
-		fails:  newFailures(opts.MaxAuthFailuresPerPeer.N, opts.MaxAuthFailuresPerPeer.Per),
-		bcrypt: make(chan struct{}, max(1, runtime.NumCPU()-1)),
-		log:    zap.NewNop(),
+		name:  name,
+		opts:  opts,
+		keys:  keys,
+		fails: newFailures(opts.MaxAuthFailuresPerPeer.N, opts.MaxAuthFailuresPerPeer.Per),
+		log:   zap.NewNop(),
 	}
 	if exe, err := os.Executable(); err == nil {
 		s.exe = exe
@@ -101,32 +88,46 @@ func newServer(name string, opts Options, keys []ssh.Signer) (*server, error) {
 
 // loadPasswords reads every file: auth; the first file naming a user wins.
 func (s *server) loadPasswords() error {
-	all := map[string]string{}
 	for _, a := range s.opts.Auth {
 		if a.Kind != "file" {
 			continue
 		}
-		f, err := os.Open(a.Path)
+		f, err := htpasswd.Load(a.Path)
 		if err != nil {
 			return fmt.Errorf("password file: %w", err)
 		}
-		users, err := parseHtpasswd(f, a.Path)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("password file: %w", err)
-		}
-		for u, h := range users {
-			if _, ok := all[u]; !ok {
-				all[u] = h
-			}
-		}
+		s.passwords = append(s.passwords, f)
 	}
-	s.passwords.Store(&all)
 	return nil
 }
 
-// Reload re-reads the password files; on error the old ones stay.
-func (s *server) Reload(context.Context) error { return s.loadPasswords() }
+// Reload re-reads the password files; on error a file's old users stay.
+func (s *server) Reload(context.Context) error {
+	var errs []error
+	for _, f := range s.passwords {
+		if err := f.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("password file: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPassword reports whether pw is user's password in the first file
+// naming the user, and whether any does. An unknown user costs a bcrypt
+// too, so timing tells no names.
+func (s *server) checkPassword(user string, pw []byte) (ok, known bool) {
+	if len(s.passwords) == 0 {
+		return false, false
+	}
+	f := s.passwords[len(s.passwords)-1]
+	for _, p := range s.passwords {
+		if p.Has(user) {
+			f, known = p, true
+			break
+		}
+	}
+	return f.Check(user, string(pw)), known
+}
 
 // account checks the users: list and finds the account.
 func (s *server) account(name string) (*account, error) {
@@ -181,18 +182,11 @@ func (s *server) password(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, erro
 	if s.fails.blocked(c.RemoteAddr()) {
 		return nil, errors.New("too many failed logins from this address")
 	}
-	hash, known := (*s.passwords.Load())[c.User()]
-	h := []byte(hash)
-	if !known {
-		h = dummyHash()
-	}
-	s.bcrypt <- struct{}{}
-	err := bcrypt.CompareHashAndPassword(h, pw)
-	<-s.bcrypt
+	ok, known := s.checkPassword(c.User(), pw)
 	if !known {
 		return nil, fmt.Errorf("user %q is not in the password file", c.User())
 	}
-	if err != nil {
+	if !ok {
 		return nil, errors.New("wrong password")
 	}
 	if _, err := s.account(c.User()); err != nil {

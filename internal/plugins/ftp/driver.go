@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/afero"
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/htpasswd"
+	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -29,8 +31,8 @@ var (
 
 // data is what a reload replaces: the users and the certificate.
 type data struct {
-	users passwords   // nil: no password file
-	tls   *tls.Config // nil: no AUTH TLS
+	users *htpasswd.File // nil: no password file
+	tls   *tls.Config    // nil: no AUTH TLS
 }
 
 // counters are the service's FTP metrics, resolved to their labels.
@@ -119,7 +121,7 @@ func (d *driver) isAnonymous(user string) bool {
 		return false
 	}
 	if dt := d.data.Load(); dt.users != nil {
-		if _, ok := dt.users[user]; ok {
+		if dt.users.Has(user) {
 			return false
 		}
 	}
@@ -187,7 +189,7 @@ func (d *driver) login(user, pass string) bool {
 		return true
 	}
 	users := d.data.Load().users
-	return users != nil && users.check(user, pass)
+	return users != nil && users.Check(user, pass)
 }
 
 func (d *driver) writable(user string) bool {
@@ -231,16 +233,7 @@ var (
 	_ ftpserver.MainDriverExtensionUserVerifier = (*driver)(nil)
 )
 
-func peerIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
-}
+func peerIP(a net.Addr) string { return policy.PeerKey(a) }
 
 // countingFs counts the files and bytes a session transfers.
 type countingFs struct {
@@ -365,60 +358,18 @@ func (f *countingFile) Close() error {
 }
 
 // failures counts failed logins per peer address, so that a peer guessing
-// passwords over many sessions is refused for a while (bounded memory).
-type failures struct {
-	max    int           // failures within window that block a peer; 0: never
-	window time.Duration // how long failures are remembered
-	mu     sync.Mutex
-	peers  map[string]*peerFails
-}
+// passwords over many sessions is refused for a while: a bucket of max
+// failures a peer, refilling at max per window (bounded memory).
+type failures struct{ b *policy.PeerBuckets }
 
-type peerFails struct {
-	n     int
-	first time.Time
-}
-
-// maxTrackedPeers bounds the failures map.
+// maxTrackedPeers bounds the peers remembered.
 const maxTrackedPeers = 10000
 
-func (f *failures) blocked(peer string) bool {
-	if f.max <= 0 {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p := f.peers[peer]
-	if p == nil {
-		return false
-	}
-	if time.Since(p.first) > f.window {
-		delete(f.peers, peer)
-		return false
-	}
-	return p.n >= f.max
+func newFailures(max int, window time.Duration) *failures {
+	return &failures{policy.NewPeerBuckets(policy.PeerBucketsConfig{
+		Rate: policy.Rate{N: float64(max), Per: window}, MaxPeers: maxTrackedPeers})}
 }
 
-func (f *failures) add(peer string) {
-	if f.max <= 0 {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := time.Now()
-	p := f.peers[peer]
-	if p == nil || now.Sub(p.first) > f.window {
-		if len(f.peers) >= maxTrackedPeers {
-			for k, v := range f.peers {
-				if now.Sub(v.first) > f.window {
-					delete(f.peers, k)
-				}
-			}
-			if len(f.peers) >= maxTrackedPeers {
-				return
-			}
-		}
-		p = &peerFails{first: now}
-		f.peers[peer] = p
-	}
-	p.n++
-}
+func (f *failures) blocked(peer string) bool { return f.b.Wait(peer) > 0 }
+
+func (f *failures) add(peer string) { f.b.Spend(peer) }

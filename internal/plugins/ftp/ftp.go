@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/service"
 )
@@ -232,7 +233,7 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 		errs = append(errs, e.Errorf(at("banner"), "banner must be one line"))
 	}
 	if cfg.passwordFile != "" {
-		if _, err := loadPasswords(cfg.passwordFile); err != nil {
+		if _, err := htpasswd.Load(cfg.passwordFile); err != nil {
 			errs = append(errs, e.Errorf(at("password_file"), "%v", err))
 		}
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/spf13/afero"
 	"go.uber.org/zap"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -29,7 +31,7 @@ type server struct {
 	mu      sync.Mutex
 	drv     *driver
 	root    *rootFs
-	ln      *connListener
+	ln      *protocol.Listener
 	proto   service.Protocols
 	served  chan struct{} // closed when the library's accept loop ends
 	started bool
@@ -48,7 +50,7 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 func (s *server) load() (*data, error) {
 	dt := &data{}
 	if s.cfg.passwordFile != "" {
-		users, err := loadPasswords(s.cfg.passwordFile)
+		users, err := htpasswd.Load(s.cfg.passwordFile)
 		if err != nil {
 			return nil, fmt.Errorf("password file: %w", err)
 		}
@@ -90,7 +92,20 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	if c.stats == nil {
 		c.stats = &service.Stats{}
 	}
-	ln := newConnListener(env.Listeners[0].Stream.Addr())
+	var drv *driver // made below; the closure runs only once serving
+	var tlsConfig func() *tls.Config
+	if s.cfg.certificate != "" {
+		tlsConfig = func() *tls.Config { return drv.data.Load().tls }
+	}
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		_ = root.Close()
+		return fmt.Errorf("ftp: %w", err)
+	}
+	site := "twistd-" + hex.EncodeToString(nonce[:])
+	ln := newConnListener(env.Listeners[0].Stream.Addr(), func(nc net.Conn) net.Conn {
+		return newPortFilter(nc, tlsConfig, s.cfg.dataTimeout, site)
+	})
 	settings := &ftpserver.Settings{
 		Listener:                ln,
 		PublicHost:              s.cfg.passiveAddress,
@@ -110,16 +125,10 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 	if s.cfg.portLow != 0 {
 		settings.PassiveTransferPortRange = ftpserver.PortRange{Start: s.cfg.portLow, End: s.cfg.portHigh}
 	}
-	var nonce [12]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		_ = root.Close()
-		return fmt.Errorf("ftp: %w", err)
-	}
-	site := "twistd-" + hex.EncodeToString(nonce[:])
-	drv := &driver{
+	drv = &driver{
 		cfg: s.cfg, settings: settings, log: env.Logger, c: c, site: site,
 		rw: root, ro: afero.NewReadOnlyFs(root),
-		fails:    &failures{max: s.cfg.maxPeerFailures, window: s.cfg.peerWindow, peers: map[string]*peerFails{}},
+		fails:    newFailures(s.cfg.maxPeerFailures, s.cfg.peerWindow),
 		sessions: map[ftpserver.ClientContext]*session{},
 	}
 	drv.data.Store(dt)
@@ -129,14 +138,8 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 		_ = root.Close()
 		return fmt.Errorf("ftp: %w", err)
 	}
-	var tlsConfig func() *tls.Config
-	if s.cfg.certificate != "" {
-		tlsConfig = func() *tls.Config { return drv.data.Load().tls }
-	}
 	s.proto = service.Protocols{
-		Stream: ln.Factory(func(nc net.Conn) net.Conn {
-			return newPortFilter(nc, tlsConfig, s.cfg.dataTimeout, site)
-		}),
+		Stream:   ln.Factory(),
 		Policies: &s.policies,
 	}
 	if err := s.proto.Start(ctx, env); err != nil {

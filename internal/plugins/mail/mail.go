@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,8 +21,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
+	"github.com/twistd-go/twistd/protocol"
 	"github.com/twistd-go/twistd/service"
 )
 
@@ -149,7 +150,7 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 			errs = append(errs, e.Errorf(at("users"), "users: %q is not a user name (letters, digits, . _ - + =)", u))
 		}
 	}
-	var hashed map[string]string
+	var hashed *htpasswd.File
 	if opts.UsersFile != "" {
 		h, err := readUsersFile(string(opts.UsersFile))
 		if err != nil {
@@ -264,7 +265,7 @@ type mailService struct {
 
 	mu        sync.Mutex
 	servers   []service.Server
-	listeners []*connListener
+	listeners []*protocol.Listener
 	isPOP3    []bool // by listener
 	smtps     []*smtp.Server
 	pol       *policy.Policy
@@ -358,7 +359,7 @@ func (m *mailService) Start(ctx context.Context, env *service.Env) error {
 				return err
 			}
 		}
-		for u := range m.userDB.Load().bcrypt {
+		for _, u := range m.userDB.Load().hashedNames() {
 			if validLocal(u) {
 				if err := makeMaildir(mailboxDir(dir, u)); err != nil {
 					return err
@@ -468,7 +469,7 @@ func (m *mailService) stopLocked(ctx context.Context) error {
 // connection's pending read is cut short (go-smtp answers it with 421, our
 // POP3 with -ERR, and both close). A read deadline set anew by a command
 // that raced with it is cut again on the next round.
-func (m *mailService) endIdle(listeners []*connListener, isPOP3 []bool, drained <-chan struct{}) {
+func (m *mailService) endIdle(listeners []*protocol.Listener, isPOP3 []bool, drained <-chan struct{}) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -528,5 +529,4 @@ var (
 	_ service.Service  = (*mailService)(nil)
 	_ service.Reloader = (*mailService)(nil)
 	_ service.Reopener = (*mailService)(nil)
-	_ net.Listener     = (*connListener)(nil)
 )

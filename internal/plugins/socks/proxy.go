@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/twistd-go/twistd/endpoint"
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/protocol"
 	"github.com/twistd-go/twistd/service"
 )
@@ -50,7 +51,7 @@ type counters struct {
 type server struct {
 	log              *zap.Logger
 	rules            *rules
-	users            *users // nil: no authentication
+	users            *htpasswd.File // nil: no authentication
 	dial             dialFunc
 	lookup           lookupFunc
 	handshakeTimeout time.Duration
@@ -280,7 +281,7 @@ func (c *conn) checkPassword(user, pass string) {
 	c.phase = phaseCheck
 	c.in.PauseReading()
 	go func() {
-		ok := c.s.users.login(user, pass)
+		ok := c.s.users.Check(user, pass)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.phase != phaseCheck {

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
 	"github.com/twistd-go/twistd/policy"
 	"github.com/twistd-go/twistd/service"
@@ -103,17 +104,28 @@ func (maker) New(s *plugin.Entry) (service.Service, error) {
 			break
 		}
 	}
-	var u *users
+	var u *htpasswd.File
 	if opts.Users != "" && errors.Join(errs...) == nil {
 		var err error
 		if u, err = newUsers(string(opts.Users)); err != nil {
 			errs = append(errs, s.Errorf(s.Value("users"), "%v", err))
 		}
 	}
+	var clog *connLog
+	if opts.Log != "" && errors.Join(errs...) == nil {
+		// Opened here, before twistd drops privileges, through the
+		// entry so that SIGUSR1 reopens it with the root opener.
+		f, err := s.OpenLogMode(string(opts.Log), connLogMode)
+		if err != nil {
+			errs = append(errs, s.Errorf(s.Value("log"), "log: %v", err))
+		} else {
+			clog = &connLog{f: f}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &proxy{opts: opts, rules: r, users: u, policies: opts.Policies.Config()}, nil
+	return &proxy{opts: opts, rules: r, users: u, policies: opts.Policies.Config(), clog: clog}, nil
 }
 
 // listItems returns the item nodes of key's list in mapping m, for
@@ -192,21 +204,14 @@ type proxy struct {
 	service.Protocols
 	opts     Options
 	rules    *rules
-	users    *users
+	users    *htpasswd.File
 	policies policy.Config
 	clog     *connLog
 }
 
-// Start opens the connection log, builds the SOCKS factory with the
-// reactor's dialer and the service's counters, then serves it.
+// Start builds the SOCKS factory with the reactor's dialer and the
+// service's counters, then serves it.
 func (p *proxy) Start(ctx context.Context, env *service.Env) error {
-	if p.opts.Log != "" {
-		l, err := openConnLog(string(p.opts.Log))
-		if err != nil {
-			return err
-		}
-		p.clog = l
-	}
 	m, name := env.Metrics, env.Name
 	requests := m.Counter(prometheus.CounterOpts{Name: "twistd_socks_requests_total",
 		Help: "SOCKS requests answered, by service, SOCKS version (4, 4a, 5) and reply (succeeded, not_allowed, host_unreachable, connection_refused, ...)."},
@@ -255,7 +260,10 @@ func (p *proxy) Reload(context.Context) error {
 	if p.users == nil {
 		return nil
 	}
-	return p.users.load()
+	if err := p.users.Reload(); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	return nil
 }
 
 // Reopen reopens the traffic log and the connection log (SIGUSR1).

@@ -1,41 +1,28 @@
 package web
 
 import (
-	"crypto/sha256"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"runtime"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/crypto/bcrypt"
 
+	"github.com/twistd-go/twistd/htpasswd"
 	"github.com/twistd-go/twistd/plugin"
+	"github.com/twistd-go/twistd/policy"
 )
 
-// basicAuth checks HTTP basic credentials on protected path prefixes.
-// Successful checks are remembered (bcrypt is slow on purpose), keyed by a
-// hash of user, password and stored hash, so a changed file invalidates them.
+// basicAuth checks HTTP basic credentials on protected path prefixes
+// against an htpasswd file (bcrypt or {SHA}).
 type basicAuth struct {
 	file      string
 	challenge []string // WWW-Authenticate value
 	paths     []string
-	users     atomic.Pointer[htpasswd]
-	// dummy is a hash to check unknown users against, of the highest
-	// cost in the file, so they take as long as a wrong password.
-	dummy atomic.Pointer[string]
-	// bcrypts bounds the bcrypt checks running at once (GOMAXPROCS-1, at
-	// least 1), so a burst of failed logins leaves a CPU to other
-	// requests: with all of them, a public file's p99 was ~30ms on two
-	// CPUs, ~5ms with one left free.
-	bcrypts chan struct{}
+	users     *htpasswd.File
 	// fails counts failed logins per peer, for max_failures_per_peer
 	// and for the log.
 	fails *failures
@@ -43,13 +30,7 @@ type basicAuth struct {
 	// Set by bind: the service's logger and twistd_http_auth_failures_total.
 	log    *zap.Logger
 	failed prometheus.Counter
-
-	mu sync.Mutex
-	ok map[[32]byte]struct{}
 }
-
-// maxRemembered bounds the remembered successful logins.
-const maxRemembered = 4096
 
 // maxFailingPeers bounds the peers whose failed logins are remembered.
 const maxFailingPeers = 1 << 16
@@ -59,18 +40,19 @@ func newBasicAuth(cfg *BasicAuth) (*basicAuth, error) {
 	if realm == "" {
 		realm = "restricted"
 	}
-	a := &basicAuth{file: string(cfg.Htpasswd), paths: cfg.Paths, ok: make(map[[32]byte]struct{}),
+	a := &basicAuth{file: string(cfg.Htpasswd), paths: cfg.Paths,
 		challenge: []string{`Basic realm="` + realm + `", charset="UTF-8"`},
-		bcrypts:   make(chan struct{}, max(runtime.GOMAXPROCS(0)-1, 1)),
 		log:       zap.NewNop(), failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "unbound"})}
 	limit := defaultMaxFailures
 	if cfg.MaxFailuresPerPeer != nil {
 		limit = *cfg.MaxFailuresPerPeer
 	}
 	a.fails = newFailures(limit, maxFailingPeers, time.Now)
-	if err := a.load(); err != nil {
-		return nil, err
+	users, err := htpasswdOptions.Load(a.file)
+	if err != nil {
+		return nil, fmt.Errorf("htpasswd: %w", err)
 	}
+	a.users = users
 	return a, nil
 }
 
@@ -79,54 +61,16 @@ func (a *basicAuth) bind(log *zap.Logger, failed prometheus.Counter) {
 	a.log, a.failed = log, failed
 }
 
-// dummyFor returns a hash like the slowest of users': bcrypt of their
-// highest cost, or {SHA} when none is bcrypt.
-func dummyFor(users htpasswd) (string, error) {
-	cost := 0
-	for _, h := range users {
-		if c, err := bcrypt.Cost([]byte(h)); err == nil && c > cost {
-			cost = c
-		}
-	}
-	if cost == 0 {
-		return "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", nil
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte("twistd"), cost)
-	if err != nil {
-		return "", fmt.Errorf("basic_auth: %w", err)
-	}
-	return string(h), nil
-}
+// htpasswdOptions are the entries basic_auth's file may hold: bcrypt
+// ($2y$, $2a$, $2b$; htpasswd -B) and {SHA}; MD5 ($apr1$) and crypt(3)
+// entries are refused with the line they are on.
+var htpasswdOptions = htpasswd.Options{SHA1: true}
 
-// verify checks password against hash, bcrypt within a.bcrypts.
-func (a *basicAuth) verify(hash, password string) bool {
-	if !strings.HasPrefix(hash, "{SHA}") {
-		a.bcrypts <- struct{}{}
-		defer func() { <-a.bcrypts }()
-	}
-	return verify(hash, password)
-}
-
-// load (re-)reads the htpasswd file; on error the previous users stay.
+// load re-reads the htpasswd file; on error the previous users stay.
 func (a *basicAuth) load() error {
-	f, err := os.Open(a.file)
-	if err != nil {
+	if err := a.users.Reload(); err != nil {
 		return fmt.Errorf("htpasswd: %w", err)
 	}
-	defer f.Close()
-	users, err := parseHtpasswd(f)
-	if err != nil {
-		return fmt.Errorf("htpasswd %s: %w", a.file, err)
-	}
-	dummy, err := dummyFor(users)
-	if err != nil {
-		return err
-	}
-	a.dummy.Store(&dummy)
-	a.users.Store(&users)
-	a.mu.Lock()
-	a.ok = make(map[[32]byte]struct{})
-	a.mu.Unlock()
 	return nil
 }
 
@@ -177,189 +121,60 @@ func (a *basicAuth) check(r *http.Request) (user string, ok bool, wait time.Dura
 }
 
 // login reports whether user's password is pass.
-func (a *basicAuth) login(user, pass string) bool {
-	users := *a.users.Load()
-	hash, known := users[user]
-	if !known {
-		// Spend the time a real check would, so timing tells no names.
-		a.verify(*a.dummy.Load(), pass)
-		return false
-	}
-	key := sha256.Sum256([]byte(user + "\x00" + pass + "\x00" + hash))
-	a.mu.Lock()
-	_, seen := a.ok[key]
-	a.mu.Unlock()
-	if seen {
-		return true
-	}
-	if !a.verify(hash, pass) {
-		return false
-	}
-	a.mu.Lock()
-	if len(a.ok) >= maxRemembered {
-		clear(a.ok)
-	}
-	a.ok[key] = struct{}{}
-	a.mu.Unlock()
-	return true
-}
+func (a *basicAuth) login(user, pass string) bool { return a.users.Check(user, pass) }
 
 // peerKey is the part of a request's RemoteAddr failed logins are counted
-// by: the IP, an IPv6 one's /64 (a host picks addresses from a whole
-// /64), the whole address when it is no IP (a unix socket).
+// by (policy.PeerKey): the IP, an IPv6 one's /64, the whole address when
+// it is no IP (a unix socket).
 func peerKey(remote string) string {
 	ap, err := netip.ParseAddrPort(remote)
 	if err != nil {
 		return remote
 	}
-	ip := ap.Addr().Unmap()
-	if ip.Is6() {
-		p, _ := ip.WithZone("").Prefix(64)
-		return p.String()
-	}
-	return ip.String()
+	return policy.PeerKey(net.TCPAddrFromAddrPort(ap))
 }
 
-// failures counts failed logins per peer: a token bucket each when
-// limited (burst N, refilling at N per period; kept as the time the
-// bucket is full again, GCRA's theoretical arrival time), and when the
-// peer was last logged. A login attempt takes a token before its
-// password is checked and a success gives it back, so concurrent
-// attempts cannot overshoot the limit. At most max peers are remembered;
-// past that, those with a full bucket and nothing to log go first, then
-// the oldest, down to three quarters of max.
+// failures counts failed logins per peer: when limited, a token bucket
+// each (burst N, refilling at N per period). A login attempt takes a
+// token before its password is checked and a success gives it back, so
+// concurrent attempts cannot overshoot the limit. A second set of
+// buckets, one token a minute, says when a peer's failures are logged.
+// Both are bounded to max peers.
 type failures struct {
-	interval time.Duration // between tokens; zero: counted, not limited
-	burst    time.Duration // (burst - 1) intervals: how far ahead a full bucket may run
-	now      func() time.Time
-	epoch    time.Time
-	max      int
-
-	mu    sync.Mutex
-	peers map[string]*peerFailures
-}
-
-// peerFailures is one peer's record, its times since failures.epoch.
-type peerFailures struct {
-	full     time.Duration // when the bucket is whole again
-	seen     time.Duration // the last attempt or failure: eviction order
-	logged   time.Duration // the last log line about the peer
-	unlogged int           // failures since it
-	limited  bool          // refused since its last admitted attempt
+	limit *policy.PeerBuckets
+	logs  *policy.PeerBuckets
 }
 
 // logEvery is how often a peer's failed logins are logged at most.
 const logEvery = time.Minute
 
 func newFailures(r plugin.Rate, maxPeers int, now func() time.Time) *failures {
-	f := &failures{now: now, epoch: now(), max: maxPeers, peers: make(map[string]*peerFailures)}
-	if r.N > 0 && r.Per > 0 {
-		f.interval = time.Duration(float64(r.Per) / r.N)
-		f.burst = time.Duration(max(int64(r.N), 1)-1) * f.interval
+	return &failures{
+		limit: policy.NewPeerBuckets(policy.PeerBucketsConfig{Rate: policy.Rate{N: r.N, Per: r.Per}, MaxPeers: maxPeers, Now: now}),
+		logs:  policy.NewPeerBuckets(policy.PeerBucketsConfig{Rate: policy.Rate{N: 1, Per: logEvery}, MaxPeers: maxPeers, Now: now}),
 	}
-	return f
-}
-
-// record returns peer's record, making it (and room for it) if needed.
-func (f *failures) record(peer string, now time.Duration) *peerFailures {
-	p := f.peers[peer]
-	if p == nil {
-		if len(f.peers) >= f.max {
-			f.forget(now)
-		}
-		p = &peerFailures{full: now, logged: now - logEvery}
-		f.peers[peer] = p
-	}
-	p.seen = now
-	return p
 }
 
 // admit takes one of peer's tokens; when there is none it returns how
 // long until there is, and whether this is the first refusal since the
 // peer was last admitted.
 func (f *failures) admit(peer string) (wait time.Duration, first bool) {
-	if f.interval == 0 {
-		return 0, false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now().Sub(f.epoch)
-	p := f.record(peer, now)
-	if wait := p.full - f.burst - now; wait > 0 {
-		first, p.limited = !p.limited, true
-		return wait, first
-	}
-	p.full = max(p.full, now) + f.interval
-	p.limited = false
-	return 0, false
+	wait, n := f.limit.Take(peer)
+	return wait, wait > 0 && n == 1
 }
 
 // succeeded gives back the token of peer's successful login.
-func (f *failures) succeeded(peer string) {
-	if f.interval == 0 {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p := f.peers[peer]
-	if p == nil {
-		return
-	}
-	now := f.now().Sub(f.epoch)
-	p.full -= f.interval
-	if f.idle(p, now) {
-		delete(f.peers, peer)
-	}
-}
+func (f *failures) succeeded(peer string) { f.limit.Give(peer) }
 
 // failed counts a failed login of peer. It returns true when it is to be
 // logged, with the failures since the last line (this one included).
 func (f *failures) failed(peer string) (log bool, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now().Sub(f.epoch)
-	p := f.record(peer, now)
-	p.unlogged++
-	if now-p.logged < logEvery {
+	wait, before := f.logs.Take(peer)
+	if wait > 0 {
 		return false, 0
 	}
-	n, p.unlogged, p.logged = p.unlogged, 0, now
-	return true, n
+	return true, before + 1
 }
 
-// idle reports whether forgetting p loses nothing: its bucket is full and
-// its next failure would be logged anyway.
-func (f *failures) idle(p *peerFailures, now time.Duration) bool {
-	return p.full <= now && now-p.logged >= logEvery
-}
-
-// forget makes room in a full table.
-func (f *failures) forget(now time.Duration) {
-	for k, p := range f.peers {
-		if f.idle(p, now) {
-			delete(f.peers, k)
-		}
-	}
-	keep := f.max * 3 / 4
-	if len(f.peers) <= keep {
-		return
-	}
-	seen := make([]time.Duration, 0, len(f.peers))
-	for _, p := range f.peers {
-		seen = append(seen, p.seen)
-	}
-	slices.Sort(seen)
-	cutoff := seen[len(seen)-keep-1]
-	for k, p := range f.peers {
-		if p.seen <= cutoff {
-			delete(f.peers, k)
-		}
-	}
-}
-
-// len returns the peers remembered.
-func (f *failures) len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.peers)
-}
+// len returns the peers remembered by the larger of the two sets.
+func (f *failures) len() int { return max(f.limit.Len(), f.logs.Len()) }

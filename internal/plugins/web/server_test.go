@@ -103,7 +103,7 @@ func TestReloadRereadsDataFiles(t *testing.T) {
 	}
 	// A broken file keeps the previous users and reports the error.
 	write("htpasswd", "carol:$apr1$xyz\n")
-	if err := srv.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "line 1") {
+	if err := srv.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "htpasswd:1: ") {
 		t.Fatalf("reload of a bad htpasswd: %v", err)
 	}
 	if auth("bob", "password") != 404 {
@@ -148,18 +148,19 @@ func TestAccepts(t *testing.T) {
 	}
 }
 
-func TestParseHtpasswd(t *testing.T) {
-	users, err := parseHtpasswd(strings.NewReader("# c\n\nalice:$2y$05$abcdefghijklmnopqrstuu7Q7r1ZC3/fY1Jx2.6YQ7a9mJ4c3nQ2S\n"))
-	if err != nil || len(users) != 1 {
+// TestHtpasswdFormats checks basic_auth's file takes bcrypt and {SHA}
+// and refuses what it cannot check, naming the line.
+func TestHtpasswdFormats(t *testing.T) {
+	users, err := htpasswdOptions.Parse(strings.NewReader("# c\n\nalice:$2y$05$abcdefghijklmnopqrstuu7Q7r1ZC3/fY1Jx2.6YQ7a9mJ4c3nQ2S\nbob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"), "h")
+	if err != nil || users.Len() != 2 {
 		t.Fatalf("%v %v", users, err)
 	}
 	for _, bad := range []string{"nocolon\n", "u:$apr1$x$y\n", "u:plain\n", "u:{SHA}notbase64\n"} {
-		if _, err := parseHtpasswd(strings.NewReader(bad)); err == nil {
-			t.Errorf("%q accepted", bad)
+		if _, err := htpasswdOptions.Parse(strings.NewReader(bad), "h"); err == nil || !strings.HasPrefix(err.Error(), "h:1: ") {
+			t.Errorf("%q: %v", bad, err)
 		}
 	}
 }
-
 func TestDefaultTimeoutsAreNginxLike(t *testing.T) {
 	got := DefaultOptions().Timeouts
 	want := Timeouts{ReadHeader: 10 * time.Second, Read: 60 * time.Second, Write: 60 * time.Second, Idle: 75 * time.Second}
