@@ -88,6 +88,7 @@ func getStatus(t *testing.T, base string) statusDoc {
 }
 
 func TestAdminEndpoints(t *testing.T) {
+	t.Parallel()
 	s, base, echoAddr := adminApp(t)
 	if code, body, _ := httpGet(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz %d %q", code, body)
@@ -156,6 +157,7 @@ func TestAdminEndpoints(t *testing.T) {
 // /readyz turns 503 as soon as a stop begins, and answers throughout the
 // shutdown delay and the drain: the admin endpoint stops last.
 func TestReadyzDuringStop(t *testing.T) {
+	t.Parallel()
 	s, base, _ := adminApp(t, "--shutdown-delay", "1s")
 	s.signal(syscall.SIGTERM)
 	s.waitFor("stopping", 5*time.Second)
@@ -171,6 +173,7 @@ func TestReadyzDuringStop(t *testing.T) {
 }
 
 func TestAdminOnPublicAddressIsWarned(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", "admin: {listen: 'tcp:0'}\nservices:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1'}\n")
 	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)

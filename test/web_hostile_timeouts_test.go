@@ -49,6 +49,7 @@ func activeConns(t *testing.T, admin string) int64 {
 // A request whose body never comes is cut off after timeouts.read: it
 // does not hold its connection (and a max_connections slot) forever.
 func TestWebHostileBodyThatNeverComes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/a.txt", "a")
 	app := writeFile(t, dir, "app.yaml", `
@@ -80,6 +81,7 @@ services:
 // proxied stream. Its connection's close does not wait for queued bytes
 // that never drain.
 func TestWebHostileNeverReadingClientsAreDropped(t *testing.T) {
+	t.Parallel()
 	var finished atomic.Int64
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer finished.Add(1)
@@ -144,6 +146,7 @@ services:
 // memory: the compressors are bounded, and beyond them the file goes out
 // as it is (with sendfile, from no buffer).
 func TestWebHostileNeverReadingGzipClientsAreCheap(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc")
 	}
