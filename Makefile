@@ -33,7 +33,7 @@ run: build
 # They mostly wait on sockets and processes, so TESTPARALLEL of them run
 # at once (go test's default is GOMAXPROCS); those that measure time or
 # CPU do not call t.Parallel and run alone.
-TESTPARALLEL ?= 8
+TESTPARALLEL ?= 6
 
 test:
 	$(GO) vet ./...

@@ -157,7 +157,6 @@ func TestAdminEndpoints(t *testing.T) {
 // /readyz turns 503 as soon as a stop begins, and answers throughout the
 // shutdown delay and the drain: the admin endpoint stops last.
 func TestReadyzDuringStop(t *testing.T) {
-	t.Parallel()
 	s, base, _ := adminApp(t, "--shutdown-delay", "1s")
 	s.signal(syscall.SIGTERM)
 	s.waitFor("stopping", 5*time.Second)

@@ -15,7 +15,6 @@ import (
 // A dead upstream fails every forwarded query; the log says so a few
 // times, then only now and then, with how many it left out.
 func TestLogsRepeatedWarningsRateLimited(t *testing.T) {
-	t.Parallel()
 	// Nothing listens there: queries are refused at once.
 	upstream := "127.0.0.1:" + itoa(dnsFreePort(t))
 

@@ -15,7 +15,6 @@ import (
 // clients: the old service's files stay open until its last request ends,
 // so no request in flight fails (500 "file already closed") or is cut.
 func TestReloadReplacingWebUnderLoadFailsNoRequest(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "<h1>hello</h1>\n")
 	writeFile(t, dir, "public/big.bin", strings.Repeat("x", 300<<10))

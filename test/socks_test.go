@@ -622,7 +622,6 @@ func TestSocksReloadChangesRules(t *testing.T) {
 }
 
 func TestSocksIdleTimeout(t *testing.T) {
-	t.Parallel()
 	host, port := target(t, func(c *net.TCPConn) {
 		defer c.Close()
 		io.Copy(c, c)

@@ -24,7 +24,6 @@ func bigZone(t *testing.T, dir string, n, serial int) string {
 // never lost. The reloads coalesce (at most one more runs after the one in
 // progress) and the TERM wins over them: the process drains and exits 0.
 func TestStopSignalIsNeverLostBehindReloads(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	zone := bigZone(t, dir, 200000, 1)
 	app := writeFile(t, dir, "app.yaml", `

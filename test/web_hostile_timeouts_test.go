@@ -81,7 +81,6 @@ services:
 // proxied stream. Its connection's close does not wait for queued bytes
 // that never drain.
 func TestWebHostileNeverReadingClientsAreDropped(t *testing.T) {
-	t.Parallel()
 	var finished atomic.Int64
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer finished.Add(1)
@@ -146,7 +145,6 @@ services:
 // memory: the compressors are bounded, and beyond them the file goes out
 // as it is (with sendfile, from no buffer).
 func TestWebHostileNeverReadingGzipClientsAreCheap(t *testing.T) {
-	t.Parallel()
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc")
 	}
