@@ -272,7 +272,6 @@ func TestSocksRefusalsOnTheWire(t *testing.T) {
 }
 
 func TestSocksStalledHandshakeDropped(t *testing.T) {
-	t.Parallel()
 	_, socks, _, admin, _ := socksApp(t, "    handshake_timeout: 300ms\n")
 	for _, tc := range []struct{ msg, want []byte }{
 		{[]byte{5, 2, 0}, nil},                               // half a greeting
