@@ -30,12 +30,17 @@ run: build
 # the goroutine reactor (what macOS and FreeBSD get), so neither rots.
 # examples/ is a module of its own, as a user's would be (./... here does
 # not reach it): its tests build mytwistd and drive it the same way.
+# They mostly wait on sockets and processes, so TESTPARALLEL of them run
+# at once (go test's default is GOMAXPROCS); those that measure time or
+# CPU do not call t.Parallel and run alone.
+TESTPARALLEL ?= 6
+
 test:
 	$(GO) vet ./...
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s ./...
-	TWISTD_REACTOR=goroutines CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s ./test/
-	cd examples && $(GO) vet ./... && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s ./...
-	cd examples && TWISTD_REACTOR=goroutines CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s ./test/
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s -parallel $(TESTPARALLEL) ./...
+	TWISTD_REACTOR=goroutines CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s -parallel $(TESTPARALLEL) ./test/
+	cd examples && $(GO) vet ./... && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s -parallel $(TESTPARALLEL) ./...
+	cd examples && TWISTD_REACTOR=goroutines CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 600s -parallel $(TESTPARALLEL) ./test/
 
 # The public API's baseline: make api records the exported declarations
 # of the public packages that no tagged release's file has in API_NEXT, the

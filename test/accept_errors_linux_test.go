@@ -16,6 +16,7 @@ import (
 // net/http's Serve used to give up on for good: accepts back off and
 // resume, and the process stays ready.
 func TestAcceptErrorBurstIsSurvived(t *testing.T) {
+	t.Parallel()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Skip("strace is not installed")

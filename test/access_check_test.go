@@ -7,6 +7,7 @@ import (
 
 // `check` reports every bad access rule at its place, all at once.
 func TestAccessCheckBadRules(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		file string
@@ -75,6 +76,7 @@ func TestAccessCheckBadRules(t *testing.T) {
 
 // A file with good rules passes check.
 func TestAccessCheckGoodRules(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "app.yaml", `
 services:

@@ -37,6 +37,7 @@ func noAnswer(t *testing.T, c *net.UDPConn) {
 // before the protocol sees it, on echo (the reactor's packet loop) and on
 // dns (its own readers) alike.
 func TestAccessDatagram(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "hosts", "192.0.2.10 printer.home.arpa\n")
 	app := writeFile(t, dir, "app.yaml", `

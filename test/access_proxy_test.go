@@ -10,6 +10,7 @@ import (
 // header, and allow:/deny: judge the client the header names, not the
 // balancer.
 func TestAccessHAProxyTrusted(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 admin: {listen: 'tcp:0:interface=127.0.0.1'}

@@ -8,6 +8,7 @@ import (
 // max_connection_rate_per_peer: a peer's connections beyond the rate are
 // closed at once; other peers keep their own allowance.
 func TestAccessRatePerPeer(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 admin: {listen: 'tcp:0:interface=127.0.0.1'}

@@ -74,6 +74,7 @@ func grepLines(s, sub string) string {
 // allow: and deny: on a stream service: a denied peer is closed without a
 // byte, before the protocol sees it; the others are served as before.
 func TestAccessStreamAllowDeny(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 admin: {listen: 'tcp:0:interface=127.0.0.1'}
@@ -114,6 +115,7 @@ services:
 // Refusal happens before the TLS handshake: a denied client's
 // ClientHello gets no answer.
 func TestAccessBeforeTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key, cert := selfSigned(t, dir)
 	app := writeFile(t, dir, "app.yaml", `
@@ -129,6 +131,7 @@ services:
 
 // allow: on a web service: a denied client gets no HTTP answer at all.
 func TestAccessWeb(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "hello\n")
 	app := writeFile(t, dir, "app.yaml", `

@@ -88,6 +88,7 @@ func getStatus(t *testing.T, base string) statusDoc {
 }
 
 func TestAdminEndpoints(t *testing.T) {
+	t.Parallel()
 	s, base, echoAddr := adminApp(t)
 	if code, body, _ := httpGet(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz %d %q", code, body)
@@ -171,6 +172,7 @@ func TestReadyzDuringStop(t *testing.T) {
 }
 
 func TestAdminOnPublicAddressIsWarned(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", "admin: {listen: 'tcp:0'}\nservices:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1'}\n")
 	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)

@@ -8,6 +8,7 @@ import (
 // Type errors and value errors come out in one run, each at its key, as
 // the README promises; check and a start agree.
 func TestAllErrorsAtOnce(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		file string

@@ -6,6 +6,7 @@ import (
 )
 
 func TestCheckGoodFile(t *testing.T) {
+	t.Parallel()
 	r := twistd(t, "..", nil, "check", "-c", "configs/app.yaml")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "configs/app.yaml: ok (3 services)" {
 		t.Fatalf("check: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
@@ -13,6 +14,7 @@ func TestCheckGoodFile(t *testing.T) {
 }
 
 func TestCheckBadFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		file string
@@ -129,6 +131,7 @@ func TestCheckBadFiles(t *testing.T) {
 }
 
 func TestCheckVariableWithDefault(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "app.yaml", "services:\n  - type: echo\n    listen: tcp:${TWISTD_TEST_PORT:-0}\n")
 	if r := twistd(t, dir, nil, "check", "-c", "app.yaml"); r.code != 0 {
@@ -140,6 +143,7 @@ func TestCheckVariableWithDefault(t *testing.T) {
 }
 
 func TestCommandLineErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tests := []struct {
 		name string
@@ -168,6 +172,7 @@ func TestCommandLineErrors(t *testing.T) {
 }
 
 func TestPluginsAndVersion(t *testing.T) {
+	t.Parallel()
 	r := twistd(t, ".", nil, "plugins")
 	if r.code != 0 || !strings.Contains(r.stdout, "echo") {
 		t.Fatalf("plugins: %d %q", r.code, r.stdout)

@@ -26,6 +26,7 @@ services:
 // and a reload of the changed service keeps its socket and lets the
 // session in flight finish.
 func TestConchAppMetricsStatusAndReload(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t)
 	dir := t.TempDir()
 	key := sshKey(t, dir, "id_test")
@@ -94,9 +95,13 @@ func TestConchAppMetricsStatusAndReload(t *testing.T) {
 // The seeds' one-liner: no --data, no --auth. Host keys go to ./ssh
 // beside where the command was typed.
 func TestConchOneLinerDefaults(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t, "ssh-keyscan")
 	dir := t.TempDir()
-	s := start(t, dir, nil, "-n", "--pidfile=", "conch", "-p", "tcp:0:interface=127.0.0.1")
+	s := startNoWait(t, dir, nil, "-n", "--pidfile=", "conch", "-p", "tcp:0:interface=127.0.0.1")
+	// Making the RSA host key before ready takes seconds of CPU, many
+	// more on a machine busy with the tests running beside this one.
+	s.waitFor(`\bready\b`, 60*time.Second)
 	addr := s.addrs()[0]
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
 	for _, n := range []string{"ssh_host_ed25519_key", "ssh_host_rsa_key"} {

@@ -39,6 +39,7 @@ func (f *conchFixture) goClient(t *testing.T) *ssh.Client {
 }
 
 func TestConchWindowChangeAndSignal(t *testing.T) {
+	t.Parallel()
 	f := startConch(t)
 	sess, err := f.goClient(t).NewSession()
 	if err != nil {
@@ -101,6 +102,7 @@ func TestConchWindowChangeAndSignal(t *testing.T) {
 }
 
 func TestConchSessionLimitAndRefusedRequests(t *testing.T) {
+	t.Parallel()
 	f := startConch(t)
 	c := f.goClient(t)
 	// Agent and X11 forwarding are refused, unknown subsystems too.

@@ -35,6 +35,7 @@ func startConchApp(t *testing.T, keysLine func(pub string) string, extra string)
 }
 
 func TestConchAuthorizedKeysOptions(t *testing.T) {
+	t.Parallel()
 	f := startConchApp(t, func(pub string) string {
 		return `command="echo forced: $SSH_ORIGINAL_COMMAND",no-pty ` + pub
 	}, "")
@@ -47,6 +48,7 @@ func TestConchAuthorizedKeysOptions(t *testing.T) {
 }
 
 func TestConchUnsupportedKeyOptionGrantsNothing(t *testing.T) {
+	t.Parallel()
 	f := startConchApp(t, func(pub string) string { return `permitopen="127.0.0.1:80" ` + pub }, "")
 	if r := f.ssh(t, "", "echo hi"); r.code != 255 || r.stdout != "" {
 		t.Fatalf("permitopen= line: code %d, stdout %q", r.code, r.stdout)
@@ -55,6 +57,7 @@ func TestConchUnsupportedKeyOptionGrantsNothing(t *testing.T) {
 }
 
 func TestConchUsersList(t *testing.T) {
+	t.Parallel()
 	f := startConchApp(t, func(pub string) string { return pub }, "    users: [someone-else]\n")
 	if r := f.ssh(t, "", "echo hi"); r.code != 255 || r.stdout != "" {
 		t.Fatalf("user not in users: code %d, stdout %q", r.code, r.stdout)
@@ -85,6 +88,7 @@ func TestConchLoginGraceTime(t *testing.T) {
 
 // SIGHUP re-reads the password file of an unchanged service.
 func TestConchPasswordFileReload(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t)
 	dir := t.TempDir()
 	me := currentUser(t)

@@ -20,6 +20,7 @@ import (
 )
 
 func TestConchExecExitStatusAndStdin(t *testing.T) {
+	t.Parallel()
 	f := startConch(t)
 	r := f.ssh(t, "", "echo hi")
 	if r.code != 0 || r.stdout != "hi\n" {
@@ -48,6 +49,7 @@ func TestConchExecExitStatusAndStdin(t *testing.T) {
 }
 
 func TestConchPTY(t *testing.T) {
+	t.Parallel()
 	f := startConch(t)
 	r := runTool(t, "", []string{"TERM=xterm-256color"}, "ssh",
 		append(sshOpts(f.key, f.port, "-p"), "-tt", f.user+"@127.0.0.1", `tty; echo "TERM=$TERM"; stty -a | head -1; exit 4`)...)
@@ -57,6 +59,7 @@ func TestConchPTY(t *testing.T) {
 }
 
 func TestConchWrongKeyRefused(t *testing.T) {
+	t.Parallel()
 	f := startConch(t)
 	other := sshKey(t, f.dir, "id_other")
 	r := f.sshAs(t, f.user, other, "", "echo hi")
@@ -73,6 +76,7 @@ func TestConchWrongKeyRefused(t *testing.T) {
 }
 
 func TestConchMaxAuthTries(t *testing.T) {
+	t.Parallel()
 	f := startConch(t)
 	args := sshOpts(f.key, f.port, "-p")
 	args = args[:len(args)-4] // without -i KEY -p PORT
@@ -87,6 +91,7 @@ func TestConchMaxAuthTries(t *testing.T) {
 }
 
 func TestConchFailuresLimitedPerPeer(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t)
 	dir := t.TempDir()
 	key := sshKey(t, dir, "id_test")
@@ -120,6 +125,7 @@ services:
 }
 
 func TestConchSFTPAndSCP(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t, "sftp", "scp")
 	f := startConch(t)
 	payload := make([]byte, 3<<20+17)
@@ -152,6 +158,7 @@ func TestConchSFTPAndSCP(t *testing.T) {
 }
 
 func TestConchHostKeysGeneratedAndKept(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t, "ssh-keyscan")
 	dir := t.TempDir()
 	key := sshKey(t, dir, "id_test")
@@ -206,6 +213,7 @@ func askpass(t *testing.T, dir, pw string) []string {
 }
 
 func TestConchPasswordFile(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t)
 	dir := t.TempDir()
 	me := currentUser(t)
@@ -244,6 +252,7 @@ func echoTarget(t *testing.T) string {
 }
 
 func TestConchForwardingOffByDefault(t *testing.T) {
+	t.Parallel()
 	f := startConch(t)
 	tgt := echoTarget(t)
 	r := f.ssh(t, "ping\n", "-W", tgt, "unused")
@@ -262,6 +271,7 @@ func TestConchForwardingOffByDefault(t *testing.T) {
 }
 
 func TestConchForwardingWhenEnabled(t *testing.T) {
+	t.Parallel()
 	f := startConch(t, "--forwarding")
 	tgt := echoTarget(t)
 	r := f.ssh(t, "ping\n", "-W", tgt, "unused")
@@ -276,6 +286,7 @@ func TestConchForwardingWhenEnabled(t *testing.T) {
 }
 
 func TestConchCheckReportsBadKeys(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `services:
   - type: ssh

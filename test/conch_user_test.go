@@ -7,9 +7,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+)
+
+// accounts numbers the test accounts of this process, and accountsMu
+// keeps its useradd and userdel runs apart: tests run in parallel, and
+// two at once may fail to lock /etc/passwd.
+var (
+	accounts   atomic.Int64
+	accountsMu sync.Mutex
 )
 
 // testAccount creates a system user with its home in a fresh directory
@@ -28,15 +38,20 @@ func testAccount(t *testing.T) (name, home string, uid int) {
 		t.Fatal(err)
 	}
 	os.Chmod(base, 0o755)
-	name = fmt.Sprintf("tc%d%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
+	name = fmt.Sprintf("tc%d%d", os.Getpid()%100000, accounts.Add(1))
 	home = filepath.Join(base, name)
-	if out, err := exec.Command("useradd", "-m", "-d", home, "-s", "/bin/sh", "-U", name).CombinedOutput(); err != nil {
+	accountsMu.Lock()
+	out, err := exec.Command("useradd", "-m", "-d", home, "-s", "/bin/sh", "-U", name).CombinedOutput()
+	accountsMu.Unlock()
+	if err != nil {
 		os.RemoveAll(base)
 		t.Skipf("useradd: %v %s", err, out)
 	}
 	t.Cleanup(func() {
 		exec.Command("pkill", "-KILL", "-u", name).Run()
+		accountsMu.Lock()
 		exec.Command("userdel", "-f", name).Run()
+		accountsMu.Unlock()
 		os.RemoveAll(base)
 	})
 	st, err := os.Stat(home)
@@ -49,6 +64,7 @@ func testAccount(t *testing.T) (name, home string, uid int) {
 // As root, a login runs as the user: its uid, groups, home, shell and
 // files, and its own ~/.ssh/authorized_keys is read (the default auth).
 func TestConchRunsAsTheUser(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t, "sftp")
 	name, home, uid := testAccount(t)
 	dir := t.TempDir()
@@ -109,6 +125,7 @@ func TestConchRunsAsTheUser(t *testing.T) {
 // Under -u, twistd is that user: only it may log in, and SFTP is served
 // in process with exactly its rights.
 func TestConchUnderUidOnlyThatUser(t *testing.T) {
+	t.Parallel()
 	needOpenSSH(t, "sftp")
 	name, home, uid := testAccount(t)
 	dir := t.TempDir()

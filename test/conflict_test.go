@@ -9,6 +9,7 @@ import (
 // them never sees a connection: check and start refuse the file, naming
 // both entries.
 func TestListenConflicts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		file string
@@ -78,6 +79,7 @@ func TestListenConflicts(t *testing.T) {
 
 // A one-liner's flags are checked the same way.
 func TestListenConflictOneLiner(t *testing.T) {
+	t.Parallel()
 	r := twistd(t, t.TempDir(), nil, "-n", "--pidfile=", "echo", "--listen", "tcp:18087", "--listen", "tcp:18087:interface=127.0.0.1")
 	if r.code != 2 || !strings.Contains(r.stderr, "conflicts with") {
 		t.Fatalf("exit %d, stderr %q; want 2 and a conflict", r.code, r.stderr)

@@ -64,6 +64,7 @@ func logAddr(t *testing.T, logfile string) string {
 }
 
 func TestDaemonStatusStop(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pid := daemon(t, dir, "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	if pid == os.Getpid() || !alive(pid) {
@@ -106,6 +107,7 @@ func TestDaemonStatusStop(t *testing.T) {
 }
 
 func TestDaemonUmaskDefault(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pid := daemon(t, dir, "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -119,6 +121,7 @@ func TestDaemonUmaskDefault(t *testing.T) {
 }
 
 func TestPidfileCollision(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pid := daemon(t, dir, "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	for _, args := range [][]string{
@@ -138,6 +141,7 @@ func TestPidfileCollision(t *testing.T) {
 }
 
 func TestStalePidfile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pidfile := writeFile(t, dir, "twistd.pid", "999999\n")
 	st := twistd(t, dir, nil, "status")
@@ -159,6 +163,7 @@ func TestStalePidfile(t *testing.T) {
 }
 
 func TestBindFailureLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -192,6 +197,7 @@ services:
 }
 
 func TestUIDDrop(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to bind a privileged port and switch user")
 	}
@@ -237,6 +243,7 @@ func alive(pid int) bool {
 }
 
 func TestChroot(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("chroot needs root")
 	}
@@ -255,6 +262,7 @@ func TestChroot(t *testing.T) {
 }
 
 func TestReloadWaitsForTheVerdict(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", "services:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1'}\n")
 	pid := daemon(t, dir, "-c", app)

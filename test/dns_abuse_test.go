@@ -12,6 +12,7 @@ import (
 // TestDNSMalformed: malformed packets are dropped or answered FORMERR and
 // the server goes on answering.
 func TestDNSMalformed(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
 	s := startDNS(t, dir, "    zones: [example.com.zone]\n")
@@ -111,6 +112,7 @@ func TestDNSRRL(t *testing.T) {
 // TestDNSReload: SIGHUP re-reads a changed zone file and hosts file; a
 // zone that no longer parses keeps its old contents.
 func TestDNSReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	zone := "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 3600 600 86400 60\nwww A 192.0.2.1\n"
 	writeFile(t, dir, "example.com.zone", zone)

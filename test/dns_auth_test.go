@@ -11,6 +11,7 @@ import (
 // TestDNSAuthoritative checks the answers of a zone file through the
 // real binary, over UDP and TCP alike.
 func TestDNSAuthoritative(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
 	s := startDNS(t, dir, "    zones: [example.com.zone]\n")
@@ -60,6 +61,7 @@ func TestDNSAuthoritative(t *testing.T) {
 
 // TestDNSHostsFile serves A, AAAA and PTR from a hosts file with ttl.
 func TestDNSHostsFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "hosts", "# test\n192.0.2.7 alpha.test alpha\n2001:db8::7 alpha.test\n192.0.2.8 beta.test\n")
 	s := startDNS(t, dir, "    hosts_file: hosts\n    ttl: 120\n")
@@ -90,6 +92,7 @@ func TestDNSHostsFile(t *testing.T) {
 
 // TestDNSBadZone: a zone that does not parse stops the start with its file and line.
 func TestDNSBadZone(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "bad.zone", "$ORIGIN bad.test.\n@ 60 SOA ns h 1 2 3 4 5\nwww 60 A 999.1.1.1\n")
 	app := writeFile(t, dir, "app.yaml", "services:\n  - name: names\n    type: dns\n    listen: udp:0\n    zones: [bad.zone, missing.zone]\n")

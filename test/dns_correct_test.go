@@ -73,6 +73,7 @@ zone:
 // DS at a cut whose child is ours, a CNAME into a delegation, ANY with
 // additional records, TC without EDNS0, IXFR — and compares the answers.
 func TestDNSCorrectMatchesKnot(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "correct.test.zone")
 	dnsTestdata(t, dir, "sub.correct.test.zone")
@@ -163,6 +164,7 @@ func (s *dnsServer) udpOrTCP(netw string) string {
 // are reported with file:line in words that say what is wrong; suspect
 // zone data is warned about at load and reload.
 func TestDNSDataErrorsAreLoud(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	zone := "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h 1 3600 600 86400 60\n"
 	for _, tt := range []struct{ name, zone, hosts, want string }{

@@ -66,6 +66,7 @@ func TestDNSForward(t *testing.T) {
 // TestDNSForwardTruncated: a truncated UDP answer from upstream is asked
 // again over TCP, so a TCP client gets it whole.
 func TestDNSForwardTruncated(t *testing.T) {
+	t.Parallel()
 	updir := t.TempDir()
 	writeFile(t, updir, "big.zone", bigTXTZone())
 	port := dnsFreePort(t)

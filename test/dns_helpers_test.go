@@ -2,7 +2,6 @@ package test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -81,24 +80,4 @@ func dnsSummary(r *dns.Msg) string {
 		fmt.Fprintf(&b, "%s:\n  %s\n", []string{"answer", "authority", "additional"}[i], strings.Join(lines, "\n  "))
 	}
 	return b.String()
-}
-
-// freePort returns a port free for both UDP and TCP on 127.0.0.1.
-func dnsFreePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
 }

@@ -10,6 +10,7 @@ import (
 // same zone and compares the answers (rcode, AA, TC and every section,
 // names compared without case). It is skipped where knotd is not installed.
 func TestDNSMatchesKnot(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
 	knot := startKnot(t, dir, map[string]string{"example.com": "example.com.zone"})

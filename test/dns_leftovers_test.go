@@ -40,6 +40,7 @@ func (s *server) reload() {
 // has secondaries to notify; a file rewritten with the same records is
 // not warned about at all.
 func TestDNSSerialWarningOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// A secondary that is never there: the NOTIFYs go unanswered.
 	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -77,6 +78,7 @@ func TestDNSSerialWarningOnce(t *testing.T) {
 // twistd, where it may be repeated): each logs every query; without it
 // no query is logged.
 func TestDNSOneLinerVerbose(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
 	for _, tt := range []struct {
@@ -119,6 +121,7 @@ func TestDNSOneLinerVerbose(t *testing.T) {
 // in its authority section (RFC 1995 §3), first and owned by the zone;
 // one without it is malformed, over UDP and TCP, as Knot answers.
 func TestDNSIXFRWithoutSOAIsFormErr(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "correct.test.zone")
 	knot := startKnot(t, dir, map[string]string{"correct.test": "correct.test.zone"})
@@ -164,6 +167,7 @@ func TestDNSIXFRWithoutSOAIsFormErr(t *testing.T) {
 // out without TC. Without EDNS (512 bytes) and with a small EDNS buffer,
 // as Knot answers.
 func TestDNSGlueTruncation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "glue.test.zone")
 	knot := startKnot(t, dir, map[string]string{"glue.test": "glue.test.zone"})
@@ -230,6 +234,7 @@ func TestDNSGlueTruncation(t *testing.T) {
 // yet: as Knot serving the parent alone answers. The child's own names
 // are SERVFAIL meanwhile.
 func TestDNSDSFromParentOfUntransferredSecondary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "correct.test.zone")
 	knot := startKnot(t, dir, map[string]string{"correct.test": "correct.test.zone"})
@@ -271,6 +276,7 @@ func TestDNSDSFromParentOfUntransferredSecondary(t *testing.T) {
 // RFC 6672 and RFC 4592 leave the answer undefined in places: we answer
 // as Knot does.
 func TestDNSWildcardDNAMEMatchesKnot(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "wildcard-dname.test.zone")
 	knot := startKnot(t, dir, map[string]string{"wd.test": "wildcard-dname.test.zone"})

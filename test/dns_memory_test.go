@@ -33,6 +33,7 @@ func rssKiB(t *testing.T, pid int) int {
 // A flood of unique random names (each answered NXDOMAIN) does not grow
 // the server's memory: answers are only cached for questions asked again.
 func TestDNSUniqueNameFloodKeepsMemoryFlat(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	zone := bigZone(t, dir, 20000, 1)
 	d := startDNS(t, dir, "    zones: [./"+zone+"]\n")

@@ -67,6 +67,7 @@ func closedSoon(c net.Conn) bool {
 }
 
 func TestDNSOverTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	selfSigned(t, dir)
 	s := startDNSOn(t, dir, "udp:0:interface=127.0.0.1, \"ssl:0:privateKey=key.pem:certKey=cert.pem:interface=127.0.0.1\"", "")
@@ -112,6 +113,7 @@ func TestDNSOverTLS(t *testing.T) {
 }
 
 func TestDNSOverHAProxyEndpoint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// Only the client the PROXY header names may transfer the zone.
 	s := startDNSOn(t, dir, "udp:0:interface=127.0.0.1, \"haproxy:tcp:0:interface=127.0.0.1\"",
@@ -150,6 +152,7 @@ func TestDNSOverHAProxyEndpoint(t *testing.T) {
 }
 
 func TestDNSPoliciesCapTCP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startDNSOn(t, dir, "udp:0:interface=127.0.0.1, tcp:0:interface=127.0.0.1",
 		"    policies: {max_connections: 2}\n")
@@ -194,6 +197,7 @@ func TestDNSPoliciesCapTCP(t *testing.T) {
 // upstream is slow holds up none of the questions behind it on the same
 // connection (RFC 7766 §6.2.1.1); its answer follows when upstream replies.
 func TestDNSTCPPipelinesPastASlowUpstream(t *testing.T) {
+	t.Parallel()
 	up, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 // TestDNSAXFR transfers a zone over TCP to an allowed client and refuses
 // others.
 func TestDNSAXFR(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
 	open := startDNS(t, dir, "    zones: [example.com.zone]\n    axfr_allow: [127.0.0.0/8]\n")
@@ -61,6 +62,7 @@ func secondaryZone(serial int, extra string) string {
 // serial at once, and SERVFAIL again once the SOA's expire passes
 // without the primary.
 func TestDNSSecondary(t *testing.T) {
+	t.Parallel()
 	pdir := t.TempDir()
 	port := strconv.Itoa(dnsFreePort(t))
 	primary := "127.0.0.1:" + port
@@ -110,6 +112,7 @@ func TestDNSSecondary(t *testing.T) {
 // TestDNSSecondaryExpires: with the primary gone, the zone expires after
 // the SOA's expire interval and answers SERVFAIL.
 func TestDNSSecondaryExpires(t *testing.T) {
+	t.Parallel()
 	// The secondary refreshes over UDP and transfers over TCP from one
 	// address, so the primary listens on one port for both.
 	port := strconv.Itoa(dnsFreePort(t))
@@ -136,6 +139,7 @@ func TestDNSSecondaryExpires(t *testing.T) {
 // serial, so a secondary twistd serves the new data at once rather than
 // at its next refresh (an hour away here).
 func TestDNSAlsoNotify(t *testing.T) {
+	t.Parallel()
 	zone := func(serial int, extra string) string {
 		return "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h " + strconv.Itoa(serial) +
 			" 3600 3600 86400 60\n@ NS ns\nns A 192.0.2.53\nwww A 192.0.2.80\n" + extra

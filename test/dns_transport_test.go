@@ -114,6 +114,7 @@ func TestDNSTransport(t *testing.T) {
 // TestDNSOneLiner runs `twistd dns -p N --interface 127.0.0.1 ...`: the
 // port serves UDP and TCP, and -v logs each query.
 func TestDNSOneLiner(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
 	writeFile(t, dir, "hosts", "192.0.2.9 host.test\n")
@@ -145,6 +146,7 @@ func TestDNSOneLiner(t *testing.T) {
 // TestDNSOneLinerShortFlagsAndEndpoint: twistd dns's short flags (-i, -p,
 // -v) and a --port given as an endpoint string, which binds just that.
 func TestDNSOneLinerShortFlagsAndEndpoint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dnsTestdata(t, dir, "example.com.zone")
 	port := strconv.Itoa(dnsFreePort(t))
@@ -172,6 +174,7 @@ func TestDNSOneLinerShortFlagsAndEndpoint(t *testing.T) {
 // ends up answering alone. (That a reader stops when its handle closes is
 // TestUDPStopsWithItsHandle's: here the old one might just lose the race.)
 func TestDNSUDPHandOver(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	zone := func(gen int) string {
 		return "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h " + strconv.Itoa(gen) + " 3600 600 86400 60\nwww A 192.0.2." + strconv.Itoa(gen) + "\n"

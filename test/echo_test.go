@@ -12,6 +12,7 @@ import (
 )
 
 func TestEchoOneLinerTCPAndUDP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := start(t, dir, nil, "-n", "--pidfile=", "echo",
 		"--listen", "tcp:0:interface=127.0.0.1", "--listen", "udp:0:interface=127.0.0.1")
@@ -54,6 +55,7 @@ func TestEchoOneLinerTCPAndUDP(t *testing.T) {
 }
 
 func TestEchoFromFileListensOnlyWhereTold(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 services:
@@ -73,6 +75,7 @@ services:
 }
 
 func TestGracefulStopFinishesInFlightTransfer(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := start(t, dir, nil, "-n", "--pidfile=", "--shutdown-timeout", "20s", "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	addr := s.addrs()[0]
@@ -137,6 +140,7 @@ func TestDrainTimeoutForcesIdleConnectionsAndExitsZero(t *testing.T) {
 }
 
 func TestSecondSignalForcesExitOne(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := start(t, dir, nil, "-n", "--pidfile=", "--shutdown-timeout", "30s", "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	c, err := net.Dial("tcp", s.addrs()[0])
@@ -154,6 +158,7 @@ func TestSecondSignalForcesExitOne(t *testing.T) {
 }
 
 func TestShutdownDelayKeepsServing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := start(t, dir, nil, "-n", "--pidfile=", "--shutdown-delay", "1s", "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	addr := s.addrs()[0]

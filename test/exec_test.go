@@ -67,6 +67,7 @@ func gone(t *testing.T, pid int, within time.Duration) {
 }
 
 func TestExecInetdRevOverNc(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("nc"); err != nil {
 		t.Skip("nc not installed")
 	}
@@ -103,6 +104,7 @@ func regexpQuote(s string) string {
 // nothing of twistd's; its descriptors are 0, 1 and 2 and no more, 0 and
 // 1 the socket itself; it runs as user:.
 func TestExecEnvironmentAndDescriptors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 services:
@@ -196,6 +198,7 @@ services:
 // Beyond max_instances a connection is refused like a policy refusal, and
 // counted; stderr lines are log lines tagged with the service.
 func TestExecMaxInstancesAndStderr(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 admin: {listen: 'tcp:0:interface=127.0.0.1'}
@@ -305,6 +308,7 @@ services:
 // Policies and allow/deny apply before the fork: a denied peer never
 // starts a program.
 func TestExecDenyBeforeFork(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 services:
@@ -331,6 +335,7 @@ services:
 
 // Behind a PROXY header the program sees the client the header names.
 func TestExecBehindProxyHeader(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 services:
@@ -371,6 +376,7 @@ services:
 }
 
 func TestExecCheckErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "key.pem", "x")
 	app := writeFile(t, dir, "app.yaml", `services:
@@ -414,6 +420,7 @@ func TestExecCheckErrors(t *testing.T) {
 // SIGHUP re-reads the inetd.conf, as inetd does: a line added starts, an
 // unchanged one keeps serving.
 func TestExecInetdReloadRereadsTheFile(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("nc"); err != nil {
 		t.Skip("nc not installed")
 	}
@@ -438,6 +445,7 @@ func TestExecInetdReloadRereadsTheFile(t *testing.T) {
 
 // The exec one-liner takes the program after --.
 func TestExecOneLiner(t *testing.T) {
+	t.Parallel()
 	s := start(t, t.TempDir(), nil, "-n", "--pidfile=", "exec", "--listen", "tcp:0:interface=127.0.0.1",
 		"--env", "WHO=world", "--", "/bin/sh", "-c", `echo "hello $WHO"`)
 	c, err := net.Dial("tcp", s.addrs()[0])

@@ -74,6 +74,7 @@ func TestConnectionFloodBeyondTheFileLimit(t *testing.T) {
 // Peers that reset mid-write, or vanish half-open, cost only their own
 // connection.
 func TestResetsAndHalfOpenPeers(t *testing.T) {
+	t.Parallel()
 	tcpAddr, _ := wireServer(t, "chargen")
 	for i := 0; i < 20; i++ {
 		c, err := net.Dial("tcp", tcpAddr)

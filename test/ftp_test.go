@@ -68,6 +68,7 @@ func ftpPython(t *testing.T, addr, script string) string {
 }
 
 func TestFTPAnonymousOneLiner(t *testing.T) {
+	t.Parallel()
 	dir, root := ftpSite(t)
 	s := start(t, dir, nil, "-n", "--pidfile=", "ftp", "-p", "tcp:0:interface=127.0.0.1", "-r", "pub")
 	addr := s.addrs()[0]
@@ -178,6 +179,7 @@ func freePortRange(t *testing.T, n int) (int, int) {
 }
 
 func TestFTPUsersTLSAndMetrics(t *testing.T) {
+	t.Parallel()
 	dir, root := ftpSite(t)
 	key, cert := selfSigned(t, dir)
 	var pw strings.Builder
@@ -331,6 +333,7 @@ f.quit()
 }
 
 func TestFTPFailedLoginsAreDelayedAndLimitedPerPeer(t *testing.T) {
+	t.Parallel()
 	dir, _ := ftpSite(t)
 	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	writeFile(t, dir, "users", "alice:"+string(h)+"\n")
@@ -366,6 +369,7 @@ print("blocked", login("pw")[0])
 }
 
 func TestFTPCheckErrors(t *testing.T) {
+	t.Parallel()
 	dir, _ := ftpSite(t)
 	writeFile(t, dir, "bad-users", "alice:plain\n")
 	writeFile(t, dir, "app.yaml", `services:
@@ -441,6 +445,7 @@ except (EOFError, OSError) as e:
 }
 
 func TestFTPOneLinerFlags(t *testing.T) {
+	t.Parallel()
 	dir, root := ftpSite(t)
 	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	writeFile(t, dir, "users", "alice:"+string(h)+"\n")
@@ -494,6 +499,7 @@ f.storbinary("STOR a.txt", io.BytesIO(b"alice\n")); print("stored")
 }
 
 func TestFTPHomes(t *testing.T) {
+	t.Parallel()
 	dir, root := ftpSite(t)
 	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	writeFile(t, dir, "users", "bob:"+string(h)+"\n")
@@ -564,6 +570,7 @@ func statusCounts(t *testing.T, base string) map[string]serviceCounts {
 }
 
 func TestFTPReloadReplacesTheEntry(t *testing.T) {
+	t.Parallel()
 	dir, _ := ftpSite(t)
 	app := writeFile(t, dir, "app.yaml", "services:\n  - name: files\n    type: ftp\n    listen: tcp:0:interface=127.0.0.1\n    root: pub\n    banner: first\n")
 	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
@@ -575,14 +582,22 @@ s = open("`+app+`").read().replace("banner: first", "banner: second")
 open("`+app+`", "w").write(s)
 os.kill(`+pid+`, signal.SIGHUP)
 for i in range(100):
-    new = ftplib.FTP(); w = new.connect("__HOST__", __PORT__, timeout=10); new.close()
+    try:
+        new = ftplib.FTP(); w = new.connect("__HOST__", __PORT__, timeout=10); new.close()
+    except (EOFError, OSError):
+        w = "" # accepted by the generation being stopped
     if "second" in w: break
     time.sleep(0.05)
 print("new", w)
-try:
-    old.sendcmd("NOOP"); print("old alive")
-except (EOFError, OSError):
-    print("old closed")
+# The new entry listens a moment before the old one has stopped.
+for i in range(100):
+    try:
+        old.sendcmd("NOOP")
+    except (EOFError, OSError):
+        print("old closed"); break
+    time.sleep(0.05)
+else:
+    print("old alive")
 `)
 	// The replaced service's idle session is closed, not kept for the drain.
 	for _, want := range []string{"old 220 first", "new 220 second", "old closed"} {
@@ -595,6 +610,7 @@ except (EOFError, OSError):
 // The control connection is the reactor's: behind haproxy: the client is
 // the one the PROXY header names, and deny: holds before the banner.
 func TestFTPBehindHAProxyWithDeny(t *testing.T) {
+	t.Parallel()
 	dir, _ := ftpSite(t)
 	app := writeFile(t, dir, "app.yaml", `services:
   - type: ftp

@@ -23,6 +23,7 @@ func proxyV2Header(src net.IP, port int) []byte {
 // Behind a load balancer, policies and logs see the client named by the
 // PROXY header, v1 or v2; a connection without one is closed.
 func TestHAProxyEndpoint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 services:

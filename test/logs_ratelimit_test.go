@@ -1,7 +1,6 @@
 package test
 
 import (
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,12 +15,8 @@ import (
 // A dead upstream fails every forwarded query; the log says so a few
 // times, then only now and then, with how many it left out.
 func TestLogsRepeatedWarningsRateLimited(t *testing.T) {
-	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := dead.LocalAddr().String()
-	dead.Close() // nothing listens there now: queries are refused at once
+	// Nothing listens there: queries are refused at once.
+	upstream := "127.0.0.1:" + itoa(dnsFreePort(t))
 
 	dir := t.TempDir()
 	s := startDNS(t, dir, "    forward: [\""+upstream+"\"]\n")

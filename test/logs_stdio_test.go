@@ -26,6 +26,7 @@ func stdioTarget(t *testing.T, pid, fd int) string {
 // fd 1 (an access log "-") or fd 2 (a panic) lands in the new file, and
 // nothing keeps the moved file open.
 func TestLogsStdioFollowReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "hello\n")
 	app := writeFile(t, dir, "app.yaml", `
@@ -75,6 +76,7 @@ services:
 
 // A size rotation moves the log away too: fd 1 and 2 follow to the new file.
 func TestLogsStdioFollowSizeRotation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logfile := filepath.Join(dir, "twistd.log")
 	// Already past --log-max-size 1 (MiB): the first line rotates it.

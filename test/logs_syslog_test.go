@@ -11,6 +11,7 @@ import (
 // level goes in syslog is checked in internal/logging against a socket
 // the test listens on.)
 func TestLogsSyslogMissingSocket(t *testing.T) {
+	t.Parallel()
 	for _, sock := range []string{"/dev/log", "/var/run/syslog"} {
 		if _, err := os.Stat(sock); err == nil {
 			t.Skipf("%s exists: a syslog daemon may be listening", sock)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestJSONLogLinesParse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := start(t, dir, nil, "-n", "--pidfile=", "--log-format", "json", "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	s.signal(syscall.SIGTERM)
@@ -36,6 +37,7 @@ func TestJSONLogLinesParse(t *testing.T) {
 }
 
 func TestConsoleLogFormat(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := start(t, dir, nil, "-n", "--pidfile=", "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	line := s.waitFor("listening on", time.Second)
@@ -47,6 +49,7 @@ func TestConsoleLogFormat(t *testing.T) {
 
 // Precedence: flag > TWISTD_* environment > process: section > default.
 func TestSettingsPrecedence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 process:
@@ -76,6 +79,7 @@ services:
 }
 
 func TestSIGUSR1ReopensLogWithLogrotate(t *testing.T) {
+	t.Parallel()
 	logrotate, err := exec.LookPath("logrotate")
 	if err != nil {
 		logrotate = "/usr/sbin/logrotate"
@@ -124,6 +128,7 @@ func TestSIGUSR1ReopensLogWithLogrotate(t *testing.T) {
 }
 
 func TestLogSizeRotation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logfile := filepath.Join(dir, "twistd.log")
 	backups := func() []string {

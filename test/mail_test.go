@@ -66,6 +66,7 @@ func hostPort(addr string) (string, string) {
 }
 
 func TestMailSwaksIntoMaildirThenPOP3(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("swaks"); err != nil {
 		t.Skip("swaks not installed (apt-get install -y swaks)")
 	}
@@ -108,6 +109,7 @@ print(p.quit())
 }
 
 func TestMailPOP3WrongPasswordAndRset(t *testing.T) {
+	t.Parallel()
 	s, smtpAddr, popAddr, emails := mailServer(t)
 	host, sport := hostPort(smtpAddr)
 	_, pport := hostPort(popAddr)
@@ -147,6 +149,7 @@ p.quit()
 }
 
 func TestMailRefusesRelayUnknownUsersAndOversize(t *testing.T) {
+	t.Parallel()
 	_, smtpAddr, _, emails := mailServer(t, "--max-message-size", "2KiB")
 	host, port := hostPort(smtpAddr)
 	res := python(t, `
@@ -176,6 +179,7 @@ print("big", s.data("Subject: big\r\n\r\n" + ("y" * 78 + "\r\n") * 100)[0])
 }
 
 func TestMailDisconnectMidDataDeliversNothing(t *testing.T) {
+	t.Parallel()
 	_, smtpAddr, _, emails := mailServer(t)
 	c, err := net.Dial("tcp", smtpAddr)
 	if err != nil {
@@ -219,6 +223,7 @@ func TestMailDisconnectMidDataDeliversNothing(t *testing.T) {
 }
 
 func TestMailSTARTTLSAuthAndSTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key, cert := selfSigned(t, dir)
 	k, _ := os.ReadFile(key)
@@ -270,6 +275,7 @@ p.user("alice"); p.pass_("secret"); print("popstat", p.stat()); p.quit()
 }
 
 func TestMailFileConfigAndErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 services:
@@ -320,6 +326,7 @@ s.quit()
 }
 
 func TestMailOneLinerFlagErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := twistd(t, dir, nil, "mail", "-H", "localhost")
 	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "-d DOMAIN=DIR") {
@@ -336,6 +343,7 @@ func TestMailOneLinerFlagErrors(t *testing.T) {
 }
 
 func TestMailUsersFileGuardMetricsAndReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	hash := func(pw string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
@@ -429,6 +437,7 @@ func pythonFrom(t *testing.T, src, script string, args ...string) string {
 // SMTPS and POP3S on ssl: endpoints: the reactor does the handshake, and
 // AUTH is offered at once, the session being under TLS already.
 func TestMailOverSSLEndpoints(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	selfSigned(t, dir)
 	app := writeFile(t, dir, "app.yaml", `
@@ -470,6 +479,7 @@ p.user("alice"); p.pass_("secret"); print("stat", p.stat()); p.quit()
 
 // A stop lets a transaction in progress finish within the drain.
 func TestMailStopDrainsATransaction(t *testing.T) {
+	t.Parallel()
 	s, smtpAddr, _, emails := mailServer(t)
 	c, err := net.Dial("tcp", smtpAddr)
 	if err != nil {
@@ -560,6 +570,7 @@ func TestMailStopEndsIdleSessions(t *testing.T) {
 
 // max_errors refused commands end the session with 421.
 func TestMailTooManyErrorsCloseTheSession(t *testing.T) {
+	t.Parallel()
 	_, smtpAddr, _, _ := mailServer(t)
 	c, err := net.Dial("tcp", smtpAddr)
 	if err != nil {
@@ -592,6 +603,7 @@ func TestMailTooManyErrorsCloseTheSession(t *testing.T) {
 // Two processes on the same Maildirs: a mailbox one holds is locked for
 // the other too.
 func TestMailPOP3LockAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var pops []string
 	for range 2 {

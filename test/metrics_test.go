@@ -12,6 +12,7 @@ import (
 // Every metric moves when its traffic flows: HTTP requests by code and
 // their durations, DNS queries by type and rcode, bytes and connections.
 func TestMetricsMoveWithTraffic(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "hello\n")
 	writeFile(t, dir, "hosts", "192.0.2.10 printer.home.arpa\n")
@@ -79,6 +80,7 @@ services:
 // same metric families as the instance it replaced: the counts go on,
 // and no collector is registered twice.
 func TestMetricsCountOnAcrossAReplacingReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "hello\n")
 	writeFile(t, dir, "hosts", "192.0.2.10 printer.home.arpa\n")

@@ -11,6 +11,7 @@ import (
 
 // The sd_notify sequence, read from a real unixgram socket as systemd would.
 func TestSystemdNotifySequence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "notify.sock")
 	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})

@@ -13,6 +13,7 @@ import (
 // A one-liner's errors name the flag that gave the bad value, not a line
 // of the entry generated from the flags.
 func TestOneLinerErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tests := []struct {
 		args []string
@@ -37,6 +38,7 @@ func TestOneLinerErrorsNameTheFlag(t *testing.T) {
 // A one-liner reloads on SIGHUP as the same service from a file would:
 // `twistd dns --bindzone F` re-reads F.
 func TestOneLinerReloadsItsDataFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	zone := "$ORIGIN example.com.\n$TTL 60\n@ SOA ns h %d 3600 600 86400 60\n@ NS ns\nns A 192.0.2.53\nwww A %s\n"
 	writeFile(t, dir, "example.com.zone", fmt.Sprintf(zone, 1, "192.0.2.1"))

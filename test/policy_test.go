@@ -24,6 +24,7 @@ services:
 }
 
 func TestPolicyMaxConnections(t *testing.T) {
+	t.Parallel()
 	s := policyApp(t, t.TempDir(), "{max_connections: 2}")
 	addr := s.addrs()[0]
 	var open []net.Conn
@@ -94,6 +95,7 @@ func TestPolicyWriteLimit(t *testing.T) {
 }
 
 func TestPolicyTrafficLogReopens(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := policyApp(t, dir, "{traffic_log: traffic.log}")
 	traffic := filepath.Join(dir, "traffic.log")

@@ -42,6 +42,7 @@ func forwarder(t *testing.T, host string, port int) (*server, string) {
 }
 
 func TestPortforwardRelaysAndHalfCloses(t *testing.T) {
+	t.Parallel()
 	host, port := target(t, func(c *net.TCPConn) {
 		defer c.Close()
 		got, _ := io.ReadAll(c) // until the client's half-close arrives
@@ -64,6 +65,7 @@ func TestPortforwardRelaysAndHalfCloses(t *testing.T) {
 }
 
 func TestPortforwardBigTransferBothWays(t *testing.T) {
+	t.Parallel()
 	host, port := target(t, func(c *net.TCPConn) {
 		defer c.Close()
 		io.Copy(c, c) // echo
@@ -89,6 +91,7 @@ func TestPortforwardBigTransferBothWays(t *testing.T) {
 // A client that never reads while the target floods it: the forwarder
 // pauses the target instead of buffering, so its memory stays flat.
 func TestPortforwardSlowClientKeepsMemoryFlat(t *testing.T) {
+	t.Parallel()
 	sent := make(chan int64, 1)
 	host, port := target(t, func(c *net.TCPConn) {
 		defer c.Close()
@@ -123,9 +126,8 @@ func TestPortforwardSlowClientKeepsMemoryFlat(t *testing.T) {
 }
 
 func TestPortforwardUnreachableTarget(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // nobody listens there now
+	t.Parallel()
+	port := freePort(t) // nobody listens there now
 	s, addr := forwarder(t, "127.0.0.1", port)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -140,6 +142,7 @@ func TestPortforwardUnreachableTarget(t *testing.T) {
 }
 
 func TestPortforwardTwistdFlags(t *testing.T) {
+	t.Parallel()
 	// twistd's own spelling: -p port, -h host (not help), -d dest_port.
 	r := twistd(t, t.TempDir(), nil, "-n", "--pidfile=", "portforward", "-p", "70000", "-h", "example.test", "-d", "80")
 	if r.code != 2 || !strings.Contains(r.stderr, "70000") {

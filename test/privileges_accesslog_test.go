@@ -12,6 +12,7 @@ import (
 // An access log in a directory only root may write is opened before
 // -u/-g take that right away, and serves the daemon's whole life.
 func TestPrivilegesAccessLogInRootDirectory(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}
@@ -47,6 +48,7 @@ func TestPrivilegesAccessLogInRootDirectory(t *testing.T) {
 // service, whose new instance opens the log again. Both go through the
 // root opener kept from before the switch.
 func TestPrivilegesAccessLogReopenedAndReplacedAfterDrop(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}

@@ -23,6 +23,7 @@ func rootDir(t *testing.T) string {
 // A relative -c with -d: the file is found where it was named from, at
 // start and at every reload.
 func TestPrivilegesRelativeConfigWithRundir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "run"), 0o755)
 	writeFile(t, dir, "cr/app.yaml", "services:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1'}\n")
@@ -41,6 +42,7 @@ func TestPrivilegesRelativeConfigWithRundir(t *testing.T) {
 // one re-reads its error pages. A path outside the jail fails the reload,
 // saying why.
 func TestChrootReloadReadsFilesInsideTheJail(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("chroot needs root")
 	}
@@ -100,6 +102,7 @@ func TestChrootReloadReadsFilesInsideTheJail(t *testing.T) {
 // read it, and a reload fails saying so; check and start warn of a
 // service's files outside the jail.
 func TestChrootWarnsOfFilesOutsideTheJail(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("chroot needs root")
 	}

@@ -9,6 +9,7 @@ import (
 // After --chroot the pidfile and its state file are still removed at
 // exit: twistd keeps their directory open.
 func TestChrootPidfileRemovedAtExit(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("chroot needs root")
 	}
@@ -32,6 +33,7 @@ func TestChrootPidfileRemovedAtExit(t *testing.T) {
 // pidfile and its state file are removed at exit all the same (by the
 // opener kept from before the switch).
 func TestPrivilegesPidfileRemovedAfterDrop(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}

@@ -15,6 +15,7 @@ import (
 // before the switch, as nginx's root master does) and the lines go on
 // there.
 func TestPrivilegesReopenOfARootLogAfterDrop(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}
@@ -58,6 +59,7 @@ func TestPrivilegesReopenOfARootLogAfterDrop(t *testing.T) {
 // new file cannot be taken over: no line is lost, they go on to the moved
 // file, and that file says why and what to configure.
 func TestPrivilegesReopenOfARootLogWithRotation(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}
@@ -100,6 +102,7 @@ func TestPrivilegesReopenOfARootLogWithRotation(t *testing.T) {
 // SIGUSR1 in a chroot: the log is named by its path on the host, outside
 // the jail, and the reopen finds it there, not at that path in the jail.
 func TestChrootReopenFindsTheLogOnTheHost(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("chroot needs root")
 	}

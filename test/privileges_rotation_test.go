@@ -15,6 +15,7 @@ const nobodyUID, nogroupGID = 65534, 65534
 // directory would lose lines: start refuses, naming the flag, the
 // directory and the user.
 func TestPrivilegesSizeRotationRefusedWhereTheUserCannotWrite(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}
@@ -50,6 +51,7 @@ func TestPrivilegesSizeRotationRefusedWhereTheUserCannotWrite(t *testing.T) {
 // taken away), lines go on to the current file and the failure is said
 // once.
 func TestPrivilegesSizeRotationAfterDrop(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}

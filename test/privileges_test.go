@@ -11,6 +11,7 @@ import (
 // `twistd reload` still gets the daemon's real verdict (not a timeout),
 // and `twistd stop` still stops it.
 func TestReloadVerdictAfterDroppingPrivileges(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("switching users needs root")
 	}

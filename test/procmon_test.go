@@ -107,6 +107,7 @@ services:
 // A child killed with SIGKILL comes back at once (it had stayed up past
 // the threshold), and /status and the metrics count the restart.
 func TestProcmonKilledChildComesBack(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := procmonApp(t, dir, `      - {name: sleeper, command: [/bin/sleep, "300"]}
 `)
@@ -174,6 +175,7 @@ func TestProcmonStopTermsThenKills(t *testing.T) {
 // A reload restarts only the processes whose settings changed, starts
 // added ones and stops removed ones; the others keep their pid.
 func TestProcmonReloadRestartsOnlyChanged(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := procmonApp(t, dir, `      - {name: keep, command: [/bin/sleep, "300"]}
       - {name: change, command: [/bin/sleep, "300"]}
@@ -214,6 +216,7 @@ func TestProcmonReloadRestartsOnlyChanged(t *testing.T) {
 
 // twistd's own death by SIGKILL leaves no child running.
 func TestProcmonChildrenDieWithTwistd(t *testing.T) {
+	t.Parallel()
 	s := start(t, t.TempDir(), nil, "-n", "--pidfile=", "procmon", "--", "/bin/sleep", "300")
 	var pid int
 	eventually(t, 5*time.Second, "the child", func() bool {
@@ -229,6 +232,7 @@ func TestProcmonChildrenDieWithTwistd(t *testing.T) {
 }
 
 func TestProcmonCheckErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `services:
   - name: pm

@@ -54,6 +54,7 @@ services:
 // Ten reloads of a changed web service on the same endpoint during a load
 // run: no request is refused or fails, and each generation takes over.
 func TestReloadUnderLoadRefusesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "<h1>hello</h1>\n")
 	app := writeFile(t, dir, "app.yaml", fmt.Sprintf(webApp, 0))
@@ -141,6 +142,7 @@ func TestReloadUnderLoadRefusesNothing(t *testing.T) {
 }
 
 func TestReloadAddsRemovesAndKeepsOnFailure(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	two := "admin: {listen: 'tcp:0:interface=127.0.0.1'}\nservices:\n" +
 		"  - {name: a, type: echo, listen: 'tcp:0:interface=127.0.0.1'}\n" +
@@ -198,6 +200,7 @@ func TestReloadAddsRemovesAndKeepsOnFailure(t *testing.T) {
 }
 
 func TestReloadAppliesLogLevelLive(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc := "services:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1', policies: {max_connections: 1}}\n"
 	app := writeFile(t, dir, "app.yaml", svc)
@@ -221,10 +224,9 @@ func TestReloadAppliesLogLevelLive(t *testing.T) {
 // Under systemd there is no pidfile: `twistd reload --pid $MAINPID -c app`
 // learns the verdict from the admin endpoint.
 func TestReloadThroughAdminEndpoint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	adminPort := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	adminPort := freePort(t)
 	good := fmt.Sprintf("admin: {listen: 'tcp:%d:interface=127.0.0.1'}\nservices:\n  - type: echo\n    listen: tcp:0:interface=127.0.0.1\n", adminPort)
 	app := writeFile(t, dir, "app.yaml", good)
 	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)

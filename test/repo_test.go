@@ -15,6 +15,7 @@ const maxTrackedFile = 1 << 20
 // TestNoLargeTrackedFiles fails when git tracks a file over 1 MiB (a
 // committed binary, a downloaded archive).
 func TestNoLargeTrackedFiles(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("git", "-C", "..", "ls-files", "-z").Output()
 	if err != nil {
 		t.Fatalf("git ls-files: %v", err)
@@ -36,6 +37,7 @@ func TestNoLargeTrackedFiles(t *testing.T) {
 // TestRequiredLayout fails when a top-level path SPEC §8 requires is
 // missing (a refactor that moved one away).
 func TestRequiredLayout(t *testing.T) {
+	t.Parallel()
 	for _, p := range []string{"go.mod", "cmd/twistd", "internal/service", "internal/reactor", "internal/plugins",
 		"configs/app.yaml", "deploy/systemd", "Makefile", "README.md", ".ci/run"} {
 		if _, err := os.Stat(filepath.Join("..", p)); err != nil {

@@ -74,6 +74,7 @@ func echoOnce(addr string, msg []byte) error {
 // reuseport=true; the kernel spreads connections over both; when one stops
 // (SIGTERM, as in a rolling update on one host) the other keeps serving.
 func TestScaleReusePort(t *testing.T) {
+	t.Parallel()
 	const app = `
 admin:
   listen: tcp:0:interface=127.0.0.1
@@ -234,6 +235,7 @@ func seconds(t *testing.T, v any) time.Duration {
 // TestKubernetesManifests checks deploy/kubernetes/ as kubectl would see
 // it and then runs the ConfigMap's app file the way the pod would.
 func TestKubernetesManifests(t *testing.T) {
+	t.Parallel()
 	const dir = "../deploy/kubernetes"
 	files := yamlDocs(t, dir)
 	byKind := map[string]map[string]any{}
@@ -473,6 +475,7 @@ func parseDockerfile(t *testing.T, path string) [][]dockerInstruction {
 // (there is no engine here): a Go build stage making a static binary, and a
 // final stage with no shell, running it as a non-root user.
 func TestDockerfile(t *testing.T) {
+	t.Parallel()
 	stages := parseDockerfile(t, "../Dockerfile")
 	if len(stages) < 2 {
 		t.Fatalf("%d stages, want a build stage and a final one", len(stages))

@@ -14,6 +14,7 @@ import (
 // The version, commit and build date stamped at build time (make build,
 // make release) are what --version prints, and what `go version -m` shows.
 func TestVersionStamped(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "twistd")
 	const cli = "github.com/twistd-go/twistd/internal/cli"
 	ld := "-X " + cli + ".version=0.2.0 -X " + cli + ".commit=abc1234def -X " + cli + ".date=2026-12-03T12:00:00Z"
@@ -37,6 +38,7 @@ func TestVersionStamped(t *testing.T) {
 
 // An unstamped build (go build, go install) still names its Go version.
 func TestVersionUnstamped(t *testing.T) {
+	t.Parallel()
 	r := twistd(t, ".", nil, "--version")
 	if r.code != 0 || !regexp.MustCompile(`^twistd \S+ \((.*, )?`+regexp.QuoteMeta(runtime.Version())+`\)\n$`).MatchString(r.stdout) {
 		t.Fatalf("--version: %d %q", r.code, r.stdout)
@@ -45,6 +47,7 @@ func TestVersionUnstamped(t *testing.T) {
 
 // The manual pages are generated from the commands, and man renders them.
 func TestManPagesRender(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("man"); err != nil {
 		t.Skip("man is not installed")
 	}
@@ -84,6 +87,7 @@ func TestManPagesRender(t *testing.T) {
 
 // twistd help TOPIC for the endpoints, the policies and the file format.
 func TestHelpTopics(t *testing.T) {
+	t.Parallel()
 	for topic, wants := range map[string][]string{
 		"endpoints": {"tcp:PORT[:interface=ADDR]", "unix:PATH", "systemd:name=NAME", "haproxy:"},
 		"policies":  {"idle_timeout", "max_connections_per_peer", "allow:", "deny:"},
@@ -110,6 +114,7 @@ func TestHelpTopics(t *testing.T) {
 // A flag on the wrong side of the plugin's name says which side it
 // belongs on and prints the corrected command line.
 func TestMisplacedFlags(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		args       []string
 		says, want string
@@ -139,6 +144,7 @@ func TestMisplacedFlags(t *testing.T) {
 
 // An unknown command suggests the nearest ones.
 func TestUnknownCommandSuggests(t *testing.T) {
+	t.Parallel()
 	for typed, want := range map[string]string{"wbe": "did you mean web?", "sttaus": "did you mean status?",
 		"plugin": "did you mean plugins?", "relaod": "did you mean reload?"} {
 		r := twistd(t, ".", nil, typed)
@@ -156,6 +162,7 @@ func TestUnknownCommandSuggests(t *testing.T) {
 // typed in the same directory, find the demo; its ports move with
 // environment variables (here: all to 0, so it runs beside anything).
 func TestDemoRunWithReadmeCommands(t *testing.T) {
+	t.Parallel()
 	mk, err := os.ReadFile("../Makefile")
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +204,7 @@ func TestDemoRunWithReadmeCommands(t *testing.T) {
 // absolute, and with its web root where the package puts it (here a copy
 // of packaging/www) it passes twistd check.
 func TestPackagedAppFileStandsAlone(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../packaging/app.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ func metricValue(t *testing.T, base, name string) float64 {
 // serving; it counts the lost lines and still drains and cleans up on
 // SIGTERM.
 func TestSignalsSIGPIPEDoesNotKill(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 admin:

@@ -12,6 +12,7 @@ import (
 // SIGQUIT asks for every goroutine's stack in the log, and nothing else:
 // the daemon keeps serving, its pidfile stays, and it still stops cleanly.
 func TestSignalsSIGQUITDumpsAndKeepsRunning(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logfile := filepath.Join(dir, "twistd.log")
 	pid := daemon(t, dir, "--logfile", logfile, "echo", "--listen", "tcp:0:interface=127.0.0.1")
@@ -44,6 +45,7 @@ func TestSignalsSIGQUITDumpsAndKeepsRunning(t *testing.T) {
 // In a JSON log the dump is one object like every other line, its stacks
 // under "stacktrace".
 func TestSignalsSIGQUITDumpInJSONLog(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := start(t, dir, nil, "-n", "--pidfile=", "--log-format", "json", "echo", "--listen", "tcp:0:interface=127.0.0.1")
 	s.signal(syscall.SIGQUIT)

@@ -71,6 +71,7 @@ func curl(t *testing.T, args ...string) (int, string) {
 }
 
 func TestSocksCurlModes(t *testing.T) {
+	t.Parallel()
 	_, socks, web, admin, dir := socksApp(t, allowLoopback)
 	_, port, _ := net.SplitHostPort(web)
 	for _, mode := range []string{"--socks5-hostname", "--socks5", "--socks4", "--socks4a"} {
@@ -142,6 +143,7 @@ func htpasswdLine(t *testing.T, user, pass string) string {
 }
 
 func TestSocksUsernamePassword(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	users := writeFile(t, dir, "users", htpasswdLine(t, "alice", "secret"))
 	s, socks, web, admin, sdir := socksApp(t, allowLoopback+"    users: "+users+"\n")
@@ -213,13 +215,9 @@ func v5(atyp byte, addr []byte, port int) []byte {
 }
 
 func TestSocksRefusalsOnTheWire(t *testing.T) {
-	// A port that refuses: bound, then closed.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	t.Parallel()
+	// A port that refuses: nothing listens there.
+	closed := freePort(t)
 	s, socks, web, admin, dir := socksApp(t, `    connect_timeout: 3s
     destinations:
       allow: [127.0.0.1/32, 192.0.2.0/24]
@@ -306,6 +304,7 @@ func TestSocksStalledHandshakeDropped(t *testing.T) {
 }
 
 func TestSocksNameCheckedAfterResolution(t *testing.T) {
+	t.Parallel()
 	// No destinations: loopback is refused, whatever the name that leads there.
 	_, socks, web, admin, dir := socksApp(t, "")
 	_, wp, _ := net.SplitHostPort(web)
@@ -326,6 +325,7 @@ func TestSocksNameCheckedAfterResolution(t *testing.T) {
 }
 
 func TestSocksOneLiner(t *testing.T) {
+	t.Parallel()
 	// The upstream: answers one line with how many bytes it read.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -386,6 +386,7 @@ func TestSocksOneLiner(t *testing.T) {
 }
 
 func TestSocksCheckErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "bad-users", "alice:$apr1$abc$def\n")
 	app := writeFile(t, dir, "app.yaml", `services:
@@ -423,6 +424,7 @@ func TestSocksCheckErrors(t *testing.T) {
 }
 
 func TestSocksBigTransferBothWays(t *testing.T) {
+	t.Parallel()
 	host, port := target(t, func(c *net.TCPConn) {
 		defer c.Close()
 		io.Copy(c, c) // echo
@@ -451,6 +453,7 @@ func TestSocksBigTransferBothWays(t *testing.T) {
 }
 
 func TestSocksPoliciesAndSourceRules(t *testing.T) {
+	t.Parallel()
 	_, socks, _, admin, _ := socksApp(t, `    deny: [127.0.0.1/32]
 `)
 	// A denied source is closed without an answer.
@@ -478,6 +481,7 @@ func TestSocksPoliciesAndSourceRules(t *testing.T) {
 }
 
 func TestSocksGracefulStop(t *testing.T) {
+	t.Parallel()
 	host, port := target(t, func(c *net.TCPConn) {
 		defer c.Close()
 		io.Copy(c, c)
@@ -510,6 +514,7 @@ func TestSocksGracefulStop(t *testing.T) {
 }
 
 func TestSocksIPv6(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		t.Skip("no IPv6 loopback:", err)
@@ -562,6 +567,7 @@ func TestSocksIPv6(t *testing.T) {
 }
 
 func TestSocksReloadChangesRules(t *testing.T) {
+	t.Parallel()
 	host, port := target(t, func(c *net.TCPConn) {
 		defer c.Close()
 		io.Copy(c, c)

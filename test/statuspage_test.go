@@ -79,6 +79,7 @@ services:
 // and a phone size and checks each screenshot is the right size and shows
 // something (a blank or error page has a handful of colours).
 func TestStatusPageScreenshot(t *testing.T) {
+	t.Parallel()
 	_, admin, _ := statusPageApp(t)
 	for _, size := range []struct {
 		name          string
@@ -135,6 +136,7 @@ func colourStats(img image.Image) (distinct int, top float64) {
 // services table after 3 s of (virtual) time shows the new count, which
 // only the page's own refresh from the JSON can have put there.
 func TestStatusPageRefreshes(t *testing.T) {
+	t.Parallel()
 	_, admin, echo := statusPageApp(t)
 	before := connectionsTotal(t, admin, "echo")
 	const more = 5
@@ -230,6 +232,7 @@ services:
 // its script built: each service has its chart tiles, and the site's
 // requests/s line has several points, some above the baseline.
 func TestStatusPageChartsDraw(t *testing.T) {
+	t.Parallel()
 	admin := chartsApp(t)
 	dom := string(chromium(t, "--window-size=1280,900", "--virtual-time-budget=2000", "--dump-dom", "http://"+admin+"/status"))
 	site := regexp.MustCompile(`(?s)<section class="svc" data-service="site">.*?</section>`).FindString(dom)
@@ -267,6 +270,7 @@ func TestStatusPageChartsDraw(t *testing.T) {
 // counts the pixels in the requests/s line's colour (#0969da): the
 // charts must be visible, not just in the DOM.
 func TestStatusPageChartsScreenshot(t *testing.T) {
+	t.Parallel()
 	admin := chartsApp(t)
 	for _, size := range []struct {
 		name          string
@@ -314,6 +318,7 @@ func colourPixels(img image.Image, r, g, b uint8, tol int) int {
 // 1280 px through a proxy that adds a script measuring the Modified
 // cells: none may be cut short (its text wider than its box).
 func TestListingShowsWholeDates(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, name := range []string{"a-rather-long-file-name-for-the-listing.tar.gz", "notes.txt", "sub/x"} {
 		writeFile(t, dir, "www/"+name, "x\n")

@@ -10,6 +10,7 @@ import (
 // A retried `twistd stop` while the daemon drains does not force it: it
 // says the daemon is stopping already and waits; forcing is --force.
 func TestStopDuringADrainDoesNotForce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 process:
@@ -50,6 +51,7 @@ services:
 
 // A pidfile that is not there is an error naming it, not "not running".
 func TestStopWithAMissingPidfileFails(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := twistd(t, dir, nil, "stop", "--pidfile", "wrong/path.pid")
 	if r.code == 0 || !strings.Contains(r.stderr, "wrong/path.pid") || !strings.Contains(r.stderr, "does not exist") {

@@ -15,6 +15,7 @@ import (
 // TestOnFailureExit: the process logs the failure naming the service and
 // the endpoint, drains, removes its pidfile and exits 1.
 func TestOnFailureExit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 services:
@@ -56,6 +57,7 @@ services:
 // shows failed in /status and the metrics, /readyz says 503, and after
 // its backoff it answers again on the same port.
 func TestOnFailureRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := writeFile(t, dir, "app.yaml", `
 admin:

@@ -83,6 +83,7 @@ func unitSettings(t *testing.T, path string) map[string][]string {
 // TestSystemdUnitsVerify runs `systemd-analyze verify` on the shipped units
 // and checks the settings the product's systemd integration relies on.
 func TestSystemdUnitsVerify(t *testing.T) {
+	t.Parallel()
 	analyze := need(t, "systemd-analyze")
 	dir, units := stagedUnits(t)
 	cmd := exec.Command(analyze, append([]string{"verify", "--man=no"}, units...)...)
@@ -154,6 +155,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 // TestSystemdUnitsSecurity reports `systemd-analyze security` exposure of
 // the services (docs/operations.md quotes it) and holds it at 2.0 or below.
 func TestSystemdUnitsSecurity(t *testing.T) {
+	t.Parallel()
 	analyze := need(t, "systemd-analyze")
 	dir, _ := stagedUnits(t)
 	re := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\S+)`)
@@ -181,17 +183,6 @@ func runProgram(t *testing.T, dir string, env []string, prog string, args ...str
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	return startCmd(t, cmd)
-}
-
-// freePort finds a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // socketActivate binds a free 127.0.0.1 port with systemd-socket-activate
@@ -238,6 +229,7 @@ func socketActivate(t *testing.T, dir string, env, activateArgs []string, app st
 // connection; twistd serves the inherited socket, and the connection that
 // woke it — queued in the backlog before twistd ran — gets its echo.
 func TestSystemdSocketActivation(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, endpoint string
 		activateArgs   []string
@@ -263,6 +255,7 @@ func TestSystemdSocketActivation(t *testing.T) {
 // TestSystemdSocketActivationWrongName: a systemd:name= endpoint naming a
 // socket systemd did not pass fails the start with a line that says so.
 func TestSystemdSocketActivationWrongName(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, addr := socketActivate(t, dir, nil, []string{"--fdname=web"},
 		"services:\n  - {name: echo, type: echo, listen: 'systemd:name=echo'}\n")
@@ -282,6 +275,7 @@ func TestSystemdSocketActivationWrongName(t *testing.T) {
 // so one app file serves with or without socket activation. (Were it bound
 // instead, the bind would fail: the inherited socket holds the address.)
 func TestSystemdSocketActivationSameAddress(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, addr := socketActivate(t, dir, nil, nil,
 		"services:\n  - {name: echo, type: echo, listen: 'tcp:PORT:interface=127.0.0.1'}\n")
@@ -297,6 +291,7 @@ func TestSystemdSocketActivationSameAddress(t *testing.T) {
 // the way twistd.socket + twistd.service would: the web service answers on
 // the socket named "http".
 func TestSystemdSocketExampleApp(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	b, err := os.ReadFile(filepath.Join(unitsDir, "socket-app.yaml"))
 	if err != nil {

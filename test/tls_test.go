@@ -40,6 +40,7 @@ func selfSigned(t *testing.T, dir string) (key, cert string) {
 }
 
 func TestEchoOverTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	selfSigned(t, dir)
 	app := writeFile(t, dir, "app.yaml", `
@@ -62,6 +63,7 @@ services:
 }
 
 func TestBadCertificateIsAnError(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "key.pem", "not a key\n")
 	writeFile(t, dir, "app.yaml", `

@@ -15,6 +15,7 @@ import (
 
 // twistd's command line (SPEC §11).
 func TestVersionFlag(t *testing.T) {
+	t.Parallel()
 	r := twistd(t, ".", nil, "--version")
 	v := twistd(t, ".", nil, "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "twistd ") || r.stdout != v.stdout {
@@ -23,6 +24,7 @@ func TestVersionFlag(t *testing.T) {
 }
 
 func TestWebShortFlagsAndPortEndpoint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "www/home.html", "home\n")
 	s := start(t, dir, nil, "-n", "--pidfile=", "web", "-p", "tcp:0:interface=127.0.0.1", "--path", "www",
@@ -47,6 +49,7 @@ func TestWebShortFlagsAndPortEndpoint(t *testing.T) {
 }
 
 func TestPortforwardPortEndpoint(t *testing.T) {
+	t.Parallel()
 	target, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +75,7 @@ func TestPortforwardPortEndpoint(t *testing.T) {
 
 // --profile FILE writes a profile of the whole run that go tool pprof reads.
 func TestProfileFlag(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"cpu", "heap"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := t.TempDir()
@@ -95,6 +99,7 @@ func TestProfileFlag(t *testing.T) {
 
 // status and stop find the daemon of a file with a process: pidfile.
 func TestStatusAndStopByFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "app/app.yaml", "process:\n  pidfile: app.pid\n  logfile: app.log\nservices:\n  - {type: echo, listen: 'tcp:0:interface=127.0.0.1'}\n")
 	if r := twistd(t, dir, nil, "-c", "app/app.yaml"); r.code != 0 {

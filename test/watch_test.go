@@ -187,6 +187,7 @@ func TestWatchConfigMapSymlinkSwap(t *testing.T) {
 // A broken edit keeps the running configuration and says why in the log
 // and /status; the file is still watched, so fixing it reloads.
 func TestWatchBrokenEditKeepsOld(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "hi\n")
 	writeFile(t, dir, "hosts", hostsLines(1))

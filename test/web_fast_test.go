@@ -17,6 +17,7 @@ import (
 // requests (answered on the event loop's fast path) and others (net/http)
 // interleave; each gets the right answer and its access log line.
 func TestWebFastPathThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	body := strings.Repeat("fast path ", 400)
 	if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte(body), 0o644); err != nil {

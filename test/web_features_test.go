@@ -15,6 +15,7 @@ import (
 )
 
 func TestWebTLSAndHTTP2(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	selfSigned(t, dir)
 	writeFile(t, dir, "hello.txt", "over tls")
@@ -51,6 +52,7 @@ func TestWebTLSAndHTTP2(t *testing.T) {
 }
 
 func TestWebReverseProxy(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/stream" {
@@ -66,12 +68,7 @@ func TestWebReverseProxy(t *testing.T) {
 	}))
 	defer upstream.Close()
 	defer close(release)
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
+	deadAddr := "127.0.0.1:" + itoa(freePort(t)) // nothing listens there
 
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "static")
@@ -107,7 +104,7 @@ services:
 	s.waitFor(`upstream failed.*`+deadAddr, 5*time.Second)
 
 	// Streaming: the first chunk arrives while the upstream still holds the rest.
-	resp, err = c.Get(base + "/api/stream")
+	resp, err := c.Get(base + "/api/stream")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +116,7 @@ services:
 }
 
 func TestWebBasicAuth(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
@@ -173,6 +171,7 @@ services:
 }
 
 func TestWebVirtualHosts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "default/index.html", "default site")
 	writeFile(t, dir, "example/index.html", "example site")

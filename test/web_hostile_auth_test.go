@@ -111,6 +111,7 @@ func login(t *testing.T, c *http.Client, url, user, pass string) *http.Response 
 // (a request without credentials, the browser's first, is no failure) and
 // logged at info once per peer per minute, not once per failure.
 func TestWebHostileAuthFailuresAreCounted(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := authSite(t, dir, 5, ", max_failures_per_peer: 0")
 	s := start(t, dir, nil, "-n", "--pidfile=", "-c", app)
@@ -200,6 +201,7 @@ func TestWebHostileAuthLimitRefills(t *testing.T) {
 // Behind haproxy: endpoints the limit is per real client, the one the
 // PROXY header names, not per load balancer.
 func TestWebHostileAuthLimitIsPerRealClient(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), 5)
 	if err != nil {
@@ -248,6 +250,7 @@ services:
 // max_failures_per_peer takes a rate; anything else is an error at its
 // line.
 func TestWebHostileAuthLimitBadValue(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	authSite(t, dir, 5, ", max_failures_per_peer: lots")
 	r := twistd(t, dir, nil, "check", "-c", "app.yaml")

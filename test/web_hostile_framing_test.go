@@ -61,6 +61,7 @@ func sendParts(t *testing.T, addr string, parts ...string) net.Conn {
 // what follows it is never served as a request of its own. Requests
 // before it on the same connection are answered as usual.
 func TestWebHostileAmbiguousFramingIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "a.txt", "a")
 	_, base := startWeb(t, dir)
@@ -103,6 +104,7 @@ func TestWebHostileAmbiguousFramingIsRefused(t *testing.T) {
 // A Range header with a unit other than bytes is ignored: the whole
 // representation, 200 (RFC 9110 §14.2), not 416.
 func TestWebHostileUnknownRangeUnitIsIgnored(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "digits.txt", strings.Repeat("0123456789", 10))
 	_, base := startWeb(t, dir)

@@ -49,6 +49,7 @@ func activeConns(t *testing.T, admin string) int64 {
 // A request whose body never comes is cut off after timeouts.read: it
 // does not hold its connection (and a max_connections slot) forever.
 func TestWebHostileBodyThatNeverComes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/a.txt", "a")
 	app := writeFile(t, dir, "app.yaml", `

@@ -13,6 +13,7 @@ import (
 // ambiguous framing) are in the access log and the request metrics like
 // any other.
 func TestWebHostileRejectedRequestsLeaveATrace(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/a.txt", "a")
 	app := writeFile(t, dir, "app.yaml", `

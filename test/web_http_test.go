@@ -13,6 +13,7 @@ import (
 )
 
 func TestWebRangesAndConditionals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	content := strings.Repeat("0123456789", 100) // 1000 bytes
 	writeFile(t, dir, "digits.txt", content)
@@ -93,6 +94,7 @@ func TestWebRangesAndConditionals(t *testing.T) {
 }
 
 func TestWebCompression(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	css := strings.Repeat("body { color: red; }\n", 200)
 	writeFile(t, dir, "site.css", css)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestWebListing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "b-file.txt", strings.Repeat("x", 5000))
 	writeFile(t, dir, "a-file.txt", "a")
@@ -75,6 +76,7 @@ func TestWebListing(t *testing.T) {
 // TestWebListingScreenshot renders the listing in headless Chromium at a
 // desktop and a phone size and checks the pictures hold a page.
 func TestWebListingScreenshot(t *testing.T) {
+	t.Parallel()
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium is not installed")

@@ -11,6 +11,7 @@ import (
 )
 
 func TestWebServesStaticFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "index.html", "<h1>home</h1>")
 	writeFile(t, dir, "style.css", "body{}")
@@ -86,6 +87,7 @@ func TestWebServesStaticFiles(t *testing.T) {
 }
 
 func TestWebRefusesTraversal(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "site")
 	writeFile(t, parent, "secret.txt", "TOPSECRET")
@@ -145,6 +147,7 @@ func TestWebRefusesTraversal(t *testing.T) {
 }
 
 func TestWebFromApplicationFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/hello.txt", "hello")
 	writeFile(t, dir, "public/empty/keep", "")
@@ -210,6 +213,7 @@ services:
 }
 
 func TestWebConfigErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "app.yaml", `
 services:
@@ -237,6 +241,7 @@ services:
 }
 
 func TestWebSniffsUnknownTypes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "LICENSE", "plain words of a licence")
 	writeFile(t, dir, "page.unknownext", "<!DOCTYPE html><p>x</p>")

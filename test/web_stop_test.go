@@ -16,6 +16,7 @@ import (
 // large download: the download completes, new connections are refused,
 // and the process exits 0.
 func TestWebGracefulStopFinishesDownloads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const size = 64 << 20
 	f, err := os.Create(filepath.Join(dir, "big.bin"))
@@ -60,6 +61,7 @@ func TestWebGracefulStopFinishesDownloads(t *testing.T) {
 // TestWebPolicies applies the stream policies to the web service's
 // connections: beyond max_connections_per_peer a connection is closed at once.
 func TestWebPolicies(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "a.txt", "a")
 	app := writeFile(t, dir, "app.yaml", `

@@ -40,6 +40,7 @@ func tcpDial(addr string) func(ctx context.Context) (net.Conn, error) {
 // proxy route forwards proto=https) from the real client, and the access
 // log records the protocol.
 func TestWebSSLEndpointServesHTTP2AndHTTP1(t *testing.T) {
+	t.Parallel()
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "proto=%s xff=%s", r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-For"))
 	}))
@@ -95,6 +96,7 @@ services:
 // Behind a load balancer, web requests are logged with the client named
 // by the PROXY header, over TLS as over plain TCP.
 func TestWebHAProxyEndpointLogsTheRealClient(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	selfSigned(t, dir)
 	writeFile(t, dir, "public/a.txt", "a")
@@ -168,6 +170,7 @@ services:
 // open, the next is closed before its handshake, and once the first
 // closes a client gets in again.
 func TestWebSSLEndpointMaxConnections(t *testing.T) {
+	t.Parallel()
 	s, addr := startTLSSite(t, "    policies: {max_connections: 1}\n")
 	cfg := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}
 	first, err := tls.Dial("tcp", addr, cfg)

@@ -49,6 +49,7 @@ func udpAsk(t *testing.T, addr string, msg []byte) []byte {
 }
 
 func TestChargen(t *testing.T) {
+	t.Parallel()
 	tcpAddr, udpAddr := wireServer(t, "chargen")
 	c, err := net.Dial("tcp", tcpAddr)
 	if err != nil {
@@ -125,6 +126,7 @@ func TestDaytime(t *testing.T) {
 }
 
 func TestDiscard(t *testing.T) {
+	t.Parallel()
 	tcpAddr, udpAddr := wireServer(t, "discard")
 	c, err := net.Dial("tcp", tcpAddr)
 	if err != nil {
@@ -149,6 +151,7 @@ func TestDiscard(t *testing.T) {
 }
 
 func TestTCPPluginNeedsAProtocol(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "app.yaml", "services:\n  - {type: tcp, listen: 'tcp:0', protocol: gopher}\n")
 	r := twistd(t, dir, nil, "check", "-c", "app.yaml")

@@ -17,6 +17,7 @@ import (
 
 // The one-liner: two clients chat, and SIGTERM says goodbye to both and exits 0.
 func TestChatOneLiner(t *testing.T) {
+	t.Parallel()
 	s := start(t, t.TempDir(), "chat", "--port", "tcp:0:interface=127.0.0.1", "--motd", "hello")
 	addr := s.addrs()[0]
 	a, b := dialChat(t, addr), dialChat(t, addr)
@@ -44,6 +45,7 @@ func TestChatOneLiner(t *testing.T) {
 
 // A line over --max-line-length closes that client only.
 func TestChatMaxLineLength(t *testing.T) {
+	t.Parallel()
 	s := start(t, t.TempDir(), "chat", "-p", "tcp:0:interface=127.0.0.1", "--max-line-length", "32")
 	addr := s.addrs()[0]
 	a, b := dialChat(t, addr), dialChat(t, addr)
@@ -72,6 +74,7 @@ services:
 
 // check names the file, line and column of a chat key it does not know.
 func TestChatCheck(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.Mkdir(dir+"/public", 0o755)
 	app := writeFile(t, dir, "app.yaml", strings.Replace(fmt.Sprintf(chatApp, "hi"), "motd:", "mtod:", 1))
@@ -89,6 +92,7 @@ func TestChatCheck(t *testing.T) {
 // chat service on the same socket (new clients see the new motd), leaves
 // the web service alone, and /status lists the chat service.
 func TestChatApplicationFileReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "<h1>hi</h1>\n")
 	app := writeFile(t, dir, "app.yaml", fmt.Sprintf(chatApp, "first"))
@@ -161,6 +165,7 @@ func TestChatApplicationFileReload(t *testing.T) {
 // in one call, so the room cannot close exactly when accepting ends); the
 // goroutine reactor shows a few of those, the epoll one none.
 func TestChatReloadUnderLoad(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "public/index.html", "<h1>hi</h1>\n")
 	app := writeFile(t, dir, "app.yaml", fmt.Sprintf(chatApp, "gen0"))

@@ -9,6 +9,7 @@ import (
 
 // Two connections share the store over 32-bit length-prefixed strings.
 func TestKVOneLiner(t *testing.T) {
+	t.Parallel()
 	s := start(t, t.TempDir(), "kv", "--port", "tcp:0:interface=127.0.0.1")
 	addr := s.addrs()[0]
 	ask := func(c *chatClient, req, want string) {

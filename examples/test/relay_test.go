@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"syscall"
@@ -9,13 +10,29 @@ import (
 	"time"
 )
 
-// upstream accepts connections and hands over each line it reads.
-func upstream(t *testing.T) (net.Listener, <-chan string, <-chan net.Conn) {
+// listenBelowEphemeral listens on a random free port of 127.0.0.1 below
+// the kernel's ephemeral range (32768 and up by default): the tests run
+// in parallel, and a port closed and listened on again must not go to
+// another test's port-0 bind or outgoing connection in between, which
+// take their ports from that range only.
+func listenBelowEphemeral(t *testing.T) net.Listener {
 	t.Helper()
+	for range 100 {
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+itoa(20000+rand.IntN(12000))); err == nil {
+			return ln
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// upstream accepts connections and hands over each line it reads.
+func upstream(t *testing.T) (net.Listener, <-chan string, <-chan net.Conn) {
+	t.Helper()
+	ln := listenBelowEphemeral(t)
 	t.Cleanup(func() { ln.Close() })
 	lines, conns := make(chan string, 100), make(chan net.Conn, 10)
 	go func() {
@@ -39,6 +56,7 @@ func upstream(t *testing.T) (net.Listener, <-chan string, <-chan net.Conn) {
 // Lines reach the upstream; while it is down they are refused with a
 // notice; after it comes back (a reconnection with backoff) they flow again.
 func TestRelayReconnects(t *testing.T) {
+	t.Parallel()
 	ln, lines, conns := upstream(t)
 	port := ln.Addr().(*net.TCPAddr).Port
 	s := start(t, t.TempDir(), "relay", "--port", "tcp:0:interface=127.0.0.1",
@@ -120,6 +138,7 @@ func TestRelayReconnects(t *testing.T) {
 
 // A relay without --upstream is a command-line error.
 func TestRelayNeedsUpstream(t *testing.T) {
+	t.Parallel()
 	code, out := run(t, t.TempDir(), "relay", "--port", "0")
 	if code != 2 || !strings.Contains(out, "--upstream") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
