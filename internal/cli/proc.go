@@ -195,7 +195,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 				}
 				p.writeState(func(st *process.DaemonState) { st.Stopping = true })
 			},
-			Reload: p.reloadWatched,
+			Reload:  p.reloadWatched,
 			Reopen:  logger.Reopen,
 			Upgrade: p.upgrade,
 		},

@@ -342,7 +342,7 @@ type sharedListener struct {
 	sock  *socket
 	owner string
 	h     handover
-	once sync.Once
+	once  sync.Once
 }
 
 type deadliner interface{ SetDeadline(time.Time) error }
@@ -464,7 +464,7 @@ type sharedPacketConn struct {
 	sock  *socket
 	owner string
 	h     handover
-	once sync.Once
+	once  sync.Once
 }
 
 func (c *sharedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
