@@ -282,9 +282,15 @@ must be able to write the pidfile's directory.`,
 					return nil
 				}
 				if process.Exited(pid) {
+					// A quick drain may end before the verdict is seen: a
+					// successor holding the pidfile is the verdict.
+					if st, npid, _ := process.Check(pidfile); st == process.Running && npid != pid {
+						fmt.Printf("upgraded: pid %d (was %d)\n", npid, pid)
+						return nil
+					}
 					return withCode(exitFailure, fmt.Errorf("pid %d exited during the upgrade", pid))
 				}
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(5 * time.Millisecond)
 			}
 			return withCode(exitFailure, fmt.Errorf("no upgrade verdict from pid %d within %s", pid, timeout))
 		},
