@@ -150,6 +150,11 @@ func (p *Pool) release(s *socket, owner string) {
 	}
 	s.refs--
 	if s.refs <= 0 {
+		if p.handedOver && s.pc != nil {
+			// Answers to datagrams read before the stop still go out on
+			// it while the services drain; Close closes it at the end.
+			return
+		}
 		p.closeLocked(s)
 	}
 }
@@ -398,7 +403,11 @@ func (h *handover) exit(p *Pool, s *socket, set func(time.Time) error) {
 func (h *handover) leave(p *Pool, s *socket, owner string, set func(time.Time) error) {
 	p.mu.Lock()
 	h.closed.Store(true)
-	if h.calls > 0 && s.refs > 1 && set != nil {
+	if p.handedOver && s.pc != nil && set != nil {
+		// A successor reads this datagram socket now: wake every read
+		// here for good, and keep the socket open (see release).
+		_ = set(time.Now())
+	} else if h.calls > 0 && s.refs > 1 && set != nil {
 		h.waking = true
 		s.leaving++
 		_ = set(time.Now())
