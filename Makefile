@@ -79,6 +79,7 @@ bench: build
 	./bench/dns/run.sh 10
 	./bench/mail/run.sh 10
 	./bench/sftp.sh
+	./bench/upgrade.sh 10
 	./bench/ftp.sh
 	./bench/exec.sh
 	./bench/socks/run.sh

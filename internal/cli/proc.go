@@ -54,6 +54,8 @@ type proc struct {
 	// logs is what services opened their own logs through, started by
 	// startOpener when the process switches users or chroots.
 	logs *process.Opener
+	// up is what an upgrade (SIGUSR2) needs, found at start.
+	up upgrader
 
 	mu         sync.Mutex
 	file       *config.File
@@ -66,7 +68,8 @@ type proc struct {
 }
 
 func newProc(ctx context.Context, v *viper.Viper, s *settings, file *config.File, notify *process.Notifier, load loader) *proc {
-	p := &proc{ctx: ctx, v: v, s: s, file: file, notify: notify, load: load, metrics: metrics.New(version), began: time.Now()}
+	p := &proc{ctx: ctx, v: v, s: s, file: file, notify: notify, load: load, metrics: metrics.New(version), began: time.Now(),
+		up: newUpgrader()}
 	p.series = admin.NewSeries(admin.SeriesOptions{Sample: p.samples, Step: seriesStep()})
 	return p
 }
@@ -176,20 +179,25 @@ func (p *proc) serve(specs []reactor.Spec) error {
 						return err
 					}
 				}
-				return process.Confine(s.chroot, creds)
+				return process.Confine(s.chroot, creds.Needed())
 			},
 			Ready: func() {
 				process.TrimText()
 				p.notify.Ready()
-				p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
+				if !p.up.successor { // the predecessor moves MAINPID here
+					p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
+				}
 				p.watchReady()
 			},
 			Stopping: func() {
-				p.sdNotify("STOPPING=1\nSTATUS=stopping")
+				if !p.up.upgraded { // after an upgrade the service is not stopping
+					p.sdNotify("STOPPING=1\nSTATUS=stopping")
+				}
 				p.writeState(func(st *process.DaemonState) { st.Stopping = true })
 			},
-			Reload: p.reloadWatched,
-			Reopen: logger.Reopen,
+			Reload:  p.reloadWatched,
+			Reopen:  logger.Reopen,
+			Upgrade: p.upgrade,
 		},
 	})
 	p.metrics.WatchServices(p.streamCounters)

@@ -104,7 +104,12 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []react
 		return err
 	}
 	var notify *process.Notifier
-	if !s.nodaemon {
+	successor := process.IsUpgrade()
+	if successor {
+		// Started by an upgrade: detached already (or in the foreground
+		// as its predecessor), and the predecessor waits on this pipe.
+		notify = process.UpgradeNotifier()
+	} else if !s.nodaemon {
 		notify, err = process.Daemonize(s.logfile)
 		if !process.IsDaemon() {
 			// The parent: the child has reported (or died).
@@ -123,6 +128,7 @@ func runApp(cmd *cobra.Command, v *viper.Viper, file *config.File, specs []react
 		return withCode(exitFailure, err)
 	}
 	p := newProc(cmd.Context(), v, s, file, notify, load)
+	p.up.successor = successor
 	p.logs = logs
 	err = p.serve(specs)
 	if perr := stopProfile(); perr != nil && err == nil {

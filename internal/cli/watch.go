@@ -95,7 +95,7 @@ func newWatcher(log *zap.Logger, chroot string) (*watcher, error) {
 		targets: map[string]fileState{}, dirs: map[string][]string{}, done: make(chan struct{})}
 	w.debounce = time.NewTimer(time.Hour)
 	w.debounce.Stop()
-	signal.Notify(w.signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(w.signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	w.wg.Add(1)
 	go w.loop()
 	return w, nil

@@ -24,6 +24,9 @@ var ErrNotReady = errors.New("the daemon exited before it was ready")
 // nil *Notifier) does nothing: a foreground process has no parent waiting.
 type Notifier struct {
 	f *os.File
+	// stderr, when set, is the standard error to put back on descriptor
+	// 2 once ready: an upgrade's predecessor reads what comes before.
+	stderr *os.File
 }
 
 // Ready tells the parent that every service started; it exits 0.
@@ -37,6 +40,11 @@ func (n *Notifier) Failed(err error) {
 func (n *Notifier) send(msg string) {
 	if n == nil || n.f == nil {
 		return
+	}
+	if n.stderr != nil && msg == "ok" {
+		_ = unix.Dup2(int(n.stderr.Fd()), 2)
+		n.stderr.Close()
+		n.stderr = nil
 	}
 	fmt.Fprintln(n.f, msg)
 	n.f.Close()

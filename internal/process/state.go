@@ -22,6 +22,19 @@ type DaemonState struct {
 	// last one.
 	Reloads    int     `json:"reloads"`
 	LastReload *Reload `json:"last_reload,omitempty"`
+	// Upgrades counts the binary upgrades tried; LastUpgrade is the
+	// verdict on the last one, for `twistd upgrade`.
+	Upgrades    int      `json:"upgrades,omitempty"`
+	LastUpgrade *Upgrade `json:"last_upgrade,omitempty"`
+}
+
+// Upgrade is the verdict on one binary upgrade: Result "ok" with the
+// successor's PID, or "failed" with its Error.
+type Upgrade struct {
+	Time   time.Time `json:"time"`
+	Result string    `json:"result"`
+	PID    int       `json:"pid,omitempty"`
+	Error  string    `json:"error,omitempty"`
 }
 
 // Reload is the verdict on one reload.

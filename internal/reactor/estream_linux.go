@@ -207,6 +207,6 @@ func (s *estreamServer) stopAccepting() {
 func (l *sharedListener) release() {
 	l.once.Do(func() {
 		l.h.closed.Store(true)
-		l.pool.release(l.sock)
+		l.pool.release(l.sock, l.owner)
 	})
 }

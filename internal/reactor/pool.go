@@ -24,6 +24,12 @@ type Pool struct {
 	mu      sync.Mutex
 	sockets map[string]*socket
 	systemd *inherited
+	// passed are the sockets an upgrading predecessor handed down
+	// (see upgrade.go); nil when there are none.
+	passed *passedSockets
+	// handedOver: a successor serves these sockets now (HandedOver), so
+	// closing them must leave their paths in place.
+	handedOver bool
 }
 
 // NewPool returns an empty pool. Sockets passed by systemd (LISTEN_FDS) are
@@ -39,6 +45,9 @@ type socket struct {
 	ln   net.Listener
 	pc   net.PacketConn
 	lock *os.File // a unix endpoint's lockfile, held while bound
+	// owners counts the borrows by owner ("service#index"), so an
+	// upgrade can tell the new process which endpoint each socket serves.
+	owners map[string]int
 
 	closed bool
 	// leaving counts the borrowers that gave the socket back while one
@@ -67,6 +76,13 @@ func socketKey(ep endpoint.Endpoint) string {
 // The handle is the raw socket; TLS and PROXY protocol wrapping are the
 // caller's.
 func (p *Pool) Acquire(ep endpoint.Endpoint) (net.Listener, net.PacketConn, error) {
+	return p.AcquireAs("", ep)
+}
+
+// AcquireAs is Acquire for an owner, the endpoint's name in an upgrade's
+// hand-over (OwnerName): a socket passed down under that name is adopted
+// before any is bound.
+func (p *Pool) AcquireAs(owner string, ep endpoint.Endpoint) (net.Listener, net.PacketConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := socketKey(ep)
@@ -76,7 +92,7 @@ func (p *Pool) Acquire(ep endpoint.Endpoint) (net.Listener, net.PacketConn, erro
 	}
 	if s == nil {
 		var err error
-		if s, err = p.bind(ep); err != nil {
+		if s, err = p.bind(owner, ep); err != nil {
 			return nil, nil, err
 		}
 		if ep.Port == 0 {
@@ -88,10 +104,16 @@ func (p *Pool) Acquire(ep endpoint.Endpoint) (net.Listener, net.PacketConn, erro
 		p.sockets[key] = s
 	}
 	s.refs++
-	if s.ln != nil {
-		return &sharedListener{pool: p, sock: s, Listener: s.ln}, nil, nil
+	if owner != "" {
+		if s.owners == nil {
+			s.owners = make(map[string]int)
+		}
+		s.owners[owner]++
 	}
-	return nil, &sharedPacketConn{pool: p, sock: s, PacketConn: s.pc}, nil
+	if s.ln != nil {
+		return &sharedListener{pool: p, sock: s, owner: owner, Listener: s.ln}, nil, nil
+	}
+	return nil, &sharedPacketConn{pool: p, sock: s, owner: owner, PacketConn: s.pc}, nil
 }
 
 // port is the port the socket is bound to (0 for unix sockets).
@@ -117,12 +139,22 @@ func withPort(ep endpoint.Endpoint, port int) endpoint.Endpoint {
 	return ep
 }
 
-// release gives back one borrow of s, closing it after the last.
-func (p *Pool) release(s *socket) {
+// release gives back one borrow of s by owner, closing it after the last.
+func (p *Pool) release(s *socket, owner string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if owner != "" {
+		if s.owners[owner]--; s.owners[owner] <= 0 {
+			delete(s.owners, owner)
+		}
+	}
 	s.refs--
 	if s.refs <= 0 {
+		if p.handedOver && s.pc != nil {
+			// Answers to datagrams read before the stop still go out on
+			// it while the services drain; Close closes it at the end.
+			return
+		}
 		p.closeLocked(s)
 	}
 }
@@ -166,12 +198,20 @@ func (p *Pool) closeLocked(s *socket) {
 		_ = s.pc.Close()
 	}
 	if s.lock != nil {
-		_ = os.Remove(s.lock.Name())
+		if !p.handedOver {
+			_ = os.Remove(s.lock.Name())
+		}
 		_ = s.lock.Close()
 	}
 }
 
-func (p *Pool) bind(ep endpoint.Endpoint) (*socket, error) {
+func (p *Pool) bind(owner string, ep endpoint.Endpoint) (*socket, error) {
+	if p.passed == nil {
+		p.passed = inheritPassed()
+	}
+	if s, ok, err := p.passed.matching(owner, ep); ok {
+		return s, err
+	}
 	if ep.Kind != endpoint.Systemd && (os.Getenv("LISTEN_FDS") != "" || p.systemd != nil) {
 		if p.systemd == nil {
 			p.systemd = inheritSockets()
@@ -303,10 +343,11 @@ func removeStaleUnixSocket(path string) error {
 // borrower's Accept without closing the socket another borrower may use.
 type sharedListener struct {
 	net.Listener
-	pool *Pool
-	sock *socket
-	h    handover
-	once sync.Once
+	pool  *Pool
+	sock  *socket
+	owner string
+	h     handover
+	once  sync.Once
 }
 
 type deadliner interface{ SetDeadline(time.Time) error }
@@ -359,16 +400,20 @@ func (h *handover) exit(p *Pool, s *socket, set func(time.Time) error) {
 
 // leave gives the borrow back: calls in progress are woken, and the
 // socket is closed after its last borrower.
-func (h *handover) leave(p *Pool, s *socket, set func(time.Time) error) {
+func (h *handover) leave(p *Pool, s *socket, owner string, set func(time.Time) error) {
 	p.mu.Lock()
 	h.closed.Store(true)
-	if h.calls > 0 && s.refs > 1 && set != nil {
+	if p.handedOver && s.pc != nil && set != nil {
+		// A successor reads this datagram socket now: wake every read
+		// here for good, and keep the socket open (see release).
+		_ = set(time.Now())
+	} else if h.calls > 0 && s.refs > 1 && set != nil {
 		h.waking = true
 		s.leaving++
 		_ = set(time.Now())
 	}
 	p.mu.Unlock()
-	p.release(s)
+	p.release(s, owner)
 }
 
 func isTimeout(err error) bool {
@@ -417,17 +462,18 @@ func (l *sharedListener) setDeadline() func(time.Time) error {
 // Close gives the borrow back and wakes this borrower's Accept; the socket
 // stays open while another borrower holds it.
 func (l *sharedListener) Close() error {
-	l.once.Do(func() { l.h.leave(l.pool, l.sock, l.setDeadline()) })
+	l.once.Do(func() { l.h.leave(l.pool, l.sock, l.owner, l.setDeadline()) })
 	return nil
 }
 
 // sharedPacketConn is one borrow of a datagram socket.
 type sharedPacketConn struct {
 	net.PacketConn
-	pool *Pool
-	sock *socket
-	h    handover
-	once sync.Once
+	pool  *Pool
+	sock  *socket
+	owner string
+	h     handover
+	once  sync.Once
 }
 
 func (c *sharedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
@@ -467,7 +513,7 @@ func (c *sharedPacketConn) Closed() bool { return c.h.closed.Load() }
 
 // Close gives the borrow back and wakes this borrower's ReadFrom.
 func (c *sharedPacketConn) Close() error {
-	c.once.Do(func() { c.h.leave(c.pool, c.sock, c.PacketConn.SetReadDeadline) })
+	c.once.Do(func() { c.h.leave(c.pool, c.sock, c.owner, c.PacketConn.SetReadDeadline) })
 	return nil
 }
 

@@ -103,6 +103,11 @@ type Hooks struct {
 	Reload func(ctx context.Context) error
 	// Reopen runs on SIGUSR1 to reopen log files.
 	Reopen func() error
+	// Upgrade runs on SIGUSR2: start the new binary on the sockets
+	// Handoff gives. True means the successor is ready and serves them:
+	// this process then drains and stops, as on SIGTERM. A failure is
+	// the hook's to log.
+	Upgrade func(ctx context.Context) bool
 }
 
 // Options configure Run.
@@ -232,7 +237,7 @@ func (r *Reactor) Run(ctx context.Context, specs []Spec) error {
 	in := r.opts.Signals
 	if in == nil {
 		ch := make(chan os.Signal, 16)
-		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 		defer func() {
 			signal.Stop(ch)
 			close(ch) // nothing sends on it after Stop: ends newSignals' reader
@@ -256,6 +261,7 @@ func (r *Reactor) Run(ctx context.Context, specs []Spec) error {
 		r.pool.Close()
 		return err
 	}
+	r.pool.closeUnadopted()
 	r.state.Store(int32(Ready))
 	r.log.Info("ready", zap.Int("services", len(r.Services())))
 	if h := r.opts.Hooks.Ready; h != nil {
@@ -291,8 +297,8 @@ func (r *Reactor) prepareOne(spec Spec, svc service.Service, listen []endpoint.E
 	env.Runner = runner{r: r, env: env, log: log, stats: stats, servers: accepting}
 	rn := &running{spec: spec, svc: svc, env: env, listen: listen, accepting: accepting, health: &health{since: time.Now()}}
 	env.OnFail = func(err error) { r.fail(rn, err) }
-	for _, ep := range listen {
-		l, cert, err := r.listen(ep)
+	for i, ep := range listen {
+		l, cert, err := r.listen(OwnerName(spec.Name, i), ep)
 		if cert != nil {
 			rn.certs = append(rn.certs, cert)
 		}
@@ -454,7 +460,7 @@ func (r *Reactor) Apply(ctx context.Context, specs []Spec) error {
 
 // listen borrows ep's socket; for an ssl endpoint it also loads the key
 // pair (before privileges drop), which the instance keeps to re-read on reload.
-func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, *certificate, error) {
+func (r *Reactor) listen(owner string, ep endpoint.Endpoint) (service.Listener, *certificate, error) {
 	if ep.HAProxy && !ep.IsStream() {
 		return service.Listener{}, nil, errors.New("PROXY protocol needs a stream endpoint")
 	}
@@ -465,7 +471,7 @@ func (r *Reactor) listen(ep endpoint.Endpoint) (service.Listener, *certificate, 
 			return service.Listener{}, nil, err
 		}
 	}
-	ln, pc, err := r.pool.Acquire(ep)
+	ln, pc, err := r.pool.AcquireAs(owner, ep)
 	if err != nil {
 		return service.Listener{}, nil, err
 	}
@@ -519,14 +525,23 @@ func (r *Reactor) serve(ctx context.Context, sigs *signals) error {
 			if isStop(sig) {
 				return r.stop(signalName(sig), "", sigs)
 			}
-			r.handle(ctx, sig)
+			if r.handle(ctx, sig) {
+				return r.stop("SIGUSR2 (upgraded)", "", sigs)
+			}
 		}
 	}
 }
 
-// handle acts on a reload or reopen signal.
-func (r *Reactor) handle(ctx context.Context, sig os.Signal) {
+// handle acts on a reload, upgrade or reopen signal; true means a
+// successor took over and this process is to stop.
+func (r *Reactor) handle(ctx context.Context, sig os.Signal) bool {
 	switch sig {
+	case syscall.SIGUSR2:
+		r.log.Info("received signal; upgrading", zap.String("signal", "SIGUSR2"))
+		if h := r.opts.Hooks.Upgrade; h != nil {
+			return h(ctx)
+		}
+		r.log.Warn("upgrade is not available here")
 	case syscall.SIGHUP:
 		r.log.Info("received signal", zap.String("signal", "SIGHUP"))
 		if h := r.opts.Hooks.Reload; h != nil {
@@ -551,6 +566,7 @@ func (r *Reactor) handle(ctx context.Context, sig os.Signal) {
 			}
 		}
 	}
+	return false
 }
 
 // stop runs the graceful stop: report not-ready, wait out the shutdown
@@ -642,6 +658,8 @@ func signalName(s os.Signal) string {
 		return "SIGHUP"
 	case syscall.SIGUSR1:
 		return "SIGUSR1"
+	case syscall.SIGUSR2:
+		return "SIGUSR2"
 	}
 	return s.String()
 }

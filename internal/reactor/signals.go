@@ -15,6 +15,7 @@ type signals struct {
 	stops   []os.Signal // SIGTERM and SIGINT, in arrival order
 	hup     bool
 	usr1    bool
+	usr2    bool
 	pending chan struct{} // one token while anything is pending
 }
 
@@ -36,6 +37,8 @@ func (q *signals) push(s os.Signal) {
 		q.hup = true
 	case syscall.SIGUSR1:
 		q.usr1 = true
+	case syscall.SIGUSR2:
+		q.usr2 = true
 	default:
 		q.stops = append(q.stops, s)
 	}
@@ -47,12 +50,12 @@ func (q *signals) push(s os.Signal) {
 }
 
 // next takes the most urgent pending signal: a stop, then a reload, then
-// a reopen. ok is false when none is pending.
+// an upgrade, then a reopen. ok is false when none is pending.
 func (q *signals) next() (s os.Signal, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	defer func() {
-		if len(q.stops) > 0 || q.hup || q.usr1 {
+		if len(q.stops) > 0 || q.hup || q.usr1 || q.usr2 {
 			select {
 			case q.pending <- struct{}{}:
 			default:
@@ -66,6 +69,9 @@ func (q *signals) next() (s os.Signal, ok bool) {
 	case q.hup:
 		q.hup = false
 		return syscall.SIGHUP, true
+	case q.usr2:
+		q.usr2 = false
+		return syscall.SIGUSR2, true
 	case q.usr1:
 		q.usr1 = false
 		return syscall.SIGUSR1, true
