@@ -26,18 +26,8 @@ LOAD_CPU=${LOAD_CPU:-1}
 
 die() { echo "chat.sh: $*" >&2; exit 1; }
 
-# On exit, every server still running is killed by its own PID.
-TMP=$(mktemp -d) || die "mktemp failed"
-cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_tmp KILL
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || die "cannot raise the open-file limit"
 command -v taskset >/dev/null || die "taskset (util-linux) is needed to pin the processes"

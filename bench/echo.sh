@@ -28,20 +28,8 @@ PY=${PYTHON:-/usr/bin/python3}
 
 die() { echo "echo.sh: $*" >&2; exit 1; }
 
-# On exit, every server and load tool still running is killed by its own
-# PID: jobs -p lists this shell's children not yet reaped, so a PID that
-# has since been reused by someone else is never hit.
-TMP=$(mktemp -d) || die "mktemp failed"
-cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_tmp KILL
 
 # Both the servers and the load tool inherit this limit.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || die "cannot raise the open-file limit"

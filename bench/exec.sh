@@ -20,17 +20,8 @@ LOAD_CPU=${LOAD_CPU:-1}
 
 die() { echo "exec.sh: $*" >&2; exit 1; }
 
-TMP=$(mktemp -d) || die "mktemp failed"
-cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_tmp KILL
 
 [ -x bin/twistd ] || die "bin/twistd is missing: run make build first"
 command -v taskset >/dev/null || die "taskset (util-linux) is needed to pin the processes"

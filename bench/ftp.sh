@@ -16,17 +16,8 @@ die() { echo "ftp.sh: $*" >&2; exit 1; }
 command -v curl >/dev/null || die "curl is needed"
 [ -x "$ROOT/bin/twistd" ] || die "run make build first"
 
-# Every server still running on exit is killed by its own PID.
-TMP=$(mktemp -d) || die "mktemp failed"
-cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_tmp TERM
 
 mkdir -p "$TMP/pub" /var/run/vsftpd/empty 2>/dev/null
 chmod 755 "$TMP" "$TMP/pub"

@@ -24,19 +24,8 @@ TWISTD=${TWISTD:-$ROOT/bin/twistd}
 
 die() { echo "idle.sh: $*" >&2; exit 1; }
 
-# On exit every server still running is stopped by its own PID (jobs -p
-# lists this shell's children not yet reaped).
-TMP=$(mktemp -d) || die "mktemp failed"
-cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_tmp TERM
 
 [ -x "$TWISTD" ] || die "$TWISTD is missing: run make build first"
 TICK=$(getconf CLK_TCK)

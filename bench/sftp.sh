@@ -24,17 +24,8 @@ skip() { echo "sftp.sh: $*; skipping the SFTP benchmark" >&2; exit 0; }
 command -v sftp >/dev/null || die "sftp is missing (apt-get install openssh-client)"
 [ "$(id -u)" = 0 ] || skip "not root"
 
-TMP=$(mktemp -d) || die "mktemp failed"
-cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_tmp TERM
 
 ssh-keygen -q -t ed25519 -N '' -f "$TMP/key" || die "ssh-keygen failed"
 cp "$TMP/key.pub" "$TMP/authorized_keys" && chmod 600 "$TMP/authorized_keys"
