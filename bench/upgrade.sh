@@ -54,9 +54,8 @@ if [ -n "${WRK:-}" ]; then
 	kill -INT "$WRK"; wait "$WRK" || true
 	echo "wrk during the upgrades:"
 	grep -E "requests in|Socket errors|Non-2xx" "$DIR/wrk.out" | sed 's/^/  /'
-	# wrk counts a keep-alive connection the old process closes while idle
-	# as a read error (it reconnects); any other error is a lost request.
+	# wrk never retries: a socket error or a non-2xx answer is a lost request.
 	if grep -q "Socket errors\|Non-2xx" "$DIR/wrk.out"; then
-		echo "  (errors above: see docs/operations.md, Binary upgrade, on idle keep-alive connections)"
+		echo "  (errors above: an upgrade lost requests; it must lose none)"
 	fi
 fi

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -371,6 +372,52 @@ func TestUpgradeUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	for i := 0; i < 4; i++ {
+		// Keep-alive clients that never retry a request, as wrk: a
+		// connection closed between two requests fails one.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var nc net.Conn
+			defer func() {
+				if nc != nil {
+					nc.Close()
+				}
+			}()
+			var br *bufio.Reader
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if nc == nil {
+					var err error
+					if nc, err = net.DialTimeout("tcp", addrs[0], 5*time.Second); err != nil {
+						failed.Add(1)
+						report(fmt.Errorf("keep-alive client: %v", err))
+						continue
+					}
+					br = bufio.NewReader(nc)
+				}
+				_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+				resp, err := rawGet(nc, br)
+				if err == nil && (resp.status != 200 || resp.body != "hello\n") {
+					err = fmt.Errorf("%d %q", resp.status, resp.body)
+				}
+				if err != nil {
+					failed.Add(1)
+					report(fmt.Errorf("keep-alive client: %v", err))
+				} else {
+					ok.Add(1)
+				}
+				if err != nil || resp.close {
+					nc.Close()
+					nc = nil
+				}
+			}
+		}()
+	}
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
 		go func() {
@@ -414,4 +461,25 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		t.Fatalf("lost %d requests and %d queries in the upgrades: %v", failed.Load(), unanswered.Load(), errs)
 	}
 	twistd(t, dir, nil, "stop", "--pidfile", pidfile)
+}
+
+// rawResponse is what rawGet read.
+type rawResponse struct {
+	status int
+	body   string
+	close  bool
+}
+
+// rawGet sends one GET / on nc and reads its response, without any retry.
+func rawGet(nc net.Conn, br *bufio.Reader) (rawResponse, error) {
+	if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return rawResponse{}, err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return rawResponse{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return rawResponse{resp.StatusCode, string(body), resp.Close}, err
 }

@@ -46,9 +46,12 @@ type conn struct {
 	lost    bool    // ConnectionLost was called
 	closing bool    // we closed it; what arrives is dropped
 	served  bool    // a request arrived (a fresh connection has none)
-	timer   *time.Timer
-	expiry  time.Time // when the parked connection times out; zero: never
-	fr      framer    // the framing of what goes to net/http
+	// graced: parked during a stop, for the rest of its grace, when
+	// net/http let go of it lingering after a response.
+	graced bool
+	timer  *time.Timer
+	expiry time.Time // when the parked connection times out; zero: never
+	fr     framer    // the framing of what goes to net/http
 
 	// h2 is the HTTP/2 connection this one became; nil: HTTP/1. Set
 	// under mu in a callback; the callbacks read it without.
@@ -243,16 +246,21 @@ func (c *conn) ConnectionLost(err error) {
 	c.s.remove(c)
 }
 
-// isFresh reports whether c waits for its first request.
-func (c *conn) isFresh() bool {
+// isWaiting reports whether c waits for a request: parked, fresh or after
+// one, or with net/http lingering for its next one.
+func (c *conn) isWaiting() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.served && !c.closing
+	if c.closing || c.h2 != nil {
+		return false
+	}
+	return c.act == nil || c.act.waiting
 }
 
 // stop closes c if it is parked: always after a request, and before its
-// first one only when fresh is set. One lingering after a response parks
-// (and so closes) at once. An HTTP/2 connection is left to its server.
+// first one only when fresh is set. One lingering after a response (its
+// client likely sending its next request now) parks for the rest of the
+// stop's grace instead. An HTTP/2 connection is left to its server.
 func (c *conn) stop(fresh bool) {
 	c.mu.Lock()
 	if c.h2 != nil {
@@ -262,7 +270,7 @@ func (c *conn) stop(fresh bool) {
 	if c.act != nil {
 		c.act.cond.Broadcast()
 	}
-	idle := c.act == nil && !c.closing && (c.served || fresh)
+	idle := c.act == nil && !c.closing && (c.served && !c.graced || fresh)
 	if idle {
 		c.closing = true
 	}
@@ -316,6 +324,12 @@ type active struct {
 	// came meanwhile, while stopping, and waits for that (see Close).
 	inRequest, closeLater bool
 	hijacked              bool // a handler took the connection over
+	// peek is the byte net/http's one-byte read took while a handler ran:
+	// the next request's first, which net/http holds until it reads that
+	// request (peeked: held). Should net/http close the connection
+	// instead (stopping), the byte goes back in front of c.in.
+	peek   byte
+	peeked bool
 }
 
 // netConn is a as net/http gets it: on a TLS transport, with the
@@ -352,6 +366,7 @@ func (a *active) state(st http.ConnState) {
 	case http.StateActive:
 		a.idle = 0
 		a.inRequest = true
+		a.peeked = false
 	case http.StateHijacked:
 		// No longer HTTP: what is held and what comes goes as it is,
 		// and the handler that took it closes it.
@@ -388,6 +403,10 @@ func (a *active) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, net.ErrClosed
 		case len(c.in) > 0:
+			// A one-byte read while a handler runs is net/http watching
+			// for the peer going away; what it gets is the next
+			// request's first byte.
+			a.peek, a.peeked = c.in[0], len(p) == 1 && a.handled && a.idle == 0
 			n := copy(p, c.in)
 			c.in = c.in[n:]
 			if len(c.in) == 0 {
@@ -421,14 +440,20 @@ func (a *active) Read(p []byte) (int, error) {
 				a.armLocked()
 			}
 			if stopping || !now.Before(a.lingerUntil) {
+				// net/http lets go; the connection parks, and while
+				// stopping waits the rest of the grace for one more
+				// request (answered with Connection: close).
 				a.done = true
 				a.alarm.StopLocked()
+				d, lose := c.s.idle, false
 				if stopping {
-					c.closing = true
+					d = c.s.graceLeft()
+					lose = d <= 0
+					c.closing, c.graced = lose, !lose
 				}
-				c.parkLocked(c.s.idle)
+				c.parkLocked(d)
 				c.mu.Unlock()
-				if stopping {
+				if lose {
 					c.lose()
 				}
 				return 0, io.EOF
@@ -707,6 +732,35 @@ func (a *active) Close() error {
 		a.closeLater = true
 		c.mu.Unlock()
 		return nil
+	}
+	if !a.done && !a.hijacked && a.idle > 0 && c.s.stopping.Load() {
+		// net/http closes a connection between requests once stopping
+		// (SetKeepAlivesEnabled(false) closes the ones it saw idle, and
+		// one that finished a request does not wait for the next): it
+		// goes back to the loop instead, for the rest of the grace, and
+		// a next request already come (with the byte net/http may hold
+		// of it) is served at once, with Connection: close.
+		if d := c.s.graceLeft(); d > 0 {
+			a.done = true
+			a.alarm.StopLocked()
+			a.cond.Broadcast()
+			if a.peeked {
+				c.in = append([]byte{a.peek}, c.in...)
+				a.peeked = false
+			}
+			var start *active
+			if len(c.in) > 0 {
+				start = c.activateLocked()
+			} else {
+				c.graced = true
+				c.parkLocked(d)
+			}
+			c.mu.Unlock()
+			if start != nil {
+				c.s.ln.push(start.netConn())
+			}
+			return nil
+		}
 	}
 	lose := a.closeLocked()
 	c.mu.Unlock()

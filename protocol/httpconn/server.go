@@ -49,10 +49,14 @@ import (
 // this soon.
 const defaultLinger = 50 * time.Millisecond
 
-// freshGrace is how long Shutdown waits for a connection accepted before
-// the stop to send its first request: its client, unlike one on a reused
-// connection, would not retry a request the close cut off.
-const freshGrace = time.Second
+// stopGrace is how long Shutdown waits for a connection to send its next
+// request, answered with Connection: close: one accepted before the stop
+// that has not sent its first (its client, unlike one on a reused
+// connection, would not retry a request the close cut off), and one
+// lingering after a response, whose client is likely sending its next
+// request now (many, load tools and scripts among them, do not retry one
+// a close cut off either). A connection idle for longer is closed at once.
+const stopGrace = time.Second
 
 // Server runs an http.Server on reactor-driven connections. Build it with
 // New, give Factory to the reactor, and stop it with Shutdown.
@@ -74,7 +78,10 @@ type Server struct {
 	// answers 431.
 	headLimit int
 	stopping  atomic.Bool
-	h2        h2Server // the TLS connections that chose HTTP/2
+	// graceEnd is when Shutdown stops waiting for next requests (unix
+	// nanoseconds); set before stopping.
+	graceEnd atomic.Int64
+	h2       h2Server // the TLS connections that chose HTTP/2
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -186,16 +193,20 @@ func (s *Server) snapshot() []*conn {
 	return cs
 }
 
-// Shutdown refuses new connections, closes parked ones at once, sends a
-// GOAWAY on HTTP/2 connections (they close once their streams end), gives
-// connections that have not sent their first request yet up to a second
-// to do so, lets requests in flight (downloads included) finish with
-// Connection: close, and waits for every connection to be closed until
-// ctx ends; then it aborts the rest and returns ctx.Err(). The reactor's
-// own server for the listener should be shut down alongside (it stops
-// accepting); Shutdown does not touch the listening socket.
+// Shutdown refuses new connections, closes the ones parked after a
+// request at once, sends a GOAWAY on HTTP/2 connections (they close once
+// their streams end), gives connections that have not sent their first
+// request yet, or that linger after a response, up to a second for one
+// more request, answered with Connection: close, lets requests in flight
+// (downloads included) finish with Connection: close, and waits for
+// every connection to be closed until ctx ends; then it aborts the rest
+// and returns ctx.Err(). The reactor's own server for the listener should
+// be shut down alongside (it stops accepting); Shutdown does not touch
+// the listening socket.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	end := time.Now().Add(stopGrace)
+	s.graceEnd.Store(end.UnixNano())
 	s.stopping.Store(true)
 	if len(s.conns) == 0 {
 		closeOnce(s.gone)
@@ -206,14 +217,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range s.snapshot() {
 		c.stop(false)
 	}
-	for wait := time.Now().Add(freshGrace); time.Now().Before(wait) && ctx.Err() == nil; {
-		fresh := 0
+	for time.Now().Before(end) && ctx.Err() == nil {
+		waiting := 0
 		for _, c := range s.snapshot() {
-			if c.isFresh() {
-				fresh++
+			if c.isWaiting() {
+				waiting++
 			}
 		}
-		if fresh == 0 {
+		if waiting == 0 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -236,6 +247,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.srv.Close()
 	}
 	return err
+}
+
+// graceLeft is how long a waiting connection is still given for its next
+// request once Shutdown began.
+func (s *Server) graceLeft() time.Duration {
+	return time.Until(time.Unix(0, s.graceEnd.Load()))
 }
 
 func closeOnce(ch chan struct{}) {
