@@ -29,6 +29,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Others may run it, as from /usr/bin: a daemon that switched users
+	// starts it again on an upgrade.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	binary = filepath.Join(dir, "twistd")
 	build := exec.Command("go", "build", "-o", binary, "../cmd/twistd")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr

@@ -483,3 +483,60 @@ func rawGet(nc net.Conn, br *bufio.Reader) (rawResponse, error) {
 	body, err := io.ReadAll(resp.Body)
 	return rawResponse{resp.StatusCode, string(body), resp.Close}, err
 }
+
+// After -u, an upgrade works as documented: the new process, started as
+// that user in a directory it may write, serves on the passed sockets
+// (the new one could not bind them), takes over the pidfile, logs to
+// the same file, reloads, and removes the pidfile when it stops.
+func TestUpgradeAfterPrivilegeDrop(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("switching users needs root")
+	}
+	dir := rootDir(t)
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	app := upgradeApp(t, dir)
+	pidfile := filepath.Join(dir, "twistd.pid")
+	logfile := filepath.Join(dir, "twistd.log")
+	oldPid := daemon(t, dir, "-u", "nobody", "-g", "nogroup", "--logfile", logfile, "-c", app)
+	addrs := serviceAddrs(t, logAddrs(t, logfile))
+
+	newPid := upgraded(t, dir, pidfile)
+	checkOldGone(t, dir, pidfile, oldPid, newPid)
+	checkServing(t, addrs)
+	if uid := procUID(t, newPid); uid != 65534 {
+		t.Errorf("the new process runs as uid %d, want nobody's", uid)
+	}
+	log, _ := os.ReadFile(logfile)
+	if want := fmt.Sprintf(`"pid": %d`, newPid); !strings.Contains(string(log), want) {
+		t.Errorf("the new process did not log to %s:\n%s", logfile, log)
+	}
+	if r := twistd(t, dir, nil, "reload", "--timeout", "10s"); r.code != 0 {
+		t.Errorf("reload of the new process: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := twistd(t, dir, nil, "stop", "--pidfile", pidfile, "--timeout", "10s"); r.code != 0 {
+		t.Fatalf("stop: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, name := range []string{"twistd.pid", "twistd.pid.state", "twistd.pid.oldbin"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", name, err)
+		}
+	}
+}
+
+// procUID is the real uid of a process, from /proc.
+func procUID(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^Uid:\s+(\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no Uid line in /proc/%d/status", pid)
+	}
+	uid, _ := strconv.Atoi(string(m[1]))
+	return uid
+}

@@ -264,7 +264,10 @@ must be able to write the pidfile's directory.`,
 			}
 			before := upgradeState(pidfile, pid)
 			b, _ := json.Marshal(req)
-			if err := os.WriteFile(upgradeRequestPath(pidfile), b, 0o600); err != nil {
+			// Readable by all: a daemon that switched users after its
+			// start reads a request root wrote (it holds no secret; the
+			// daemon checks who owns it).
+			if err := os.WriteFile(upgradeRequestPath(pidfile), b, 0o644); err != nil {
 				return withCode(exitFailure, fmt.Errorf("upgrade request: %w", err))
 			}
 			if err := syscall.Kill(pid, syscall.SIGUSR2); err != nil {
