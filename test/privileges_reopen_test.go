@@ -132,3 +132,46 @@ func TestChrootReopenFindsTheLogOnTheHost(t *testing.T) {
 		t.Fatalf("the reopen created the log inside the jail")
 	}
 }
+
+// A connection log that names users (socks) is created 0640, and so is
+// the new one SIGUSR1 opens after logrotate moved it away, when the daemon
+// runs as nobody and the root opener creates it.
+func TestPrivilegesReopenedSocksLogKeepsItsMode(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("switching users needs root")
+	}
+	dir := rootDir(t)
+	logs := filepath.Join(dir, "logs")
+	os.Mkdir(logs, 0o755)
+	logfile, socksLog := filepath.Join(logs, "twistd.log"), filepath.Join(logs, "socks.log")
+	// With a umask that lets 0640 through (a daemon's default 0077
+	// makes every file 0600).
+	pid := daemon(t, dir, "--logfile", logfile, "-u", "nobody", "-g", "nogroup", "--umask", "0022",
+		"socks", "-p", "tcp:0:interface=127.0.0.1", "--log", socksLog)
+	mode := func() os.FileMode {
+		t.Helper()
+		fi, err := os.Stat(socksLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	if m := mode(); m != 0o640 {
+		t.Fatalf("socks log created %o, want 640", m)
+	}
+	if err := os.Rename(socksLog, socksLog+".1"); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGUSR1)
+	eventually(t, 10*time.Second, "the socks log opened again", func() bool {
+		_, err := os.Stat(socksLog)
+		return err == nil
+	})
+	if m := mode(); m != 0o640 {
+		t.Fatalf("socks log created again %o by the reopen, want 640", m)
+	}
+	if r := twistd(t, dir, nil, "stop", "--timeout", "10s"); r.code != 0 {
+		t.Fatalf("stop: exit %d, %q", r.code, r.stderr)
+	}
+}

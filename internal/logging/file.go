@@ -35,6 +35,13 @@ type Opener interface {
 	OpenAppend(path string) (*os.File, error)
 }
 
+// ModeOpener is an Opener that also creates a file with a given mode
+// (process.Opener is one): a log that names users is created 0640 by the
+// opener too, not only by this process.
+type ModeOpener interface {
+	OpenAppendMode(path string, mode os.FileMode) (*os.File, error)
+}
+
 // OpenFile opens path for appending, creating it if need be.
 func OpenFile(path string) (*File, error) {
 	return OpenFileWith(path, nil)
@@ -69,7 +76,13 @@ func (l *File) open() (*os.File, error) {
 	if l.opener == nil {
 		return openAppend(l.path, l.mode)
 	}
-	f, err := l.opener.OpenAppend(l.path)
+	var f *os.File
+	var err error
+	if mo, ok := l.opener.(ModeOpener); ok && l.mode != 0o644 {
+		f, err = mo.OpenAppendMode(l.path, l.mode)
+	} else {
+		f, err = l.opener.OpenAppend(l.path)
+	}
 	if err == nil {
 		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&^l.mode != 0 {
 			_ = f.Chmod(fi.Mode().Perm() & l.mode) // best effort: only the owner may

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -174,6 +175,23 @@ func (o *Opener) OpenAppend(path string) (*os.File, error) {
 		return nil, err
 	}
 	f, err := o.ask("open", abs)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return nil, fmt.Errorf("log opener: open %s: no descriptor came back", abs)
+	}
+	return f, nil
+}
+
+// OpenAppendMode is OpenAppend with the permissions a file it creates
+// gets (a file that exists keeps its own).
+func (o *Opener) OpenAppendMode(path string, mode os.FileMode) (*os.File, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := o.ask("open-mode", fmt.Sprintf("%04o %s", mode.Perm(), abs))
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +387,17 @@ func (s *opener) serve(verb, arg string) (*os.File, error) {
 		if !s.allowed[filepath.Clean(arg)] {
 			return nil, ErrNotAllowed
 		}
-		return openLog(arg)
+		return openLog(arg, 0o644)
+	case "open-mode":
+		m, path, _ := strings.Cut(arg, " ")
+		mode, err := strconv.ParseUint(m, 8, 32)
+		if err != nil || mode&^0o777 != 0 {
+			return nil, fmt.Errorf("bad mode %q", m)
+		}
+		if !s.allowed[filepath.Clean(path)] {
+			return nil, ErrNotAllowed
+		}
+		return openLog(path, uint32(mode))
 	}
 	return nil, fmt.Errorf("unknown request %q", verb)
 }
@@ -377,8 +405,8 @@ func (s *opener) serve(verb, arg string) (*os.File, error) {
 // openLog opens path for appending, refusing anything but a regular file
 // with one link, so that no link planted in a writable directory can
 // make the opener append to another file.
-func openLog(path string) (*os.File, error) {
-	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o644)
+func openLog(path string, mode uint32) (*os.File, error) {
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, mode)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}

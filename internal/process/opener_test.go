@@ -90,3 +90,30 @@ func TestOpenerEndsWithItsProcess(t *testing.T) {
 		t.Fatalf("the opener did not exit cleanly once its socket closed: %v", err)
 	}
 }
+
+func TestOpenerCreatesWithTheModeAsked(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "users.log")
+	o, err := StartOpener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if err := o.Allow(logPath); err != nil {
+		t.Fatal(err)
+	}
+	f, err := o.OpenAppendMode(logPath, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if fi, err := os.Stat(logPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("created with %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	if _, err := o.OpenAppendMode(filepath.Join(dir, "other.log"), 0o600); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("a path not allowed: %v, want ErrNotAllowed", err)
+	}
+	if _, err := o.ask("open-mode", "7777 "+logPath); err == nil || !strings.Contains(err.Error(), "bad mode") {
+		t.Fatalf("mode 7777: %v, want a bad mode", err)
+	}
+}
