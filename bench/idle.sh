@@ -1,6 +1,7 @@
 #!/bin/bash
 # How often an idle server wakes up: ours with every plugin loaded (echo,
-# tcp, web, dns, portforward and the admin endpoint) beside nginx with one
+# tcp, web, dns, portforward and the admin endpoint, and --watch on the
+# application file and the files it names) beside nginx with one
 # worker, measured over the same window. Each is started and left alone
 # for SETTLE; then its context switches (voluntary + nonvoluntary, summed
 # over every thread — for nginx the master and the worker) and its CPU
@@ -88,7 +89,7 @@ cat >>"$TMP/app/app.yaml" <<EOF
     listen: tcp:$((PORT_BASE + 5)):interface=127.0.0.1
     connect: 127.0.0.1:$((PORT_BASE + 2))
 EOF
-(cd "$TMP/app" && exec "$TWISTD" -n --pidfile= -c app.yaml >"$TMP/ours.log" 2>&1) &
+(cd "$TMP/app" && exec "$TWISTD" -n --pidfile= --watch -c app.yaml >"$TMP/ours.log" 2>&1) &
 OURS=$!
 
 if [ -n "$NGINX" ] && ! command -v "$NGINX" >/dev/null; then
@@ -122,7 +123,7 @@ kill -0 "$OURS" 2>/dev/null || die "twistd did not start: $(cat "$TMP/ours.log")
 echo "idle servers, $WINDOW s after $SETTLE s, commit $(git rev-parse --short HEAD 2>/dev/null)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # Both over the same window, so under the same machine load.
-measure "twistd (every plugin)" "$OURS" >"$TMP/ours.out" &
+measure "twistd (every plugin, --watch)" "$OURS" >"$TMP/ours.out" &
 MEASURERS=$!
 if [ -n "$NGINX" ]; then
 	if kill -0 "$NGINX_PID" 2>/dev/null; then
