@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BIN="$(pwd)/bin/twistd"
 N="${1:-10}"
 DIR="$(mktemp -d)"
-trap '"$BIN" stop --pidfile "$DIR/t.pid" >/dev/null 2>&1 || true; kill "${WRK:-0}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap '"$BIN" stop --pidfile "$DIR/t.pid" >/dev/null 2>&1 || true; kill "${WRK:-0}" "${DNSPERF:-0}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
 mkdir -p "$DIR/public"
 echo hello > "$DIR/public/index.html"
 echo "192.0.2.7 up.example.test" > "$DIR/hosts"
@@ -33,6 +33,16 @@ if command -v wrk >/dev/null 2>&1; then
 else
 	echo "wrk not installed: measuring without load" >&2
 fi
+if command -v dnsperf >/dev/null 2>&1; then
+	# A steady query rate the server answers whole when nothing happens,
+	# so that a lost query is the upgrade's.
+	echo "up.example.test A" > "$DIR/queries"
+	dnsperf -s 127.0.0.1 -p $((PORT + 1)) -d "$DIR/queries" -l 600 -Q 2000 -t 2 > "$DIR/dnsperf.out" 2>&1 &
+	DNSPERF=$!
+	sleep 1
+else
+	echo "dnsperf not installed: no DNS load" >&2
+fi
 times=""
 i=0
 while [ "$i" -lt "$N" ]; do
@@ -50,6 +60,15 @@ echo "as the daemon logged it (hook start to ready, ms):"
 grep 'upgraded: the new process is ready' "$DIR/t.log" | grep -o '"took": "[^"]*"' | sed 's/"took": "//; s/"//' |
 	awk '/ms$/ {sub(/ms$/, ""); print $0 + 0; next} /µs$/ {sub(/µs$/, ""); print $0 / 1000; next} /s$/ {sub(/s$/, ""); print $0 * 1000}' |
 	sort -n | awk '{a[NR]=$1} END {printf "  min %.1f  median %.1f  max %.1f\n", a[1], a[int((NR+1)/2)], a[NR]}'
+if [ -n "${DNSPERF:-}" ]; then
+	sleep 2 # the last queries' answers (or their timeouts)
+	kill -INT "$DNSPERF"; wait "$DNSPERF" || true
+	echo "dnsperf during the upgrades:"
+	grep -E "Queries sent|Queries completed|Queries lost" "$DIR/dnsperf.out" | sed 's/^ */  /'
+	if ! grep -q "Queries lost: *0 " "$DIR/dnsperf.out"; then
+		echo "  (an upgrade lost queries; it must lose none)"
+	fi
+fi
 if [ -n "${WRK:-}" ]; then
 	kill -INT "$WRK"; wait "$WRK" || true
 	echo "wrk during the upgrades:"
