@@ -14,23 +14,17 @@ ARG GO_VERSION=1.26
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 ARG TARGETOS=linux
 ARG TARGETARCH
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
+ARG COMMIT=unknown
+ARG DATE=unknown
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
-COPY twistd.go ./
-COPY cmd/ cmd/
-COPY internal/ internal/
-COPY endpoint/ endpoint/
-COPY logfile/ logfile/
-COPY metrics/ metrics/
-COPY plugin/ plugin/
-COPY policy/ policy/
-COPY protocol/ protocol/
-COPY service/ service/
+# The Go source: .dockerignore is the one list of what that is.
+COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X github.com/twistd-go/twistd/internal/cli.version=${VERSION}" -o /out/twistd ./cmd/twistd
+    go build -trimpath -ldflags "-s -w -X github.com/twistd-go/twistd/internal/cli.version=${VERSION} -X github.com/twistd-go/twistd/internal/cli.commit=${COMMIT} -X github.com/twistd-go/twistd/internal/cli.date=${DATE}" -o /out/twistd ./cmd/twistd
 COPY deploy/docker/ /out/etc/twistd/
 # Refuse to build an image whose default application file is invalid (only
 # when the binary runs here, i.e. not cross-compiled).

@@ -15,7 +15,7 @@ LDFLAGS  := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(C
 PREFIX   ?= /usr/local
 FUZZTIME ?= 30s
 
-.PHONY: build run test lint bench fuzz install clean api
+.PHONY: build run test lint bench fuzz install clean api image
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/twistd

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -540,6 +541,7 @@ func TestDockerfile(t *testing.T) {
 			allowed = append(allowed, strings.TrimSuffix(l[1:], "/"))
 		}
 	}
+	var sources []string // what the build copies from the context
 	for _, stage := range stages {
 		for _, in := range stage {
 			if in.cmd != "COPY" || strings.Contains(in.args, "--from=") {
@@ -551,13 +553,39 @@ func TestDockerfile(t *testing.T) {
 					continue
 				}
 				src = strings.TrimSuffix(src, "/")
+				sources = append(sources, src)
 				if _, err := os.Stat(filepath.Join("..", src)); err != nil {
 					t.Errorf("COPY %s: %v", src, err)
 				}
-				if !slices.ContainsFunc(allowed, func(a string) bool { return src == a || strings.HasPrefix(src, a+"/") }) {
+				if src != "." && !slices.ContainsFunc(allowed, func(a string) bool { return src == a || strings.HasPrefix(src, a+"/") }) {
 					t.Errorf("COPY %s: .dockerignore leaves it out of the context", src)
 				}
 			}
+		}
+	}
+
+	// Every package of this module the binary is built from is in the
+	// context and copied (a new public package once was not).
+	list := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd/twistd")
+	list.Dir = ".."
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	root, _ := filepath.Abs("..")
+	under := func(list []string, rel string) bool {
+		return slices.ContainsFunc(list, func(a string) bool { return a == "." || rel == a || strings.HasPrefix(rel, a+"/") })
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel == "." {
+			rel = "twistd.go"
+		}
+		if !under(sources, rel) || !under(allowed, rel) {
+			t.Errorf("the binary is built from %s, which the Dockerfile does not copy or .dockerignore leaves out", rel)
 		}
 	}
 
