@@ -182,12 +182,15 @@ func (p *proc) serve(specs []reactor.Spec) error {
 				return process.Confine(s.chroot, creds.Needed())
 			},
 			Ready: func() {
-				process.TrimText()
 				p.notify.Ready()
 				if !p.up.successor { // the predecessor moves MAINPID here
 					p.sdNotify("READY=1\nSTATUS=" + p.statusLine())
 				}
 				p.watchReady()
+				// Once serving, not before: start-up's garbage and
+				// the code it ran once go back to the system without
+				// delaying the sockets or the readiness report.
+				returnMemory()
 			},
 			Stopping: func() {
 				if !p.up.upgraded { // after an upgrade the service is not stopping

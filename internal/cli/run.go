@@ -85,7 +85,6 @@ func buildServices(file *config.File, loadErr error) (*config.File, []reactor.Sp
 	if err := config.Join(errs...); err != nil {
 		return nil, nil, err
 	}
-	returnMemory()
 	return file, specs, nil
 }
 
