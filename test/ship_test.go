@@ -135,8 +135,18 @@ func TestMisplacedFlags(t *testing.T) {
 			t.Errorf("twistd %q: exit %d, stderr:\n%s\nwant %q and %q", c.args, r.code, r.stderr, c.says, c.want)
 		}
 	}
+	// What follows procmon's command is the command's: sh's -c is not
+	// twistd's -c, but twistd's -n before it is still moved.
+	r := twistd(t, t.TempDir(), nil, "procmon", "-n", "sh", "-c", "echo hi")
+	if r.code != 2 || !strings.Contains(r.stderr, "corrected: twistd -n procmon sh -c 'echo hi'") || strings.Contains(r.stderr, "-c is a global flag") {
+		t.Errorf("procmon -n sh -c: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	r = twistd(t, t.TempDir(), nil, "procmon", "--no-such-flag", "sh", "-c", "echo hi")
+	if r.code != 2 || strings.Contains(r.stderr, "corrected") {
+		t.Errorf("procmon --no-such-flag sh -c: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
 	// A flag neither side knows is only reported.
-	r := twistd(t, t.TempDir(), nil, "web", "--no-such-flag")
+	r = twistd(t, t.TempDir(), nil, "web", "--no-such-flag")
 	if r.code != 2 || !strings.Contains(r.stderr, "unknown flag: --no-such-flag") || strings.Contains(r.stderr, "corrected") {
 		t.Errorf("unknown flag: exit %d %s", r.code, r.stderr)
 	}

@@ -144,10 +144,12 @@ func correctFlags(root *cobra.Command, args []string) ([]string, []string) {
 	local := sub.Flags()
 	var before, after, moveUp, moveDown []string
 	var notes []string
-	walk := func(part []string, here, there *pflag.FlagSet, keep, move *[]string, whereNote string) {
+	walk := func(part []string, here, there *pflag.FlagSet, keep, move *[]string, whereNote string, argv bool) {
 		for i := 0; i < len(part); i++ {
 			a := part[i]
-			if a == "--" {
+			if a == "--" || argv && !strings.HasPrefix(a, "-") {
+				// The rest is a command line of its own (procmon's
+				// sh -c ...): its flags are not ours.
 				*keep = append(*keep, part[i:]...)
 				return
 			}
@@ -175,9 +177,9 @@ func correctFlags(root *cobra.Command, args []string) ([]string, []string) {
 		}
 	}
 	walk(args[:at], global, local, &before, &moveDown,
-		fmt.Sprintf("is a flag of %s: it goes after the plugin's name", sub.Name()))
+		fmt.Sprintf("is a flag of %s: it goes after the plugin's name", sub.Name()), false)
 	walk(args[at+1:], local, global, &after, &moveUp,
-		fmt.Sprintf("is a global flag: it goes before the plugin's name (%s)", sub.Name()))
+		fmt.Sprintf("is a global flag: it goes before the plugin's name (%s)", sub.Name()), sub.Annotations[argvAnnotation] != "")
 	if len(notes) == 0 {
 		return nil, nil
 	}

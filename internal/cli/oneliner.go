@@ -19,6 +19,10 @@ import (
 	"github.com/twistd-go/twistd/plugin"
 )
 
+// argvAnnotation marks a one-liner whose first argument that is not a
+// flag begins a command line of its own (twistd procmon sh -c ...).
+const argvAnnotation = "twistd.argv"
+
 // newPluginCommand makes a one-liner (twistd echo ...): its flags describe
 // one application-file entry, which then runs exactly as a file would —
 // reloads included: SIGHUP builds the entry anew, so its data files
@@ -32,6 +36,7 @@ func newPluginCommand(v *viper.Viper, m plugin.Maker, logs *process.Opener) *cob
 	if a, ok := m.(plugin.ArgsTaker); ok {
 		cmd.Use = m.Name() + " [flags] " + a.ArgsUsage()
 		cmd.Args = cobra.ArbitraryArgs
+		cmd.Annotations = map[string]string{argvAnnotation: "true"}
 	}
 	entry := m.Flags(cmd.Flags())
 	if cmd.Flags().ShorthandLookup("h") != nil {
