@@ -282,13 +282,19 @@ func TestCallLaterPanicClosesTheConnection(t *testing.T) {
 type orderProto struct {
 	protocol.Base
 	ran  []int
+	due  map[int]time.Time // when each delayed timer falls due, as set
 	done chan []int
 }
 
+// orderStep is the spacing of orderProto's delayed timers.
+const orderStep = 5 * time.Millisecond
+
 func (p *orderProto) ConnectionMade(t protocol.Transport) {
 	const n = 20
+	p.due = map[int]time.Time{}
 	for i := n; i > 0; i-- { // due in reverse of the order they are set
-		t.CallLater(time.Duration(i)*time.Millisecond, func() { p.record(100 + i) })
+		p.due[100+i] = time.Now().Add(time.Duration(i) * orderStep)
+		t.CallLater(time.Duration(i)*orderStep, func() { p.record(100 + i) })
 	}
 	for i := range n { // due at once: in the order they are set
 		t.CallLater(0, func() { p.record(i) })
@@ -304,13 +310,26 @@ func (p *orderProto) record(i int) {
 	}
 }
 
+// dueBefore reports whether delayed timer a falls due before b: by
+// their delays, unless setting them took so long (a loaded machine)
+// that b, set later with the shorter delay, fell due after a.
+func (p *orderProto) dueBefore(a, b int) bool {
+	if d := p.due[b].Sub(p.due[a]); d > time.Millisecond || d < -time.Millisecond {
+		return d > 0
+	}
+	return a < b
+}
+
 // Timers run in the order they fall due, and those due at the same time
 // in the order they were set (Twisted's callLater order), on either reactor.
 func TestCallLaterOrder(t *testing.T) {
 	bothDrivers(t, func(t *testing.T) {
 		done := make(chan []int, 1)
+		var proto atomic.Pointer[orderProto]
 		_, addr, _, _ := serveStream(t, protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
-			return &orderProto{done: done}
+			p := &orderProto{done: done}
+			proto.Store(p)
+			return p
 		}))
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -323,13 +342,15 @@ func TestCallLaterOrder(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("the timers did not all run")
 		}
-		for i, v := range ran {
-			want := i
-			if i >= 20 {
-				want = 100 + i - 19
-			}
-			if v != want {
+		for i, v := range ran[:20] {
+			if v != i {
 				t.Fatalf("timers ran in the order %v", ran)
+			}
+		}
+		p := proto.Load()
+		for i := 21; i < len(ran); i++ {
+			if !p.dueBefore(ran[i-1], ran[i]) {
+				t.Fatalf("timers ran in the order %v, not as they fell due", ran)
 			}
 		}
 	})

@@ -21,15 +21,25 @@ func TestShutdownUnderLoadAnswersEveryRequest(t *testing.T) {
 		s := New(&http.Server{Handler: http.HandlerFunc(hello)})
 		serveNet(t, ln, s.Factory())
 		addr := ln.Addr().String()
-		var wg sync.WaitGroup
+		var wg, warm sync.WaitGroup
 		errs := make(chan error, 64)
 		stop := make(chan struct{})
 		for i := 0; i < 16; i++ {
 			wg.Add(1)
+			warm.Add(1)
 			go func() {
 				defer wg.Done()
+				first := true
+				answered := func() {
+					if first {
+						first = false
+						warm.Done()
+					}
+				}
+				defer answered()
 				nc, err := net.Dial("tcp", addr)
 				if err != nil {
+					errs <- err
 					return
 				}
 				defer nc.Close()
@@ -56,13 +66,16 @@ func TestShutdownUnderLoadAnswersEveryRequest(t *testing.T) {
 						errs <- fmt.Errorf("request %d: %d %q", n, resp.StatusCode, b)
 						return
 					}
+					answered()
 					if resp.Close {
 						return
 					}
 				}
 			}()
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Every client is served before the stop: one that connects
+		// after it is refused, as it should be.
+		warm.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := s.Shutdown(ctx); err != nil {
 			t.Fatal(err)
