@@ -19,6 +19,9 @@ func TestShutdownUnderLoadAnswersEveryRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := New(&http.Server{Handler: http.HandlerFunc(hello)})
+		// Busy clients, however slowly a loaded machine runs them: one
+		// idle past the linger would be closed at once by design.
+		s.linger = time.Hour
 		serveNet(t, ln, s.Factory())
 		addr := ln.Addr().String()
 		var wg, warm sync.WaitGroup
