@@ -49,3 +49,52 @@ func TestRequiredLayout(t *testing.T) {
 		t.Error("internal/service has no Go package")
 	}
 }
+
+// TestREADMENamesEveryPackage fails when a package of the module is not
+// in the README's layout section (bench/'s load tools are named by
+// bench/ itself).
+func TestREADMENamesEveryPackage(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(readme), "## Layout")
+	if !ok {
+		t.Fatal("README.md has no ## Layout section")
+	}
+	named := map[string]bool{}
+	for _, line := range strings.Split(layout, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		entry := strings.TrimSuffix(f[0], "/")
+		if pre, rest, ok := strings.Cut(entry, "{"); ok {
+			for _, name := range strings.Split(strings.TrimSuffix(strings.TrimSuffix(rest, "/"), "}"), ",") {
+				named[pre+name] = true
+			}
+			continue
+		}
+		named[entry] = true
+	}
+	list := exec.Command("go", "list", "-f", "{{.Dir}}", "./...")
+	list.Dir = ".."
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	root, _ := filepath.Abs("..")
+	for _, dir := range strings.Fields(string(out)) {
+		rel, _ := filepath.Rel(root, dir)
+		switch {
+		case rel == ".":
+			rel = "twistd.go"
+		case strings.HasPrefix(rel, "bench/"):
+			rel = "bench"
+		}
+		if !named[rel] {
+			t.Errorf("the README's layout does not name %s", rel)
+		}
+	}
+}
