@@ -1,8 +1,10 @@
 #!/bin/bash
 # A 1 GiB passive-mode download through ours (bin/twistd ftp) and vsftpd,
-# in one run, with curl; prints the MB/s of each (best of REPEAT) and the
-# ratio ours/vsftpd. vsftpd is `apt-get install vsftpd`; without it only
-# ours is measured.
+# in one run, with curl; prints the MB/s of each and the
+# ratio ours/vsftpd, taking turns download by download (median of
+# REPEAT), with each server's CPU time per GiB (utime+stime, reaped
+# children included) beside. vsftpd is `apt-get install vsftpd`; without
+# it only ours is measured.
 #
 #   make build && bench/ftp.sh
 #
@@ -34,21 +36,31 @@ wait_port() {
 	return 1
 }
 
-best() { # best MB/s of REPEAT downloads from port $1
-	local i v b=0
-	for i in $(seq "$REPEAT"); do
-		v=$(curl -s -o /dev/null -w '%{speed_download}' "ftp://127.0.0.1:$1/big") || return 1
-		b=$(python3 -c "print(max($b, $v/1e6))")
-	done
-	printf '%.0f' "$b"
+# cputicks PID: utime+stime (children included), in clock ticks.
+cputicks() { awk '{sub(/^.*\) /, ""); print $12+$13+$14+$15}' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+
+# one NAME PORT PID: one download; appends "NAME MB/s cpu-ms-per-GiB".
+one() {
+	local v b a
+	b=$(cputicks "$3")
+	v=$(curl -s -o /dev/null -w '%{speed_download}' "ftp://127.0.0.1:$2/big") || return 1
+	sleep 0.5 # vsftpd's session process is reaped (and counted) once it has ended
+	a=$(cputicks "$3")
+	awk -v n="$1" -v v="$v" -v b="$b" -v a="$a" -v t="$TICK" -v mb="$SIZE_MB" \
+		'BEGIN{printf "%s %.0f %.0f\n", n, v/1e6, (a-b)/t*1e3*1024/mb}' | tee -a "$TMP/results" >&2
 }
 
+# The median of column 2 (MB/s) and 3 (CPU ms/GiB) of NAME's runs.
+median() { awk -v n="$1" -v c="$2" '$1==n{print $c}' "$TMP/results" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 OURS_PORT=$(free_port)
 "$ROOT/bin/twistd" -n --pidfile= --logfile="$TMP/ours.log" ftp -p "tcp:$OURS_PORT:interface=127.0.0.1" -r "$TMP/pub" &
+OURS_PID=$!
 wait_port "$OURS_PORT" || die "ours did not start: $(cat "$TMP/ours.log")"
-OURS=$(best "$OURS_PORT") || die "download from ours failed"
 
-VS=""
+VS_PID=""
 if command -v vsftpd >/dev/null; then
 	VS_PORT=$(free_port)
 	cat >"$TMP/vsftpd.conf" <<CONF
@@ -64,13 +76,27 @@ background=NO
 xferlog_enable=NO
 CONF
 	vsftpd "$TMP/vsftpd.conf" &
-	wait_port "$VS_PORT" && VS=$(best "$VS_PORT")
+	VS_PID=$!
+	wait_port "$VS_PORT" || VS_PID=""
 fi
 
-echo "FTP passive download, ${SIZE_MB} MiB, best of $REPEAT (MB/s)"
-printf '%-10s %8s\n' ours "$OURS"
+# Round by round, so both see the same machine.
+: >"$TMP/results"
+for i in $(seq "$REPEAT"); do
+	one ours "$OURS_PORT" "$OURS_PID" || die "download from ours failed"
+	# vsftpd serves each session in a process of its own, reaped by the
+	# listener: its CPU shows up in the listener's children.
+	[ -n "$VS_PID" ] && { one vsftpd "$VS_PORT" "$VS_PID" || die "download from vsftpd failed"; }
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+OURS=$(median ours 2)
+VS=""
+[ -n "$VS_PID" ] && VS=$(median vsftpd 2)
+
+echo "FTP passive download, ${SIZE_MB} MiB, median of $REPEAT interleaved (MB/s, server CPU ms per GiB)"
+printf '%-10s %8s %8s\n' ours "$OURS" "$(median ours 3)"
 if [ -n "$VS" ]; then
-	printf '%-10s %8s\n' vsftpd "$VS"
+	printf '%-10s %8s %8s\n' vsftpd "$VS" "$(median vsftpd 3)"
 	printf '%-10s %8s\n' ratio "$(python3 -c "print(f'{$OURS/$VS:.2f}x')")"
 else
 	echo "vsftpd    not installed (apt-get install vsftpd): no ratio"

@@ -1,11 +1,10 @@
 package exec
 
 import (
+	"bufio"
 	"context"
-	"errors"
 	"net"
 	"os"
-	osexec "os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,6 +52,8 @@ type server struct {
 	stats   *service.Stats
 	refused *policy.Refusals
 	cred    *syscall.Credential
+	env     []string  // the programs' environment beyond TCP*
+	bufs    sync.Pool // *bufio.Reader for the stderr readers
 	metrics *execMetrics
 
 	// pred is the instance this one replaces on a reload (set before
@@ -63,8 +64,8 @@ type server struct {
 	done atomic.Bool // stopped, its programs reaped
 
 	mu       sync.Mutex
-	slots    int // reserved: running programs and ones being started
-	children map[*os.Process]struct{}
+	slots    int              // reserved: running programs and ones being started
+	children map[int]struct{} // pids not yet reaped
 	stopping bool
 	reaped   sync.WaitGroup
 }
@@ -72,7 +73,7 @@ type server struct {
 // New returns an exec service running prog for each connection, at most
 // max at a time, under policies.
 func New(prog Program, max int, policies policy.Config) service.Service {
-	return &server{prog: prog, max: max, policies: policies, children: map[*os.Process]struct{}{}}
+	return &server{prog: prog, max: max, policies: policies, children: map[int]struct{}{}}
 }
 
 // Start serves the listeners with the program-per-connection factory.
@@ -89,6 +90,7 @@ func (s *server) Start(ctx context.Context, env *service.Env) error {
 		cred = nil
 	}
 	s.cred = cred
+	s.env = Environ(s.prog.Env)
 	s.metrics = newExecMetrics(env.Metrics, env.Name)
 	CloseInherited()
 	s.Protocols.Stream = protocol.FactoryFunc(s.build)
@@ -155,33 +157,31 @@ func (c *conn) ConnectionLost(error) {
 // run starts the program on the socket f and reaps it.
 func (s *server) run(f *os.File, peer, host net.Addr) {
 	defer s.release()
-	cmd := Command(s.prog.Path, s.prog.Args, Environ(s.prog.Env, tcpEnv(peer, host)...), s.prog.Dir, s.cred)
-	cmd.Stdin, cmd.Stdout = f, f
-	pr, pw, err := os.Pipe()
+	pr, pw, err := stderrPipe()
 	if err != nil {
 		f.Close()
 		s.metrics.failed()
 		s.log.Error("cannot start the program", zap.Stringer("peer", peer), zap.Error(err))
 		return
 	}
-	cmd.Stderr = pw
+	env := append(tcpEnv(peer, host), s.env...)
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
 		f.Close()
 		pr.Close()
-		pw.Close()
+		syscall.Close(pw)
 		return
 	}
 	// Started under the lock, so Stop sees every child it must signal.
-	err = cmd.Start()
+	c, err := spawn(s.prog.Path, s.prog.Args, env, s.prog.Dir, []uintptr{f.Fd(), f.Fd(), uintptr(pw)}, s.cred)
 	if err == nil {
-		s.children[cmd.Process] = struct{}{}
+		s.children[c.pid] = struct{}{}
 		s.reaped.Add(1)
 	}
 	s.mu.Unlock()
 	f.Close()
-	pw.Close()
+	syscall.Close(pw)
 	if err != nil {
 		pr.Close()
 		s.metrics.failed()
@@ -189,7 +189,7 @@ func (s *server) run(f *os.File, peer, host net.Addr) {
 		return
 	}
 	defer s.reaped.Done()
-	pid := cmd.Process.Pid
+	pid := c.pid
 	s.metrics.started()
 	s.metrics.running(1)
 	s.stats.ConnectionsActive.Add(1)
@@ -197,32 +197,48 @@ func (s *server) run(f *os.File, peer, host net.Addr) {
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
-		LogLines(pr, &s.lines, s.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr"))
+		br, _ := s.bufs.Get().(*bufio.Reader)
+		if br == nil {
+			br = bufio.NewReaderSize(pr, maxLine)
+		} else {
+			br.Reset(pr)
+		}
+		logLines(br, &s.lines, s.log.Info, zap.Int("pid", pid), zap.String("stream", "stderr"))
 		pr.Close()
+		br.Reset(nil)
+		s.bufs.Put(br)
 	}()
-	err = cmd.Wait()
+	// Reaped under the lock, so Stop never signals a pid since reused.
+	ws, err := c.wait(func() (syscall.WaitStatus, bool, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		ws, done, err := c.tryReap()
+		if done || err != nil {
+			delete(s.children, pid)
+		}
+		return ws, done, err
+	})
 	// A grandchild may keep stderr open: stop reading once the program
 	// is gone and what it wrote has had a moment to arrive.
 	select {
 	case <-logged:
-	case <-time.After(100 * time.Millisecond):
-		pr.Close()
+	default:
+		_ = pr.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		select {
+		case <-logged:
+		case <-time.After(time.Second):
+			// A pipe outside the poller has no deadlines.
+			pr.Close()
+			<-logged
+		}
 	}
-	s.mu.Lock()
-	delete(s.children, cmd.Process)
-	s.mu.Unlock()
 	s.metrics.running(-1)
 	s.stats.ConnectionsActive.Add(-1)
-	if err != nil && !isExit(err) {
+	if err != nil {
 		s.log.Warn("program failed", zap.Int("pid", pid), zap.Error(err))
 	} else {
-		s.log.Debug("program ended", zap.Int("pid", pid), zap.String("status", ExitStatus(err)))
+		s.log.Debug("program ended", zap.Int("pid", pid), zap.String("status", waitStatus(ws)))
 	}
-}
-
-func isExit(err error) bool {
-	var ee *osexec.ExitError
-	return errors.As(err, &ee)
 }
 
 // tcpEnv is ucspi-tcp's description of the connection.
@@ -270,7 +286,7 @@ func (s *server) stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true
 	for p := range s.children {
-		Signal(p, syscall.SIGTERM)
+		signalGroup(p, syscall.SIGTERM)
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -286,7 +302,7 @@ func (s *server) stop(ctx context.Context) error {
 	s.mu.Lock()
 	n := len(s.children)
 	for p := range s.children {
-		Signal(p, syscall.SIGKILL)
+		signalGroup(p, syscall.SIGKILL)
 	}
 	s.mu.Unlock()
 	if n > 0 {

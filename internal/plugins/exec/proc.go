@@ -214,7 +214,11 @@ func (l *LineLimit) take(now time.Time) (ok bool, dropped int64) {
 // line) with fields, until r ends, within limit; lines longer than
 // maxLine are cut.
 func LogLines(r io.Reader, limit *LineLimit, level func(string, ...zap.Field), fields ...zap.Field) {
-	br := bufio.NewReaderSize(r, maxLine)
+	logLines(bufio.NewReaderSize(r, maxLine), limit, level, fields...)
+}
+
+// logLines is LogLines on a reader of at least maxLine bytes.
+func logLines(br *bufio.Reader, limit *LineLimit, level func(string, ...zap.Field), fields ...zap.Field) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
@@ -250,6 +254,22 @@ func Signal(p *os.Process, sig syscall.Signal) {
 	if err := syscall.Kill(-p.Pid, sig); err != nil {
 		_ = p.Signal(sig)
 	}
+}
+
+// signalGroup sends sig to the process group of pid (started in a group
+// of its own), or to pid alone when that fails.
+func signalGroup(pid int, sig syscall.Signal) {
+	if err := syscall.Kill(-pid, sig); err != nil {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// waitStatus describes a wait status as ExitStatus does.
+func waitStatus(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return "exit " + strconv.Itoa(ws.ExitStatus())
 }
 
 // ExitStatus describes how a program ended: "exit 3", "signal killed".

@@ -294,6 +294,9 @@ const stallChunk = 1 << 20
 func (f *countingFile) WriteTo(w io.Writer) (int64, error) {
 	var src io.Reader = struct{ io.Reader }{f.File}
 	if of, ok := f.File.(*os.File); ok {
+		if n, handled, err := f.sendFile(w, of); handled {
+			return n, err
+		}
 		src = of
 	}
 	var deadline func(time.Time) error
