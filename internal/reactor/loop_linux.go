@@ -43,6 +43,11 @@ type loop struct {
 	sleeping atomic.Bool
 	stopping bool
 	done     chan struct{}
+
+	// g is the loop goroutine's curg (0 when not running): a Write that
+	// finds it is the loop's, and waits on dirty for the end of the turn.
+	g     atomic.Uintptr
+	dirty []*econn // owned by the loop goroutine
 }
 
 // loopReadBuffer is the size of each loop's shared read buffer.
@@ -121,10 +126,12 @@ func (l *loop) run() {
 	defer close(l.done)
 	defer unix.Close(l.epfd)
 	defer unix.Close(l.wakefd)
+	l.g.Store(curg())
+	defer l.g.Store(0)
 	for {
 		l.sleeping.Store(true)
 		l.mu.Lock()
-		busy := len(l.pending) > 0 || len(l.adds) > 0 || len(l.ops) > 0
+		busy := len(l.pending) > 0 || len(l.adds) > 0 || len(l.ops) > 0 || len(l.dirty) > 0
 		stop := l.stopping && len(l.conns) == 0 && len(l.acceptors) == 0 && !busy
 		timeout := 0
 		if !busy {
@@ -166,6 +173,7 @@ func (l *loop) run() {
 		}
 		l.runPending()
 		l.runTimers()
+		l.flushDirty()
 	}
 }
 
