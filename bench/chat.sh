@@ -10,7 +10,8 @@
 # example gathers a read's lines into one Write per member). Rounds are
 # interleaved: each round runs every server once, so noise from other
 # work spreads over all of them. Prints every run, then the best of the
-# rounds and the ratios ours/plain.
+# rounds (deliveries/s, the server's CPU time and write system calls per
+# delivery) and the ratios ours/plain.
 #
 #   make build && bench/chat.sh               # 5 s per run, 3 rounds
 #   DURATION=2s ROUNDS=1 bench/chat.sh        # a quick look
@@ -121,10 +122,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		j="$out.json"
 		grep '^{' "$out" | tail -1 >"$j"
 		if [ -s "$j" ]; then
-			rate=$(field "$j" delivered_per_sec) ns=$(field "$j" cpu_ns_per_delivery) mark=""
+			rate=$(field "$j" delivered_per_sec) ns=$(field "$j" cpu_ns_per_delivery) w=$(field "$j" writes_per_delivery) mark=""
 			[ "$rc" -eq 0 ] || mark="!"
 			if [[ ${R[$name.rate]:-} != *! ]] && awk -v a="$rate" -v b="${R[$name.rate]:--1}" 'BEGIN { exit !(a > b) }' || [ -n "$mark" ]; then
-				R[$name.rate]="$rate$mark" R[$name.ns]="$ns$mark"
+				R[$name.rate]="$rate$mark" R[$name.ns]="$ns$mark" R[$name.w]="$w"
 			fi
 		else
 			R[$name.rate]=${R[$name.rate]:-failed} R[$name.ns]=${R[$name.ns]:-failed}
@@ -134,12 +135,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 echo
-printf '%-19s %16s %14s %12s %12s\n' server "deliveries/s" "CPU ns/deliv" "rate/plain" "CPU/plain"
+printf '%-19s %16s %14s %14s %12s %12s\n' server "deliveries/s" "CPU ns/deliv" "writes/deliv" "rate/plain" "CPU/plain"
 for name in $SERVERS; do
 	rate=${R[$name.rate]:-failed} ns=${R[$name.ns]:-failed}
 	rr=$(awk -v a="${rate%!}" -v b="${R[plain.rate]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
 	cr=$(awk -v a="${ns%!}" -v b="${R[plain.ns]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
 	num() { awk -v a="$1" 'BEGIN { if (a + 0 > 0) printf "%.0f%s", a, (a ~ /!$/ ? "!" : ""); else print a }'; }
-	printf '%-19s %16s %14s %12s %12s\n' "${LABEL[$name]}" "$(num "$rate")" "$(num "$ns")" "$rr" "$cr"
+	printf '%-19s %16s %14s %14s %12s %12s\n' "${LABEL[$name]}" "$(num "$rate")" "$(num "$ns")" "$(awk -v a="${R[$name.w]:-}" 'BEGIN { if (a != "") printf "%.3f", a; else print "-" }')" "$rr" "$cr"
 done
 echo "(rate/plain above 1 and CPU/plain below 1: ours ahead; ! marks a run with errors)"

@@ -16,15 +16,16 @@ import (
 // econn is a connection driven by a loop, and the Transport its protocol
 // writes through.
 //
-// A Write made on the connection's own loop (from a callback of any of its
-// connections) is queued, and the loop writes each queue it filled once,
-// with one writev, when it has served the turn's events and before it
-// waits again, as Twisted's reactor flushes a transport's buffer when it
-// gets round to it: a callback that writes to a thousand connections, or
-// a line at a time, costs a system call per connection per turn, not one
-// per Write. A Write from any other goroutine goes straight to the socket
-// when nothing is queued (no copy, no wake-up); only what the kernel does
-// not take is copied into the queue, which the loop flushes on EPOLLOUT.
+// A Write made on the connection's own loop from a callback of another of
+// its connections (or after such a Write) is queued, and the loop writes
+// each queue it filled once, with one writev, when it has served the
+// turn's events and before it waits again, as Twisted's reactor flushes a
+// transport's buffer when it gets round to it: a callback that writes to
+// a thousand connections a line at a time costs a system call per
+// connection per turn, not one per Write (deferrableLocked). Any other
+// Write goes straight to the socket when nothing is queued (no copy, no
+// wake-up); only what the kernel does not take is copied into the queue,
+// which the loop flushes on EPOLLOUT.
 type econn struct {
 	fd         int
 	loop       *loop
@@ -187,12 +188,21 @@ const maxDeferred = lowWater
 // one turn share it (one allocation, one iovec).
 const minChunk = 512
 
-// onLoop reports whether the caller runs on c's loop: in one of the
-// callbacks of its connections (or its timers), whose Writes the loop
-// flushes at the end of the turn.
-func (c *econn) onLoop() bool {
-	g := c.loop.g.Load()
-	return g != 0 && g == curg()
+// deferrableLocked reports whether a Write of n bytes waits for the end of
+// the turn: it is made on c's loop (in a callback of one of its
+// connections, or a timer), nothing waits for EPOLLOUT, and the turn's
+// bytes stay under maxDeferred. A callback's Write to its own connection
+// with nothing queued still goes out at once, as before: an echo's answer
+// would gain no system call by waiting, only a copy and the rest of the
+// turn in latency (measured: echo ping-pong took more CPU per message).
+func (c *econn) deferrableLocked(n int) bool {
+	if c.queued+n >= maxDeferred || len(c.queue) > 0 && !c.deferred {
+		return false
+	}
+	if g := c.loop.g.Load(); g == 0 || g != curg() {
+		return false
+	}
+	return c.deferred || c.loop.current != c
 }
 
 // deferLocked puts c on its loop's list of queues to flush at the end of
@@ -217,7 +227,7 @@ func (c *econn) Write(p []byte) {
 	// open: nothing waits for EPOLLOUT; the queue, if any, is the turn's.
 	open := len(c.queue) == 0 || c.deferred
 	switch {
-	case open && c.queued+len(p) < maxDeferred && c.onLoop():
+	case c.deferrableLocked(len(p)):
 		c.deferLocked()
 	case len(c.queue) == 0:
 		n, err := rawWrite(c.fd, p)
@@ -259,7 +269,7 @@ func (c *econn) WriteMany(bufs ...[]byte) {
 	case total == 0:
 		c.mu.Unlock()
 		return
-	case open && c.queued+total < maxDeferred && c.onLoop():
+	case c.deferrableLocked(total):
 		c.deferLocked()
 	case len(c.queue) == 0:
 		n, err := writev(c.fd, bufs)

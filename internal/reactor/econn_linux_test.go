@@ -186,21 +186,48 @@ func TestForeignWriteGoesOutAtOnce(t *testing.T) {
 	}
 }
 
-// script writes from ConnectionMade, then does what finish says.
-type script struct {
+// scripted is a pair of connections on one loop: the second's first
+// read runs finish on the first's transport, so that what finish writes
+// is written from a callback of another connection, deferred.
+type scripted struct {
 	protocol.Base
-	finish func(t protocol.Transport)
+	victims chan protocol.Transport
+	finish  func(t protocol.Transport)
+	victim  bool
 }
 
-func (s *script) ConnectionMade(t protocol.Transport) {
+func (s *scripted) ConnectionMade(t protocol.Transport) {
 	s.Base.ConnectionMade(t)
-	s.finish(t)
+	if s.victim {
+		s.victims <- t
+	}
 }
 
+func (s *scripted) DataReceived([]byte) {
+	if !s.victim {
+		s.finish(<-s.victims)
+	}
+}
+
+// serveScript returns the first connection, once finish has run on it.
 func serveScript(t *testing.T, finish func(t protocol.Transport)) net.Conn {
 	t.Helper()
-	addr := oneLoopServer(t, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &script{finish: finish} }))
-	return dialT(t, addr)
+	victims := make(chan protocol.Transport, 1)
+	var n int
+	var mu sync.Mutex
+	addr := oneLoopServer(t, protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return &scripted{victims: victims, finish: finish, victim: n == 1}
+	}))
+	c := dialT(t, addr)
+	waitFor(t, "the first connection", func() bool { mu.Lock(); defer mu.Unlock(); return n == 1 })
+	trigger := dialT(t, addr)
+	if _, err := trigger.Write([]byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // lines writes n numbered lines of size bytes, one Write each.
@@ -215,7 +242,8 @@ func lines(t protocol.Transport, n, size int) string {
 	return all.String()
 }
 
-// Many small Writes from one callback, past the deferring bound, then
+// Many small Writes from another connection's callback, past the
+// deferring bound, then
 // LoseConnection: every byte arrives, in order, then the EOF.
 func TestLoopWritesThenLoseConnection(t *testing.T) {
 	want := make(chan string, 1)
@@ -251,8 +279,8 @@ func TestLoopWriteManyOrder(t *testing.T) {
 	}
 }
 
-// What a callback wrote goes out ahead of a file it then sends, and at
-// once: SendFile does not wait for the end of the turn.
+// What a callback wrote to a connection goes out ahead of a file it then
+// sends there, and at once: SendFile does not wait for the end of the turn.
 func TestLoopWriteThenSendFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
 	body := strings.Repeat("file ", 1000)
@@ -315,5 +343,39 @@ func TestLoopWriteThenDetach(t *testing.T) {
 	got, _ := io.ReadAll(c)
 	if string(got) != "before\nafter\n" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// selfWriter answers each read with one Write and notes what it left
+// queued.
+type selfWriter struct {
+	protocol.Base
+	queued chan int
+}
+
+func (s *selfWriter) DataReceived(d []byte) {
+	s.Transport.Write(d)
+	c := s.Transport.(*econn)
+	c.mu.Lock()
+	q := c.queued
+	c.mu.Unlock()
+	s.queued <- q
+}
+
+// A callback's Write to its own connection, with nothing queued, goes out
+// at once (an echo gains nothing by waiting for the end of the turn).
+func TestOwnWriteGoesOutAtOnce(t *testing.T) {
+	queued := make(chan int, 1)
+	addr := oneLoopServer(t, protocol.FactoryFunc(func(net.Addr) protocol.Protocol { return &selfWriter{queued: queued} }))
+	c := dialT(t, addr)
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	if q := <-queued; q != 0 {
+		t.Fatalf("an echo's Write left %d bytes queued", q)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "ping\n" {
+		t.Fatalf("read %q, %v", line, err)
 	}
 }

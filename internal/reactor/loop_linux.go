@@ -48,6 +48,8 @@ type loop struct {
 	// finds it is the loop's, and waits on dirty for the end of the turn.
 	g     atomic.Uintptr
 	dirty []*econn // owned by the loop goroutine
+	// current is the connection whose callback runs (loop goroutine only).
+	current *econn
 }
 
 // loopReadBuffer is the size of each loop's shared read buffer.
@@ -582,7 +584,10 @@ func (l *loop) close(c *econn, err error) {
 // call runs a protocol callback; a panic is logged and closes only c. It
 // reports whether c is still open.
 func (l *loop) call(c *econn, what string, f func()) (open bool) {
+	prev := l.current
+	l.current = c
 	defer func() {
+		l.current = prev
 		if r := recover(); r != nil {
 			c.srv.log.Error("protocol panicked "+what+"; connection closed",
 				zap.String("panic", fmt.Sprint(r)), zap.Stringer("peer", c.peer), zap.ByteString("stack", debug.Stack()))
