@@ -5,22 +5,35 @@
 # goroutine per connection, the room a map under a mutex, a write to each
 # member). bench/chat/load joins CLIENTS clients, SENDERS of them send,
 # every client counts what it receives; each server is pinned to one CPU
-# and the load to another. Rounds are interleaved: each round runs every
-# server once, so noise from other work spreads over all of them. Prints
-# every run, then the best of the rounds and the ratios ours/plain.
+# and the load to another. ours-naive is twistd with the chat a newcomer
+# writes first (bench/chat/naive: one Write per line and member, where the
+# example gathers a read's lines into one Write per member). Rounds are
+# interleaved: each round runs every server once, so noise from other
+# work spreads over all of them. Prints every run, then the best of the
+# rounds (deliveries/s, the server's CPU time and write system calls per
+# delivery) and the ratios ours/plain.
 #
 #   make build && bench/chat.sh               # 5 s per run, 3 rounds
 #   DURATION=2s ROUNDS=1 bench/chat.sh        # a quick look
+#   BASE=/tmp/base bench/chat.sh              # also base and base-naive:
+#                                             # $BASE/mytwistd and $BASE/naive
+#                                             # built from another commit
 #
 # Environment: DURATION (5s), ROUNDS (3), CLIENTS (1000), SENDERS (4),
-# SERVERS ("ours ours-g plain"), SERVER_CPU (0), LOAD_CPU (1).
+# SERVERS ("ours ours-naive ours-g plain", with BASE "base ours base-naive
+# ours-naive ours-g plain"), BASE, SERVER_CPU (0), LOAD_CPU (1).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-1000}
 SENDERS=${SENDERS:-4}
-SERVERS=${SERVERS:-ours ours-g plain}
+BASE=${BASE:-}
+if [ -n "$BASE" ]; then
+	SERVERS=${SERVERS:-base ours base-naive ours-naive ours-g plain}
+else
+	SERVERS=${SERVERS:-ours ours-naive ours-g plain}
+fi
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
@@ -33,14 +46,22 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || die "cannot raise th
 command -v taskset >/dev/null || die "taskset (util-linux) is needed to pin the processes"
 (cd examples && go build -o "$TMP/mytwistd" ./cmd/mytwistd) || die "building examples/cmd/mytwistd failed"
 go build -o "$TMP/plain" ./bench/chat/plain || die "building bench/chat/plain failed"
+go build -o "$TMP/naive" ./bench/chat/naive || die "building bench/chat/naive failed"
 go build -o "$TMP/load" ./bench/chat/load || die "building bench/chat/load failed"
+if [ -n "$BASE" ]; then
+	[ -x "$BASE/mytwistd" ] && [ -x "$BASE/naive" ] || die "BASE=$BASE needs mytwistd and naive in it"
+fi
 
 declare -A CMD=(
 	[ours]="$TMP/mytwistd -n --pidfile= chat --port tcp:{port}:interface=127.0.0.1"
 	[ours-g]="$TMP/mytwistd -n --pidfile= -r goroutines chat --port tcp:{port}:interface=127.0.0.1"
+	[ours-naive]="$TMP/naive -n --pidfile= chat --port tcp:{port}:interface=127.0.0.1"
+	[base]="$BASE/mytwistd -n --pidfile= chat --port tcp:{port}:interface=127.0.0.1"
+	[base-naive]="$BASE/naive -n --pidfile= chat --port tcp:{port}:interface=127.0.0.1"
 	[plain]="$TMP/plain -addr 127.0.0.1:{port}"
 )
-declare -A LABEL=([ours]=ours [ours-g]="ours -r goroutines" [plain]="plain Go")
+declare -A LABEL=([ours]=ours [ours-g]="ours -r goroutines" [ours-naive]="ours, naive chat" [base]=base
+	[base-naive]="base, naive chat" [plain]="plain Go")
 
 freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 alive() { kill -0 "$1" 2>/dev/null; }
@@ -101,10 +122,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		j="$out.json"
 		grep '^{' "$out" | tail -1 >"$j"
 		if [ -s "$j" ]; then
-			rate=$(field "$j" delivered_per_sec) ns=$(field "$j" cpu_ns_per_delivery) mark=""
+			rate=$(field "$j" delivered_per_sec) ns=$(field "$j" cpu_ns_per_delivery) w=$(field "$j" writes_per_delivery) mark=""
 			[ "$rc" -eq 0 ] || mark="!"
 			if [[ ${R[$name.rate]:-} != *! ]] && awk -v a="$rate" -v b="${R[$name.rate]:--1}" 'BEGIN { exit !(a > b) }' || [ -n "$mark" ]; then
-				R[$name.rate]="$rate$mark" R[$name.ns]="$ns$mark"
+				R[$name.rate]="$rate$mark" R[$name.ns]="$ns$mark" R[$name.w]="$w"
 			fi
 		else
 			R[$name.rate]=${R[$name.rate]:-failed} R[$name.ns]=${R[$name.ns]:-failed}
@@ -114,12 +135,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 echo
-printf '%-19s %16s %14s %12s %12s\n' server "deliveries/s" "CPU ns/deliv" "rate/plain" "CPU/plain"
+printf '%-19s %16s %14s %14s %12s %12s\n' server "deliveries/s" "CPU ns/deliv" "writes/deliv" "rate/plain" "CPU/plain"
 for name in $SERVERS; do
 	rate=${R[$name.rate]:-failed} ns=${R[$name.ns]:-failed}
 	rr=$(awk -v a="${rate%!}" -v b="${R[plain.rate]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
 	cr=$(awk -v a="${ns%!}" -v b="${R[plain.ns]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
 	num() { awk -v a="$1" 'BEGIN { if (a + 0 > 0) printf "%.0f%s", a, (a ~ /!$/ ? "!" : ""); else print a }'; }
-	printf '%-19s %16s %14s %12s %12s\n' "${LABEL[$name]}" "$(num "$rate")" "$(num "$ns")" "$rr" "$cr"
+	printf '%-19s %16s %14s %14s %12s %12s\n' "${LABEL[$name]}" "$(num "$rate")" "$(num "$ns")" "$(awk -v a="${R[$name.w]:-}" 'BEGIN { if (a != "") printf "%.3f", a; else print "-" }')" "$rr" "$cr"
 done
 echo "(rate/plain above 1 and CPU/plain below 1: ours ahead; ! marks a run with errors)"

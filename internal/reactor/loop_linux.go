@@ -43,6 +43,13 @@ type loop struct {
 	sleeping atomic.Bool
 	stopping bool
 	done     chan struct{}
+
+	// g is the loop goroutine's curg (0 when not running): a Write that
+	// finds it is the loop's, and waits on dirty for the end of the turn.
+	g     atomic.Uintptr
+	dirty []*econn // owned by the loop goroutine
+	// current is the connection whose callback runs (loop goroutine only).
+	current *econn
 }
 
 // loopReadBuffer is the size of each loop's shared read buffer.
@@ -121,10 +128,12 @@ func (l *loop) run() {
 	defer close(l.done)
 	defer unix.Close(l.epfd)
 	defer unix.Close(l.wakefd)
+	l.g.Store(curg())
+	defer l.g.Store(0)
 	for {
 		l.sleeping.Store(true)
 		l.mu.Lock()
-		busy := len(l.pending) > 0 || len(l.adds) > 0 || len(l.ops) > 0
+		busy := len(l.pending) > 0 || len(l.adds) > 0 || len(l.ops) > 0 || len(l.dirty) > 0
 		stop := l.stopping && len(l.conns) == 0 && len(l.acceptors) == 0 && !busy
 		timeout := 0
 		if !busy {
@@ -166,6 +175,7 @@ func (l *loop) run() {
 		}
 		l.runPending()
 		l.runTimers()
+		l.flushDirty()
 	}
 }
 
@@ -574,7 +584,10 @@ func (l *loop) close(c *econn, err error) {
 // call runs a protocol callback; a panic is logged and closes only c. It
 // reports whether c is still open.
 func (l *loop) call(c *econn, what string, f func()) (open bool) {
+	prev := l.current
+	l.current = c
 	defer func() {
+		l.current = prev
 		if r := recover(); r != nil {
 			c.srv.log.Error("protocol panicked "+what+"; connection closed",
 				zap.String("panic", fmt.Sprint(r)), zap.Stringer("peer", c.peer), zap.ByteString("stack", debug.Stack()))

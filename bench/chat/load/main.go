@@ -3,7 +3,8 @@
 // first -senders of them send lines, and every client counts the lines
 // it receives. It prints the messages delivered per second (one line
 // sent to a room of N is N-1 deliveries) and, given the server's -pid,
-// the server's CPU time per delivery.
+// the server's CPU time per delivery and its write system calls (write,
+// writev, sendfile: syscw in /proc/PID/io) per delivery.
 //
 //	go run ./bench/chat/load -addr 127.0.0.1:7000 -pid 1234 -duration 5s
 //
@@ -41,6 +42,7 @@ type result struct {
 	SentPerSec      float64 `json:"sent_per_sec"`
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUNsPerMsg     float64 `json:"cpu_ns_per_delivery"`
+	WritesPerMsg    float64 `json:"writes_per_delivery"`
 	Lost            int64   `json:"lost"`
 	Errors          int64   `json:"errors"`
 }
@@ -129,6 +131,7 @@ func main() {
 		go func() { defer swg.Done(); c.send(stop) }()
 	}
 	time.Sleep(*warmup)
+	w0 := writeCalls()
 	d0, cpu0, t0 := total.Load(), cpuSeconds(), time.Now()
 	var s0 int64
 	for i := range sent {
@@ -136,6 +139,7 @@ func main() {
 	}
 	time.Sleep(*duration)
 	d1, cpu1, t1 := total.Load(), cpuSeconds(), time.Now()
+	w1 := writeCalls()
 	var s1 int64
 	for i := range sent {
 		s1 += sent[i].Load()
@@ -170,8 +174,11 @@ func main() {
 			r.CPUNsPerMsg = r.CPUSeconds * 1e9 / float64(r.Delivered)
 		}
 	}
-	fmt.Printf("%d clients, %d senders: %.0f deliveries/s (%.0f lines/s sent), server CPU %.2f s = %.0f ns per delivery",
-		r.Clients, r.Senders, r.DeliveredPerSec, r.SentPerSec, r.CPUSeconds, r.CPUNsPerMsg)
+	if w0 >= 0 && w1 >= 0 && r.Delivered > 0 {
+		r.WritesPerMsg = float64(w1-w0) / float64(r.Delivered)
+	}
+	fmt.Printf("%d clients, %d senders: %.0f deliveries/s (%.0f lines/s sent), server CPU %.2f s = %.0f ns, %.3f writes per delivery",
+		r.Clients, r.Senders, r.DeliveredPerSec, r.SentPerSec, r.CPUSeconds, r.CPUNsPerMsg, r.WritesPerMsg)
 	if r.Lost != 0 || r.Errors != 0 {
 		fmt.Printf("; %d lines missing, %d errors", r.Lost, r.Errors)
 	}
@@ -318,4 +325,25 @@ func cpuSeconds() float64 {
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	return (utime + stime) / 100 // USER_HZ
+}
+
+// writeCalls is the server's write system calls so far (syscw in
+// /proc/PID/io: write, writev, sendfile), or -1.
+func writeCalls() int64 {
+	if *pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", *pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "syscw: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
