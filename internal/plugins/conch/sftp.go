@@ -217,4 +217,3 @@ func (s *session) serveSFTPInProcess(dir string) {
 	_, _ = s.ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
 	_ = s.ch.Close()
 }
-
