@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +46,44 @@ func init() {
 	}
 }
 
+// Bulk-transfer sizes of the SFTP child's pipes (see startSFTPPipes).
+const (
+	// sftpPipeSize is asked of the kernel for each pipe (F_SETPIPE_SZ;
+	// 64 KiB by default): the child and the server each run through a
+	// megabyte before the other must be woken, instead of two 32 KiB
+	// packets.
+	sftpPipeSize = 1 << 20
+	// sftpCopyBuffer is each copy's buffer between the channel and a
+	// pipe: one read takes whatever the pipe or the channel holds, up to
+	// eight packets, with one system call.
+	sftpCopyBuffer = 256 << 10
+)
+
+// tuneSFTPChild sets the runtime of the SFTP child, a process of its own
+// that does nothing else (so these are not twistd's knobs, which live in
+// internal/cli). Measured with bench/sftp.sh, 256 MiB, 3 rounds, beside
+// the 1 MiB pipes and the packetWriter, the child's CPU per GiB moved
+// went from 3.4-3.9 s to 1.7-2.4 s downloading and from 4.4-6.7 s to
+// 2.0-4.7 s uploading:
+//   - one P (GOMAXPROCS 1), as OpenSSH's sftp-server is one thread:
+//     pkg/sftp hands each packet from its reader to a worker to the
+//     sender, and with two Ps each hand-off woke another thread (futex
+//     and context switches were a quarter of the child's profile);
+//   - the collector at GOGC 400: the live heap is the few packets in
+//     flight, so the heap stays within megabytes, collected a fifth as
+//     often;
+//   - pkg/sftp's allocator (sftpServerOptions) reuses the packet
+//     buffers instead of allocating 32 KiB per packet.
+func tuneSFTPChild() {
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(400)
+}
+
+// sftpServerOptions are pkg/sftp's options, in the child and in process.
+func sftpServerOptions(wd string) []sftp.ServerOption {
+	return []sftp.ServerOption{sftp.WithServerWorkingDirectory(wd), sftp.WithMaxTxPacket(sftpMaxPacket), sftp.WithAllocator()}
+}
+
 // stdio is the child's standard input and output as one stream.
 type stdio struct {
 	io.Reader
@@ -62,8 +102,13 @@ func runSFTPChild() int {
 		wd = "/"
 		_ = os.Chdir(wd)
 	}
+	tuneSFTPChild()
 	in := bufio.NewReaderSize(os.Stdin, sftpReadBuffer)
-	srv, err := sftp.NewServer(stdio{in, os.Stdout}, sftp.WithServerWorkingDirectory(wd), sftp.WithMaxTxPacket(sftpMaxPacket))
+	out, err := newPacketWriter(os.Stdout)
+	if err != nil {
+		return 1
+	}
+	srv, err := sftp.NewServer(stdio{in, out}, sftpServerOptions(wd)...)
 	if err != nil {
 		return 1
 	}
@@ -140,14 +185,22 @@ func (s *session) serveSFTPInProcess(dir string) {
 		_ = s.ch.Close()
 		return
 	}
+	out, err := newPacketWriter(pw)
+	if err != nil {
+		_ = pr.Close()
+		_ = pw.Close()
+		s.log.Warn("sftp refused", zap.Error(err))
+		_ = s.ch.Close()
+		return
+	}
+	growPipe(pr, sftpPipeSize)
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		_, _ = io.Copy(s.ch, pr)
+		_, _ = io.CopyBuffer(struct{ io.Writer }{s.ch}, pr, make([]byte, sftpCopyBuffer))
 		_ = pr.Close()
 	}()
-	srv, err := sftp.NewServer(stdio{bufio.NewReaderSize(s.ch, sftpReadBuffer), pw},
-		sftp.WithServerWorkingDirectory(dir), sftp.WithMaxTxPacket(sftpMaxPacket))
+	srv, err := sftp.NewServer(stdio{bufio.NewReaderSize(s.ch, sftpReadBuffer), out}, sftpServerOptions(dir)...)
 	status := uint32(0)
 	if err == nil {
 		if err = srv.Serve(); err == io.EOF {
@@ -155,7 +208,7 @@ func (s *session) serveSFTPInProcess(dir string) {
 		}
 		_ = srv.Close()
 	}
-	_ = pw.Close()
+	_ = out.Close()
 	<-copied
 	if err != nil {
 		status = 1
