@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // FastHandler is an optional capability of a Server's http.Handler: it
@@ -36,7 +37,8 @@ type FastRequest struct {
 	Header [][2]string // every header line as sent (Host included), name and trimmed value
 	Peer   net.Addr    // the peer's address
 
-	w writer
+	w    writer
+	bufs [2][]byte // Write's head and body, so WriteMany's arguments are not a fresh slice
 }
 
 // writer is where a FastRequest's response goes: the transport.
@@ -79,7 +81,9 @@ func (r *FastRequest) Write(head, body []byte) {
 		r.w.Write(head)
 		return
 	}
-	r.w.WriteMany(head, body)
+	r.bufs = [2][]byte{head, body}
+	r.w.WriteMany(r.bufs[:]...)
+	r.bufs = [2][]byte{}
 }
 
 // maxFastHead bounds a request head the fast path parses; longer ones
@@ -105,7 +109,10 @@ func (c *conn) serveFastLocked(data []byte) bool {
 		*req = FastRequest{Header: req.Header[:0]}
 		fastRequests.Put(req)
 	}()
-	if !parseHead(string(data), req) {
+	// The head's string shares data's bytes: FastHandler may not keep r
+	// or its strings beyond the call, and data is not touched before it
+	// returns. A copy was one allocation per request.
+	if !parseHead(unsafe.String(unsafe.SliceData(data), len(data)), req) {
 		return false
 	}
 	req.w, req.Peer = c.t, c.t.PeerAddr()

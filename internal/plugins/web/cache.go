@@ -43,6 +43,7 @@ type entry struct {
 	// an Add elsewhere copies instead of writing into them).
 	hdrCType, hdrETag, hdrLastMod, hdrLength []string
 	data                                     []byte // nil: serve from the file
+	cname                                    []byte // the name, NUL-terminated, for freshStamp
 
 	fast fastSlot // the fast path's rendered response
 
@@ -78,6 +79,8 @@ func newEntry(st stamp, modTime time.Time, ctype, etag string, data []byte) *ent
 // use newFileCache.
 type fileCache struct {
 	root      *os.Root
+	dir       *os.File // the root directory, for freshStamp; nil where it is not used
+	dirfd     int      // dir's descriptor
 	types     *types
 	maxFile   int64 // files up to this size are kept in memory
 	maxBytes  int64
@@ -88,8 +91,22 @@ type fileCache struct {
 }
 
 func newFileCache(root *os.Root, t *types, maxFile, maxBytes int64, maxItems int) *fileCache {
-	return &fileCache{root: root, types: t, maxFile: maxFile, maxBytes: maxBytes, maxItems: maxItems,
+	c := &fileCache{root: root, types: t, maxFile: maxFile, maxBytes: maxBytes, maxItems: maxItems,
 		items: make(map[string]*entry)}
+	if canFreshStat {
+		if d, err := root.Open("."); err == nil {
+			c.dir, c.dirfd = d, int(d.Fd()) // on error, fresh stats through the root
+		}
+	}
+	return c
+}
+
+// close releases the directory fresh stats in.
+func (c *fileCache) close() error {
+	if c.dir == nil {
+		return nil
+	}
+	return c.dir.Close()
 }
 
 // errChanged is a file that changed while it was being read.
@@ -107,16 +124,37 @@ func (c *fileCache) get(name string, fi fs.FileInfo) (*entry, error) {
 		return nil, err
 	}
 	if cacheable {
+		e.cname = append([]byte(name), 0)
 		c.put(name, e)
 	}
 	return e, nil
 }
 
-// peek returns the cached entry of name when it is the version whose
-// stat is fi, and nil otherwise; it never reads the file. The event loop
-// answers from it alone: a miss goes to a goroutine, whose get warms it.
-func (c *fileCache) peek(name string, fi fs.FileInfo) *entry {
-	return c.lookup(name, stampOf(fi))
+// fresh returns the cached entry of the regular file name when it is
+// still the file's current version, and nil otherwise; it never reads
+// the file, and where freshStamp works it allocates nothing. The event
+// loop answers from it alone: a miss goes to a goroutine, whose get
+// warms it.
+func (c *fileCache) fresh(name string) *entry {
+	if c.dir == nil {
+		fi, err := c.root.Stat(name)
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil
+		}
+		return c.lookup(name, stampOf(fi))
+	}
+	c.mu.RLock()
+	e := c.items[name]
+	c.mu.RUnlock()
+	if e == nil || e.cname == nil {
+		return nil
+	}
+	st, ok := freshStamp(c.dirfd, e.cname)
+	// A mode change moves ctime too, so the mode need not be compared.
+	if st.mode = e.stamp.mode; !ok || st != e.stamp {
+		return nil
+	}
+	return e
 }
 
 func (c *fileCache) lookup(name string, st stamp) *entry {

@@ -48,14 +48,10 @@ func (h *handler) ServeFast(r *httpconn.FastRequest) bool {
 	if err != nil || dirSlash || name == "." || hidden(name, h.opts.Hidden) {
 		return false
 	}
-	fi, err := h.site.root.Stat(name)
-	if err != nil || !fi.Mode().IsRegular() {
-		return false
-	}
 	// Only what is in memory already: reading the file here would hold
 	// up every connection on the loop. net/http serves a miss, on its
 	// own goroutine, and its read warms the entry for the next request.
-	e := h.site.cache.peek(name, fi)
+	e := h.site.cache.fresh(name)
 	if e == nil || e.data == nil || e.size > fastMaxBody {
 		return false
 	}

@@ -34,7 +34,7 @@ func openSite(dir string, t *types) (*site, error) {
 	return &site{dir: dir, root: root, cache: newFileCache(root, t, cacheMaxFile, cacheMaxBytes, cacheMaxItems)}, nil
 }
 
-func (s *site) close() error { return s.root.Close() }
+func (s *site) close() error { return errors.Join(s.cache.close(), s.root.Close()) }
 
 // statusOf maps an error from the root to a status: 404 for missing names
 // and for names that leave the root (a symlink pointing out of it), 403
