@@ -167,18 +167,21 @@ if [ -n "$HOG_SERVERS" ]; then
 	pids+=("$hog_pid")
 	echo "# CPU hog: a busy loop pinned to CPU $SERVER_CPU beside the server, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	printf '%-18s %12s %10s %8s\n' server "4KiB req/s" "4KiB p99" "µs CPU"
-	for name in $HOG_SERVERS; do
-		port=$(free_port)
-		if ! start_server "$name" "$port"; then
-			printf '%-14s %s\n' "$name" "(skipped: not installed or needs root)"
-			continue
-		fi
-		wait_port "$port"
-		taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
-		read -r r4 p4 c4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
-		printf '%-18s %12s %10s %8s\n' "$name+hog" "$r4" "$p4" "$c4"
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
+	for round in $(seq 1 "$ROUNDS"); do
+		[ "$ROUNDS" -gt 1 ] && echo "# hog round $round"
+		for name in $HOG_SERVERS; do
+			port=$(free_port)
+			if ! start_server "$name" "$port"; then
+				printf '%-14s %s\n' "$name" "(skipped: not installed or needs root)"
+				continue
+			fi
+			wait_port "$port"
+			taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
+			read -r r4 p4 c4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
+			printf '%-18s %12s %10s %8s\n' "$name+hog" "$r4" "$p4" "$c4"
+			kill "$server_pid" 2>/dev/null || true
+			wait "$server_pid" 2>/dev/null || true
+		done
 	done
 	kill "$hog_pid" 2>/dev/null || true
 	wait "$hog_pid" 2>/dev/null || true
