@@ -269,7 +269,10 @@ type conn struct {
 	writerDone  chan struct{}
 	writeErr    error
 	produceWant bool
-	feed        feed // the registered producer, paused while the queue is full
+	// waitWritable: a SendFile found the socket full; the writer waits
+	// for it to drain, then resumes the producer.
+	waitWritable bool
+	feed         feed // the registered producer, paused while the queue is full
 }
 
 func newConn(s *streamServer, nc net.Conn, p protocol.Protocol) *conn {
@@ -367,11 +370,26 @@ func (c *conn) writeLoop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
-		for len(c.queue) == 0 && !c.lose && !c.halfClose && !c.closed && !c.produceWant {
+		for len(c.queue) == 0 && !c.lose && !c.halfClose && !c.closed && !c.produceWant && !c.waitWritable {
 			c.cond.Wait()
 		}
 		if c.closed {
 			return
+		}
+		if c.waitWritable && len(c.queue) == 0 {
+			c.mu.Unlock()
+			err := c.awaitWritable()
+			c.mu.Lock()
+			c.waitWritable = false
+			if err != nil {
+				if !c.closed {
+					c.writeErr = err
+				}
+				c.closeLocked()
+				return
+			}
+			c.resumeFeedLocked()
+			continue
 		}
 		if c.produceWant && len(c.queue) == 0 {
 			c.produceWant = false
@@ -414,19 +432,33 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if c.queued < lowWater {
-			if c.writeFull {
-				c.writeFull = false
-				c.cond.Broadcast()
-			}
-			if c.feed.wish(false) {
-				c.mu.Unlock()
-				c.feed.sync()
-				c.mu.Lock()
-			}
+			c.waitWritable = false // the write waited for the socket, if it had to
+			c.resumeFeedLocked()
 			if c.producer != nil && !c.lose && !c.readPaused {
 				c.produceWant = true
 			}
 		}
+	}
+}
+
+// pauseFeedLocked marks the connection full and asks for its producer to
+// be paused; it reports whether c.feed.sync must be called, without c.mu.
+func (c *conn) pauseFeedLocked() bool {
+	c.writeFull = true
+	return c.feed.wish(true)
+}
+
+// resumeFeedLocked ends a full state and resumes the producer; it drops
+// c.mu to deliver that.
+func (c *conn) resumeFeedLocked() {
+	if c.writeFull {
+		c.writeFull = false
+		c.cond.Broadcast()
+	}
+	if c.feed.wish(false) {
+		c.mu.Unlock()
+		c.feed.sync()
+		c.mu.Lock()
 	}
 }
 
@@ -460,8 +492,7 @@ func (c *conn) WriteMany(bufs ...[]byte) {
 	}
 	tell := false
 	if c.queued > highWater {
-		c.writeFull = true
-		tell = c.feed.wish(true)
+		tell = c.pauseFeedLocked()
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
