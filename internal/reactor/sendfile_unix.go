@@ -24,9 +24,9 @@ import (
 // A TLS connection, or one without a descriptor, reports
 // errors.ErrUnsupported and the caller copies.
 func (c *conn) SendFile(f *os.File, off, n int64) (int64, error) {
-	rc, err := c.rawConn()
-	if err != nil {
-		return 0, err
+	rc := c.raw
+	if rc == nil {
+		return 0, errors.ErrUnsupported
 	}
 	c.mu.Lock()
 	if c.closed || c.lose {
@@ -85,44 +85,66 @@ func (c *conn) SendFile(f *os.File, off, n int64) (int64, error) {
 	return sent, serr
 }
 
-// rawConn is the connection's socket for sendfile: not a TLS one (its
-// bytes must be encrypted here), and past a PROXY header's reader only
-// for writing, which it does not buffer.
-func (c *conn) rawConn() (syscall.RawConn, error) {
-	nc := c.nc
+// rawConnOf is nc's socket for writing to directly, nil when there is
+// none: not a TLS connection's (its bytes must be encrypted here), and
+// past a PROXY header's reader, which buffers only what it reads.
+func rawConnOf(nc net.Conn) syscall.RawConn {
 	if pc, ok := nc.(*proxyproto.Conn); ok {
 		nc = pc.Conn
 	}
 	if _, ok := nc.(*tls.Conn); ok {
-		return nil, errors.ErrUnsupported
+		return nil
 	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return nil, errors.ErrUnsupported
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, errors.ErrUnsupported
+		return nil
 	}
-	return rc, nil
+	return rc
+}
+
+// writeNow writes what the socket takes of bufs at once, without waiting
+// (c.mu is held and nothing is queued or in flight); it returns how many
+// bytes went, and an error other than a full socket's.
+func (c *conn) writeNow(bufs [][]byte) (int, error) {
+	var n int
+	var err error
+	werr := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, err = writeSome(int(fd), bufs)
+			if err != unix.EINTR {
+				return true
+			}
+		}
+	})
+	if errors.Is(err, unix.EAGAIN) {
+		err = nil
+	}
+	if err == nil {
+		err = werr
+	}
+	return n, err
 }
 
 // awaitWritable waits, on the writer goroutine and without c.mu, until
-// the socket takes bytes again after a short SendFile. It may return
-// early once (a readiness left from before): the producer then finds the
-// socket full again and pauses anew.
+// the socket takes bytes again after a short SendFile. The poller forgets
+// a readiness it saw before the wait begins (RawConn.Write resets it),
+// so the socket is asked first: it may have drained already.
 func (c *conn) awaitWritable() error {
-	rc, err := c.rawConn()
-	if err != nil {
-		return err
-	}
-	first := true
-	return rc.Write(func(uintptr) bool {
-		if first {
-			first = false
-			return false // wait for the poller to see the socket writable
+	return c.raw.Write(func(fd uintptr) bool {
+		for {
+			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+			n, err := unix.Poll(p, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			// Writable, failed (the write that follows says how),
+			// or not yet: then the poller waits for the next change.
+			return err != nil || n > 0
 		}
-		return true
 	})
 }
 

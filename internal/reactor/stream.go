@@ -244,6 +244,7 @@ func (s *streamServer) safely(c *conn, what string, f func()) (ok bool) {
 type conn struct {
 	s        *streamServer
 	nc       net.Conn
+	raw      syscall.RawConn // nc's socket, written directly while nothing is queued; nil for TLS
 	proto    protocol.Protocol
 	producer protocol.PullProducer
 	// hooks, on a connection we dialed, are its factory's calls.
@@ -276,7 +277,7 @@ type conn struct {
 }
 
 func newConn(s *streamServer, nc net.Conn, p protocol.Protocol) *conn {
-	c := &conn{s: s, nc: nc, proto: p, writerDone: make(chan struct{})}
+	c := &conn{s: s, nc: nc, raw: rawConnOf(nc), proto: p, writerDone: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	c.producer, _ = p.(protocol.PullProducer)
 	return c
@@ -483,12 +484,40 @@ func (c *conn) WriteMany(bufs ...[]byte) {
 		c.mu.Unlock()
 		return
 	}
+	skip := 0 // bytes of bufs already sent
+	if c.raw != nil && c.queued == 0 && !c.waitWritable {
+		// Nothing queued or in flight: straight to the socket from the
+		// caller's goroutine, as the event loop writes, with no copy and
+		// no hand-off to the writer; only what the socket does not take
+		// now is queued.
+		n, err := c.writeNow(bufs)
+		c.s.stats.BytesSent.Add(int64(n))
+		if err != nil {
+			c.writeErr = err
+			c.closeLocked()
+			c.mu.Unlock()
+			return
+		}
+		skip = n
+	}
 	for _, b := range bufs {
-		if len(b) == 0 {
+		if skip >= len(b) {
+			skip -= len(b)
 			continue
 		}
+		b, skip = b[skip:], 0
 		c.queue = append(c.queue, append([]byte(nil), b...))
 		c.queued += len(b)
+	}
+	if c.queued == 0 {
+		if c.producer != nil && !c.readPaused {
+			// All sent: a pull producer is asked for more, as after
+			// the writer drains the queue.
+			c.produceWant = true
+			c.cond.Broadcast()
+		}
+		c.mu.Unlock()
+		return
 	}
 	tell := false
 	if c.queued > highWater {
