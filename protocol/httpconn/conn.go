@@ -381,6 +381,17 @@ func (a *active) state(st http.ConnState) {
 		a.idle = 0
 	}
 	a.lingerUntil = time.Time{}
+	if a.closeLater && !a.inRequest && st == http.StateIdle && !a.done && c.s.stopping.Load() {
+		// net/http's SetKeepAlivesEnabled(false) closed the connection
+		// as idle between marking it so and telling us: the Close came
+		// while the request looked unanswered, and is the close between
+		// requests that the grace covers, as in Close. Its client may
+		// be sending its next request on a response without
+		// Connection: close.
+		if a.graceLocked() {
+			return
+		}
+	}
 	lose := a.closeLater && !a.inRequest && a.closeLocked()
 	c.mu.Unlock()
 	if lose {
@@ -736,29 +747,8 @@ func (a *active) Close() error {
 	if !a.done && !a.hijacked && a.idle > 0 && c.s.stopping.Load() {
 		// net/http closes a connection between requests once stopping
 		// (SetKeepAlivesEnabled(false) closes the ones it saw idle, and
-		// one that finished a request does not wait for the next): it
-		// goes back to the loop instead, for the rest of the grace, and
-		// a next request already come (with the byte net/http may hold
-		// of it) is served at once, with Connection: close.
-		if d := c.s.graceLeft(); d > 0 {
-			a.done = true
-			a.alarm.StopLocked()
-			a.cond.Broadcast()
-			if a.peeked {
-				c.in = append([]byte{a.peek}, c.in...)
-				a.peeked = false
-			}
-			var start *active
-			if len(c.in) > 0 {
-				start = c.activateLocked()
-			} else {
-				c.graced = true
-				c.parkLocked(d)
-			}
-			c.mu.Unlock()
-			if start != nil {
-				c.s.ln.push(start.netConn())
-			}
+		// one that finished a request does not wait for the next).
+		if a.graceLocked() {
 			return nil
 		}
 	}
@@ -768,6 +758,39 @@ func (a *active) Close() error {
 		c.lose()
 	}
 	return nil
+}
+
+// graceLocked hands a connection net/http closes between requests while
+// stopping back to the loop, for the rest of the grace, and reports
+// whether it did (false: no grace left). A next request already come
+// (with the byte net/http may hold of it) is served at once, with
+// Connection: close. c.mu is held on entry and released when it reports
+// true.
+func (a *active) graceLocked() bool {
+	c := a.c
+	d := c.s.graceLeft()
+	if d <= 0 {
+		return false
+	}
+	a.done = true
+	a.alarm.StopLocked()
+	a.cond.Broadcast()
+	if a.peeked {
+		c.in = append([]byte{a.peek}, c.in...)
+		a.peeked = false
+	}
+	var start *active
+	if len(c.in) > 0 {
+		start = c.activateLocked()
+	} else {
+		c.graced = true
+		c.parkLocked(d)
+	}
+	c.mu.Unlock()
+	if start != nil {
+		c.s.ln.push(start.netConn())
+	}
+	return true
 }
 
 // closeLocked ends a and reports whether the connection must be lost

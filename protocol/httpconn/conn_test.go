@@ -438,3 +438,46 @@ func TestIdleCloseWhileStoppingIsImmediate(t *testing.T) {
 		t.Fatal("an idle connection stayed open")
 	}
 }
+
+// SetKeepAlivesEnabled(false) may close a connection as idle after
+// net/http marked it so but before its ConnState hook told us: the Close
+// comes while the answered request still looks unanswered, and the
+// StateIdle after it is the close between requests the stop's grace
+// covers. The connection parks for the grace instead of closing: its
+// client may already be sending its next request on a response without
+// Connection: close (one in 800 rounds of
+// TestShutdownUnderLoadAnswersEveryRequest got an EOF there).
+func TestCloseAsIdleBeforeTheHookParksForTheGrace(t *testing.T) {
+	s := New(&http.Server{Handler: http.NotFoundHandler()})
+	m := newMemTransport()
+	c := s.Factory().BuildProtocol(m.PeerAddr()).(*conn)
+	c.ConnectionMade(m)
+	t.Cleanup(func() {
+		c.ConnectionLost(nil)
+		_ = s.Shutdown(context.Background())
+	})
+	c.mu.Lock()
+	a := c.activateLocked()
+	c.in = []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.mu.Unlock()
+	if _, err := a.Read(make([]byte, bufioSize)); err != nil {
+		t.Fatal(err)
+	}
+	a.state(http.StateActive)
+	if _, err := a.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.graceEnd.Store(time.Now().Add(time.Second).UnixNano())
+	s.stopping.Store(true)
+	_ = a.Close()           // closeIdleConns, its state already idle
+	a.state(http.StateIdle) // the hook, late
+	if m.waitClosed(time.Now().Add(50 * time.Millisecond)) {
+		t.Fatal("closed between requests within the stop's grace")
+	}
+	c.mu.Lock()
+	parked, graced := c.act == nil, c.graced
+	c.mu.Unlock()
+	if !parked || !graced {
+		t.Fatalf("parked %v, graced %v: want the connection parked for the grace", parked, graced)
+	}
+}
