@@ -71,6 +71,12 @@ type Series struct {
 	sample func() []Sample
 	now    func() time.Time
 
+	// sampling serialises taking a sample with recording it, so the
+	// sampler and a reader catching up never record an older sample
+	// after a newer one (its deltas would come out negative, read as a
+	// counter reset, and count everything again).
+	sampling sync.Mutex
+
 	mu     sync.Mutex
 	times  []float64 // unix seconds of each point; a ring
 	head   int       // where the next point goes
@@ -78,7 +84,10 @@ type Series struct {
 	tracks map[string]*track
 	order  []string  // services in the order they first appeared
 	at     time.Time // of the last point or baseline; zero before either
-	quiet  int       // points in a row in which nothing moved
+	// fresh: sampling (re)started and no baseline was taken since; the
+	// next Record takes it, whether the sampler's first or a reader's.
+	fresh bool
+	quiet int // points in a row in which nothing moved
 
 	users int
 	stop  chan struct{}
@@ -126,6 +135,7 @@ func (s *Series) Acquire() {
 		return
 	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	s.fresh = true
 	go s.run(s.stop, s.done)
 }
 
@@ -147,7 +157,7 @@ func (s *Series) Release() {
 
 func (s *Series) run(stop, done chan struct{}) {
 	defer close(done)
-	s.baseline(s.sample(), s.now())
+	s.recordNow() // the baseline, unless a reader's catch-up took it
 	t := time.NewTimer(s.wait())
 	defer t.Stop()
 	for {
@@ -155,7 +165,7 @@ func (s *Series) run(stop, done chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			s.Record(s.sample(), s.now())
+			s.recordNow()
 			t.Reset(s.wait())
 		}
 	}
@@ -188,15 +198,20 @@ func (s *Series) catchUp() {
 	running := s.stop != nil
 	s.mu.Unlock()
 	if running {
-		s.Record(s.sample(), s.now())
+		s.recordNow()
 	}
 }
 
-// baseline takes the counters the next point's deltas start from,
-// without recording a point.
-func (s *Series) baseline(samples []Sample, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// recordNow samples the counters and records the points due.
+func (s *Series) recordNow() {
+	s.sampling.Lock()
+	defer s.sampling.Unlock()
+	s.Record(s.sample(), s.now())
+}
+
+// baselineLocked takes the counters the next point's deltas start
+// from, without recording a point; s.mu is held.
+func (s *Series) baselineLocked(samples []Sample, now time.Time) {
 	for _, smp := range samples {
 		t := s.trackFor(smp)
 		t.last, t.lastAt, t.have = smp, now, true
@@ -214,6 +229,11 @@ type point struct{ rate, active, in, out, errs, p50, p99 float64 }
 func (s *Series) Record(samples []Sample, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.fresh {
+		s.fresh = false
+		s.baselineLocked(samples, now)
+		return
+	}
 	k := 1
 	if !s.at.IsZero() {
 		k = int(math.Round(float64(now.Sub(s.at)) / float64(s.step)))

@@ -50,7 +50,7 @@ func TestSeriesRates(t *testing.T) {
 	s := NewSeries(SeriesOptions{Step: 5 * time.Second, Points: 4})
 	t0 := time.Unix(1_800_000_000, 0)
 	buckets := []float64{0.005, 0.01, 0.1}
-	s.baseline([]Sample{
+	baseline(s, []Sample{
 		{Name: "echo", Type: "echo", Connections: 10, BytesIn: 1000},
 		{Name: "site", Type: "web", Requests: 5, Latency: &Histogram{Upper: buckets, Counts: []uint64{5, 5, 5}, Count: 5}},
 	}, t0)
@@ -84,7 +84,7 @@ func TestSeriesRates(t *testing.T) {
 func TestSeriesRing(t *testing.T) {
 	s := NewSeries(SeriesOptions{Step: time.Second, Points: 3})
 	t0 := time.Unix(1_800_000_000, 0)
-	s.baseline([]Sample{{Name: "a", Type: "echo"}}, t0)
+	baseline(s, []Sample{{Name: "a", Type: "echo"}}, t0)
 	for i := 1; i <= 5; i++ {
 		smp := []Sample{{Name: "a", Type: "echo", Connections: int64(i * i)}}
 		if i == 4 {
@@ -210,7 +210,7 @@ func BenchmarkSeriesRecord(b *testing.B) {
 func TestSeriesFillsAGap(t *testing.T) {
 	s := NewSeries(SeriesOptions{Step: 5 * time.Second, Points: 10})
 	t0 := time.Unix(1_800_000_000, 0)
-	s.baseline([]Sample{{Name: "a", Type: "web"}}, t0)
+	baseline(s, []Sample{{Name: "a", Type: "web"}}, t0)
 	// Too soon: no point.
 	s.Record([]Sample{{Name: "a", Type: "web", Requests: 1}}, t0.Add(time.Second))
 	if d := decodeSeries(t, s); len(d.Times) != 0 {
@@ -237,7 +237,7 @@ func TestSeriesSleepsWhileIdle(t *testing.T) {
 	}
 	t0 := time.Unix(1_800_000_000, 0)
 	// A new service that counted nothing yet is no movement.
-	s.baseline(nil, t0)
+	baseline(s, nil, t0)
 	s.Record([]Sample{{Name: "a", Type: "echo"}}, t0.Add(time.Second))
 	if w := s.wait(); w != idleWake*time.Second {
 		t.Fatalf("after a new idle service the sampler waits %v, want %d steps", w, idleWake)
@@ -258,4 +258,11 @@ func TestSeriesSleepsWhileIdle(t *testing.T) {
 	if w := s.wait(); w != time.Second {
 		t.Fatalf("after a service left the sampler waits %v, want a step", w)
 	}
+}
+
+// baseline takes s's baseline, as the sampler does when it starts.
+func baseline(s *Series, samples []Sample, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.baselineLocked(samples, now)
 }
