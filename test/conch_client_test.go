@@ -52,7 +52,7 @@ func TestConchWindowChangeAndSignal(t *testing.T) {
 	stdout, _ := sess.StdoutPipe()
 	// ECHO off (the mode sent above): the newline we type is not echoed
 	// back as an empty line; stty -a shows -echo.
-	if err := sess.Start(`stty size; stty -a | grep -o -- ' -echo '; read x; stty size; exec sleep 30`); err != nil {
+	if err := sess.Start(`stty size; stty -a | grep -o -- ' -echo '; while read x; do stty size; done`); err != nil {
 		t.Fatal(err)
 	}
 	lines := make(chan string, 4)
@@ -81,9 +81,20 @@ func TestConchWindowChangeAndSignal(t *testing.T) {
 	if err := sess.WindowChange(50, 132); err != nil {
 		t.Fatal(err)
 	}
-	stdin.Write([]byte("\n"))
-	if got := next(); got != "50 132" {
-		t.Fatalf("size after window-change %q, want 50 132", got)
+	// The request and the typed newline travel apart from the channel's
+	// multiplexer on (x/crypto/ssh hands requests and data to separate
+	// readers), so the first size read after it may still be the old
+	// one: ask until the new one shows.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		stdin.Write([]byte("\n"))
+		got := next()
+		if got == "50 132" {
+			break
+		}
+		if got != "24 80" || time.Now().After(deadline) {
+			t.Fatalf("size after window-change %q, want 50 132", got)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := sess.Signal(ssh.SIGTERM); err != nil {
 		t.Fatal(err)
