@@ -160,7 +160,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		}
 		defer p.watch.close()
 		if s.chroot == "" {
-			p.watchRefresh()
+			p.watchRefresh(time.Time{})
 		}
 	}
 	tuneRuntime(cmp.Or(s.reactor, reactor.DefaultReactor()))

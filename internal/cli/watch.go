@@ -23,6 +23,13 @@ import (
 // over, fix its mode) or a truncate-then-write is one reload.
 const watchDebounce = 200 * time.Millisecond
 
+// mtimeSlack is how far a file's modification time may lag the clock:
+// the kernel stamps it from a clock that ticks every few milliseconds. A
+// file newly watched after a reload and modified within it of the
+// reload's start counts as changed during the reload (at worst one more
+// reload, of the same files).
+const mtimeSlack = 20 * time.Millisecond
+
 // watcher is --watch (process: {watch: true}): it reloads the application
 // when its file, or a file it names (zones, hosts files, htpasswd, TLS keys
 // and certificates; not a web root), changes, by queueing a SIGHUP among
@@ -130,8 +137,11 @@ func watchedFiles(file *config.File) []string {
 
 // refresh makes the watched set that of file, as loaded now (at start,
 // after each reload, failed or not). A file watched before keeps the
-// state it had, so a change made while the reload ran still counts.
-func (w *watcher) refresh(file *config.File) {
+// state it had, so a change made while the reload ran still counts; so
+// does one to a file watched only from now on, when it was modified
+// after since (the reload's start): the reload may have read it before
+// the change, which no watch saw (zero since: none).
+func (w *watcher) refresh(file *config.File, since time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	targets := make(map[string]fileState)
@@ -142,8 +152,10 @@ func (w *watcher) refresh(file *config.File) {
 		}
 		if st, ok := w.targets[local]; ok {
 			targets[local] = st
+		} else if st = statFile(local); st.exists && !since.IsZero() && st.mtime >= since.Add(-mtimeSlack).UnixNano() {
+			targets[local] = fileState{resolved: local} // unlike any file's: changed
 		} else {
-			targets[local] = statFile(local)
+			targets[local] = st
 		}
 	}
 	dirs := make(map[string][]string)
@@ -277,7 +289,7 @@ func (p *proc) watchSignals() <-chan os.Signal {
 // names. It runs before the reactor binds, so that no change made once
 // the process is ready can be missed; under --chroot, where the paths
 // change meaning, once the process is ready, in the jail.
-func (p *proc) watchRefresh() {
+func (p *proc) watchRefresh(since time.Time) {
 	if p.watch == nil {
 		return
 	}
@@ -285,13 +297,13 @@ func (p *proc) watchRefresh() {
 	p.mu.Lock()
 	file := p.file
 	p.mu.Unlock()
-	p.watch.refresh(file)
+	p.watch.refresh(file, since)
 }
 
 // watchReady is the Ready hook's part: the first refresh under --chroot.
 func (p *proc) watchReady() {
 	if !p.watchStarted {
-		p.watchRefresh()
+		p.watchRefresh(time.Time{})
 	}
 }
 
@@ -299,7 +311,8 @@ func (p *proc) watchReady() {
 // the watched set is that of the application now running: the new file's
 // after a reload, the old one's, plus the file itself, after a refusal.
 func (p *proc) reloadWatched(ctx context.Context) error {
+	began := time.Now()
 	err := p.reload(ctx)
-	p.watchRefresh()
+	p.watchRefresh(began)
 	return err
 }
