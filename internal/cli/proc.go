@@ -171,6 +171,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		ShutdownDelay:   s.shutdownDelay,
 		Reactor:         s.reactor,
 		CPUs:            cpus(),
+		Bulk:            newBulkGC().start,
 		Signals:         p.watchSignals(),
 		Hooks: reactor.Hooks{
 			Bound: func() error {

@@ -49,6 +49,7 @@ type server struct {
 	cfg       *ssh.ServerConfig
 
 	log    *zap.Logger
+	env    *service.Env // for StartBulk
 	stats  *service.Stats
 	logins *prometheus.CounterVec
 	chans  *prometheus.CounterVec
@@ -217,7 +218,7 @@ func (s *server) Start(_ context.Context, env *service.Env) error {
 			return fmt.Errorf("listen %s: SSH runs over streams only", l.Endpoint)
 		}
 	}
-	s.log, s.stats = env.Logger, env.Stats
+	s.log, s.env, s.stats = env.Logger, env, env.Stats
 	s.logins = env.Metrics.Counter(prometheus.CounterOpts{
 		Name: "twistd_ssh_logins_total",
 		Help: "SSH connections by login outcome: ok, or failed (the client gave up or ran out of tries).",

@@ -64,6 +64,9 @@ type session struct {
 	cmd     *exec.Cmd
 	ptmx    *os.File
 	done    chan struct{} // closed when the program is reaped and the exit sent
+	// endBulk ends the bulk transfer an SFTP session is (Env.StartBulk)
+	// once the session is over; nil for other sessions.
+	endBulk func()
 }
 
 func newSession(c *conn, ch ssh.Channel) *session {
@@ -284,6 +287,7 @@ func (s *session) start(kind, command string, sftp bool) bool {
 		s.started = true
 		s.c.s.chans.WithLabelValues(s.c.s.name, "sftp").Inc()
 		s.log.Info("session", zap.String("kind", "sftp"))
+		s.endBulk = s.c.s.env.StartBulk()
 		go s.serveSFTPInProcess(dir)
 		return true
 	}
@@ -320,7 +324,11 @@ func (s *session) start(kind, command string, sftp bool) bool {
 	if usePTY {
 		err = s.startPTY(cmd)
 	} else if sftp {
-		err = s.startSFTPPipes(cmd)
+		s.endBulk = s.c.s.env.StartBulk()
+		if err = s.startSFTPPipes(cmd); err != nil {
+			s.endBulk()
+			s.endBulk = nil
+		}
 	} else {
 		err = s.startPipes(cmd)
 	}
@@ -470,6 +478,9 @@ func (s *session) startPTY(cmd *exec.Cmd) error {
 // exit reports the program's end to the client and closes the channel.
 func (s *session) exit(cmd *exec.Cmd, err error) {
 	defer close(s.done)
+	if s.endBulk != nil {
+		defer s.endBulk()
+	}
 	st := cmd.ProcessState
 	if st == nil {
 		var ee *exec.ExitError

@@ -177,6 +177,7 @@ func childCredential(a *account) string {
 // not root, so we have exactly the rights of the one user who may log in.
 func (s *session) serveSFTPInProcess(dir string) {
 	defer close(s.done)
+	defer s.endBulk()
 	// The replies go out through a pipe, as a child's would: many small
 	// status replies then leave in one SSH packet, not one packet each.
 	pr, pw, err := os.Pipe()
