@@ -76,6 +76,12 @@ type Env struct {
 	// collector runs less often. End may be called more than once; the
 	// first call counts. Nil in an Env made by a test; see StartBulk.
 	Bulk func() (end func())
+	// HelperEnv is what to add to the environment of a process of the
+	// program's own executable that a service starts to serve one
+	// client's stream (conch's SFTP child): the runtime settings such a
+	// process runs best with, as GOMAXPROCS and GOGC variables. Nil in an
+	// Env made by a test.
+	HelperEnv []string
 }
 
 // StartBulk calls e.Bulk and returns its end, or a function that does

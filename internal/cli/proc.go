@@ -172,6 +172,7 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		Reactor:         s.reactor,
 		CPUs:            cpus(),
 		Bulk:            newBulkGC().start,
+		HelperEnv:       helperEnv(),
 		Signals:         p.watchSignals(),
 		Hooks: reactor.Hooks{
 			Bound: func() error {

@@ -313,7 +313,10 @@ func (s *session) start(kind, command string, sftp bool) bool {
 	case sftp:
 		// Executed as root, wherever our executable lies; it drops to
 		// the user itself before it reads a byte from the client.
+		// The runtime settings of such a helper are the process's
+		// (Env.HelperEnv), after the session's: the last one counts.
 		cmd.Env = append(cmd.Env, sftpChildEnv+"="+childCredential(a), sftpHomeEnv+"="+dir)
+		cmd.Env = append(cmd.Env, s.c.s.helperEnv...)
 		cmd.Dir = "/"
 	case os.Geteuid() == 0:
 		attr.Credential = &syscall.Credential{Uid: a.UID, Gid: a.GID, Groups: a.Groups}
