@@ -83,11 +83,11 @@ func runSFTPChild() int {
 		wd = "/"
 		_ = os.Chdir(wd)
 	}
-	in := bufio.NewReaderSize(os.Stdin, sftpReadBuffer)
 	out, err := newPacketWriter(os.Stdout)
 	if err != nil {
 		return 1
 	}
+	in := bufio.NewReaderSize(replyGatherer{os.Stdin, out}, sftpReadBuffer)
 	srv, err := sftp.NewServer(stdio{in, out}, sftpServerOptions(wd)...)
 	if err != nil {
 		return 1
@@ -181,7 +181,8 @@ func (s *session) serveSFTPInProcess(dir string) {
 		_, _ = io.CopyBuffer(struct{ io.Writer }{s.ch}, pr, make([]byte, sftpCopyBuffer))
 		_ = pr.Close()
 	}()
-	srv, err := sftp.NewServer(stdio{bufio.NewReaderSize(s.ch, sftpReadBuffer), out}, sftpServerOptions(dir)...)
+	in := bufio.NewReaderSize(replyGatherer{s.ch, out}, sftpReadBuffer)
+	srv, err := sftp.NewServer(stdio{in, out}, sftpServerOptions(dir)...)
 	status := uint32(0)
 	if err == nil {
 		if err = srv.Serve(); err == io.EOF {
