@@ -32,6 +32,7 @@ type Conn struct {
 	mu       sync.Mutex
 	cond     sync.Cond // data, EOF, a deadline, the write queue draining, Close
 	in       []byte    // unread input is in[off:]; from inPool while in use
+	inBox    *[]byte   // the pool's box in came in, to put it back in
 	off      int
 	paused   bool   // we paused reading: in is full
 	full     bool   // the transport's write queue is full
@@ -100,7 +101,8 @@ func (c *Conn) DataReceived(data []byte) {
 	}
 	switch {
 	case c.in == nil:
-		c.in = (*inPool.Get().(*[]byte))[:0]
+		c.inBox = inPool.Get().(*[]byte)
+		c.in = (*c.inBox)[:0]
 	case c.off > 0 && len(c.in)+len(data) > cap(c.in):
 		// Slide what is unread to the front before growing.
 		n := copy(c.in, c.in[c.off:])
@@ -282,11 +284,13 @@ var inPool = sync.Pool{New: func() any {
 // collector, so the pool never pins a burst's worth of memory.
 const inPoolSize = 64 << 10
 
-// releaseInLocked gives c's drained input buffer back to the pool.
+// releaseInLocked gives c's drained input buffer back to the pool, in
+// the box it came in: a new box for each would be an allocation per
+// burst of input.
 func (c *Conn) releaseInLocked() {
 	if c.in != nil && cap(c.in) <= 2*inPoolSize {
-		b := c.in[:0]
-		inPool.Put(&b)
+		*c.inBox = c.in[:0]
+		inPool.Put(c.inBox)
 	}
-	c.in, c.off = nil, 0
+	c.in, c.inBox, c.off = nil, nil, 0
 }

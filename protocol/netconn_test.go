@@ -180,3 +180,31 @@ func TestConnPassesTheTLSStateThrough(t *testing.T) {
 
 // CallLater implements the Transport: the test does not serialise timers.
 func (*fakeTransport) CallLater(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// A stream read as fast as it arrives (an SFTP upload) takes its input
+// buffer from the pool and gives it back burst after burst, allocating
+// nothing.
+func TestConnInputDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers")
+	}
+	ft := &fakeTransport{}
+	c := NewConn(64 << 10)
+	c.ConnectionMade(ft)
+	in, out := bytes.Repeat([]byte("x"), 32<<10), make([]byte, 64<<10)
+	burst := func() {
+		c.DataReceived(in)
+		c.DataReceived(in)
+		for got := 0; got < 2*len(in); {
+			n, err := c.Read(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += n
+		}
+	}
+	burst()
+	if n := testing.AllocsPerRun(100, burst); n != 0 {
+		t.Errorf("%v allocations per burst, want 0", n)
+	}
+}

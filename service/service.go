@@ -69,6 +69,28 @@ type Env struct {
 	CPUs int
 	// OnFail is the reactor's side of Fail; services call Fail.
 	OnFail func(err error)
+	// Bulk, when not nil, tells the process that a bulk transfer has
+	// begun (an SFTP session, whose every packet the SSH library copies
+	// afresh) and returns the function that tells it the transfer ended.
+	// While any runs, the process may trade memory for CPU time: its
+	// collector runs less often. End may be called more than once; the
+	// first call counts. Nil in an Env made by a test; see StartBulk.
+	Bulk func() (end func())
+	// HelperEnv is what to add to the environment of a process of the
+	// program's own executable that a service starts to serve one
+	// client's stream (conch's SFTP child): the runtime settings such a
+	// process runs best with, as GOMAXPROCS and GOGC variables. Nil in an
+	// Env made by a test.
+	HelperEnv []string
+}
+
+// StartBulk calls e.Bulk and returns its end, or a function that does
+// nothing when e has no Bulk.
+func (e *Env) StartBulk() (end func()) {
+	if e == nil || e.Bulk == nil {
+		return func() {}
+	}
+	return e.Bulk()
 }
 
 // Fail reports that the service can no longer serve (see Service). It is

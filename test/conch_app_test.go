@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -115,5 +116,70 @@ func TestConchOneLinerDefaults(t *testing.T) {
 	}
 	if r := twistd(t, dir, nil, "plugins"); !strings.Contains(r.stdout, "conch") || !strings.Contains(r.stdout, "ssh") {
 		t.Fatalf("plugins: %s", r.stdout)
+	}
+}
+
+// While an SFTP session runs, the process's collector runs less often
+// (GOGC 400, the bulk-transfer knob of internal/cli/knobs.go: the SSH
+// library allocates a fresh copy of every packet it decrypts); when the
+// session ends, GOGC is 100 again. Other sessions leave it alone.
+func TestConchSFTPSessionRaisesGOGC(t *testing.T) {
+	t.Parallel()
+	needOpenSSH(t, "sftp")
+	dir := t.TempDir()
+	key := sshKey(t, dir, "id_test")
+	ak := writeFile(t, dir, "authorized_keys", pubKey(t, key))
+	os.Chmod(ak, 0o600)
+	hostKeys(t, dir)
+	app := writeFile(t, dir, "app.yaml", fmt.Sprintf(conchApp, 10))
+	s := start(t, dir, []string{"GOGC="}, "-n", "--pidfile=", "-c", app)
+	a := s.addrs()
+	base, addr := "http://"+a[0], a[1]
+	f := &conchFixture{srv: s, dir: dir, key: key, port: addr[strings.LastIndexByte(addr, ':')+1:], user: currentUser(t)}
+	gogc := func() float64 { return metricValue(t, base, "go_gc_gogc_percent") }
+	if g := gogc(); g != 100 {
+		t.Fatalf("GOGC %v before any session, want 100", g)
+	}
+	if r := f.ssh(t, "", "echo hi"); r.stdout != "hi\n" {
+		t.Fatalf("exec session: %+v", r)
+	}
+	if g := gogc(); g != 100 {
+		t.Fatalf("GOGC %v after an exec session, want 100", g)
+	}
+
+	cmd := exec.Command("sftp", append(sshOpts(key, f.port, "-P"), "-b", "-", f.user+"@127.0.0.1")...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	fmt.Fprintln(in, "pwd")
+	// sftp echoes the command, then answers it.
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.Contains(sc.Text(), "Remote working directory") {
+	}
+	if sc.Err() != nil || !strings.Contains(sc.Text(), "Remote working directory") {
+		t.Fatalf("sftp pwd: no answer (%v)", sc.Err())
+	}
+	if g := gogc(); g != 400 {
+		t.Errorf("GOGC %v during an SFTP session, want 400", g)
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sftp: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gogc() != 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC %v 10s after the SFTP session ended, want 100", gogc())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

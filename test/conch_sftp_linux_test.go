@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,6 +87,17 @@ func TestConchSFTPChildPipes(t *testing.T) {
 	kids := childrenOf(t, f.srv.cmd.Process.Pid)
 	if len(kids) != 1 {
 		t.Fatalf("twistd's children: %v, want the one SFTP child", kids)
+	}
+	// The child's runtime settings, chosen by internal/cli/knobs.go.
+	environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(kids[0]), "environ"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.Split(string(environ), "\x00")
+	for _, want := range []string{"GOMAXPROCS=1", "GOGC=400"} {
+		if !slices.Contains(vars, want) {
+			t.Errorf("the SFTP child's environment lacks %s: %q", want, vars)
+		}
 	}
 	for _, fd := range []string{"0", "1"} {
 		p, err := os.OpenFile(filepath.Join("/proc", strconv.Itoa(kids[0]), "fd", fd), os.O_RDONLY|unix.O_NONBLOCK, 0)

@@ -171,6 +171,8 @@ func (p *proc) serve(specs []reactor.Spec) error {
 		ShutdownDelay:   s.shutdownDelay,
 		Reactor:         s.reactor,
 		CPUs:            cpus(),
+		Bulk:            newBulkGC().start,
+		HelperEnv:       helperEnv(),
 		Signals:         p.watchSignals(),
 		Hooks: reactor.Hooks{
 			Bound: func() error {

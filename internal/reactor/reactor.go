@@ -131,6 +131,11 @@ type Options struct {
 	// Backoff paces the restarts of failed services; zero means
 	// DefaultBackoff.
 	Backoff Backoff
+	// Bulk is the services' Env.Bulk: the caller's runtime knob for bulk
+	// transfers (internal/cli/knobs.go); nil leaves the runtime alone.
+	Bulk func() (end func())
+	// HelperEnv is the services' Env.HelperEnv (internal/cli/knobs.go).
+	HelperEnv []string
 }
 
 // Reactor runs one application's services.
@@ -293,7 +298,8 @@ func (r *Reactor) prepareOne(spec Spec, svc service.Service, listen []endpoint.E
 	log := r.log.Named(spec.Name)
 	stats := &service.Stats{}
 	accepting := &acceptors{}
-	env := &service.Env{Name: spec.Name, Type: spec.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics.Services, CPUs: r.opts.CPUs}
+	env := &service.Env{Name: spec.Name, Type: spec.Type, Logger: log, Stats: stats, Metrics: r.opts.Metrics.Services, CPUs: r.opts.CPUs,
+		Bulk: r.opts.Bulk, HelperEnv: r.opts.HelperEnv}
 	env.Runner = runner{r: r, env: env, log: log, stats: stats, servers: accepting}
 	rn := &running{spec: spec, svc: svc, env: env, listen: listen, accepting: accepting, health: &health{since: time.Now()}}
 	env.OnFail = func(err error) { r.fail(rn, err) }

@@ -1,12 +1,15 @@
 package conch
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // packets builds SFTP-framed packets of the given body sizes, and the
@@ -140,4 +143,120 @@ func TestPacketWriterCloseWritesWhatIsHeld(t *testing.T) {
 	if _, err := w.Write([]byte{1}); err == nil {
 		t.Fatal("Write after Close succeeded")
 	}
+}
+
+// TestPacketWriterGathersRepliesWhileBusy: while the server reads
+// requests it already has, small finished replies wait, and leave in one
+// write when it is about to wait for input; a big packet leaves at once,
+// with them; the start of an unfinished packet stays behind.
+func TestPacketWriterGathersRepliesWhileBusy(t *testing.T) {
+	w, p := newTestWriter(t)
+	data, ends := packets(24, 24, 24, 9+32768, 24, 9+100)
+	w.waiting(false)
+	for i := range 3 {
+		from := 0
+		if i > 0 {
+			from = ends[i-1]
+		}
+		if _, err := w.Write(data[from:ends[i]]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := size(t, p); n != 0 {
+		t.Fatalf("three replies while busy: %d bytes written, want 0 (held)", n)
+	}
+	w.waiting(true)
+	if n := size(t, p); n != ends[2] {
+		t.Fatalf("about to wait: %d bytes written, want the three replies' %d", n, ends[2])
+	}
+	if _, err := w.Write(data[ends[2]:ends[3]]); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(t, p); n != ends[3] {
+		t.Fatalf("a reply while waiting: %d bytes written, want %d at once", n, ends[3])
+	}
+	w.waiting(false)
+	if _, err := w.Write(data[ends[3] : ends[4]+13]); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(t, p); n != ends[3] {
+		t.Fatalf("a reply and a packet's start while busy: %d bytes written, want %d", n, ends[3])
+	}
+	w.waiting(true)
+	if n := size(t, p); n != ends[4] {
+		t.Fatalf("about to wait: %d bytes written, want %d (the reply, not the unfinished packet)", n, ends[4])
+	}
+	if _, err := w.Write(data[ends[4]+13:]); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(t, p); n != len(data) {
+		t.Fatalf("the packet finished: %d bytes written, want %d", n, len(data))
+	}
+	w.waiting(false)
+	big, _ := packets(24, 9+32768)
+	if _, err := w.Write(big[:28]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(big[28:]); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(t, p); n != len(data)+len(big) {
+		t.Fatalf("a data packet while busy: %d bytes written, want %d (it and the reply before it)", n, len(data)+len(big))
+	}
+	got, _ := os.ReadFile(p)
+	if !bytes.Equal(got, append(data, big...)) {
+		t.Fatal("bytes differ")
+	}
+}
+
+// TestReplyGathererAnswersEachRequest: a client that sends one request
+// and waits for its answer gets it, though the server answers while it
+// still reads (the answer leaves before the server waits for more).
+func TestReplyGathererAnswersEachRequest(t *testing.T) {
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reqW.Close()
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repR.Close()
+	w, err := newPacketWriter(repW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := bufio.NewReaderSize(replyGatherer{reqR, w}, 4096)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		defer w.Close()
+		var req [8]byte
+		for {
+			// Answer as soon as the request is read, before the next read.
+			if _, err := io.ReadFull(in, req[:]); err != nil {
+				return
+			}
+			if _, err := w.Write(append(binary.BigEndian.AppendUint32(nil, 4), req[4:]...)); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range 20 {
+		req := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 4), uint32(i))
+		if _, err := reqW.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		_ = repR.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var rep [8]byte
+		if _, err := io.ReadFull(repR, rep[:]); err != nil {
+			t.Fatalf("request %d: no answer: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint32(rep[4:]); got != uint32(i) {
+			t.Fatalf("request %d: answer %d", i, got)
+		}
+	}
+	reqW.Close()
+	<-served
 }

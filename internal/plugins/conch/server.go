@@ -52,6 +52,10 @@ type server struct {
 	stats  *service.Stats
 	logins *prometheus.CounterVec
 	chans  *prometheus.CounterVec
+	// env is what Start was given, for StartBulk; helperEnv is its
+	// HelperEnv, for the SFTP child.
+	env       *service.Env
+	helperEnv []string
 
 	mu      sync.Mutex
 	pol     *policy.Policy
@@ -217,7 +221,7 @@ func (s *server) Start(_ context.Context, env *service.Env) error {
 			return fmt.Errorf("listen %s: SSH runs over streams only", l.Endpoint)
 		}
 	}
-	s.log, s.stats = env.Logger, env.Stats
+	s.log, s.env, s.stats, s.helperEnv = env.Logger, env, env.Stats, env.HelperEnv
 	s.logins = env.Metrics.Counter(prometheus.CounterOpts{
 		Name: "twistd_ssh_logins_total",
 		Help: "SSH connections by login outcome: ok, or failed (the client gave up or ran out of tries).",

@@ -64,6 +64,9 @@ type session struct {
 	cmd     *exec.Cmd
 	ptmx    *os.File
 	done    chan struct{} // closed when the program is reaped and the exit sent
+	// endBulk ends the bulk transfer an SFTP session is (Env.StartBulk)
+	// once the session is over; nil for other sessions.
+	endBulk func()
 }
 
 func newSession(c *conn, ch ssh.Channel) *session {
@@ -284,6 +287,7 @@ func (s *session) start(kind, command string, sftp bool) bool {
 		s.started = true
 		s.c.s.chans.WithLabelValues(s.c.s.name, "sftp").Inc()
 		s.log.Info("session", zap.String("kind", "sftp"))
+		s.endBulk = s.c.s.env.StartBulk()
 		go s.serveSFTPInProcess(dir)
 		return true
 	}
@@ -309,7 +313,10 @@ func (s *session) start(kind, command string, sftp bool) bool {
 	case sftp:
 		// Executed as root, wherever our executable lies; it drops to
 		// the user itself before it reads a byte from the client.
+		// The runtime settings of such a helper are the process's
+		// (Env.HelperEnv), after the session's: the last one counts.
 		cmd.Env = append(cmd.Env, sftpChildEnv+"="+childCredential(a), sftpHomeEnv+"="+dir)
+		cmd.Env = append(cmd.Env, s.c.s.helperEnv...)
 		cmd.Dir = "/"
 	case os.Geteuid() == 0:
 		attr.Credential = &syscall.Credential{Uid: a.UID, Gid: a.GID, Groups: a.Groups}
@@ -320,7 +327,11 @@ func (s *session) start(kind, command string, sftp bool) bool {
 	if usePTY {
 		err = s.startPTY(cmd)
 	} else if sftp {
-		err = s.startSFTPPipes(cmd)
+		s.endBulk = s.c.s.env.StartBulk()
+		if err = s.startSFTPPipes(cmd); err != nil {
+			s.endBulk()
+			s.endBulk = nil
+		}
 	} else {
 		err = s.startPipes(cmd)
 	}
@@ -470,6 +481,9 @@ func (s *session) startPTY(cmd *exec.Cmd) error {
 // exit reports the program's end to the client and closes the channel.
 func (s *session) exit(cmd *exec.Cmd, err error) {
 	defer close(s.done)
+	if s.endBulk != nil {
+		defer s.endBulk()
+	}
 	st := cmd.ProcessState
 	if st == nil {
 		var ee *exec.ExitError

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,27 +57,10 @@ const (
 	sftpCopyBuffer = 256 << 10
 )
 
-// tuneSFTPChild sets the runtime of the SFTP child, a process of its own
-// that does nothing else (so these are not twistd's knobs, which live in
-// internal/cli). Measured with bench/sftp.sh, 256 MiB, 3 rounds, beside
-// the 1 MiB pipes and the packetWriter, the child's CPU per GiB moved
-// went from 3.4-3.9 s to 1.7-2.4 s downloading and from 4.4-6.7 s to
-// 2.0-4.7 s uploading:
-//   - one P (GOMAXPROCS 1), as OpenSSH's sftp-server is one thread:
-//     pkg/sftp hands each packet from its reader to a worker to the
-//     sender, and with two Ps each hand-off woke another thread (futex
-//     and context switches were a quarter of the child's profile);
-//   - the collector at GOGC 400: the live heap is the few packets in
-//     flight, so the heap stays within megabytes, collected a fifth as
-//     often;
-//   - pkg/sftp's allocator (sftpServerOptions) reuses the packet
-//     buffers instead of allocating 32 KiB per packet.
-func tuneSFTPChild() {
-	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(400)
-}
-
 // sftpServerOptions are pkg/sftp's options, in the child and in process.
+// Its allocator reuses the packet buffers instead of allocating 32 KiB
+// per packet (measured with the child's runtime settings, which are the
+// process's Env.HelperEnv: internal/cli/knobs.go).
 func sftpServerOptions(wd string) []sftp.ServerOption {
 	return []sftp.ServerOption{sftp.WithServerWorkingDirectory(wd), sftp.WithMaxTxPacket(sftpMaxPacket), sftp.WithAllocator()}
 }
@@ -102,12 +83,11 @@ func runSFTPChild() int {
 		wd = "/"
 		_ = os.Chdir(wd)
 	}
-	tuneSFTPChild()
-	in := bufio.NewReaderSize(os.Stdin, sftpReadBuffer)
 	out, err := newPacketWriter(os.Stdout)
 	if err != nil {
 		return 1
 	}
+	in := bufio.NewReaderSize(replyGatherer{os.Stdin, out}, sftpReadBuffer)
 	srv, err := sftp.NewServer(stdio{in, out}, sftpServerOptions(wd)...)
 	if err != nil {
 		return 1
@@ -177,6 +157,7 @@ func childCredential(a *account) string {
 // not root, so we have exactly the rights of the one user who may log in.
 func (s *session) serveSFTPInProcess(dir string) {
 	defer close(s.done)
+	defer s.endBulk()
 	// The replies go out through a pipe, as a child's would: many small
 	// status replies then leave in one SSH packet, not one packet each.
 	pr, pw, err := os.Pipe()
@@ -200,7 +181,8 @@ func (s *session) serveSFTPInProcess(dir string) {
 		_, _ = io.CopyBuffer(struct{ io.Writer }{s.ch}, pr, make([]byte, sftpCopyBuffer))
 		_ = pr.Close()
 	}()
-	srv, err := sftp.NewServer(stdio{bufio.NewReaderSize(s.ch, sftpReadBuffer), out}, sftpServerOptions(dir)...)
+	in := bufio.NewReaderSize(replyGatherer{s.ch, out}, sftpReadBuffer)
+	srv, err := sftp.NewServer(stdio{in, out}, sftpServerOptions(dir)...)
 	status := uint32(0)
 	if err == nil {
 		if err = srv.Serve(); err == io.EOF {
