@@ -584,8 +584,8 @@ os.kill(`+pid+`, signal.SIGHUP)
 for i in range(100):
     try:
         new = ftplib.FTP(); w = new.connect("__HOST__", __PORT__, timeout=10); new.close()
-    except (EOFError, OSError):
-        w = "" # accepted by the generation being stopped
+    except (EOFError, *ftplib.all_errors):
+        w = "" # accepted by the generation being stopped: closed, or refused with a reply
     if "second" in w: break
     time.sleep(0.05)
 print("new", w)
