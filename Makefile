@@ -46,8 +46,10 @@ test:
 # of the public packages that no tagged release's file has in API_NEXT, the
 # file of the release being made. TestAPIBaseline (in make test) fails on
 # any difference: a removed or changed line is an incompatible change, an
-# added one is recorded here in the same commit.
-API_NEXT ?= api/v0.2.0.txt
+# added one is recorded here in the same commit. v0.2.0 is released (its
+# file is api/v0.2.0.txt); what is added after it goes to api/next.txt,
+# renamed for the release that ships it.
+API_NEXT ?= api/next.txt
 
 api:
 	$(GO) run ./internal/tools/apidump -update $(API_NEXT)

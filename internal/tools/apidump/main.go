@@ -11,8 +11,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +43,14 @@ func main() {
 		if !others[l] {
 			out = append(out, l)
 		}
+	}
+	if len(out) == 0 {
+		// Nothing new since the releases the other files record: no file.
+		if err := os.Remove(*update); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintln(os.Stderr, "apidump:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := os.WriteFile(*update, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "apidump:", err)
