@@ -307,7 +307,15 @@ func TestShutdown(t *testing.T) {
 	busy, busyR := dial(t, addr)
 	_, _ = io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	fresh, freshR := dial(t, addr)
-	eventually(t, "three connections", func() bool { return s.connCount() == 3 && s.activeCount() == 1 })
+	// The first parked (no longer lingering for a next request, which
+	// the stop would answer), the slow one in its handler: one active
+	// connection and none waiting. (One active alone was also the
+	// moment before the slow request arrived, with the first still
+	// lingering: the stop then rightly graced it, and the test waited
+	// a second for its close.)
+	eventually(t, "three connections", func() bool {
+		return s.connCount() == 3 && s.activeCount() == 1 && s.waitingCount() == 0
+	})
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.Shutdown(context.Background()) }()
