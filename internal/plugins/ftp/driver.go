@@ -73,7 +73,9 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopping {
-		return "", errStopping
+		// ftpserverlib sends this with its own code (500): the text is
+		// what tells a client taken during a stop or a reload to retry.
+		return stoppingReply, errStopping
 	}
 	s := &session{}
 	d.sessions[cc] = s
@@ -150,6 +152,9 @@ var (
 	errTooMany  = errors.New("too many failed logins from your address; try later")
 	errStopping = errors.New("the service is stopping")
 )
+
+// stoppingReply is the greeting of a session refused while stopping.
+const stoppingReply = "Service stopping, try again"
 
 func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
 	peer := peerIP(cc.RemoteAddr())
