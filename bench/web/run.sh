@@ -140,23 +140,33 @@ run_wrk() {
 	echo "$rps $p99 $(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "n/a" }')"
 }
 
+# start_warm name port → starts the server and warms it on the 4 KiB
+# file; false (with a line saying so) when the server is not available.
+start_warm() {
+	if ! start_server "$1" "$2"; then
+		printf '%-14s %s\n' "$1" "(skipped: not installed or needs root)"
+		return 1
+	fi
+	wait_port "$2"
+	taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$2/file4k.bin" >/dev/null
+}
+
+stop_server() {
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+}
+
 echo "# bench/web $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DURATION"
 printf '%-18s %12s %10s %8s %12s %10s %8s\n' server "4KiB req/s" "4KiB p99" "µs CPU" "1MiB req/s" "1MiB p99" "µs CPU"
 for round in $(seq 1 "$ROUNDS"); do
 [ "$ROUNDS" -gt 1 ] && echo "# round $round"
 for name in $SERVERS; do
 	port=$(free_port)
-	if ! start_server "$name" "$port"; then
-		printf '%-14s %s\n' "$name" "(skipped: not installed or needs root)"
-		continue
-	fi
-	wait_port "$port"
-	taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
+	start_warm "$name" "$port" || continue
 	read -r r4 p4 c4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
 	read -r r1 p1 c1 <<<"$(run_wrk "http://127.0.0.1:$port/file1m.bin")"
 	printf '%-18s %12s %10s %8s %12s %10s %8s\n' "$name" "$r4" "$p4" "$c4" "$r1" "$p1" "$c1"
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
+	stop_server
 done
 done
 
@@ -171,16 +181,10 @@ if [ -n "$HOG_SERVERS" ]; then
 		[ "$ROUNDS" -gt 1 ] && echo "# hog round $round"
 		for name in $HOG_SERVERS; do
 			port=$(free_port)
-			if ! start_server "$name" "$port"; then
-				printf '%-14s %s\n' "$name" "(skipped: not installed or needs root)"
-				continue
-			fi
-			wait_port "$port"
-			taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/file4k.bin" >/dev/null # warm-up
+			start_warm "$name" "$port" || continue
 			read -r r4 p4 c4 <<<"$(run_wrk "http://127.0.0.1:$port/file4k.bin")"
 			printf '%-18s %12s %10s %8s\n' "$name+hog" "$r4" "$p4" "$c4"
-			kill "$server_pid" 2>/dev/null || true
-			wait "$server_pid" 2>/dev/null || true
+			stop_server
 		done
 	done
 	kill "$hog_pid" 2>/dev/null || true

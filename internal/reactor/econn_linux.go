@@ -402,24 +402,7 @@ func (c *econn) SendFile(f *os.File, off, n int64) (int64, error) {
 		}
 		return 0, nil
 	}
-	src := int(f.Fd())
-	var sent int64
-	var err error
-	for sent < n {
-		o := off + sent
-		var m int
-		m, err = unix.Sendfile(c.fd, src, &o, int(min(n-sent, 1<<30)))
-		if m > 0 {
-			sent += int64(m)
-		}
-		if err == unix.EINTR {
-			err = nil
-			continue
-		}
-		if err != nil || m == 0 {
-			break
-		}
-	}
+	sent, err := sendfileSome(c.fd, int(f.Fd()), off, n)
 	c.srv.stats.BytesSent.Add(sent)
 	tell := false
 	if err == unix.EAGAIN {

@@ -30,6 +30,9 @@ type fileSender struct {
 	// closeFile: f is this connection's, closed when it is lost.
 	closeFile bool
 	lost      bool
+	// full, if set, runs (with s.mu held) when a send first stops short.
+	full     func(t protocol.Transport)
+	fullOnce sync.Once
 }
 
 func (s *fileSender) ConnectionLost(error) {
@@ -45,7 +48,7 @@ func (s *fileSender) ConnectionMade(t protocol.Transport) {
 	s.Transport = t
 	t.RegisterProducer(s)
 	t.Write(s.head)
-	s.send()
+	go s.send() // off the callback: full may wait for the test
 }
 
 func (s *fileSender) send() {
@@ -59,6 +62,9 @@ func (s *fileSender) send() {
 			return
 		}
 		if s.off < s.n && s.paused.Load() {
+			if s.full != nil {
+				s.fullOnce.Do(func() { s.full(s.Transport) })
+			}
 			return // full: ResumeProducing comes when it drains
 		}
 	}
@@ -158,50 +164,18 @@ func TestSendFileToABurstyReader(t *testing.T) {
 	})
 }
 
-// drainingSender sends a file once the test says so and, at its first
-// short send, holds the connection's lock until the test has read
-// everything the socket held: the writer goroutine then begins its wait
-// for the drain after the drain happened.
-type drainingSender struct {
-	fileSender
-	drain   chan struct{} // to the reader: read what is there
-	drained chan struct{} // from the reader: nothing more to read
-	once    sync.Once
-}
-
-func (s *drainingSender) ConnectionMade(t protocol.Transport) {
-	s.Transport = t
-	t.RegisterProducer(s)
-	go s.sendHolding()
-}
-
-func (s *drainingSender) ResumeProducing() {
-	s.paused.Store(false)
-	go s.sendHolding()
-}
-
-func (s *drainingSender) sendHolding() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.off < s.n && !s.lost {
-		m, err := s.Transport.(protocol.FileSender).SendFile(s.f, s.off, s.n-s.off)
-		s.off += m
-		if err != nil {
-			s.Transport.Abort()
-			return
-		}
-		if s.off < s.n && s.paused.Load() {
-			s.once.Do(func() {
-				c := s.Transport.(*conn)
-				c.mu.Lock()
-				s.drain <- struct{}{}
-				<-s.drained
-				c.mu.Unlock()
-			})
-			return
-		}
+// holdWhileDrained is a fileSender's full hook: at its first short send
+// it holds the connection's lock until the test has read everything the
+// socket held, so the writer goroutine begins its wait for the drain
+// after the drain happened.
+func holdWhileDrained(drain, drained chan struct{}) func(protocol.Transport) {
+	return func(t protocol.Transport) {
+		c := t.(*conn)
+		c.mu.Lock()
+		drain <- struct{}{}
+		<-drained
+		c.mu.Unlock()
 	}
-	s.Transport.LoseConnection()
 }
 
 // The goroutine reactor's writer must see a socket that drained before
@@ -222,7 +196,7 @@ func TestSendFileSocketDrainedBeforeTheWait(t *testing.T) {
 				t.Error(err)
 				return nil
 			}
-			return &drainingSender{fileSender: fileSender{f: f, n: int64(len(data)), closeFile: true}, drain: drain, drained: drained}
+			return &fileSender{f: f, n: int64(len(data)), closeFile: true, full: holdWhileDrained(drain, drained)}
 		}))
 		c, err := net.Dial("tcp", addr)
 		if err != nil {

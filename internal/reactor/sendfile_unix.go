@@ -43,24 +43,10 @@ func (c *conn) SendFile(f *os.File, off, n int64) (int64, error) {
 		}
 		return 0, nil
 	}
-	src := int(f.Fd())
 	var sent int64
 	var serr error
 	werr := rc.Write(func(fd uintptr) bool {
-		for sent < n {
-			o := off + sent
-			m, e := unix.Sendfile(int(fd), src, &o, int(min(n-sent, 1<<30)))
-			if m > 0 {
-				sent += int64(m)
-			}
-			if e == unix.EINTR {
-				continue
-			}
-			if e != nil || m == 0 {
-				serr = e
-				break
-			}
-		}
+		sent, serr = sendfileSome(int(fd), int(f.Fd()), off, n)
 		return true // never wait here: the writer goroutine does
 	})
 	if serr == nil {
@@ -83,6 +69,28 @@ func (c *conn) SendFile(f *os.File, off, n int64) (int64, error) {
 		c.feed.sync()
 	}
 	return sent, serr
+}
+
+// sendfileSome sends up to n bytes of the file src from offset off to
+// the non-blocking socket dst with sendfile(2), as many as it takes now,
+// and returns how many went; unix.EAGAIN when it filled before all did
+// (nil when all did, or the file ended early).
+func sendfileSome(dst, src int, off, n int64) (int64, error) {
+	var sent int64
+	for sent < n {
+		o := off + sent
+		m, err := unix.Sendfile(dst, src, &o, int(min(n-sent, 1<<30)))
+		if m > 0 {
+			sent += int64(m)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || m == 0 {
+			return sent, err
+		}
+	}
+	return sent, nil
 }
 
 // rawConnOf is nc's socket for writing to directly, nil when there is

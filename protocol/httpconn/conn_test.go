@@ -421,8 +421,10 @@ func TestStaleIdleCloseWaitsForTheRequest(t *testing.T) {
 	}
 }
 
-// A Close while net/http waits for a next request closes at once.
-func TestIdleCloseWhileStoppingIsImmediate(t *testing.T) {
+// requestRead makes a connection on a memory transport whose active
+// net.Conn has handed net/http one request, as net/http's first Read.
+func requestRead(t *testing.T) (*Server, *memTransport, *conn, *active) {
+	t.Helper()
 	s := New(&http.Server{Handler: http.NotFoundHandler()})
 	m := newMemTransport()
 	c := s.Factory().BuildProtocol(m.PeerAddr()).(*conn)
@@ -438,6 +440,12 @@ func TestIdleCloseWhileStoppingIsImmediate(t *testing.T) {
 	if _, err := a.Read(make([]byte, bufioSize)); err != nil {
 		t.Fatal(err)
 	}
+	return s, m, c, a
+}
+
+// A Close while net/http waits for a next request closes at once.
+func TestIdleCloseWhileStoppingIsImmediate(t *testing.T) {
+	s, m, _, a := requestRead(t)
 	a.state(http.StateActive)
 	a.state(http.StateIdle)
 	s.stopping.Store(true)
@@ -456,21 +464,7 @@ func TestIdleCloseWhileStoppingIsImmediate(t *testing.T) {
 // Connection: close (one in 800 rounds of
 // TestShutdownUnderLoadAnswersEveryRequest got an EOF there).
 func TestCloseAsIdleBeforeTheHookParksForTheGrace(t *testing.T) {
-	s := New(&http.Server{Handler: http.NotFoundHandler()})
-	m := newMemTransport()
-	c := s.Factory().BuildProtocol(m.PeerAddr()).(*conn)
-	c.ConnectionMade(m)
-	t.Cleanup(func() {
-		c.ConnectionLost(nil)
-		_ = s.Shutdown(context.Background())
-	})
-	c.mu.Lock()
-	a := c.activateLocked()
-	c.in = []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	c.mu.Unlock()
-	if _, err := a.Read(make([]byte, bufioSize)); err != nil {
-		t.Fatal(err)
-	}
+	s, m, c, a := requestRead(t)
 	a.state(http.StateActive)
 	if _, err := a.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")); err != nil {
 		t.Fatal(err)
