@@ -294,12 +294,13 @@ func TestConchCheckReportsBadKeys(t *testing.T) {
     auth: [authorized_keys, "file:missing.htpasswd", "kerberos"]
     max_auth_tries: 0
     forwardng: true
+    ciphers: aes128-ctr,arcfour
 `)
 	r := twistd(t, dir, nil, "check", "-c", app)
 	if r.code != 2 {
 		t.Fatalf("check: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"app.yaml:4:", "missing.htpasswd", "kerberos", "app.yaml:5:", "max_auth_tries", "app.yaml:6:", "forwardng"} {
+	for _, want := range []string{"app.yaml:4:", "missing.htpasswd", "kerberos", "app.yaml:5:", "max_auth_tries", "app.yaml:6:", "forwardng", "app.yaml:7:", `cipher "arcfour"`} {
 		if !strings.Contains(r.stderr+r.stdout, want) {
 			t.Errorf("check output lacks %q:\n%s%s", want, r.stdout, r.stderr)
 		}

@@ -83,6 +83,14 @@ func newServer(name string, opts Options, keys []ssh.Signer) (*server, error) {
 		AuthLogCallback:   s.authLog,
 		ServerVersion:     "SSH-2.0-twistd_conch",
 	}
+	cfg.Ciphers = defaultCiphers()
+	if opts.Ciphers != "" {
+		c, err := parseCiphers(opts.Ciphers)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Ciphers = c
+	}
 	for _, a := range opts.Auth {
 		if a.Kind == "file" {
 			cfg.PasswordCallback = s.password

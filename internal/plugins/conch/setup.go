@@ -68,6 +68,12 @@ type Options struct {
 	// across its connections (30/m when absent); past it the peer's new
 	// connections are closed before the handshake until it falls back.
 	MaxAuthFailuresPerPeer plugin.Rate `yaml:"max_auth_failures_per_peer"`
+	// Ciphers are the ciphers offered, in sshd_config's syntax (a
+	// comma-separated list, or one that starts with + - or ^ to change
+	// the defaults); x/crypto's secure set when absent, less
+	// chacha20-poly1305 on amd64 processors with AES instructions
+	// (defaultCiphers says why).
+	Ciphers string `yaml:"ciphers"`
 	// Policies are the stream policies every service has.
 	Policies plugin.Policies `yaml:"policies"`
 }
@@ -199,6 +205,11 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 			errs = append(errs, e.Errorf(e.Value("accept_env"), "accept_env %q: not a name pattern", p))
 		}
 	}
+	if opts.Ciphers != "" {
+		if _, err := parseCiphers(opts.Ciphers); err != nil {
+			errs = append(errs, e.Errorf(e.Value("ciphers"), "%v", err))
+		}
+	}
 	for _, ep := range e.Listen {
 		if !ep.IsStream() {
 			errs = append(errs, e.Errorf(nil, "listen %s: SSH runs over streams, not datagrams", ep))
@@ -220,13 +231,14 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 }
 
 // Flags registers twistd conch's flags: -p/--port ENDPOINT, --data DIR,
-// --auth (repeatable), and --forwarding.
+// --auth (repeatable), --forwarding and --ciphers.
 func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 	port := fs.StringP("port", "p", "tcp:22", "endpoint to listen on, as twistd: tcp:2222 (a bare number is a TCP port)")
 	listen := fs.StringArray("listen", nil, "endpoint to listen on instead of --port (repeatable)")
 	data := fs.String("data", "", "directory of the host keys, generated there on first start (default ./"+DefaultDataDir+")")
 	auth := fs.StringArray("auth", nil, "authorized_keys, authorized_keys:FILE or file:PATH (bcrypt htpasswd); repeatable (default authorized_keys)")
 	fwd := fs.Bool("forwarding", false, "allow TCP forwarding (ssh -L and -R)")
+	ciphers := fs.String("ciphers", "", "ciphers to offer, as sshd_config's Ciphers: a comma-separated list, or +LIST, -LIST, ^LIST to change the defaults")
 	return func() (map[string]any, error) {
 		eps := append([]string(nil), *listen...)
 		if fs.Changed("port") || len(eps) == 0 {
@@ -245,6 +257,9 @@ func (maker) Flags(fs *pflag.FlagSet) func() (map[string]any, error) {
 		}
 		if *fwd {
 			entry["forwarding"] = true
+		}
+		if *ciphers != "" {
+			entry["ciphers"] = *ciphers
 		}
 		return entry, nil
 	}
