@@ -162,6 +162,26 @@ func (w *wrapped) Write(p []byte) {
 	w.sent(len(p))
 }
 
+// WriteMore passes protocol.MoreWriter through where SendFile passes
+// (no write limit); otherwise it writes p as Write does.
+func (w *wrapped) WriteMore(p []byte) {
+	mw, ok := w.t.(protocol.MoreWriter)
+	if !ok || !w.sendFile {
+		w.Write(p)
+		return
+	}
+	w.sending(len(p))
+	mw.WriteMore(p)
+	w.sent(len(p))
+}
+
+// Push passes protocol.MoreWriter through.
+func (w *wrapped) Push() {
+	if mw, ok := w.t.(protocol.MoreWriter); ok {
+		mw.Push()
+	}
+}
+
 // WriteMany implements protocol.Transport.
 func (w *wrapped) WriteMany(bufs ...[]byte) {
 	n := 0
@@ -271,6 +291,7 @@ var (
 	_ protocol.Protocol   = (*wrapped)(nil)
 	_ protocol.Transport  = (*wrapped)(nil)
 	_ protocol.FileSender = (*wrapped)(nil)
+	_ protocol.MoreWriter = (*wrapped)(nil)
 	_ protocol.Detacher   = (*wrapped)(nil)
 
 	_ protocol.ConnectionStater = tlsWrapped{}

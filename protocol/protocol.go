@@ -90,6 +90,20 @@ type FileSender interface {
 	SendFile(f *os.File, off, n int64) (int64, error)
 }
 
+// MoreWriter is implemented by transports that can be told more bytes
+// follow a write at once, so that they leave in the same packets (TCP's
+// MSG_MORE; nginx's tcp_nopush does the same with TCP_CORK): an HTTP
+// response's head written so before its file body does not cost the
+// client a wake-up of its own.
+type MoreWriter interface {
+	// WriteMore writes p as Write does, but p may wait in the kernel for
+	// the next Write or SendFile, which sends it.
+	WriteMore(p []byte)
+	// Push sends what WriteMore left waiting, for when nothing followed
+	// it after all (a file that turned out empty).
+	Push()
+}
+
 // Detacher is implemented by transports that can hand their connection's
 // socket over whole: Detach stops the reactor using the descriptor (no
 // more reads, writes or callbacks but ConnectionLost(nil), which follows)

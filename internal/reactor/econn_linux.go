@@ -215,7 +215,25 @@ func (c *econn) deferLocked() {
 }
 
 // Write implements protocol.Transport.
-func (c *econn) Write(p []byte) {
+func (c *econn) Write(p []byte) { c.write(p, false) }
+
+// WriteMore implements protocol.MoreWriter: a direct write of p carries
+// MSG_MORE, so the kernel keeps it for the packets of the SendFile or
+// Write that follows. Bytes that must queue go out with the queue anyway.
+func (c *econn) WriteMore(p []byte) { c.write(p, true) }
+
+// Push implements protocol.MoreWriter: turning TCP_NODELAY on (again)
+// sends the frames MSG_MORE held back. Elsewhere (a Unix socket) nothing
+// was held.
+func (c *econn) Push() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		_ = unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+}
+
+func (c *econn) write(p []byte, more bool) {
 	if len(p) == 0 {
 		return
 	}
@@ -230,7 +248,13 @@ func (c *econn) Write(p []byte) {
 	case c.deferrableLocked(len(p)):
 		c.deferLocked()
 	case len(c.queue) == 0:
-		n, err := rawWrite(c.fd, p)
+		var n int
+		var err error
+		if more {
+			n, err = rawSendMore(c.fd, p)
+		} else {
+			n, err = rawWrite(c.fd, p)
+		}
 		if n > 0 {
 			c.srv.stats.BytesSent.Add(int64(n))
 			p = p[n:]
@@ -550,5 +574,6 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 var (
 	_ protocol.Transport  = (*econn)(nil)
 	_ protocol.FileSender = (*econn)(nil)
+	_ protocol.MoreWriter = (*econn)(nil)
 	_ protocol.Detacher   = (*econn)(nil)
 )

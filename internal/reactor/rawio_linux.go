@@ -15,6 +15,21 @@ func rawRead(fd int, p []byte) (int, error) { return rawIO(unix.SYS_READ, fd, p)
 
 func rawWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p) }
 
+// rawSendMore writes p with MSG_MORE: more follows at once.
+func rawSendMore(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_MORE, 0, 0)
+	if e == unix.EOPNOTSUPP || e == unix.EINVAL {
+		return rawWrite(fd, p) // a socket that takes no flags
+	}
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
 func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil

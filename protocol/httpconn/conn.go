@@ -324,6 +324,10 @@ type active struct {
 	// came meanwhile, while stopping, and waits for that (see Close).
 	inRequest, closeLater bool
 	hijacked              bool // a handler took the connection over
+	// fileNext: the handler's next write is the response's head, and a
+	// file follows it by ReadFrom at once (FileFollows). held: that
+	// write went out with MoreWriter and nothing has followed it yet.
+	fileNext, held bool
 	// peek is the byte net/http's one-byte read took while a handler ran:
 	// the next request's first, which net/http holds until it reads that
 	// request (peeked: held). Should net/http close the connection
@@ -525,8 +529,15 @@ func (a *active) write(p []byte) (int, error) {
 	if !handled {
 		a.handled = true // one report per refusal
 	}
+	mw, more := c.t.(protocol.MoreWriter)
+	more = more && a.fileNext
+	a.fileNext, a.held = false, more
 	c.mu.Unlock()
-	c.t.Write(p)
+	if more {
+		mw.WriteMore(p)
+	} else {
+		c.t.Write(p)
+	}
 	if !handled {
 		a.rejected(p, line, began)
 	}
@@ -598,12 +609,43 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, maxWrite); retur
 // as io.CopyN passes it) goes out with sendfile when the transport can;
 // anything else is copied through the transport.
 func (a *active) ReadFrom(r io.Reader) (int64, error) {
+	defer a.noFileNext()
 	if fs, ok := a.c.t.(protocol.FileSender); ok {
 		if n, done, err := a.sendFile(fs, r); done {
 			return n, err
 		}
 	}
+	a.noFileNext() // the copy's writes leave as they come
 	return a.copyFrom(r)
+}
+
+// noFileNext ends what FileFollows began: a head still held back by
+// the transport leaves now.
+func (a *active) noFileNext() {
+	a.c.mu.Lock()
+	held := a.held
+	a.fileNext, a.held = false, false
+	a.c.mu.Unlock()
+	if mw, ok := a.c.t.(protocol.MoreWriter); ok && held {
+		mw.Push()
+	}
+}
+
+// FileFollows tells the connection serving r that its handler is about to
+// hand the response body to ResponseWriter.ReadFrom as a file (an
+// *os.File, or an io.LimitedReader of one), which net/http does with the
+// response's head flushed just before: that head is then written with
+// protocol.MoreWriter, so it leaves in the packets of the file's first
+// bytes (sent with sendfile) instead of a packet of its own, as nginx's
+// tcp_nopush has it. It holds for the next write only, and ends with the
+// ReadFrom or the handler; elsewhere (TLS, HTTP/2, a transport without
+// MoreWriter) it does nothing.
+func FileFollows(r *http.Request) {
+	if a, ok := r.Context().Value(connKey{}).(*active); ok && r.ProtoMajor == 1 {
+		a.c.mu.Lock()
+		a.fileNext = true
+		a.c.mu.Unlock()
+	}
 }
 
 func (a *active) copyFrom(r io.Reader) (int64, error) {
@@ -673,6 +715,11 @@ func (a *active) sendFile(fs protocol.FileSender, r io.Reader) (sent int64, done
 		resumes := c.resumes
 		c.mu.Unlock()
 		m, err := fs.SendFile(f, off+sent, n-sent)
+		if m > 0 {
+			c.mu.Lock()
+			a.held = false // the file's bytes took the head along
+			c.mu.Unlock()
+		}
 		sent += m
 		if err != nil {
 			if errors.Is(err, errors.ErrUnsupported) && sent == 0 {

@@ -38,12 +38,16 @@ type connKey struct{}
 // so what is written next is the handler's answer, not net/http's own.
 func markHandled(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a, ok := r.Context().Value(connKey{}).(*active); ok {
+		a, ok := r.Context().Value(connKey{}).(*active)
+		if ok {
 			a.c.mu.Lock()
 			a.handled = true
 			a.c.mu.Unlock()
 		}
 		h.ServeHTTP(w, r)
+		if ok {
+			a.noFileNext() // net/http's last flush leaves at once
+		}
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/twistd-go/twistd/protocol/httpconn"
 )
 
 // Header values shared by every response.
@@ -131,6 +133,9 @@ func (h *handler) sendEntry(w *recorder, r *http.Request, s *site, name string, 
 			return
 		}
 		defer f.Close()
+		if e.size > 0 {
+			httpconn.FileFollows(r) // the head leaves with the file's first bytes
+		}
 		_, _ = w.ReadFrom(io.LimitReader(f, e.size))
 		return
 	}

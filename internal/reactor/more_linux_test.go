@@ -1,0 +1,75 @@
+package reactor
+
+import (
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twistd-go/twistd/protocol"
+)
+
+// moreSender writes a head with WriteMore, then the file at path (when
+// set) or nothing but a Push.
+type moreSender struct {
+	protocol.Base
+	path string
+}
+
+func (m *moreSender) ConnectionMade(t protocol.Transport) {
+	mw, ok := t.(protocol.MoreWriter)
+	if !ok {
+		t.Write([]byte("head:no MoreWriter"))
+		return
+	}
+	mw.WriteMore([]byte("head:"))
+	if m.path == "" {
+		mw.Push()
+		return
+	}
+	f, err := os.Open(m.path)
+	if err == nil {
+		_, err = t.(protocol.FileSender).SendFile(f, 0, 8)
+		f.Close()
+	}
+	if err != nil {
+		t.Write([]byte(err.Error()))
+	}
+	t.LoseConnection()
+}
+
+// The event loop's transport writes a head with MSG_MORE that the file's
+// bytes then carry, and Push sends a head nothing followed; the goroutine
+// reactor's does not offer it (its callers write plainly).
+func TestWriteMore(t *testing.T) {
+	bothDrivers(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "body")
+		if err := os.WriteFile(path, []byte("the body"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			path string
+			want string
+		}{{path, "head:the body"}, {"", "head:"}} {
+			_, addr, _, _ := serveStream(t, protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
+				return &moreSender{path: tc.path}
+			}))
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			want := tc.want
+			if t.Name() == "TestWriteMore/"+Goroutines {
+				want = "head:no MoreWriter"
+			}
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
+				t.Fatalf("got %q (%v), want %q", got, err, want)
+			}
+			c.Close()
+		}
+	})
+}
