@@ -8,14 +8,33 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/twistd-go/twistd/protocol"
 )
 
 // moreSender writes a head with WriteMore, then the file at path (when
-// set) or nothing but a Push.
+// set) or nothing but a Push. held records the bytes the kernel had not
+// sent (SIOCOUTQNSD) after the WriteMore and after the Push, on the event
+// loop's transport.
 type moreSender struct {
 	protocol.Base
 	path string
+	held chan [2]int
+}
+
+// unsent is what the socket under t holds back, -1 when t is not the
+// event loop's transport.
+func unsent(t protocol.Transport) int {
+	c, ok := t.(*econn)
+	if !ok {
+		return -1
+	}
+	n, err := unix.IoctlGetInt(c.fd, unix.SIOCOUTQNSD)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 func (m *moreSender) ConnectionMade(t protocol.Transport) {
@@ -26,7 +45,9 @@ func (m *moreSender) ConnectionMade(t protocol.Transport) {
 	}
 	mw.WriteMore([]byte("head:"))
 	if m.path == "" {
+		before := unsent(t)
 		mw.Push()
+		m.held <- [2]int{before, unsent(t)}
 		return
 	}
 	f, err := os.Open(m.path)
@@ -41,8 +62,9 @@ func (m *moreSender) ConnectionMade(t protocol.Transport) {
 }
 
 // The event loop's transport writes a head with MSG_MORE that the file's
-// bytes then carry, and Push sends a head nothing followed; the goroutine
-// reactor's does not offer it (its callers write plainly).
+// bytes then carry, and Push sends a head nothing followed (the kernel
+// held all five bytes before it, none after); the goroutine reactor's
+// does not offer it (its callers write plainly).
 func TestWriteMore(t *testing.T) {
 	bothDrivers(t, func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "body")
@@ -53,8 +75,9 @@ func TestWriteMore(t *testing.T) {
 			path string
 			want string
 		}{{path, "head:the body"}, {"", "head:"}} {
+			held := make(chan [2]int, 1)
 			_, addr, _, _ := serveStream(t, protocol.FactoryFunc(func(net.Addr) protocol.Protocol {
-				return &moreSender{path: tc.path}
+				return &moreSender{path: tc.path, held: held}
 			}))
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
@@ -70,6 +93,11 @@ func TestWriteMore(t *testing.T) {
 				t.Fatalf("got %q (%v), want %q", got, err, want)
 			}
 			c.Close()
+			if tc.path == "" && want == "head:" {
+				if h := <-held; h != [2]int{5, 0} {
+					t.Fatalf("unsent bytes after WriteMore and after Push: %v, want [5 0]", h)
+				}
+			}
 		}
 	})
 }
