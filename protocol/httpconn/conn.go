@@ -529,11 +529,13 @@ func (a *active) write(p []byte) (int, error) {
 	if !handled {
 		a.handled = true // one report per refusal
 	}
-	mw, more := c.t.(protocol.MoreWriter)
-	more = more && a.fileNext
-	a.fileNext, a.held = false, more
+	var mw protocol.MoreWriter
+	if a.fileNext {
+		mw, _ = c.t.(protocol.MoreWriter)
+	}
+	a.fileNext, a.held = false, mw != nil
 	c.mu.Unlock()
-	if more {
+	if mw != nil {
 		mw.WriteMore(p)
 	} else {
 		c.t.Write(p)
@@ -615,7 +617,6 @@ func (a *active) ReadFrom(r io.Reader) (int64, error) {
 			return n, err
 		}
 	}
-	a.noFileNext() // the copy's writes leave as they come
 	return a.copyFrom(r)
 }
 

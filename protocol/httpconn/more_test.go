@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -97,18 +98,7 @@ func TestFileFollowsHoldsTheHeadForTheFile(t *testing.T) {
 		{"/nofile", data, 1, 0},
 	} {
 		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
-			ms := &moreStats{}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			s := New(&http.Server{Handler: handler})
-			st := &fileStats{}
-			serveNetWith(t, ln, s.Factory(), func(n *netTransport) protocol.Transport {
-				return &moreTransport{&fileTransport{netTransport: n, fileStats: st}, ms}
-			})
-			c, br := dial(t, ln.Addr().String())
+			ms, c, br := serveMore(t, handler)
 			for i := 0; i < 2; i++ { // the second response on the same connection too
 				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", tc.path)
 				resp, body := readResponse(t, br, "GET")
@@ -121,16 +111,7 @@ func TestFileFollowsHoldsTheHeadForTheFile(t *testing.T) {
 		})
 	}
 	t.Run("shrunk", func(t *testing.T) {
-		ms := &moreStats{}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		serveNetWith(t, ln, New(&http.Server{Handler: handler}).Factory(), func(n *netTransport) protocol.Transport {
-			return &moreTransport{&fileTransport{netTransport: n, fileStats: &fileStats{}}, ms}
-		})
-		c, br := dial(t, ln.Addr().String())
+		ms, c, br := serveMore(t, handler)
 		fmt.Fprintf(c, "GET /shrunk HTTP/1.1\r\nHost: x\r\n\r\n")
 		got, _ := io.ReadAll(br) // the head, then the end of a connection whose body fell short
 		if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") {
@@ -141,18 +122,31 @@ func TestFileFollowsHoldsTheHeadForTheFile(t *testing.T) {
 	})
 }
 
+// serveMore serves h over moreTransports and dials it.
+func serveMore(t *testing.T, h http.Handler) (*moreStats, net.Conn, *bufio.Reader) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ms := &moreStats{}
+	st := &fileStats{}
+	serveNetWith(t, ln, New(&http.Server{Handler: h}).Factory(), func(n *netTransport) protocol.Transport {
+		return &moreTransport{&fileTransport{netTransport: n, fileStats: st}, ms}
+	})
+	c, br := dial(t, ln.Addr().String())
+	return ms, c, br
+}
+
 func checkMore(t *testing.T, more []string, pushes, wantMore, wantPush int) {
 	t.Helper()
-	{
-		{
-			if len(more) != wantMore || pushes != wantPush {
-				t.Fatalf("WriteMore %d times, Push %d times; want %d and %d", len(more), pushes, wantMore, wantPush)
-			}
-			for _, m := range more {
-				if !strings.HasPrefix(m, "HTTP/1.1 200 OK\r\n") || len(m) > 4096 {
-					t.Fatalf("WriteMore wrote %q, not the response head", m)
-				}
-			}
+	if len(more) != wantMore || pushes != wantPush {
+		t.Fatalf("WriteMore %d times, Push %d times; want %d and %d", len(more), pushes, wantMore, wantPush)
+	}
+	for _, m := range more {
+		if !strings.HasPrefix(m, "HTTP/1.1 200 OK\r\n") || len(m) > 4096 {
+			t.Fatalf("WriteMore wrote %q, not the response head", m)
 		}
 	}
 }

@@ -42,11 +42,15 @@ func slowChaCha20() bool {
 // comma-separated names, replacing the defaults; or, after a leading
 // "+", names added at the end of the defaults, after "-" names removed
 // from them, after "^" names put at their head. Every name must be one
-// x/crypto offers (ssh.SupportedAlgorithms).
+// x/crypto offers (ssh.SupportedAlgorithms). An empty spec is the
+// defaults.
 func parseCiphers(spec string) ([]string, error) {
+	if spec == "" {
+		return defaultCiphers(), nil
+	}
 	supported := ssh.SupportedAlgorithms().Ciphers
 	op := byte(0)
-	if spec != "" && strings.IndexByte("+-^", spec[0]) >= 0 {
+	if strings.IndexByte("+-^", spec[0]) >= 0 {
 		op, spec = spec[0], spec[1:]
 	}
 	var names []string

@@ -63,7 +63,8 @@ type server struct {
 	conns   sync.WaitGroup
 }
 
-func newServer(name string, opts Options, keys []ssh.Signer) (*server, error) {
+// newServer serves opts with the host keys and the ciphers offered.
+func newServer(name string, opts Options, keys []ssh.Signer, ciphers []string) (*server, error) {
 	s := &server{
 		name:  name,
 		opts:  opts,
@@ -83,14 +84,7 @@ func newServer(name string, opts Options, keys []ssh.Signer) (*server, error) {
 		AuthLogCallback:   s.authLog,
 		ServerVersion:     "SSH-2.0-twistd_conch",
 	}
-	cfg.Ciphers = defaultCiphers()
-	if opts.Ciphers != "" {
-		c, err := parseCiphers(opts.Ciphers)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Ciphers = c
-	}
+	cfg.Ciphers = ciphers
 	for _, a := range opts.Auth {
 		if a.Kind == "file" {
 			cfg.PasswordCallback = s.password

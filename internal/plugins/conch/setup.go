@@ -205,10 +205,9 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 			errs = append(errs, e.Errorf(e.Value("accept_env"), "accept_env %q: not a name pattern", p))
 		}
 	}
-	if opts.Ciphers != "" {
-		if _, err := parseCiphers(opts.Ciphers); err != nil {
-			errs = append(errs, e.Errorf(e.Value("ciphers"), "%v", err))
-		}
+	ciphers, err := parseCiphers(opts.Ciphers)
+	if err != nil {
+		errs = append(errs, e.Errorf(e.Value("ciphers"), "%v", err))
 	}
 	for _, ep := range e.Listen {
 		if !ep.IsStream() {
@@ -223,7 +222,7 @@ func (maker) New(e *plugin.Entry) (service.Service, error) {
 	if err != nil {
 		return nil, e.Errorf(e.Value("data"), "host keys: %v", err)
 	}
-	srv, err := newServer(e.Name, opts, keys)
+	srv, err := newServer(e.Name, opts, keys, ciphers)
 	if err != nil {
 		return nil, e.Errorf(e.Value("auth"), "%v", err)
 	}
